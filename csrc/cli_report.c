@@ -1,0 +1,248 @@
+/*
+ * cli_report.c - "qpstat report": statistics over log files in one pass.
+ *
+ * License: MIT (see README).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: qpstat report [options] [PATH...]\n"
+    "Statistics over qpsmtpd logs: files, multilog directories, .gz files, - for stdin\n"
+    "(default: /var/log/qpsmtpd and /var/log/sqpsmtpd).\n"
+    "\n"
+    "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
+    "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
+    "                     score, spam, connections, connection-time (default: all)\n"
+    "  --top N            rows per table (default: all; 20 for sender/recipient/ip/helo)\n"
+    "  --format FMT       text (default), json or csv (csv prints one table)\n"
+    "  --mail             the \"Email Disposition on <date>\" message for sendmail -t\n"
+    "                     (today and yesterday unless a time option is given)\n"
+    "  --today, --yesterday, --days N (the last N*24 hours)\n"
+    "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm;\n"
+    "                     a date alone as --until includes that day\n"
+    "  --utc              hour and day tables in UTC instead of local time\n"
+    "  --prefix STR       logterse prefix (default `)\n"
+    "  -h, --help         this help\n";
+
+static const qps_dim all_dims[] = {
+    QPS_DIM_DISPOSITION, QPS_DIM_DNSBL,  QPS_DIM_TLD,   QPS_DIM_DISPOSITION_TLD, QPS_DIM_HOUR,
+    QPS_DIM_DAY,         QPS_DIM_SENDER, QPS_DIM_RECIPIENT, QPS_DIM_IP,          QPS_DIM_HELO,
+    QPS_DIM_SCORE,       QPS_DIM_SPAM,   QPS_DIM_CONNECTIONS, QPS_DIM_CONNECTION_TIME,
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "qpstat report: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'qpstat report --help'.\n");
+    return EXIT_USAGE;
+}
+
+/* "disposition,tld" is one table; any other comma separates tables. */
+static bool parse_by(const char *value, qps_dim *dims, size_t *n)
+{
+    const char *p = value;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        qps_dim d;
+        if (len == 11 && strncmp(p, "disposition", 11) == 0 && comma && strncmp(comma + 1, "tld", 3) == 0 &&
+            (comma[4] == '\0' || comma[4] == ',')) {
+            d = QPS_DIM_DISPOSITION_TLD;
+            len = 15;
+        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD) {
+            return false;
+        }
+        if (*n < QPS_DIM_COUNT_)
+            dims[(*n)++] = d;
+        p += len;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return false;
+    }
+    return true;
+}
+
+static bool parse_count(const char *s, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int feed_agg(void *ctx, const char *buf, size_t len)
+{
+    qps_status st = qps_agg_feed(ctx, buf, len);
+    if (st != QPS_OK) {
+        cli_error("%s", qps_strerror(st));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_write_stdout(void *ctx, const char *buf, size_t len)
+{
+    (void)ctx;
+    return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
+}
+
+int cli_report(int argc, char **argv)
+{
+    enum { OPT_TODAY = 256, OPT_YESTERDAY, OPT_DAYS, OPT_SINCE, OPT_UNTIL, OPT_MAIL, OPT_UTC, OPT_PREFIX };
+    static const struct option options[] = {
+        {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
+        {"today", no_argument, NULL, OPT_TODAY},    {"yesterday", no_argument, NULL, OPT_YESTERDAY},
+        {"days", required_argument, NULL, OPT_DAYS}, {"since", required_argument, NULL, OPT_SINCE},
+        {"until", required_argument, NULL, OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
+        {"prefix", required_argument, NULL, OPT_PREFIX}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    qps_dim dims[QPS_DIM_COUNT_];
+    size_t ndims = 0;
+    long top = -1, days;
+    qps_format format = QPS_FORMAT_TEXT;
+    bool mail = false, utc = false;
+    const char *prefix = NULL;
+    int64_t now = cli_now();
+    cli_range range = {0};
+    int time_options = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "b:n:f:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (!parse_by(optarg, dims, &ndims))
+                return usage_error("unknown --by dimension in '%s'", optarg);
+            break;
+        case 'n':
+            if (!parse_count(optarg, 1000000000L, &top))
+                return usage_error("--top takes a whole number, not '%s'", optarg);
+            break;
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                format = QPS_FORMAT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                format = QPS_FORMAT_JSON;
+            else if (strcmp(optarg, "csv") == 0)
+                format = QPS_FORMAT_CSV;
+            else
+                return usage_error("--format is text, json or csv, not '%s'", optarg);
+            break;
+        case OPT_MAIL: mail = true; break;
+        case OPT_UTC: utc = true; break;
+        case OPT_PREFIX:
+            if (!*optarg)
+                return usage_error("--prefix must not be empty%s", "");
+            prefix = optarg;
+            break;
+        case OPT_TODAY:
+            cli_range_days(&range, now, 0, 0);
+            time_options++;
+            break;
+        case OPT_YESTERDAY:
+            cli_range_days(&range, now, 1, 1);
+            time_options++;
+            break;
+        case OPT_DAYS:
+            if (!parse_count(optarg, 100000, &days) || days == 0)
+                return usage_error("--days takes a positive whole number, not '%s'", optarg);
+            range.since = now - days * 86400;
+            range.has_since = true;
+            range.has_until = false;
+            snprintf(range.label, sizeof range.label, "the last %ld days", days);
+            time_options++;
+            break;
+        case OPT_SINCE:
+            if (!cli_parse_when(optarg, false, &range.since))
+                return usage_error("--since: not a date or time: '%s'", optarg);
+            range.has_since = true;
+            break;
+        case OPT_UNTIL:
+            if (!cli_parse_when(optarg, true, &range.until))
+                return usage_error("--until: not a date or time: '%s'", optarg);
+            range.has_until = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            fputs("Try 'qpstat report --help'.\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (time_options > 1)
+        return usage_error("give only one of --today, --yesterday and --days%s", "");
+    if (mail) {
+        if (!range.has_since && !range.has_until)
+            cli_range_days(&range, now, 1, 0);
+        if (!range.label[0]) {
+            char a[11] = "", b[11] = "";
+            if (range.has_since)
+                cli_format_date(range.since, a);
+            if (range.has_until)
+                cli_format_date(range.until - 1, b);
+            snprintf(range.label, sizeof range.label, "%s to %s", a, b);
+        }
+        format = QPS_FORMAT_MAIL;
+    }
+    if (ndims == 0) {
+        if (format == QPS_FORMAT_CSV)
+            dims[ndims++] = QPS_DIM_DISPOSITION;
+        else
+            for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
+                dims[ndims++] = all_dims[i];
+    }
+    if (format == QPS_FORMAT_CSV && ndims != 1)
+        return usage_error("--format csv prints one table: give one --by%s", "");
+
+    qps_agg_opts opts = {0};
+    opts.parser.terse_prefix = prefix;
+    opts.parser.now = now;
+    opts.since = range.since;
+    opts.until = range.until;
+    opts.has_since = range.has_since;
+    opts.has_until = range.has_until;
+    opts.utc = utc;
+    qps_agg *agg = qps_agg_new(&opts);
+    if (!agg) {
+        cli_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    cli_paths paths = {0};
+    int errors = 0;
+    if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+        qps_agg_free(agg);
+        return EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < paths.n; i++) {
+        if (cli_read_file(paths.paths[i], feed_agg, agg) != 0)
+            errors++;
+        qps_agg_finish(agg);
+    }
+    cli_paths_free(&paths);
+
+    int rc = errors ? EXIT_RUNTIME : EXIT_OK;
+    /* Without --top, the tables keyed by remote input show 20 rows. */
+    qps_render_opts ro = {format, dims, ndims, top >= 0 ? (size_t)top : 0, top >= 0 || format == QPS_FORMAT_CSV ? 0 : 20, range.label};
+    qps_status st = qps_render(agg, &ro, cli_write_stdout, NULL);
+    if (st == QPS_OK && fflush(stdout) != 0)
+        st = QPS_EIO;
+    if (st != QPS_OK) {
+        cli_error("cannot write the report: %s", st == QPS_EIO ? strerror(errno) : qps_strerror(st));
+        rc = EXIT_RUNTIME;
+    }
+    qps_agg_free(agg);
+    return rc;
+}

@@ -1,0 +1,726 @@
+/*
+ * qps_agg.c - the streaming aggregator: one pass fills every dimension.
+ *
+ * Memory is bounded whatever the input: string dimensions live in
+ * qps_table (bounded, Space-Saving), numeric ones in fixed arrays, and
+ * connection times in a millisecond histogram, so percentiles are exact
+ * to the millisecond below one minute and to the second below a day.
+ *
+ * License: MIT (see README).
+ */
+#include "qps_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define DEFAULT_CAPACITY 20000
+#define SCORE_MIN (-10)
+#define SCORE_MAX 30 /* buckets [-10,-9) ... [29,30), plus one below and one above */
+#define SCORE_BUCKETS (SCORE_MAX - SCORE_MIN + 2)
+#define MS_BUCKETS 60000    /* connection times below a minute, per ms */
+#define SEC_BUCKETS 86400   /* below a day, per second */
+
+/* Dimensions kept in a string table. */
+static const qps_dim table_dims[] = {
+    QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
+    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO,
+};
+#define NTABLE_DIMS (sizeof table_dims / sizeof table_dims[0])
+
+struct qps_agg {
+    qps_agg_opts opts;
+    qps_parser *parser;
+    qps_tzcache tz;
+    qps_counts counts;
+    qps_table *table[QPS_DIM_COUNT_]; /* NULL for non-table dimensions */
+    uint64_t hour[24];
+    uint64_t score[SCORE_BUCKETS];
+    uint64_t spam, ham, nospam;
+    double spam_sum, ham_sum;
+    uint64_t dnsbl_total, recipient_total;
+    /* connections */
+    uint64_t accepted, too_many;
+    uint64_t hosts_allow_lines, hosts_allow_terse; /* plugin lines; logterse records */
+    unsigned peak, limit;
+    /* connection_time */
+    uint64_t *ms_hist, *sec_hist; /* allocated on first use */
+    uint64_t timed, beyond_day, sum_ms, max_ms;
+    /* qps_agg_feed state */
+    char *carry;
+    size_t carry_len, carry_cap;
+    bool skipping;      /* inside a line longer than QPS_LINE_MAX */
+    bool prev_terse;    /* the previous line was a record (or its continuation) */
+    char score_keys[SCORE_BUCKETS][8];
+};
+
+static const char hour_keys[24][3] = {
+    "00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11",
+    "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23",
+};
+
+qps_agg *qps_agg_new(const qps_agg_opts *opts)
+{
+    qps_agg *agg = calloc(1, sizeof *agg);
+    if (!agg)
+        return NULL;
+    if (opts)
+        agg->opts = *opts;
+    size_t capacity = agg->opts.table_capacity ? agg->opts.table_capacity : DEFAULT_CAPACITY;
+    agg->opts.table_capacity = capacity;
+    agg->opts.parser.terse_prefix = NULL; /* the parser copies it; do not keep the pointer */
+    agg->parser = qps_parser_new(opts ? &opts->parser : NULL);
+    bool ok = agg->parser != NULL;
+    for (size_t i = 0; ok && i < NTABLE_DIMS; i++)
+        ok = (agg->table[table_dims[i]] = qps_table_new(capacity)) != NULL;
+    if (!ok) {
+        qps_agg_free(agg);
+        return NULL;
+    }
+    for (int b = 0; b < SCORE_BUCKETS; b++) {
+        if (b == 0)
+            strcpy(agg->score_keys[b], "<-10");
+        else if (b == SCORE_BUCKETS - 1)
+            strcpy(agg->score_keys[b], ">=30");
+        else
+            snprintf(agg->score_keys[b], sizeof agg->score_keys[b], "%d", SCORE_MIN + b - 1);
+    }
+    return agg;
+}
+
+void qps_agg_free(qps_agg *agg)
+{
+    if (!agg)
+        return;
+    qps_parser_free(agg->parser);
+    for (int d = 0; d < QPS_DIM_COUNT_; d++)
+        qps_table_free(agg->table[d]);
+    free(agg->ms_hist);
+    free(agg->sec_hist);
+    free(agg->carry);
+    free(agg);
+}
+
+/* ---- keys derived from a record ---- */
+
+static unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static size_t lower_copy(char *dst, const char *src, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = (char)lower((unsigned char)src[i]);
+    return len;
+}
+
+static const char *find_last(const char *s, size_t len, char c)
+{
+    for (size_t i = len; i-- > 0;)
+        if (s[i] == c)
+            return s + i;
+    return NULL;
+}
+
+/* The domain of "<user@domain>" (or of a bare address). */
+static qps_str address_domain(qps_str addr)
+{
+    const char *s = addr.ptr, *end = addr.ptr + addr.len;
+    if (s < end && *s == '<')
+        s++;
+    if (end > s && end[-1] == '>')
+        end--;
+    const char *at = find_last(s, (size_t)(end - s), '@');
+    if (at)
+        s = at + 1;
+    return qps_slice(s, (size_t)(end - s));
+}
+
+/* Sender TLD: the last label of the sender's domain, lower-cased; "<>" for
+ * the null sender and "" when no sender was given yet. */
+static size_t sender_tld(qps_str sender, char *out, size_t cap)
+{
+    if (sender.len == 0)
+        return 0;
+    if (qps_str_eq(sender, "<>")) {
+        memcpy(out, "<>", 2);
+        return 2;
+    }
+    qps_str domain = address_domain(sender);
+    while (domain.len && domain.ptr[domain.len - 1] == '.')
+        domain.len--; /* "example.com." is fully qualified, not empty */
+    const char *dot = find_last(domain.ptr, domain.len, '.');
+    qps_str tld = dot ? qps_slice(dot + 1, domain.len - (size_t)(dot + 1 - domain.ptr)) : domain;
+    size_t n = tld.len < cap ? tld.len : cap;
+    return lower_copy(out, tld.ptr, n);
+}
+
+static bool contains(qps_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (s.len < n)
+        return false;
+    for (size_t i = 0; i + n <= s.len; i++)
+        if (memcmp(s.ptr + i, lit, n) == 0)
+            return true;
+    return false;
+}
+
+static bool is_dnsbl_denial(const qps_record *r)
+{
+    qps_str disp = r->field[QPS_TF_DISPOSITION];
+    return contains(disp, "dnsbl") || (qps_str_eq(disp, "naughty") && contains(r->field[QPS_TF_TEXT], "dnsbl"));
+}
+
+static bool is_url_stop(char c)
+{
+    return c == '/' || c == ' ' || c == '\t' || c == '?' || c == '#' || c == '"' || c == '\'' || c == '>' ||
+           c == ')' || c == ',' || c == ';' || c == '\r';
+}
+
+static bool is_ipv4(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!(s[i] == '.' || (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+/* The DNSBL service named in a deny text: the host of its URL (what the
+ * seed's one-liner takes as the 3rd '/'-separated piece), or else the
+ * last word that looks like a DNS zone. Empty when there is neither. */
+static qps_str dnsbl_service(qps_str text)
+{
+    const char *s = text.ptr, *end = text.ptr + text.len;
+    for (const char *q = s; q + 3 <= end; q++) {
+        if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+            const char *h = q + 3, *e = h;
+            while (e < end && !is_url_stop(*e))
+                e++;
+            return qps_slice(h, (size_t)(e - h));
+        }
+    }
+    qps_str best = {NULL, 0};
+    const char *w = s;
+    while (w < end) {
+        while (w < end && (*w == ' ' || *w == '\t' || *w == '(' || *w == '[' || *w == '"' || *w == '\''))
+            w++;
+        const char *e = w;
+        while (e < end && *e != ' ' && *e != '\t')
+            e++;
+        const char *t = e;
+        while (t > w && (t[-1] == '.' || t[-1] == ',' || t[-1] == ';' || t[-1] == ':' || t[-1] == ')' ||
+                         t[-1] == ']' || t[-1] == '"' || t[-1] == '\''))
+            t--;
+        size_t len = (size_t)(t - w);
+        if (len > 2 && memchr(w, '.', len) && !is_ipv4(w, len) && !memchr(w, '@', len) && !memchr(w, '=', len))
+            best = qps_slice(w, len);
+        w = e;
+    }
+    return best.ptr ? best : qps_slice(s, 0);
+}
+
+/* ---- adding ---- */
+
+static qps_status table_add(qps_agg *agg, qps_dim dim, const char *key, size_t len)
+{
+    return qps_table_add(agg->table[dim], key, len, 1);
+}
+
+static int score_bucket(double score)
+{
+    if (score < SCORE_MIN)
+        return 0;
+    if (score >= SCORE_MAX)
+        return SCORE_BUCKETS - 1;
+    double f = score - SCORE_MIN;
+    return 1 + (int)f;
+}
+
+static qps_status add_terse(qps_agg *agg, const qps_record *r)
+{
+    qps_status st = QPS_OK;
+    const qps_str *f = r->field;
+    char buf[512];
+    agg->counts.transactions++;
+
+#define TRY(call)                                                                                                 \
+    do {                                                                                                          \
+        if ((st = (call)) != QPS_OK)                                                                              \
+            return st;                                                                                            \
+    } while (0)
+
+    qps_str disp = f[QPS_TF_DISPOSITION];
+    TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
+    if (qps_str_eq(disp, "hosts_allow"))
+        agg->hosts_allow_terse++;
+
+    size_t tld_len = sender_tld(f[QPS_TF_SENDER], buf, 256);
+    TRY(table_add(agg, QPS_DIM_TLD, buf, tld_len));
+    /* disposition \0 tld; a disposition is a plugin name, far below 256 */
+    char pair[512 + 1];
+    size_t dlen = disp.len < 255 ? disp.len : 255;
+    memcpy(pair, disp.ptr, dlen);
+    pair[dlen] = '\0';
+    memcpy(pair + dlen + 1, buf, tld_len);
+    TRY(table_add(agg, QPS_DIM_DISPOSITION_TLD, pair, dlen + 1 + tld_len));
+
+    if (is_dnsbl_denial(r)) {
+        qps_str svc = dnsbl_service(f[QPS_TF_TEXT]);
+        TRY(table_add(agg, QPS_DIM_DNSBL, svc.ptr, svc.len));
+        agg->dnsbl_total++;
+    }
+    if (f[QPS_TF_IP].len)
+        TRY(table_add(agg, QPS_DIM_IP, f[QPS_TF_IP].ptr, f[QPS_TF_IP].len));
+    if (f[QPS_TF_HELO].len)
+        TRY(table_add(agg, QPS_DIM_HELO, f[QPS_TF_HELO].ptr, f[QPS_TF_HELO].len));
+    if (f[QPS_TF_SENDER].len)
+        TRY(table_add(agg, QPS_DIM_SENDER, f[QPS_TF_SENDER].ptr, f[QPS_TF_SENDER].len));
+
+    /* recipients: "<a@x>,<b@y>" */
+    const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;
+    while (s && s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *e = comma ? comma : end;
+        qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
+        if (domain.len && domain.len < sizeof buf) {
+            TRY(table_add(agg, QPS_DIM_RECIPIENT, buf, lower_copy(buf, domain.ptr, domain.len)));
+            agg->recipient_total++;
+        }
+        s = comma ? comma + 1 : end;
+    }
+
+    if (r->has_time) {
+        qps_civil c;
+        if (qps_civil_from_unix(&agg->tz, r->unix_sec, agg->opts.utc, &c) == QPS_OK) {
+            agg->hour[c.hour]++;
+            int n = snprintf(buf, sizeof buf, "%04d-%02d-%02d", c.year, c.month, c.day);
+            TRY(table_add(agg, QPS_DIM_DAY, buf, (size_t)n));
+        }
+    }
+
+    qps_spam spam;
+    if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
+        if (spam.is_spam) {
+            agg->spam++;
+            agg->spam_sum += spam.score;
+        } else {
+            agg->ham++;
+            agg->ham_sum += spam.score;
+        }
+        agg->score[score_bucket(spam.score)]++;
+    } else {
+        agg->nospam++;
+    }
+#undef TRY
+    return QPS_OK;
+}
+
+static qps_status add_conn_time(qps_agg *agg, uint64_t ms)
+{
+    if (ms < MS_BUCKETS) {
+        if (!agg->ms_hist && !(agg->ms_hist = calloc(MS_BUCKETS, sizeof *agg->ms_hist)))
+            return QPS_ENOMEM;
+        agg->ms_hist[ms]++;
+    } else if (ms / 1000 < SEC_BUCKETS) {
+        if (!agg->sec_hist && !(agg->sec_hist = calloc(SEC_BUCKETS, sizeof *agg->sec_hist)))
+            return QPS_ENOMEM;
+        agg->sec_hist[ms / 1000]++;
+    } else {
+        agg->beyond_day++;
+    }
+    agg->timed++;
+    agg->sum_ms += ms;
+    if (ms > agg->max_ms)
+        agg->max_ms = ms;
+    return QPS_OK;
+}
+
+static bool in_range(const qps_agg *agg, const qps_record *r)
+{
+    if (agg->opts.has_since && r->unix_sec < agg->opts.since)
+        return false;
+    if (agg->opts.has_until && r->unix_sec >= agg->opts.until)
+        return false;
+    return true;
+}
+
+qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
+{
+    qps_counts *c = &agg->counts;
+    qps_kind kind = r->kind < QPS_KIND_COUNT_ ? r->kind : QPS_KIND_INVALID;
+    /* A pid-less line is a record's continuation only right after one. */
+    if (kind == QPS_KIND_CONTINUATION && !agg->prev_terse)
+        kind = QPS_KIND_OTHER;
+    agg->prev_terse = kind == QPS_KIND_TERSE || kind == QPS_KIND_CONTINUATION;
+    c->lines_read++;
+    c->by_kind[kind]++;
+    if (kind == QPS_KIND_INVALID) {
+        c->lines_invalid++;
+        c->by_bad[r->bad <= QPS_BAD_TRUNCATED ? r->bad : QPS_BAD_NONE]++;
+        return QPS_OK;
+    }
+    c->lines_parsed++;
+    if (agg->opts.has_since || agg->opts.has_until) {
+        if (!r->has_time) {
+            c->untimed++;
+            return QPS_OK;
+        }
+        if (!in_range(agg, r)) {
+            c->out_of_range++;
+            return QPS_OK;
+        }
+    }
+    switch (kind) {
+    case QPS_KIND_TERSE:
+        return add_terse(agg, r);
+    case QPS_KIND_ACCEPT:
+        agg->accepted++;
+        if (r->running + 1 > agg->peak)
+            agg->peak = r->running + 1;
+        if (r->max > agg->limit)
+            agg->limit = r->max;
+        break;
+    case QPS_KIND_TOO_MANY:
+        agg->too_many++;
+        if (r->max > agg->limit)
+            agg->limit = r->max;
+        break;
+    case QPS_KIND_HOSTS_ALLOW:
+        agg->hosts_allow_lines++;
+        break;
+    case QPS_KIND_CONN_TIME:
+        return add_conn_time(agg, r->millis);
+    default:
+        break;
+    }
+    return QPS_OK;
+}
+
+static void count_invalid(qps_agg *agg, qps_bad_reason why)
+{
+    agg->counts.lines_read++;
+    agg->counts.lines_invalid++;
+    agg->counts.by_kind[QPS_KIND_INVALID]++;
+    agg->counts.by_bad[why]++;
+    agg->prev_terse = false;
+}
+
+qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len)
+{
+    qps_record rec;
+    qps_parser_parse(agg->parser, line, len, &rec);
+    return qps_agg_add(agg, &rec);
+}
+
+static qps_status carry_append(qps_agg *agg, const char *s, size_t len)
+{
+    if (agg->carry_cap - agg->carry_len < len) {
+        size_t cap = agg->carry_cap ? agg->carry_cap : 4096;
+        while (cap - agg->carry_len < len)
+            cap *= 2;
+        char *c = realloc(agg->carry, cap);
+        if (!c)
+            return QPS_ENOMEM;
+        agg->carry = c;
+        agg->carry_cap = cap;
+    }
+    memcpy(agg->carry + agg->carry_len, s, len);
+    agg->carry_len += len;
+    return QPS_OK;
+}
+
+qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len)
+{
+    const char *p = chunk, *end = chunk + len;
+    qps_status st;
+    if (agg->skipping) {
+        const char *nl = memchr(p, '\n', len);
+        if (!nl)
+            return QPS_OK;
+        agg->skipping = false;
+        p = nl + 1;
+    }
+    if (agg->carry_len && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t take = (size_t)((nl ? nl : end) - p);
+        if (agg->carry_len + take > QPS_LINE_MAX) {
+            count_invalid(agg, QPS_BAD_TOO_LONG);
+            agg->carry_len = 0;
+            if (!nl) {
+                agg->skipping = true;
+                return QPS_OK;
+            }
+        } else {
+            if ((st = carry_append(agg, p, take)) != QPS_OK)
+                return st;
+            if (!nl)
+                return QPS_OK;
+            st = qps_agg_add_line(agg, agg->carry, agg->carry_len);
+            agg->carry_len = 0;
+            if (st != QPS_OK)
+                return st;
+        }
+        p = nl + 1;
+    }
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            if ((size_t)(end - p) > QPS_LINE_MAX) {
+                count_invalid(agg, QPS_BAD_TOO_LONG);
+                agg->skipping = true;
+                return QPS_OK;
+            }
+            return carry_append(agg, p, (size_t)(end - p));
+        }
+        if ((st = qps_agg_add_line(agg, p, (size_t)(nl - p))) != QPS_OK)
+            return st;
+        p = nl + 1;
+    }
+    return QPS_OK;
+}
+
+qps_status qps_agg_finish(qps_agg *agg)
+{
+    qps_status st = QPS_OK;
+    if (agg->carry_len)
+        st = qps_agg_add_line(agg, agg->carry, agg->carry_len);
+    agg->carry_len = 0;
+    agg->skipping = false;
+    agg->prev_terse = false;
+    return st;
+}
+
+/* ---- merging and reading ---- */
+
+static qps_status merge_hist(uint64_t **dst, const uint64_t *src, size_t n)
+{
+    if (!src)
+        return QPS_OK;
+    if (!*dst && !(*dst = calloc(n, sizeof **dst)))
+        return QPS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        (*dst)[i] += src[i];
+    return QPS_OK;
+}
+
+qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
+{
+    if (!dst || !src || dst == src)
+        return QPS_EINVAL;
+    qps_status st;
+    for (size_t i = 0; i < NTABLE_DIMS; i++)
+        if ((st = qps_table_merge(dst->table[table_dims[i]], src->table[table_dims[i]])) != QPS_OK)
+            return st;
+    if ((st = merge_hist(&dst->ms_hist, src->ms_hist, MS_BUCKETS)) != QPS_OK ||
+        (st = merge_hist(&dst->sec_hist, src->sec_hist, SEC_BUCKETS)) != QPS_OK)
+        return st;
+    qps_counts *d = &dst->counts;
+    const qps_counts *s = &src->counts;
+    d->lines_read += s->lines_read;
+    d->lines_parsed += s->lines_parsed;
+    d->lines_invalid += s->lines_invalid;
+    for (int k = 0; k < QPS_KIND_COUNT_; k++)
+        d->by_kind[k] += s->by_kind[k];
+    for (int b = 0; b <= QPS_BAD_TRUNCATED; b++)
+        d->by_bad[b] += s->by_bad[b];
+    d->out_of_range += s->out_of_range;
+    d->untimed += s->untimed;
+    d->transactions += s->transactions;
+    for (int h = 0; h < 24; h++)
+        dst->hour[h] += src->hour[h];
+    for (int b = 0; b < SCORE_BUCKETS; b++)
+        dst->score[b] += src->score[b];
+    dst->spam += src->spam;
+    dst->ham += src->ham;
+    dst->nospam += src->nospam;
+    dst->spam_sum += src->spam_sum;
+    dst->ham_sum += src->ham_sum;
+    dst->dnsbl_total += src->dnsbl_total;
+    dst->recipient_total += src->recipient_total;
+    dst->accepted += src->accepted;
+    dst->too_many += src->too_many;
+    dst->hosts_allow_lines += src->hosts_allow_lines;
+    dst->hosts_allow_terse += src->hosts_allow_terse;
+    if (src->peak > dst->peak)
+        dst->peak = src->peak;
+    if (src->limit > dst->limit)
+        dst->limit = src->limit;
+    dst->timed += src->timed;
+    dst->beyond_day += src->beyond_day;
+    dst->sum_ms += src->sum_ms;
+    if (src->max_ms > dst->max_ms)
+        dst->max_ms = src->max_ms;
+    return QPS_OK;
+}
+
+void qps_agg_counts(const qps_agg *agg, qps_counts *out)
+{
+    *out = agg->counts;
+}
+
+/* The connection time (ms) of the given 1-based rank. */
+static uint64_t conn_time_at_rank(const qps_agg *agg, uint64_t rank)
+{
+    uint64_t seen = 0;
+    if (agg->ms_hist)
+        for (size_t i = 0; i < MS_BUCKETS; i++)
+            if ((seen += agg->ms_hist[i]) >= rank)
+                return i;
+    if (agg->sec_hist)
+        for (size_t i = 0; i < SEC_BUCKETS; i++)
+            if ((seen += agg->sec_hist[i]) >= rank)
+                return i * 1000;
+    return agg->max_ms;
+}
+
+static double percentile_s(const qps_agg *agg, unsigned pct)
+{
+    /* nearest rank: the smallest value with at least pct% at or below it */
+    uint64_t rank = (agg->timed * pct + 99) / 100;
+    if (rank == 0)
+        rank = 1;
+    return (double)conn_time_at_rank(agg, rank) / 1000.0;
+}
+
+void qps_agg_conn_stats(const qps_agg *agg, qps_conn_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->accepted = agg->accepted;
+    out->peak = agg->peak;
+    out->limit = agg->limit;
+    out->too_many = agg->too_many;
+    /* logterse records every hosts_allow denial; the plugin's own lines
+     * (only "too many" ones at LOGINFO) count where logterse is absent */
+    out->hosts_allow =
+        agg->hosts_allow_terse > agg->hosts_allow_lines ? agg->hosts_allow_terse : agg->hosts_allow_lines;
+    out->timed = agg->timed;
+    if (agg->timed) {
+        out->mean_s = (double)agg->sum_ms / (double)agg->timed / 1000.0;
+        out->p50_s = percentile_s(agg, 50);
+        out->p90_s = percentile_s(agg, 90);
+        out->p99_s = percentile_s(agg, 99);
+        out->max_s = (double)agg->max_ms / 1000.0;
+    }
+}
+
+void qps_agg_spam_stats(const qps_agg *agg, qps_spam_stats *out)
+{
+    out->spam = agg->spam;
+    out->ham = agg->ham;
+    out->none = agg->nospam;
+    out->spam_mean = agg->spam ? agg->spam_sum / (double)agg->spam : 0;
+    out->ham_mean = agg->ham ? agg->ham_sum / (double)agg->ham : 0;
+}
+
+uint64_t qps_agg_total(const qps_agg *agg, qps_dim dim)
+{
+    switch (dim) {
+    case QPS_DIM_DNSBL:
+        return agg->dnsbl_total;
+    case QPS_DIM_RECIPIENT:
+        return agg->recipient_total;
+    case QPS_DIM_SCORE:
+        return agg->spam + agg->ham;
+    case QPS_DIM_CONNECTIONS:
+        return agg->accepted;
+    case QPS_DIM_CONNECTION_TIME:
+        return agg->timed;
+    default:
+        return agg->counts.transactions;
+    }
+}
+
+int qps_agg_approximate(const qps_agg *agg, qps_dim dim)
+{
+    return dim < QPS_DIM_COUNT_ && agg->table[dim] && qps_table_overflowed(agg->table[dim]);
+}
+
+static int key_compare(const qps_row *a, const qps_row *b)
+{
+    for (int k = 0; k < 2; k++) {
+        size_t n = a->key[k].len < b->key[k].len ? a->key[k].len : b->key[k].len;
+        int c = n ? memcmp(a->key[k].ptr, b->key[k].ptr, n) : 0;
+        if (c)
+            return c;
+        if (a->key[k].len != b->key[k].len)
+            return a->key[k].len < b->key[k].len ? -1 : 1;
+    }
+    return 0;
+}
+
+static int by_count(const void *pa, const void *pb)
+{
+    const qps_row *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return key_compare(a, b);
+}
+
+static int by_key(const void *pa, const void *pb)
+{
+    return key_compare(pa, pb);
+}
+
+qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, size_t *n_out)
+{
+    *rows_out = NULL;
+    *n_out = 0;
+    if (dim >= QPS_DIM_COUNT_ || dim == QPS_DIM_CONNECTIONS || dim == QPS_DIM_CONNECTION_TIME)
+        return QPS_EINVAL;
+    size_t n = 0, cap;
+    qps_row *rows;
+    if (agg->table[dim]) {
+        cap = qps_table_size(agg->table[dim]);
+        qps_table_entry *entries = malloc((cap ? cap : 1) * sizeof *entries);
+        rows = calloc(cap ? cap : 1, sizeof *rows);
+        if (!entries || !rows) {
+            free(entries);
+            free(rows);
+            return QPS_ENOMEM;
+        }
+        qps_table_entries(agg->table[dim], entries);
+        for (size_t i = 0; i < cap; i++) {
+            qps_row *r = &rows[n++];
+            r->key[0] = qps_slice(entries[i].key, entries[i].len);
+            if (dim == QPS_DIM_DISPOSITION_TLD) {
+                const char *nul = memchr(entries[i].key, '\0', entries[i].len);
+                size_t first = nul ? (size_t)(nul - entries[i].key) : entries[i].len;
+                r->key[0].len = first;
+                r->key[1] = qps_slice(entries[i].key + first + (nul != NULL),
+                                      entries[i].len - first - (nul != NULL));
+            }
+            r->count = entries[i].count;
+            r->error = entries[i].error;
+        }
+        free(entries);
+        qsort(rows, n, sizeof *rows, dim == QPS_DIM_DAY ? by_key : by_count);
+    } else {
+        rows = calloc(SCORE_BUCKETS + 24, sizeof *rows);
+        if (!rows)
+            return QPS_ENOMEM;
+        if (dim == QPS_DIM_HOUR && agg->counts.transactions) {
+            for (int h = 0; h < 24; h++) {
+                rows[n].key[0] = qps_slice(hour_keys[h], 2);
+                rows[n++].count = agg->hour[h];
+            }
+        } else if (dim == QPS_DIM_SCORE) {
+            for (int b = 0; b < SCORE_BUCKETS; b++)
+                if (agg->score[b]) {
+                    rows[n].key[0] = qps_slice(agg->score_keys[b], strlen(agg->score_keys[b]));
+                    rows[n++].count = agg->score[b];
+                }
+        } else if (dim == QPS_DIM_SPAM) {
+            const char *names[3] = {"spam", "ham", "none"};
+            uint64_t counts[3] = {agg->spam, agg->ham, agg->nospam};
+            for (int i = 0; i < 3; i++)
+                if (counts[i]) {
+                    rows[n].key[0] = qps_slice(names[i], strlen(names[i]));
+                    rows[n++].count = counts[i];
+                }
+        }
+    }
+    *rows_out = rows;
+    *n_out = n;
+    return QPS_OK;
+}

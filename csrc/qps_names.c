@@ -1,0 +1,61 @@
+/*
+ * qps_names.c - version, status texts and the names of kinds and dimensions.
+ *
+ * License: MIT (see README).
+ */
+#include "qps_private.h"
+
+#include <stdlib.h>
+
+const char *qps_version(void)
+{
+    return QPS_VERSION_STRING;
+}
+
+const char *qps_strerror(qps_status status)
+{
+    switch (status) {
+    case QPS_OK: return "success";
+    case QPS_ENOMEM: return "out of memory";
+    case QPS_EINVAL: return "invalid argument";
+    case QPS_EFORMAT: return "malformed input";
+    case QPS_ERANGE: return "value out of range";
+    case QPS_EIO: return "output failed";
+    }
+    return "unknown status";
+}
+
+void qps_free(void *ptr)
+{
+    free(ptr);
+}
+
+const char *qps_kind_name(qps_kind kind)
+{
+    static const char *const names[QPS_KIND_COUNT_] = {
+        "invalid", "other", "terse", "continuation", "accept", "too_many",
+        "hosts_allow", "connection_time", "result", "dispatch", "reply", "cleanup",
+    };
+    return kind < QPS_KIND_COUNT_ ? names[kind] : "unknown";
+}
+
+static const char *const dim_names[QPS_DIM_COUNT_] = {
+    "disposition", "dnsbl", "tld", "disposition,tld", "hour", "day", "sender",
+    "recipient", "ip", "helo", "score", "spam", "connections", "connection-time",
+};
+
+const char *qps_dim_name(qps_dim dim)
+{
+    return dim < QPS_DIM_COUNT_ ? dim_names[dim] : "unknown";
+}
+
+qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim)
+{
+    for (int d = 0; d < QPS_DIM_COUNT_; d++) {
+        if (strlen(dim_names[d]) == len && memcmp(dim_names[d], name, len) == 0) {
+            *dim = (qps_dim)d;
+            return QPS_OK;
+        }
+    }
+    return QPS_EINVAL;
+}

@@ -1,0 +1,87 @@
+/*
+ * qps_private.h - declarations shared by the core's .c files only.
+ * The CLI, the XS and the tests include qpstat.h; a white-box test that
+ * needs these says so in its file comment.
+ *
+ * License: MIT (see README).
+ */
+#ifndef QPS_PRIVATE_H
+#define QPS_PRIVATE_H
+
+#include "qpstat.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* ---- counter table: bounded string -> count map (qps_table.c) ---- */
+
+/* Keys are byte strings; with more distinct keys than its capacity the
+ * table keeps the heaviest ones (Space-Saving, Metwally et al. 2005) and
+ * each count carries an upper bound of its overcount. */
+typedef struct qps_table qps_table;
+
+typedef struct {
+    const char *key;
+    size_t len;
+    uint64_t count;
+    uint64_t error;
+} qps_table_entry;
+
+qps_table *qps_table_new(size_t capacity);
+void qps_table_free(qps_table *table);
+/* Adds n to key's count; QPS_ENOMEM leaves the table unchanged. */
+qps_status qps_table_add(qps_table *table, const char *key, size_t len, uint64_t n);
+qps_status qps_table_merge(qps_table *dst, const qps_table *src);
+size_t qps_table_size(const qps_table *table);
+bool qps_table_overflowed(const qps_table *table);
+/* Fills entries (room for qps_table_size()) in no particular order. */
+void qps_table_entries(const qps_table *table, qps_table_entry *entries);
+
+/* ---- growable byte buffer (qps_buf.c) ---- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed; /* an allocation failed; later appends are ignored */
+} qps_buf;
+
+void qps_buf_append(qps_buf *buf, const char *bytes, size_t len);
+void qps_buf_putc(qps_buf *buf, char c);
+void qps_buf_printf(qps_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void qps_buf_release(qps_buf *buf);
+
+/* ---- escaping of attacker-controlled bytes (qps_escape.c) ---- */
+
+/* For terminals: control bytes, DEL, C1 controls and invalid UTF-8 become
+ * \xNN, a backslash becomes \\. */
+void qps_escape_text(qps_buf *buf, const char *s, size_t len);
+/* A JSON string body (without quotes); bytes that are not valid UTF-8 are
+ * written as \u00NN (their Latin-1 reading) so the output stays valid. */
+void qps_escape_json(qps_buf *buf, const char *s, size_t len);
+/* One RFC 4180 field, quoted when it needs to be; a leading = + - @ is
+ * prefixed with ' so spreadsheets do not run it as a formula. */
+void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
+/* Display width of text escaped by qps_escape_text (UTF-8 code points). */
+size_t qps_text_width(const char *s, size_t len);
+
+/* ---- small helpers ---- */
+
+static inline bool qps_str_eq(qps_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static inline bool qps_has_prefix(const char *s, size_t len, const char *lit, size_t n)
+{
+    return len >= n && memcmp(s, lit, n) == 0;
+}
+#define QPS_HAS_PREFIX(s, len, lit) qps_has_prefix((s), (len), lit, sizeof(lit) - 1)
+
+static inline qps_str qps_slice(const char *p, size_t len)
+{
+    qps_str s = {p, len};
+    return s;
+}
+
+#endif /* QPS_PRIVATE_H */

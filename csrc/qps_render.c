@@ -1,0 +1,450 @@
+/*
+ * qps_render.c - reports of an aggregate as text, CSV, JSON or the seed's
+ * "Email Disposition" mail. Only the public aggregate API is used here.
+ *
+ * Every key may come from a remote client: each format escapes it
+ * (qps_escape.c) before it reaches the sink.
+ *
+ * License: MIT (see README).
+ */
+#include "qps_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    qps_buf out;
+    qps_write_fn write;
+    void *ctx;
+    bool failed;
+} sink;
+
+static void flush(sink *s)
+{
+    if (s->out.len && !s->failed && !s->out.failed && s->write(s->ctx, s->out.data, s->out.len) != 0)
+        s->failed = true;
+    s->out.len = 0;
+}
+
+static void maybe_flush(sink *s)
+{
+    if (s->out.len >= 1 << 16)
+        flush(s);
+}
+
+static double percent(uint64_t count, uint64_t total)
+{
+    return total ? (double)count * 100.0 / (double)total : 0.0;
+}
+
+/* Column name(s) of a keyed dimension. */
+static const char *column_name(qps_dim dim, int k)
+{
+    if (dim == QPS_DIM_DISPOSITION_TLD)
+        return k ? "tld" : "disposition";
+    return qps_dim_name(dim);
+}
+
+static size_t limit_rows(size_t n, size_t top)
+{
+    return top && top < n ? top : n;
+}
+
+static size_t top_for(const qps_render_opts *opts, qps_dim dim)
+{
+    if (opts->top)
+        return opts->top;
+    bool remote = dim == QPS_DIM_SENDER || dim == QPS_DIM_RECIPIENT || dim == QPS_DIM_IP || dim == QPS_DIM_HELO;
+    return remote ? opts->remote_top : 0;
+}
+
+/* ---- the seed's disposition x TLD table ---- */
+
+typedef struct {
+    char *text;
+    size_t len;
+} line;
+
+/* sort -b in the C locale: leading blanks ignored, bytes compared, whole
+ * lines as the last resort. */
+static int seed_sort(const void *pa, const void *pb)
+{
+    const line *a = pa, *b = pb;
+    const char *x = a->text, *y = b->text;
+    size_t xl = a->len, yl = b->len;
+    while (xl && (*x == ' ' || *x == '\t'))
+        x++, xl--;
+    while (yl && (*y == ' ' || *y == '\t'))
+        y++, yl--;
+    size_t n = xl < yl ? xl : yl;
+    int c = memcmp(x, y, n);
+    if (c)
+        return c;
+    if (xl != yl)
+        return xl < yl ? -1 : 1;
+    n = a->len < b->len ? a->len : b->len;
+    c = memcmp(a->text, b->text, n);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static void pad_right(qps_buf *b, const char *s, size_t len, size_t width)
+{
+    size_t start = b->len;
+    qps_escape_text(b, s, len);
+    for (size_t w = b->len - start; w < width; w++)
+        qps_buf_putc(b, ' ');
+}
+
+/* Renders the matrix as the seed's awk program prints it: sprintf("%-35s")
+ * disposition, sprintf("%-20s") TLD, "%9s" count; "{Total}" rows per
+ * disposition and a "{{Total}}" row with "(pct%)". */
+static qps_status seed_matrix(sink *s, const qps_agg *agg)
+{
+    qps_row *rows, *disp;
+    size_t n, nd;
+    qps_status st = qps_agg_rows(agg, QPS_DIM_DISPOSITION_TLD, &rows, &n);
+    if (st != QPS_OK)
+        return st;
+    if ((st = qps_agg_rows(agg, QPS_DIM_DISPOSITION, &disp, &nd)) != QPS_OK) {
+        qps_free(rows);
+        return st;
+    }
+    uint64_t total = qps_agg_total(agg, QPS_DIM_DISPOSITION);
+    line *lines = calloc(n + nd + 1, sizeof *lines);
+    size_t nl = 0;
+    st = lines ? QPS_OK : QPS_ENOMEM;
+    for (size_t i = 0; st == QPS_OK && i < n + nd + 1; i++) {
+        qps_buf b = {0};
+        if (i < n) {
+            pad_right(&b, rows[i].key[0].ptr, rows[i].key[0].len, 35);
+            pad_right(&b, rows[i].key[1].ptr, rows[i].key[1].len, 20);
+            qps_buf_printf(&b, "%9llu", (unsigned long long)rows[i].count);
+        } else {
+            uint64_t count = i < n + nd ? disp[i - n].count : total;
+            if (i < n + nd) {
+                qps_buf name = {0};
+                qps_escape_text(&name, disp[i - n].key[0].ptr, disp[i - n].key[0].len);
+                qps_buf_putc(&name, ' ');
+                for (size_t w = name.len; w < 35; w++)
+                    qps_buf_putc(&b, ' ');
+                qps_buf_append(&b, name.data, name.len);
+                qps_buf_release(&name);
+                qps_buf_printf(&b, "%-20s", "{Total}");
+            } else {
+                qps_buf_printf(&b, "%35s%-20s", "", "{{Total}}");
+            }
+            qps_buf_printf(&b, "%9llu (%2.1f%%)", (unsigned long long)count, percent(count, total));
+        }
+        if (b.failed) {
+            qps_buf_release(&b);
+            st = QPS_ENOMEM;
+            break;
+        }
+        lines[nl].text = b.data;
+        lines[nl++].len = b.len;
+    }
+    if (st == QPS_OK) {
+        qsort(lines, nl, sizeof *lines, seed_sort);
+        static const char header[] =
+            "Denying plugin or \"queued\"         TLD                     Count   Pct\n"
+            "=================================  ====================  =======  =====\n";
+        qps_buf_append(&s->out, header, sizeof header - 1);
+        for (size_t i = 0; i < nl; i++) {
+            qps_buf_append(&s->out, lines[i].text, lines[i].len);
+            qps_buf_putc(&s->out, '\n');
+            maybe_flush(s);
+        }
+    }
+    for (size_t i = 0; lines && i < nl; i++)
+        free(lines[i].text);
+    free(lines);
+    qps_free(rows);
+    qps_free(disp);
+    return st;
+}
+
+/* ---- text ---- */
+
+static void text_metrics(sink *s, const qps_agg *agg, qps_dim dim)
+{
+    qps_buf *o = &s->out;
+    if (dim == QPS_DIM_CONNECTIONS) {
+        qps_conn_stats c;
+        qps_agg_conn_stats(agg, &c);
+        qps_buf_printf(o, "== connections ==\n");
+        qps_buf_printf(o, "  accepted                 %12llu\n", (unsigned long long)c.accepted);
+        qps_buf_printf(o, "  peak concurrency         %12u\n", c.peak);
+        qps_buf_printf(o, "  connection limit         %12u\n", c.limit);
+        qps_buf_printf(o, "  too many (waits)         %12llu\n", (unsigned long long)c.too_many);
+        qps_buf_printf(o, "  hosts_allow denials      %12llu\n", (unsigned long long)c.hosts_allow);
+    } else {
+        qps_conn_stats c;
+        qps_agg_conn_stats(agg, &c);
+        qps_buf_printf(o, "== connection-time ==\n");
+        qps_buf_printf(o, "  connections timed        %12llu\n", (unsigned long long)c.timed);
+        qps_buf_printf(o, "  mean                     %12.3f s\n", c.mean_s);
+        qps_buf_printf(o, "  p50                      %12.3f s\n", c.p50_s);
+        qps_buf_printf(o, "  p90                      %12.3f s\n", c.p90_s);
+        qps_buf_printf(o, "  p99                      %12.3f s\n", c.p99_s);
+        qps_buf_printf(o, "  max                      %12.3f s\n", c.max_s);
+    }
+}
+
+static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
+{
+    qps_buf *o = &s->out;
+    if (dim == QPS_DIM_CONNECTIONS || dim == QPS_DIM_CONNECTION_TIME) {
+        text_metrics(s, agg, dim);
+        return QPS_OK;
+    }
+    if (dim == QPS_DIM_DISPOSITION_TLD) {
+        qps_buf_printf(o, "== disposition,tld ==\n");
+        return seed_matrix(s, agg);
+    }
+    qps_row *rows;
+    size_t n;
+    qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    if (st != QPS_OK)
+        return st;
+    uint64_t total = qps_agg_total(agg, dim);
+    size_t shown = limit_rows(n, top);
+    size_t name_w = strlen(qps_dim_name(dim)), count_w = 5;
+    char num[32];
+    for (size_t i = 0; i < shown; i++) {
+        size_t w = qps_text_width(rows[i].key[0].ptr, rows[i].key[0].len);
+        if (w > name_w)
+            name_w = w;
+    }
+    if (name_w > 60)
+        name_w = 60;
+    count_w = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)total);
+    if (count_w < 5)
+        count_w = 5;
+    qps_buf_printf(o, "== %s ==\n", qps_dim_name(dim));
+    if (qps_agg_approximate(agg, dim))
+        qps_buf_printf(o, "  (more distinct values than the table keeps: counts are upper bounds)\n");
+    qps_buf_printf(o, "  %*s  %-*s  %7s\n", (int)count_w, "count", (int)name_w, qps_dim_name(dim), "percent");
+    qps_buf_printf(o, "  %*llu  %-*s  %6.2f%%\n", (int)count_w, (unsigned long long)total, (int)name_w, "Total",
+                   total ? 100.0 : 0.0);
+    for (size_t i = 0; i < shown; i++) {
+        qps_buf_printf(o, "  %*llu  ", (int)count_w, (unsigned long long)rows[i].count);
+        size_t before = o->len;
+        if (rows[i].key[0].len == 0)
+            qps_buf_append(o, "(none)", 6);
+        else
+            qps_escape_text(o, rows[i].key[0].ptr, rows[i].key[0].len);
+        size_t w = rows[i].key[0].len ? qps_text_width(rows[i].key[0].ptr, rows[i].key[0].len) : o->len - before;
+        for (; w < name_w; w++)
+            qps_buf_putc(o, ' ');
+        qps_buf_printf(o, "  %6.2f%%\n", percent(rows[i].count, total));
+        maybe_flush(s);
+    }
+    if (shown < n)
+        qps_buf_printf(o, "  ... %zu more\n", n - shown);
+    if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
+        qps_spam_stats sp;
+        qps_agg_spam_stats(agg, &sp);
+        qps_buf_printf(o, "  mean score: spam %.2f, ham %.2f\n", sp.spam_mean, sp.ham_mean);
+    }
+    qps_free(rows);
+    return QPS_OK;
+}
+
+/* ---- CSV ---- */
+
+static void csv_metric(qps_buf *o, const char *name, const char *fmt, double value)
+{
+    qps_buf_printf(o, "%s,", name);
+    qps_buf_printf(o, fmt, value);
+    qps_buf_append(o, "\r\n", 2);
+}
+
+static qps_status csv_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
+{
+    qps_buf *o = &s->out;
+    if (dim == QPS_DIM_CONNECTIONS || dim == QPS_DIM_CONNECTION_TIME) {
+        qps_conn_stats c;
+        qps_agg_conn_stats(agg, &c);
+        qps_buf_printf(o, "%s,value\r\n", qps_dim_name(dim));
+        if (dim == QPS_DIM_CONNECTIONS) {
+            csv_metric(o, "accepted", "%.0f", (double)c.accepted);
+            csv_metric(o, "peak", "%.0f", c.peak);
+            csv_metric(o, "limit", "%.0f", c.limit);
+            csv_metric(o, "too_many", "%.0f", (double)c.too_many);
+            csv_metric(o, "hosts_allow", "%.0f", (double)c.hosts_allow);
+        } else {
+            csv_metric(o, "count", "%.0f", (double)c.timed);
+            csv_metric(o, "mean", "%.3f", c.mean_s);
+            csv_metric(o, "p50", "%.3f", c.p50_s);
+            csv_metric(o, "p90", "%.3f", c.p90_s);
+            csv_metric(o, "p99", "%.3f", c.p99_s);
+            csv_metric(o, "max", "%.3f", c.max_s);
+        }
+        return QPS_OK;
+    }
+    qps_row *rows;
+    size_t n;
+    qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    if (st != QPS_OK)
+        return st;
+    uint64_t total = qps_agg_total(agg, dim);
+    bool pair = dim == QPS_DIM_DISPOSITION_TLD;
+    if (pair)
+        qps_buf_printf(o, "disposition,tld,count,percent\r\n");
+    else
+        qps_buf_printf(o, "%s,count,percent\r\n", qps_dim_name(dim));
+    size_t shown = pair ? n : limit_rows(n, top);
+    for (size_t i = 0; i < shown; i++) {
+        for (int k = 0; k <= (int)pair; k++) {
+            qps_escape_csv(o, rows[i].key[k].ptr, rows[i].key[k].len);
+            qps_buf_putc(o, ',');
+        }
+        qps_buf_printf(o, "%llu,%.2f\r\n", (unsigned long long)rows[i].count, percent(rows[i].count, total));
+        maybe_flush(s);
+    }
+    qps_free(rows);
+    return QPS_OK;
+}
+
+/* ---- JSON ---- */
+
+static void json_string(qps_buf *o, const char *p, size_t len)
+{
+    qps_buf_putc(o, '"');
+    qps_escape_json(o, p, len);
+    qps_buf_putc(o, '"');
+}
+
+static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
+{
+    qps_buf *o = &s->out;
+    json_string(o, qps_dim_name(dim), strlen(qps_dim_name(dim)));
+    qps_buf_putc(o, ':');
+    if (dim == QPS_DIM_CONNECTIONS || dim == QPS_DIM_CONNECTION_TIME) {
+        qps_conn_stats c;
+        qps_agg_conn_stats(agg, &c);
+        if (dim == QPS_DIM_CONNECTIONS)
+            qps_buf_printf(o, "{\"accepted\":%llu,\"peak\":%u,\"limit\":%u,\"too_many\":%llu,\"hosts_allow\":%llu}",
+                           (unsigned long long)c.accepted, c.peak, c.limit, (unsigned long long)c.too_many,
+                           (unsigned long long)c.hosts_allow);
+        else
+            qps_buf_printf(o,
+                           "{\"count\":%llu,\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+                           (unsigned long long)c.timed, c.mean_s, c.p50_s, c.p90_s, c.p99_s, c.max_s);
+        return QPS_OK;
+    }
+    qps_row *rows;
+    size_t n;
+    qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    if (st != QPS_OK)
+        return st;
+    uint64_t total = qps_agg_total(agg, dim);
+    bool pair = dim == QPS_DIM_DISPOSITION_TLD;
+    size_t shown = pair ? n : limit_rows(n, top);
+    qps_buf_printf(o, "{\"total\":%llu,\"approximate\":%s,\"distinct\":%zu,", (unsigned long long)total,
+                   qps_agg_approximate(agg, dim) ? "true" : "false", n);
+    if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
+        qps_spam_stats sp;
+        qps_agg_spam_stats(agg, &sp);
+        qps_buf_printf(o, "\"spam_mean\":%.3f,\"ham_mean\":%.3f,", sp.spam_mean, sp.ham_mean);
+    }
+    qps_buf_printf(o, "\"rows\":[");
+    for (size_t i = 0; i < shown; i++) {
+        if (i)
+            qps_buf_putc(o, ',');
+        qps_buf_putc(o, '{');
+        for (int k = 0; k <= (int)pair; k++) {
+            const char *col = column_name(dim, k);
+            json_string(o, col, strlen(col));
+            qps_buf_putc(o, ':');
+            json_string(o, rows[i].key[k].ptr, rows[i].key[k].len);
+            qps_buf_putc(o, ',');
+        }
+        qps_buf_printf(o, "\"count\":%llu,\"percent\":%.2f", (unsigned long long)rows[i].count,
+                       percent(rows[i].count, total));
+        if (rows[i].error)
+            qps_buf_printf(o, ",\"error\":%llu", (unsigned long long)rows[i].error);
+        qps_buf_putc(o, '}');
+        maybe_flush(s);
+    }
+    qps_buf_printf(o, "]}");
+    qps_free(rows);
+    return QPS_OK;
+}
+
+static void json_counts(qps_buf *o, const qps_agg *agg)
+{
+    static const char *const bad_names[] = {"none", "empty", "nul", "too_long", "label", "time", "no_pid",
+                                            "truncated"};
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    qps_buf_printf(o, "\"lines\":{\"read\":%llu,\"parsed\":%llu,\"invalid\":%llu,\"out_of_range\":%llu,"
+                      "\"untimed\":%llu},\"transactions\":%llu,\"kinds\":{",
+                   (unsigned long long)c.lines_read, (unsigned long long)c.lines_parsed,
+                   (unsigned long long)c.lines_invalid, (unsigned long long)c.out_of_range,
+                   (unsigned long long)c.untimed, (unsigned long long)c.transactions);
+    for (int k = 0; k < QPS_KIND_COUNT_; k++)
+        qps_buf_printf(o, "%s\"%s\":%llu", k ? "," : "", qps_kind_name((qps_kind)k),
+                       (unsigned long long)c.by_kind[k]);
+    qps_buf_printf(o, "},\"invalid\":{");
+    for (int b = 1; b <= QPS_BAD_TRUNCATED; b++)
+        qps_buf_printf(o, "%s\"%s\":%llu", b > 1 ? "," : "", bad_names[b], (unsigned long long)c.by_bad[b]);
+    qps_buf_putc(o, '}');
+}
+
+qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx)
+{
+    if (!agg || !opts || !write || (opts->ndims && !opts->dims))
+        return QPS_EINVAL;
+    if (opts->format == QPS_FORMAT_CSV && opts->ndims != 1)
+        return QPS_EINVAL;
+    for (size_t i = 0; i < opts->ndims; i++)
+        if (opts->dims[i] >= QPS_DIM_COUNT_)
+            return QPS_EINVAL;
+    sink s = {.write = write, .ctx = ctx};
+    qps_status st = QPS_OK;
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    switch (opts->format) {
+    case QPS_FORMAT_MAIL:
+        qps_buf_append(&s.out, "Subject: Email Disposition on ", 30);
+        if (opts->mail_date)
+            qps_escape_text(&s.out, opts->mail_date, strlen(opts->mail_date));
+        qps_buf_append(&s.out, "\n\n", 2);
+        st = seed_matrix(&s, agg);
+        break;
+    case QPS_FORMAT_TEXT:
+        qps_buf_printf(&s.out, "Lines: %llu read, %llu parsed, %llu invalid. Transactions: %llu.\n",
+                       (unsigned long long)c.lines_read, (unsigned long long)c.lines_parsed,
+                       (unsigned long long)c.lines_invalid, (unsigned long long)c.transactions);
+        for (size_t i = 0; i < opts->ndims && st == QPS_OK; i++) {
+            qps_buf_putc(&s.out, '\n');
+            st = text_dim(&s, agg, opts->dims[i], top_for(opts, opts->dims[i]));
+        }
+        break;
+    case QPS_FORMAT_CSV:
+        st = csv_dim(&s, agg, opts->dims[0], top_for(opts, opts->dims[0]));
+        break;
+    case QPS_FORMAT_JSON:
+        qps_buf_putc(&s.out, '{');
+        json_counts(&s.out, agg);
+        qps_buf_printf(&s.out, ",\"dimensions\":{");
+        for (size_t i = 0; i < opts->ndims && st == QPS_OK; i++) {
+            if (i)
+                qps_buf_putc(&s.out, ',');
+            st = json_dim(&s, agg, opts->dims[i], top_for(opts, opts->dims[i]));
+        }
+        qps_buf_printf(&s.out, "}}\n");
+        break;
+    default:
+        st = QPS_EINVAL;
+    }
+    if (st == QPS_OK && s.out.failed)
+        st = QPS_ENOMEM;
+    if (st == QPS_OK)
+        flush(&s);
+    if (st == QPS_OK && s.failed)
+        st = QPS_EIO;
+    qps_buf_release(&s.out);
+    return st;
+}

@@ -1,0 +1,62 @@
+/*
+ * qpstat.c - main() of the qpstat command: picks the subcommand.
+ *
+ * License: MIT (see README).
+ */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("qpstat: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"report", cli_report, "statistics over log files (disposition, DNSBL, TLD, ...)"},
+    {"tai64n", cli_tai64n, "convert TAI64N labels to local time, like tai64nlocal"},
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: qpstat COMMAND [options] [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(to, "\n'qpstat COMMAND --help' describes a command; 'qpstat --version' prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* a closed pipe (qpstat report | head) ends the program quietly */
+    signal(SIGPIPE, SIG_DFL);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("qpstat %s\n", qps_version());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qpstat: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

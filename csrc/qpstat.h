@@ -1,0 +1,405 @@
+/*
+ * qpstat.h - the one public header of the qpstat core library.
+ *
+ * The core parses qpsmtpd log lines (every framing and prefix dialect listed
+ * in the README) and aggregates mail statistics in one streaming pass.
+ *
+ * Rules that hold for every function here:
+ *  - The core never prints, never exits and keeps no global mutable state:
+ *    every fallible call returns a qps_status, qps_strerror() names it.
+ *  - Every qps_X_new() has a qps_X_free() that accepts NULL.
+ *  - A qps_str is a borrowed slice (pointer + length, NOT NUL-terminated).
+ *    Slices in a qps_record point into the caller's line buffer and live as
+ *    long as that buffer. Slices returned by an aggregator live until that
+ *    aggregator is next modified or freed.
+ *  - Memory returned as a plain pointer (not a qps_str) is owned by the
+ *    caller and released with qps_free().
+ *  - Log lines are bytes: nothing here decodes or validates an encoding.
+ *
+ * License: MIT (see README).
+ */
+#ifndef QPSTAT_H
+#define QPSTAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QPS_VERSION_MAJOR 0
+#define QPS_VERSION_MINOR 1
+#define QPS_VERSION_PATCH 0
+#define QPS_VERSION_STRING "0.1.0"
+
+/** The library's version string; compare with QPS_VERSION_STRING to detect
+ *  a header/library mismatch. Static storage. */
+const char *qps_version(void);
+
+typedef enum {
+    QPS_OK = 0,
+    QPS_ENOMEM,  /* an allocation failed; the object is unchanged */
+    QPS_EINVAL,  /* an argument is out of range or NULL where not allowed */
+    QPS_EFORMAT, /* input text is not in the expected format */
+    QPS_ERANGE,  /* a value is outside what can be represented */
+    QPS_EIO      /* a write callback reported failure */
+} qps_status;
+
+/** A static English description of a status code. */
+const char *qps_strerror(qps_status status);
+
+/** Releases memory that a qps_ function returned as a plain pointer. */
+void qps_free(void *ptr);
+
+/** A borrowed byte slice; not NUL-terminated. */
+typedef struct {
+    const char *ptr;
+    size_t len;
+} qps_str;
+
+/* ------------------------------------------------------------------ */
+/* Time: TAI64N labels (daemontools rules) and local time              */
+/* ------------------------------------------------------------------ */
+
+/** Offset daemontools adds to a unix second to get a TAI64 label: 2^62 + 10. */
+#define QPS_TAI64_UNIX_OFFSET 4611686018427387914ULL
+
+/** Decodes the 24 lowercase hex digits of a TAI64N label (without the '@').
+ *  Exactly 24 characters of [0-9a-f] are required.
+ *  *unix_sec = seconds - 2^62 - 10 (as daemontools' tai64nlocal computes),
+ *  *nsec = the last 8 hex digits. Returns QPS_EFORMAT on a bad digit. */
+qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nsec);
+
+/** Writes the 25-character label '@' + 24 hex digits for a unix time into
+ *  out (which must hold 26 bytes; it is NUL-terminated). */
+void qps_tai64n_encode(int64_t unix_sec, uint32_t nsec, char out[26]);
+
+/** A broken-down civil time. */
+typedef struct {
+    int year, month, day;     /* month 1..12, day 1..31 */
+    int hour, minute, second; /* 0..23, 0..59, 0..60 */
+    int weekday;              /* 0 = Sunday */
+    long utc_offset;          /* seconds east of UTC */
+} qps_civil;
+
+/** A caller-owned cache that makes repeated local-time conversions cheap
+ *  (one localtime_r() call per hour of log instead of per line). Zero it
+ *  (or use QPS_TZCACHE_INIT) before first use; it honours TZ as it was when
+ *  the cache was filled, so reset it after changing TZ. */
+typedef struct {
+    int64_t start, end; /* [start, end): unix seconds with a constant offset */
+    long offset;        /* seconds east of UTC in that window */
+} qps_tzcache;
+#define QPS_TZCACHE_INIT {0, 0, 0}
+
+/** Converts unix seconds to local civil time (utc = 0) or UTC (utc = 1).
+ *  cache may be NULL. Returns QPS_ERANGE if the time cannot be represented. */
+qps_status qps_civil_from_unix(qps_tzcache *cache, int64_t unix_sec, int utc, qps_civil *out);
+
+/** Converts a local civil time (utc = 0) or a UTC one (utc = 1) to unix
+ *  seconds. For a local time that occurs twice (DST fall-back) the earlier
+ *  instant is returned; one that does not exist is moved forward. */
+qps_status qps_unix_from_civil(qps_tzcache *cache, const qps_civil *civil, int utc, int64_t *unix_sec);
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (negative before). */
+int64_t qps_days_from_civil(int year, int month, int day);
+
+/* ------------------------------------------------------------------ */
+/* Line parser                                                         */
+/* ------------------------------------------------------------------ */
+
+/** What a log line is. */
+typedef enum {
+    QPS_KIND_INVALID = 0, /* not a qpsmtpd line: junk, NUL bytes, bad label, truncated record */
+    QPS_KIND_OTHER,       /* a qpsmtpd line of no statistical kind below */
+    QPS_KIND_TERSE,       /* a logterse record (8 or 9 fields) */
+    QPS_KIND_CONTINUATION, /* a framed line without pid (continued text, perl warning) */
+    QPS_KIND_ACCEPT,      /* "Accepted connection n/M from ip / host" */
+    QPS_KIND_TOO_MANY,    /* "Too many connections: n >= M.  Waiting one second." */
+    QPS_KIND_HOSTS_ALLOW, /* a hosts_allow denial, old or new wording */
+    QPS_KIND_CONN_TIME,   /* a connection_time line, old or new wording */
+    QPS_KIND_RESULT,      /* a plugin pass/fail/skip/error/info result line */
+    QPS_KIND_DISPATCH,    /* "dispatching COMMAND args" */
+    QPS_KIND_REPLY,       /* an SMTP reply line "NNN text" / "NNN-text" */
+    QPS_KIND_CLEANUP,     /* "cleaning up after PID" */
+    QPS_KIND_COUNT_       /* number of kinds */
+} qps_kind;
+
+/** Name of a kind ("terse", "accept", ...); static storage. */
+const char *qps_kind_name(qps_kind kind);
+
+/** How the line was framed. */
+typedef enum {
+    QPS_FRAME_NONE = 0,    /* bare "pid text" (qpsmtpd stderr without multilog) */
+    QPS_FRAME_MULTILOG,    /* "@<24 hex> pid text" */
+    QPS_FRAME_TAI64NLOCAL, /* "YYYY-MM-DD HH:MM:SS.nnnnnnnnn pid text" */
+    QPS_FRAME_LOGFILE,     /* qpsmtpd logging/file: "Www Mmm DD HH:MM:SS YYYY host[pid]: msg" */
+    QPS_FRAME_SYSLOG       /* "Mmm dd HH:MM:SS host ident[pid]: msg" or RFC 3339 time */
+} qps_framing;
+
+/** The qpsmtpd prefix dialect of a plugin line. */
+typedef enum {
+    QPS_DIALECT_NONE = 0, /* a core line, or a frame without plugin names */
+    QPS_DIALECT_04X,      /* "plugin plugin: msg" */
+    QPS_DIALECT_08X,      /* "plugin plugin (hook): msg" */
+    QPS_DIALECT_093       /* "(hook) plugin: msg" (0.93 and later) */
+} qps_dialect;
+
+/** The keyword that starts a plugin's result message. */
+typedef enum {
+    QPS_VERDICT_NONE = 0,
+    QPS_VERDICT_PASS,
+    QPS_VERDICT_FAIL,
+    QPS_VERDICT_SKIP,
+    QPS_VERDICT_ERROR,
+    QPS_VERDICT_INFO
+} qps_verdict;
+
+/** Field numbers of a logterse record (0-based after the backquote). */
+enum {
+    QPS_TF_IP = 0,
+    QPS_TF_RHOST,
+    QPS_TF_HELO,
+    QPS_TF_SENDER,
+    QPS_TF_RCPTS,
+    QPS_TF_DISPOSITION,
+    QPS_TF_CODE,
+    QPS_TF_TEXT, /* may contain TABs: it spans them */
+    QPS_TF_SPAM, /* empty slice with ptr NULL in 8-field records */
+    QPS_TF_COUNT_
+};
+
+/** Why a line is QPS_KIND_INVALID. */
+typedef enum {
+    QPS_BAD_NONE = 0,
+    QPS_BAD_EMPTY,     /* empty line */
+    QPS_BAD_NUL,       /* contains a NUL byte */
+    QPS_BAD_TOO_LONG,  /* longer than QPS_LINE_MAX */
+    QPS_BAD_LABEL,     /* starts with '@' but the TAI64N label is malformed */
+    QPS_BAD_TIME,      /* a textual timestamp that is malformed */
+    QPS_BAD_NO_PID,    /* unframed text that does not start with a pid */
+    QPS_BAD_TRUNCATED  /* a logterse record with fewer than 8 fields */
+} qps_bad_reason;
+
+/** Longest line the parser accepts; longer ones are QPS_BAD_TOO_LONG. */
+#define QPS_LINE_MAX 65536
+
+/** One parsed line. Plain data: every qps_str borrows from the line. */
+typedef struct {
+    qps_kind kind;
+    qps_bad_reason bad;   /* set when kind == QPS_KIND_INVALID */
+    qps_framing framing;
+    qps_dialect dialect;
+    int has_time;         /* 1 when the frame carried a time */
+    int64_t unix_sec;     /* the line's time (valid when has_time) */
+    uint32_t nsec;
+    qps_str stamp;        /* the time as written (label or text) */
+    qps_str host;         /* host name from a logfile/syslog frame */
+    uint32_t pid;         /* qpsmtpd process id, 0 if none */
+    qps_str hook;         /* plugin hook, e.g. "deny", empty if none */
+    qps_str plugin;       /* escaped plugin name, e.g. "logging::logterse" */
+    qps_str message;      /* the text after the prefix */
+    qps_verdict verdict;  /* QPS_KIND_RESULT (and hosts_allow "fail") */
+    /* QPS_KIND_TERSE */
+    qps_str field[QPS_TF_COUNT_];
+    int nfields;          /* 8 or 9 */
+    /* ACCEPT: running/max; TOO_MANY: running/max; HOSTS_ALLOW: running/max
+     * (0/0 for a hosts_allow file-match denial) */
+    unsigned running, max;
+    qps_str remote_ip;    /* ACCEPT, HOSTS_ALLOW, old-style CONN_TIME */
+    qps_str remote_host;  /* ACCEPT */
+    uint64_t millis;      /* CONN_TIME: the connection time in milliseconds */
+    int reply_code;       /* REPLY: 200..599 */
+    uint32_t child_pid;   /* CLEANUP */
+} qps_record;
+
+/** Parser options; pass NULL for defaults. */
+typedef struct {
+    const char *terse_prefix; /* logterse prefix, default "`" */
+    int64_t now;              /* reference unix time for syslog lines without
+                                 a year; 0 = the current time */
+} qps_parser_opts;
+
+typedef struct qps_parser qps_parser;
+
+/** Creates a parser (it holds the options and a local-time cache).
+ *  Returns NULL when out of memory. */
+qps_parser *qps_parser_new(const qps_parser_opts *opts);
+void qps_parser_free(qps_parser *parser);
+
+/** Parses one line (without its trailing newline; need not be
+ *  NUL-terminated) into rec, which is overwritten. Never fails: a line that
+ *  is not understood is QPS_KIND_INVALID with rec->bad set, or
+ *  QPS_KIND_OTHER. Returns rec->kind. */
+qps_kind qps_parser_parse(qps_parser *parser, const char *line, size_t len, qps_record *rec);
+
+/** Spam information from the 9th logterse field. */
+typedef struct {
+    int present;      /* 1 when a "Yes,"/"No," SpamAssassin summary was found */
+    int is_spam;
+    double score;     /* from "score=" or "hits=" */
+    double required;  /* from "required=", 0 if absent */
+    int has_required;
+} qps_spam;
+
+/** Parses a spam field such as "Yes, score=13.1 required=5.0" or
+ *  "No, hits=-2.6 required=5.0_". Returns QPS_EFORMAT (and present = 0)
+ *  for anything else, e.g. "msg denied before queued". */
+qps_status qps_spam_parse(qps_str field, qps_spam *out);
+
+/* ------------------------------------------------------------------ */
+/* Aggregator                                                          */
+/* ------------------------------------------------------------------ */
+
+/** Dimensions a report can be broken down by. */
+typedef enum {
+    QPS_DIM_DISPOSITION = 0, /* logterse disposition (plugin or "queued") */
+    QPS_DIM_DNSBL,           /* DNSBL service of dnsbl denials */
+    QPS_DIM_TLD,             /* sender TLD */
+    QPS_DIM_DISPOSITION_TLD, /* disposition x sender TLD (two keys) */
+    QPS_DIM_HOUR,            /* hour of day 00..23, local time */
+    QPS_DIM_DAY,             /* YYYY-MM-DD, local time */
+    QPS_DIM_SENDER,          /* envelope sender (top N) */
+    QPS_DIM_RECIPIENT,       /* recipient domain */
+    QPS_DIM_IP,              /* remote IP (top N) */
+    QPS_DIM_HELO,            /* HELO/EHLO name (top N) */
+    QPS_DIM_SCORE,           /* SpamAssassin score histogram, 1-point buckets */
+    QPS_DIM_SPAM,            /* SpamAssassin verdict: spam, ham, none */
+    QPS_DIM_CONNECTIONS,     /* connection facts (metrics, not keys) */
+    QPS_DIM_CONNECTION_TIME, /* connection_time statistics (metrics) */
+    QPS_DIM_COUNT_
+} qps_dim;
+
+/** The dimension's name as used by the CLI ("disposition", "disposition,tld",
+ *  "connection-time", ...); static storage. */
+const char *qps_dim_name(qps_dim dim);
+
+/** Looks a dimension up by name; QPS_EINVAL if unknown. */
+qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim);
+
+/** Aggregator options; pass NULL for defaults. */
+typedef struct {
+    qps_parser_opts parser;
+    size_t table_capacity; /* distinct keys kept per dimension (0 = 20000);
+                              beyond that counts become estimates (Space-Saving) */
+    int64_t since;         /* keep records with time >= since (if has_since) */
+    int64_t until;         /* ... and time < until (if has_until) */
+    int has_since, has_until;
+    int utc;               /* hour/day buckets in UTC instead of local time */
+} qps_agg_opts;
+
+typedef struct qps_agg qps_agg;
+
+qps_agg *qps_agg_new(const qps_agg_opts *opts);
+void qps_agg_free(qps_agg *agg);
+
+/** Adds one parsed record (counts the line as read). */
+qps_status qps_agg_add(qps_agg *agg, const qps_record *rec);
+
+/** Parses one line (without newline) and adds it. Returns QPS_OK even for an
+ *  invalid line (it is counted); QPS_ENOMEM only when memory runs out. */
+qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len);
+
+/** Feeds a chunk of a byte stream; complete lines are added, a partial last
+ *  line is kept for the next call. Lines longer than QPS_LINE_MAX are counted
+ *  invalid without being buffered. */
+qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len);
+
+/** Adds the partial line kept by qps_agg_feed (a file that does not end in a
+ *  newline). Call it at the end of each stream. */
+qps_status qps_agg_finish(qps_agg *agg);
+
+/** Adds every count of src into dst. Options of dst are kept. */
+qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src);
+
+/** Line and record counters. */
+typedef struct {
+    uint64_t lines_read;    /* every line seen */
+    uint64_t lines_parsed;  /* lines that are not invalid */
+    uint64_t lines_invalid; /* lines of kind QPS_KIND_INVALID */
+    uint64_t by_kind[QPS_KIND_COUNT_];
+    uint64_t by_bad[QPS_BAD_TRUNCATED + 1];
+    uint64_t out_of_range;  /* timed lines outside since/until */
+    uint64_t untimed;       /* lines without time, skipped because a range was set */
+    uint64_t transactions;  /* logterse records inside the selection */
+} qps_counts;
+
+void qps_agg_counts(const qps_agg *agg, qps_counts *out);
+
+/** Connection facts. */
+typedef struct {
+    uint64_t accepted;     /* "Accepted connection" lines */
+    unsigned peak;         /* highest concurrency seen: n + 1 of n/M */
+    unsigned limit;        /* M of n/M (the configured maximum) */
+    uint64_t too_many;     /* "Too many connections" waits */
+    uint64_t hosts_allow;  /* hosts_allow denials (log lines) */
+    uint64_t timed;        /* connection_time lines */
+    double mean_s, p50_s, p90_s, p99_s, max_s; /* connection time, seconds */
+} qps_conn_stats;
+
+void qps_agg_conn_stats(const qps_agg *agg, qps_conn_stats *out);
+
+/** Spam verdict statistics of the selected transactions. */
+typedef struct {
+    uint64_t spam, ham, none;
+    double spam_mean, ham_mean; /* mean scores */
+} qps_spam_stats;
+
+void qps_agg_spam_stats(const qps_agg *agg, qps_spam_stats *out);
+
+/** One row of a keyed dimension. */
+typedef struct {
+    qps_str key[2];  /* key[1] is used by QPS_DIM_DISPOSITION_TLD only */
+    uint64_t count;
+    uint64_t error;  /* upper bound of the overcount (0 = exact) */
+} qps_row;
+
+/** Returns the rows of a keyed dimension in report order (by count, largest
+ *  first, ties by key; hour, day and score by key) in *rows (caller frees
+ *  with qps_free; key slices borrow from agg) and their number in *n.
+ *  QPS_EINVAL for the metric dimensions (connections, connection-time). */
+qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows, size_t *n);
+
+/** The total the percentages of a dimension refer to: transactions for
+ *  most dimensions, dnsbl denials for QPS_DIM_DNSBL, recipients for
+ *  QPS_DIM_RECIPIENT. */
+uint64_t qps_agg_total(const qps_agg *agg, qps_dim dim);
+
+/** 1 if any table of the dimension overflowed its capacity (counts are then
+ *  estimates with the error bound in qps_row.error). */
+int qps_agg_approximate(const qps_agg *agg, qps_dim dim);
+
+/* ------------------------------------------------------------------ */
+/* Rendering                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    QPS_FORMAT_TEXT = 0, /* aligned tables for people */
+    QPS_FORMAT_CSV,      /* RFC 4180, one table */
+    QPS_FORMAT_JSON,     /* rows, totals, line counters */
+    QPS_FORMAT_MAIL      /* the seed's "Email Disposition on <date>" message */
+} qps_format;
+
+/** Output sink: write len bytes, return 0 on success. */
+typedef int (*qps_write_fn)(void *ctx, const char *buf, size_t len);
+
+typedef struct {
+    qps_format format;
+    const qps_dim *dims;   /* dimensions to print, in order */
+    size_t ndims;
+    size_t top;            /* rows per dimension, 0 = all */
+    size_t remote_top;     /* rows for sender, recipient, ip and helo when
+                              top is 0; 0 = all */
+    const char *mail_date; /* the date text of the mail's Subject */
+} qps_render_opts;
+
+/** Renders a report of agg. Attacker-controlled keys are escaped for the
+ *  format. CSV takes exactly one dimension (QPS_EINVAL otherwise). Returns
+ *  QPS_EIO when the sink fails. */
+qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QPSTAT_H */

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Configures and builds everything (core, CLI, XS module, C tests).
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+if [ ! -f Makefile ] || [ Makefile.PL -nt Makefile ]; then
+    perl Makefile.PL
+fi
+make -j2 >/dev/null
+make c_tests >/dev/null

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages qpstat needs to build and test, when missing.
+# Idempotent; needs root (or sudo) only when something is missing.
+set -eu
+want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev check pkg-config
+clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl"
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "qpstat: installing:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "qpstat: run as root to install:$missing" >&2; exit 1; }
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+# libclang-rt-14-dev is the name on Debian 12; newer releases pick the default
+if ! $SUDO apt-get install -y -qq $missing; then
+    missing=$(echo "$missing" | sed 's/libclang-rt-14-dev/libclang-rt-dev/')
+    $SUDO apt-get install -y -qq $missing
+fi

@@ -1,0 +1,340 @@
+/*
+ * check_agg.c - unit tests of qps_agg.c: counts on the shared fixtures,
+ * chunking, merging, bounded tables, time selection, percentiles.
+ */
+#include "qpstat.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_fixture(const char *name, size_t *len)
+{
+    const char *dir = getenv("QPS_TEST_DATA") ? getenv("QPS_TEST_DATA") : "t/data";
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* The 0.94 sample: the rotated file, then current. */
+static char *sample(size_t *len)
+{
+    size_t a, b;
+    char *s = read_fixture("multilog-094/@400000006b07398735c119cc.s", &a);
+    char *c = read_fixture("multilog-094/current", &b);
+    s = realloc(s, a + b);
+    memcpy(s + a, c, b);
+    free(c);
+    *len = a + b;
+    return s;
+}
+
+static uint64_t row_count(const qps_agg *agg, qps_dim dim, const char *key)
+{
+    qps_row *rows;
+    size_t n;
+    ck_assert_int_eq(qps_agg_rows(agg, dim, &rows, &n), QPS_OK);
+    uint64_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].key[0].len == strlen(key) && memcmp(rows[i].key[0].ptr, key, rows[i].key[0].len) == 0)
+            found = rows[i].count;
+    qps_free(rows);
+    return found;
+}
+
+START_TEST(sample_counts)
+{
+    size_t len;
+    char *log = sample(&len);
+    qps_agg *agg = qps_agg_new(NULL);
+    ck_assert_int_eq(qps_agg_feed(agg, log, len), QPS_OK);
+    ck_assert_int_eq(qps_agg_finish(agg), QPS_OK);
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    ck_assert_uint_eq(c.lines_read, 399);
+    ck_assert_uint_eq(c.lines_invalid, 0);
+    ck_assert_uint_eq(c.transactions, 17);
+    ck_assert_uint_eq(c.by_kind[QPS_KIND_TERSE], 17);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DISPOSITION, "queued"), 3);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DISPOSITION, "hosts_allow"), 2);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DISPOSITION, "badmailfrom"), 2);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DISPOSITION, "spamassassin"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, "<>"), 2);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_RECIPIENT, "example.com"), 7);
+    qps_conn_stats cs;
+    qps_agg_conn_stats(agg, &cs);
+    ck_assert_uint_eq(cs.too_many, 4);
+    ck_assert_uint_eq(cs.hosts_allow, 2);
+    ck_assert_uint_eq(cs.limit, 15); /* current restarted with -c 15 */
+    ck_assert_uint_eq(cs.peak, 3);
+    qps_spam_stats ss;
+    qps_agg_spam_stats(agg, &ss);
+    ck_assert_uint_eq(ss.spam, 1);
+    ck_assert_uint_eq(ss.ham, 3);
+    qps_agg_free(agg);
+    free(log);
+}
+END_TEST
+
+/* The same stream cut into any chunk sizes gives the same aggregate. */
+START_TEST(chunking_is_invisible)
+{
+    size_t len;
+    char *log = sample(&len);
+    qps_agg *whole = qps_agg_new(NULL);
+    qps_agg_feed(whole, log, len);
+    qps_agg_finish(whole);
+    qps_counts want;
+    qps_agg_counts(whole, &want);
+    for (size_t step = 1; step < 40; step += 3) {
+        qps_agg *agg = qps_agg_new(NULL);
+        for (size_t off = 0; off < len; off += step)
+            ck_assert_int_eq(qps_agg_feed(agg, log + off, off + step < len ? step : len - off), QPS_OK);
+        qps_agg_finish(agg);
+        qps_counts got;
+        qps_agg_counts(agg, &got);
+        ck_assert_mem_eq(&got, &want, sizeof got);
+        ck_assert_uint_eq(row_count(agg, QPS_DIM_DISPOSITION, "queued"), 3);
+        qps_agg_free(agg);
+    }
+    qps_agg_free(whole);
+    free(log);
+}
+END_TEST
+
+START_TEST(merge_equals_one_pass)
+{
+    size_t len;
+    char *log = sample(&len);
+    size_t half = len / 2;
+    while (log[half - 1] != '\n')
+        half++;
+    qps_agg *a = qps_agg_new(NULL), *b = qps_agg_new(NULL), *all = qps_agg_new(NULL);
+    qps_agg_feed(a, log, half);
+    qps_agg_feed(b, log + half, len - half);
+    qps_agg_feed(all, log, len);
+    qps_agg_finish(a);
+    qps_agg_finish(b);
+    qps_agg_finish(all);
+    ck_assert_int_eq(qps_agg_merge(a, b), QPS_OK);
+    ck_assert_int_eq(qps_agg_merge(a, a), QPS_EINVAL);
+    qps_counts x, y;
+    qps_agg_counts(a, &x);
+    qps_agg_counts(all, &y);
+    ck_assert_mem_eq(&x, &y, sizeof x);
+    for (int d = 0; d < QPS_DIM_CONNECTIONS; d++) {
+        qps_row *r1, *r2;
+        size_t n1, n2;
+        qps_agg_rows(a, (qps_dim)d, &r1, &n1);
+        qps_agg_rows(all, (qps_dim)d, &r2, &n2);
+        ck_assert_uint_eq(n1, n2);
+        for (size_t i = 0; i < n1; i++) {
+            ck_assert_uint_eq(r1[i].count, r2[i].count);
+            ck_assert_uint_eq(r1[i].key[0].len, r2[i].key[0].len);
+        }
+        qps_free(r1);
+        qps_free(r2);
+    }
+    qps_conn_stats c1, c2;
+    qps_agg_conn_stats(a, &c1);
+    qps_agg_conn_stats(all, &c2);
+    ck_assert_mem_eq(&c1, &c2, sizeof c1);
+    qps_agg_free(a);
+    qps_agg_free(b);
+    qps_agg_free(all);
+    free(log);
+}
+END_TEST
+
+static void add_terse(qps_agg *agg, const char *ip, const char *sender)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line,
+                     "@400000006b07390d1f43b72c 1 (deny) logging::logterse: ` %s\th\th\t%s\t\tdnsbl\t901\t"
+                     "Blocked, see http://www.spamhaus.org/query/bl?ip=%s\tmsg denied before queued",
+                     ip, sender, ip);
+    ck_assert_int_eq(qps_agg_add_line(agg, line, (size_t)n), QPS_OK);
+}
+
+START_TEST(tables_stay_bounded)
+{
+    qps_agg_opts opts = {0};
+    opts.table_capacity = 100;
+    qps_agg *agg = qps_agg_new(&opts);
+    char ip[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(ip, sizeof ip, "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+        add_terse(agg, ip, "<a@b.com>");
+        if (i % 4 == 0)
+            add_terse(agg, "192.0.2.1", "<a@b.com>"); /* the heavy hitter */
+    }
+    qps_row *rows;
+    size_t n;
+    ck_assert_int_eq(qps_agg_rows(agg, QPS_DIM_IP, &rows, &n), QPS_OK);
+    ck_assert_uint_le(n, 100);
+    ck_assert(qps_agg_approximate(agg, QPS_DIM_IP));
+    ck_assert_int_eq(memcmp(rows[0].key[0].ptr, "192.0.2.1", 9), 0);
+    /* Space-Saving: the estimate is an upper bound within its error */
+    ck_assert_uint_ge(rows[0].count, 5000);
+    ck_assert_uint_le(rows[0].count - rows[0].error, 5000);
+    qps_free(rows);
+    ck_assert(!qps_agg_approximate(agg, QPS_DIM_DISPOSITION));
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DNSBL, "www.spamhaus.org"), 25000);
+    qps_agg_free(agg);
+}
+END_TEST
+
+START_TEST(long_lines_are_counted_once)
+{
+    qps_agg *agg = qps_agg_new(NULL);
+    char *big = malloc(3 * QPS_LINE_MAX);
+    memset(big, 'x', 3 * QPS_LINE_MAX);
+    /* a 3-chunk line without newline, then a good line */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(qps_agg_feed(agg, big + i * QPS_LINE_MAX, QPS_LINE_MAX), QPS_OK);
+    const char *tail = "tail\n8801 cleaning up after 1\n";
+    ck_assert_int_eq(qps_agg_feed(agg, tail, strlen(tail)), QPS_OK);
+    qps_agg_finish(agg);
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    ck_assert_uint_eq(c.lines_read, 2);
+    ck_assert_uint_eq(c.lines_invalid, 1);
+    ck_assert_uint_eq(c.by_bad[QPS_BAD_TOO_LONG], 1);
+    ck_assert_uint_eq(c.by_kind[QPS_KIND_CLEANUP], 1);
+    qps_agg_free(agg);
+    free(big);
+}
+END_TEST
+
+START_TEST(time_selection)
+{
+    size_t len;
+    char *log = sample(&len);
+    qps_agg_opts opts = {0};
+    /* the sample spans 2026-11-25 19:37:28 .. 19:40:xx UTC; keep 19:38:00-19:39:00 */
+    opts.has_since = opts.has_until = 1;
+    opts.since = 1795635480;
+    opts.until = 1795635540;
+    qps_agg *agg = qps_agg_new(&opts);
+    qps_agg_feed(agg, log, len);
+    qps_agg_finish(agg);
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    ck_assert_uint_gt(c.out_of_range, 0);
+    ck_assert_uint_lt(c.transactions, 17);
+    ck_assert_uint_eq(c.lines_read, 399);
+    /* nothing without a time is let through a selection */
+    const char *untimed = "8909 (deny) logging::logterse: ` 1\th\th\t\t\tx\t901\tt\tmsg";
+    qps_agg_add_line(agg, untimed, strlen(untimed));
+    qps_counts d;
+    qps_agg_counts(agg, &d);
+    ck_assert_uint_eq(d.untimed, 1);
+    ck_assert_uint_eq(d.transactions, c.transactions);
+    qps_agg_free(agg);
+    free(log);
+}
+END_TEST
+
+START_TEST(connection_time_percentiles)
+{
+    qps_agg *agg = qps_agg_new(NULL);
+    char line[128];
+    for (int s = 1; s <= 100; s++) {
+        int n = snprintf(line, sizeof line, "%d (post-connection) connection_time: %d.000 s.", s, s);
+        qps_agg_add_line(agg, line, (size_t)n);
+    }
+    qps_conn_stats c;
+    qps_agg_conn_stats(agg, &c);
+    ck_assert_uint_eq(c.timed, 100);
+    ck_assert_double_eq_tol(c.mean_s, 50.5, 1e-9);
+    ck_assert_double_eq_tol(c.p50_s, 50, 1e-9);
+    ck_assert_double_eq_tol(c.p90_s, 90, 1e-9);
+    ck_assert_double_eq_tol(c.p99_s, 99, 1e-9);
+    ck_assert_double_eq_tol(c.max_s, 100, 1e-9);
+    qps_agg_free(agg);
+}
+END_TEST
+
+START_TEST(dnsbl_service_names)
+{
+    qps_agg *agg = qps_agg_new(NULL);
+    static const char *lines[] = {
+        "1 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\tdnsbl\t901\tBlocked - see http://www.spamhaus.org/query/bl?ip=1.2.3.4\tmsg denied before queued",
+        "1 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\tdnsbl\t901\tSee https://www.spamcop.net/bl.shtml?1.2.3.4\tmsg denied before queued",
+        "1 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\tdnsbl\t901\tBlocked - listed in zen.spamhaus.org.\tmsg denied before queued",
+        "1 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\tnaughty\t903\t(dnsbl) Listed at bl.example.net\tmsg denied before queued",
+        "1 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\tdnsbl\t901\tgo away\tmsg denied before queued",
+        "1 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\trhsbl\t901\tsee http://rhsbl.example/\tmsg denied before queued",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        qps_agg_add_line(agg, lines[i], strlen(lines[i]));
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DNSBL, "www.spamhaus.org"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DNSBL, "www.spamcop.net"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DNSBL, "zen.spamhaus.org"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DNSBL, "bl.example.net"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_DNSBL, ""), 1);
+    ck_assert_uint_eq(qps_agg_total(agg, QPS_DIM_DNSBL), 5);
+    qps_agg_free(agg);
+}
+END_TEST
+
+START_TEST(sender_tlds)
+{
+    qps_agg *agg = qps_agg_new(NULL);
+    static const char *senders[] = {"<a@Example.COM>", "<>", "", "<root@localhost>", "<x@host.example.org.>",
+                                    "<a.b@c.de>"};
+    char line[256];
+    for (size_t i = 0; i < sizeof senders / sizeof senders[0]; i++) {
+        int n = snprintf(line, sizeof line, "1 (queue) logging::logterse: ` 1\th\th\t%s\t<r@x.y>\tqueued\t\t<id>\tNo, score=1 required=5",
+                         senders[i]);
+        qps_agg_add_line(agg, line, (size_t)n);
+    }
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, "com"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, "<>"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, ""), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, "localhost"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, "org"), 1);
+    ck_assert_uint_eq(row_count(agg, QPS_DIM_TLD, "de"), 1);
+    qps_agg_free(agg);
+}
+END_TEST
+
+static Suite *agg_suite(void)
+{
+    Suite *s = suite_create("agg");
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, sample_counts);
+    tcase_add_test(core, chunking_is_invisible);
+    tcase_add_test(core, merge_equals_one_pass);
+    tcase_add_test(core, time_selection);
+    tcase_add_test(core, connection_time_percentiles);
+    tcase_add_test(core, dnsbl_service_names);
+    tcase_add_test(core, sender_tlds);
+    suite_add_tcase(s, core);
+    TCase *limits = tcase_create("limits");
+    tcase_add_test(limits, tables_stay_bounded);
+    tcase_add_test(limits, long_lines_are_counted_once);
+    tcase_set_timeout(limits, 60);
+    suite_add_tcase(s, limits);
+    return s;
+}
+
+int main(void)
+{
+    setenv("TZ", "UTC", 1);
+    SRunner *sr = srunner_create(agg_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,307 @@
+/*
+ * check_parse.c - unit tests of qps_parse.c: every framing, every prefix
+ * dialect and every kind, plus malformed input.
+ */
+#include "qpstat.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static qps_parser *parser;
+
+static void setup(void)
+{
+    setenv("TZ", "UTC", 1);
+    qps_parser_opts opts = {NULL, 1764100000}; /* 2025-11-25 */
+    parser = qps_parser_new(&opts);
+    ck_assert_ptr_nonnull(parser);
+}
+
+static void teardown(void)
+{
+    qps_parser_free(parser);
+}
+
+static qps_record rec;
+
+static qps_kind parse(const char *line)
+{
+    return qps_parser_parse(parser, line, strlen(line), &rec);
+}
+
+static void assert_str(qps_str s, const char *want)
+{
+    ck_assert_msg(s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0, "got '%.*s', want '%s'", (int)s.len,
+                  s.ptr ? s.ptr : "", want);
+}
+
+START_TEST(terse_093_multilog)
+{
+    const char *line = "@400000006b07390d1f43b72c 8909 (deny) logging::logterse: ` 127.0.0.1\tUnknown\t"
+                       "client.sender.example\t<alice@sender.example>\t<bob@example.com>,<carol@example.com>\t"
+                       "spamassassin\t901\tspam score exceeded threshold\tYes, score=1000.0 required=5.0";
+    ck_assert_int_eq(parse(line), QPS_KIND_TERSE);
+    ck_assert_int_eq(rec.framing, QPS_FRAME_MULTILOG);
+    ck_assert_int_eq(rec.dialect, QPS_DIALECT_093);
+    ck_assert_uint_eq(rec.pid, 8909);
+    assert_str(rec.hook, "deny");
+    assert_str(rec.plugin, "logging::logterse");
+    ck_assert_int_eq(rec.nfields, 9);
+    assert_str(rec.field[QPS_TF_IP], "127.0.0.1");
+    assert_str(rec.field[QPS_TF_RHOST], "Unknown");
+    assert_str(rec.field[QPS_TF_HELO], "client.sender.example");
+    assert_str(rec.field[QPS_TF_SENDER], "<alice@sender.example>");
+    assert_str(rec.field[QPS_TF_RCPTS], "<bob@example.com>,<carol@example.com>");
+    assert_str(rec.field[QPS_TF_DISPOSITION], "spamassassin");
+    assert_str(rec.field[QPS_TF_CODE], "901");
+    assert_str(rec.field[QPS_TF_TEXT], "spam score exceeded threshold");
+    assert_str(rec.field[QPS_TF_SPAM], "Yes, score=1000.0 required=5.0");
+    ck_assert(rec.has_time);
+    ck_assert_int_eq(rec.unix_sec, 0x6b07390dLL - 10);
+    ck_assert_uint_eq(rec.nsec, 0x1f43b72c);
+}
+END_TEST
+
+START_TEST(terse_dialects_agree)
+{
+    static const char *lines[] = {
+        "26318 logging::logterse plugin: ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "7923 logging::logterse plugin (deny): ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "8909 (deny) logging::logterse: ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "2016-04-21 15:02:29.006734500 26288 (deny) logging::logterse: ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "Wed Nov 25 19:39:54 2026 vm[9413]: `1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "Sep 15 08:40:40 host qpsmtpd-forkserver[3672]: 3672 (deny) logging::logterse: ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "Sep  5 08:40:40 host qpsmtpd[3672]: ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+        "2026-11-25T19:39:54.123+01:00 host qpsmtpd[3672]: ` 1.2.3.4\tmx.bad.biz\tmx.bad.biz\t<f@bad.biz>\t<d@home.org>\tnaughty\t903\tvery bad karma: -7\tmsg denied before queued",
+    };
+    static const qps_dialect dialects[] = {QPS_DIALECT_04X, QPS_DIALECT_08X, QPS_DIALECT_093, QPS_DIALECT_093,
+                                           QPS_DIALECT_NONE, QPS_DIALECT_093, QPS_DIALECT_NONE, QPS_DIALECT_NONE};
+    static const qps_framing framings[] = {QPS_FRAME_NONE, QPS_FRAME_NONE, QPS_FRAME_NONE, QPS_FRAME_TAI64NLOCAL,
+                                           QPS_FRAME_LOGFILE, QPS_FRAME_SYSLOG, QPS_FRAME_SYSLOG, QPS_FRAME_SYSLOG};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        ck_assert_msg(parse(lines[i]) == QPS_KIND_TERSE, "line %zu: kind %s", i, qps_kind_name(rec.kind));
+        ck_assert_int_eq(rec.dialect, dialects[i]);
+        ck_assert_int_eq(rec.framing, framings[i]);
+        assert_str(rec.field[QPS_TF_IP], "1.2.3.4");
+        assert_str(rec.field[QPS_TF_DISPOSITION], "naughty");
+        assert_str(rec.field[QPS_TF_TEXT], "very bad karma: -7");
+        assert_str(rec.field[QPS_TF_SPAM], "msg denied before queued");
+    }
+    /* the tai64nlocal stamp is local time (TZ=UTC here) */
+    parse(lines[3]);
+    ck_assert_int_eq(rec.unix_sec, 1461250949);
+    ck_assert_uint_eq(rec.nsec, 6734500);
+    parse(lines[4]);
+    ck_assert_int_eq(rec.unix_sec, 1795635594);
+    ck_assert_uint_eq(rec.pid, 9413);
+    assert_str(rec.host, "vm");
+    parse(lines[6]); /* no year: that of the reference time */
+    ck_assert_int_eq(rec.unix_sec, 1757061640);
+    parse(lines[7]);
+    ck_assert_int_eq(rec.unix_sec, 1795631994);
+    ck_assert_uint_eq(rec.nsec, 123000000);
+}
+END_TEST
+
+START_TEST(terse_field_variants)
+{
+    /* logterse 1.0: eight fields, no spam field */
+    ck_assert_int_eq(parse("1 (queue) logging::logterse: ` 1.1.1.1\th\th\t<a@b.c>\t<d@e.f>\tqueued\t\t<id@x>"),
+                     QPS_KIND_TERSE);
+    ck_assert_int_eq(rec.nfields, 8);
+    ck_assert_ptr_null(rec.field[QPS_TF_SPAM].ptr);
+    assert_str(rec.field[QPS_TF_TEXT], "<id@x>");
+    /* a deny text holding TABs keeps them; the spam field is the last */
+    ck_assert_int_eq(parse("1 (deny) logging::logterse: ` 1.1.1.1\th\th\t\t\tdnsbl\t901\tpart one\tpart two\tmsg denied before queued"),
+                     QPS_KIND_TERSE);
+    ck_assert_int_eq(rec.nfields, 9);
+    assert_str(rec.field[QPS_TF_TEXT], "part one\tpart two");
+    assert_str(rec.field[QPS_TF_SPAM], "msg denied before queued");
+    /* hosts_allow in the parent: five empty connection fields */
+    ck_assert_int_eq(parse("@400000006b0739122c335884 8801 (deny) logging::logterse: ` \t\t\t\t\thosts_allow\t901\tSorry, you are blocked\tmsg denied before queued"),
+                     QPS_KIND_TERSE);
+    assert_str(rec.field[QPS_TF_IP], "");
+    assert_str(rec.field[QPS_TF_DISPOSITION], "hosts_allow");
+    /* a custom prefix */
+    qps_parser_opts opts = {"LT:", 1764100000};
+    qps_parser *custom = qps_parser_new(&opts);
+    const char *line = "1 (deny) logging::logterse: LT: 1.1.1.1\th\th\t\t\tdnsbl\t901\tx\tmsg denied before queued";
+    ck_assert_int_eq(qps_parser_parse(custom, line, strlen(line), &rec), QPS_KIND_TERSE);
+    qps_parser_free(custom);
+}
+END_TEST
+
+START_TEST(connection_kinds)
+{
+    ck_assert_int_eq(parse("@400000006b07390100d4650c 8873 Accepted connection 0/3 from 127.0.0.1 / Unknown"),
+                     QPS_KIND_ACCEPT);
+    ck_assert_uint_eq(rec.running, 0);
+    ck_assert_uint_eq(rec.max, 3);
+    assert_str(rec.remote_ip, "127.0.0.1");
+    assert_str(rec.remote_host, "Unknown");
+    ck_assert_int_eq(parse("5146 Too many connections: 40 >= 40.  Waiting one second."), QPS_KIND_TOO_MANY);
+    ck_assert_uint_eq(rec.running, 40);
+    ck_assert_uint_eq(rec.max, 40);
+    ck_assert_int_eq(parse("8801 (pre-connection) hosts_allow: fail: too many connections from 127.0.0.1 (3 > 2)"),
+                     QPS_KIND_HOSTS_ALLOW);
+    assert_str(rec.remote_ip, "127.0.0.1");
+    ck_assert_uint_eq(rec.running, 3);
+    ck_assert_uint_eq(rec.max, 2);
+    ck_assert_int_eq(parse("5320 hosts_allow plugin: Too many connections from 10.1.2.3: 6 > 5Denying connection."),
+                     QPS_KIND_HOSTS_ALLOW);
+    ck_assert_int_eq(rec.dialect, QPS_DIALECT_04X);
+    assert_str(rec.remote_ip, "10.1.2.3");
+    ck_assert_uint_eq(rec.running, 6);
+    ck_assert_uint_eq(rec.max, 5);
+    ck_assert_int_eq(parse("8801 (pre-connection) hosts_allow: fail, Sorry, you are blocked"), QPS_KIND_HOSTS_ALLOW);
+    ck_assert_int_eq(parse("8801 (pre-connection) hosts_allow: pass"), QPS_KIND_RESULT);
+    ck_assert_int_eq(parse("@400000006b0739020153e5ac 8873 (post-connection) connection_time: 1.018 s."),
+                     QPS_KIND_CONN_TIME);
+    ck_assert_uint_eq(rec.millis, 1018);
+    ck_assert_int_eq(parse("@4000000048641d5c0951f6a4 15110 connection_time plugin: Connection time from 209.74.246.66: 1.566 sec."),
+                     QPS_KIND_CONN_TIME);
+    ck_assert_uint_eq(rec.millis, 1566);
+    assert_str(rec.remote_ip, "209.74.246.66");
+    ck_assert_int_eq(parse("15110 connection_time plugin (post-connection): Connection time from 2001:db8::1: 12.5 sec."),
+                     QPS_KIND_CONN_TIME);
+    ck_assert_uint_eq(rec.millis, 12500);
+    assert_str(rec.remote_ip, "2001:db8::1");
+    /* logging/file has no plugin names */
+    ck_assert_int_eq(parse("Wed Nov 25 19:39:54 2026 vm[9413]: 1.021 s."), QPS_KIND_CONN_TIME);
+    ck_assert_uint_eq(rec.millis, 1021);
+}
+END_TEST
+
+START_TEST(other_kinds)
+{
+    ck_assert_int_eq(parse("@400000006b07390200f7b41c 8873 220 test.example ESMTP qpsmtpd 0.94 ready"), QPS_KIND_REPLY);
+    ck_assert_int_eq(rec.reply_code, 220);
+    ck_assert_int_eq(parse("8873 250-PIPELINING"), QPS_KIND_REPLY);
+    ck_assert_int_eq(parse("8873 dispatching MAIL FROM:<alice@sender.example>"), QPS_KIND_DISPATCH);
+    ck_assert_int_eq(parse("8801 cleaning up after 8873"), QPS_KIND_CLEANUP);
+    ck_assert_uint_eq(rec.child_pid, 8873);
+    ck_assert_int_eq(parse("8873 (connect) earlytalker: pass, not spontaneous"), QPS_KIND_RESULT);
+    ck_assert_int_eq(rec.verdict, QPS_VERDICT_PASS);
+    ck_assert_int_eq(parse("8873 (rcpt) rcpt_ok: fail: elsewhere.example not in morercpthosts"), QPS_KIND_RESULT);
+    ck_assert_int_eq(rec.verdict, QPS_VERDICT_FAIL);
+    ck_assert_int_eq(parse("7923 check_earlytalker plugin (connect): skip, relay client"), QPS_KIND_RESULT);
+    ck_assert_int_eq(rec.verdict, QPS_VERDICT_SKIP);
+    assert_str(rec.plugin, "check_earlytalker");
+    assert_str(rec.hook, "connect");
+    ck_assert_int_eq(parse("8873 (data_post) spamassassin: karma 1 (1)"), QPS_KIND_OTHER);
+    ck_assert_int_eq(parse("8873 click, disconnecting"), QPS_KIND_OTHER);
+    ck_assert_int_eq(parse("8801 Listening on 127.0.0.1:2525"), QPS_KIND_OTHER);
+    ck_assert_int_eq(parse("8801 (pre-connection) running plugin: x"), QPS_KIND_OTHER);
+    /* a framed line without pid: perl warnings, continued deny texts */
+    ck_assert_int_eq(parse("@400000006b07399416a6d5f4 FATAL PLUGIN ERROR [logging::file]: x"), QPS_KIND_CONTINUATION);
+    ck_assert_int_eq(parse("@400000006b07399416a6d5f4"), QPS_KIND_CONTINUATION);
+    ck_assert_int_eq(parse("@400000006b07399416a6d5f4 tcpserver: status: 1/40"), QPS_KIND_CONTINUATION);
+}
+END_TEST
+
+START_TEST(invalid_lines)
+{
+    ck_assert_int_eq(parse(""), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_EMPTY);
+    ck_assert_int_eq(parse("@4000000037C219bf2ef02e94 8 x"), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_LABEL);
+    ck_assert_int_eq(parse("@40000000 8 x"), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_LABEL);
+    ck_assert_int_eq(parse("@4000000037c219bf2ef02e94x 8 x"), QPS_KIND_INVALID);
+    ck_assert_int_eq(parse("2026-13-45 99:99:99.000000000 8 x"), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_TIME);
+    ck_assert_int_eq(parse("hello world"), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_NO_PID);
+    ck_assert_int_eq(parse("\x01\x02\xff junk"), QPS_KIND_INVALID);
+    ck_assert_int_eq(parse("8909 (deny) logging::logterse: ` 127.0.0.1\tUnknown\tclient"), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_TRUNCATED);
+    const char nul[] = "8909 (deny) x: pass\0tail";
+    ck_assert_int_eq(qps_parser_parse(parser, nul, sizeof nul - 1, &rec), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_NUL);
+    char *big = malloc(QPS_LINE_MAX + 2);
+    memset(big, 'a', QPS_LINE_MAX + 1);
+    big[0] = '1';
+    big[1] = ' ';
+    ck_assert_int_eq(qps_parser_parse(parser, big, QPS_LINE_MAX + 1, &rec), QPS_KIND_INVALID);
+    ck_assert_int_eq(rec.bad, QPS_BAD_TOO_LONG);
+    free(big);
+}
+END_TEST
+
+/* Every prefix of every sample line parses without reading past its end
+ * (run under ASan by the sanitizer build). */
+START_TEST(every_prefix_is_safe)
+{
+    static const char *lines[] = {
+        "@400000006b07390d1f43b72c 8909 (deny) logging::logterse: ` 127.0.0.1\tUnknown\tc\t<a@b>\t<b@c>\tspamassassin\t901\tx\tYes, score=1000.0 required=5.0",
+        "2016-04-21 15:02:29.006734500 26288 (deny) logging::logterse: ` 1.2.3.4\tm\tm\t<f@b>\t<d@h>\tnaughty\t903\tv\tmsg denied before queued",
+        "Wed Nov 25 19:39:54 2026 vm[9413]: Accepted connection 0/15 from 127.0.0.1 / Unknown",
+        "Sep 15 08:40:40 host qpsmtpd-forkserver[3672]: 3672 hosts_allow plugin (pre-connection): Too many connections from 1.2.3.4: 6 > 5Denying connection.",
+        "2026-11-25T19:39:54.123+01:00 host qpsmtpd[3672]: fail: too many connections from 1.2.3.4 (3 > 2)",
+        "15110 connection_time plugin: Connection time from 209.74.246.66: 1.566 sec.",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        size_t len = strlen(lines[i]);
+        for (size_t n = 0; n <= len; n++) {
+            char *copy = malloc(n ? n : 1);
+            memcpy(copy, lines[i], n);
+            qps_kind k = qps_parser_parse(parser, copy, n, &rec);
+            ck_assert_int_lt(k, QPS_KIND_COUNT_);
+            free(copy);
+        }
+    }
+}
+END_TEST
+
+START_TEST(spam_field)
+{
+    qps_spam s;
+    qps_str f = {"Yes, score=13.1 required=3.0", 28};
+    ck_assert_int_eq(qps_spam_parse(f, &s), QPS_OK);
+    ck_assert(s.is_spam);
+    ck_assert_double_eq_tol(s.score, 13.1, 1e-9);
+    ck_assert_double_eq_tol(s.required, 3.0, 1e-9);
+    f.ptr = "No, hits=-2.6 required=5.0_";
+    f.len = strlen(f.ptr);
+    ck_assert_int_eq(qps_spam_parse(f, &s), QPS_OK);
+    ck_assert(!s.is_spam);
+    ck_assert_double_eq_tol(s.score, -2.6, 1e-9);
+    f.ptr = "msg denied before queued";
+    f.len = strlen(f.ptr);
+    ck_assert_int_eq(qps_spam_parse(f, &s), QPS_EFORMAT);
+    ck_assert(!s.present);
+    f.ptr = "Yes, nothing";
+    f.len = strlen(f.ptr);
+    ck_assert_int_eq(qps_spam_parse(f, &s), QPS_EFORMAT);
+}
+END_TEST
+
+static Suite *parse_suite(void)
+{
+    Suite *s = suite_create("parse");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, terse_093_multilog);
+    tcase_add_test(core, terse_dialects_agree);
+    tcase_add_test(core, terse_field_variants);
+    tcase_add_test(core, connection_kinds);
+    tcase_add_test(core, other_kinds);
+    tcase_add_test(core, spam_field);
+    suite_add_tcase(s, core);
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, setup, teardown);
+    tcase_add_test(errors, invalid_lines);
+    tcase_add_test(errors, every_prefix_is_safe);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(parse_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
