@@ -43,6 +43,12 @@ typedef int (*cli_chunk_fn)(void *ctx, const char *buf, size_t len);
  * after reporting the problem on stderr. */
 int cli_read_file(const char *path, cli_chunk_fn fn, void *ctx);
 
+/* Aggregates a large regular file with `jobs` threads, each reading one
+ * newline-aligned part into its own aggregator, merged into agg. Returns 1
+ * when it handled the file, 0 when the file should be read sequentially
+ * (small, compressed, not a regular file), -1 after reporting an error. */
+int cli_parallel_aggregate(const char *path, qps_agg *agg, const qps_agg_opts *opts, int jobs);
+
 /* ---- time selection (cli_time.c) ---- */
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: qpstat report [options] [PATH...]\n"
@@ -28,6 +29,7 @@ static const char usage_text[] =
     "                     a date alone as --until includes that day\n"
     "  --utc              hour and day tables in UTC instead of local time\n"
     "  --prefix STR       logterse prefix (default `)\n"
+    "  -j, --jobs N       threads for large files (default: one per CPU)\n"
     "  -h, --help         this help\n";
 
 static const qps_dim all_dims[] = {
@@ -106,12 +108,14 @@ int cli_report(int argc, char **argv)
         {"today", no_argument, NULL, OPT_TODAY},    {"yesterday", no_argument, NULL, OPT_YESTERDAY},
         {"days", required_argument, NULL, OPT_DAYS}, {"since", required_argument, NULL, OPT_SINCE},
         {"until", required_argument, NULL, OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
-        {"prefix", required_argument, NULL, OPT_PREFIX}, {"help", no_argument, NULL, 'h'},
+        {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     qps_dim dims[QPS_DIM_COUNT_];
     size_t ndims = 0;
     long top = -1, days;
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false;
     const char *prefix = NULL;
@@ -120,7 +124,7 @@ int cli_report(int argc, char **argv)
     int time_options = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:n:f:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:n:f:j:h", options, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (!parse_by(optarg, dims, &ndims))
@@ -139,6 +143,10 @@ int cli_report(int argc, char **argv)
                 format = QPS_FORMAT_CSV;
             else
                 return usage_error("--format is text, json or csv, not '%s'", optarg);
+            break;
+        case 'j':
+            if (!parse_count(optarg, 64, &jobs) || jobs == 0)
+                return usage_error("--jobs takes a number from 1 to 64, not '%s'", optarg);
             break;
         case OPT_MAIL: mail = true; break;
         case OPT_UTC: utc = true; break;
@@ -227,7 +235,8 @@ int cli_report(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     for (size_t i = 0; i < paths.n; i++) {
-        if (cli_read_file(paths.paths[i], feed_agg, agg) != 0)
+        int done = cli_parallel_aggregate(paths.paths[i], agg, &opts, (int)jobs);
+        if (done < 0 || (done == 0 && cli_read_file(paths.paths[i], feed_agg, agg) != 0))
             errors++;
         qps_agg_finish(agg);
     }

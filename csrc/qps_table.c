@@ -1,11 +1,17 @@
 /*
- * qps_table.c - a bounded string -> count table (uthash + a min-heap).
+ * qps_table.c - a bounded string -> count table (uthash + Stream-Summary).
  *
  * Remote IPs, HELO names and senders are chosen by the remote side, so a
  * table of them must not grow with the input. Below its capacity the table
- * is exact. When full, a new key takes over the entry with the smallest
- * count and inherits that count as its error bound (Space-Saving): every
- * key whose true count exceeds total/capacity is guaranteed to be present.
+ * is exact. When full, a new key takes over an entry with the smallest
+ * count and inherits that count as its error bound (Space-Saving, Metwally
+ * et al. 2005): every key whose true count exceeds total/capacity is
+ * guaranteed to be present.
+ *
+ * Entries hang in buckets of equal count kept in ascending order, so an
+ * increment moves an entry to the neighbouring bucket and the smallest
+ * entry is always at hand: both are O(1). On spam-heavy logs, where most
+ * IPs and HELOs appear once, a heap instead costs a sift per new key.
  *
  * License: MIT (see README).
  */
@@ -19,21 +25,28 @@
 #define uthash_nonfatal_oom(obj) (t->oom = true)
 #include <uthash.h>
 
-typedef struct entry {
+typedef struct bucket bucket;
+typedef struct entry entry;
+
+struct entry {
     UT_hash_handle hh;
-    uint64_t count;
+    bucket *bucket;
+    entry *prev, *next; /* siblings in the bucket */
     uint64_t error;
-    size_t heap_index;
-    size_t cap;    /* bytes allocated for key */
-    size_t len;
+    size_t len, cap;    /* key length, bytes allocated */
     char *key;
-} entry;
+};
+
+struct bucket {
+    uint64_t count;
+    bucket *prev, *next; /* ascending counts */
+    entry *entries;
+};
 
 struct qps_table {
     entry *map;      /* uthash head */
-    entry **heap;    /* min-heap on count, capacity entries */
+    bucket *lowest;  /* the bucket with the smallest count */
     size_t size, capacity;
-    size_t heap_cap; /* allocated heap slots */
     bool overflowed;
     bool oom;        /* the last HASH_ADD failed */
 };
@@ -43,9 +56,8 @@ qps_table *qps_table_new(size_t capacity)
     if (capacity == 0)
         return NULL;
     qps_table *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->capacity = capacity;
+    if (t)
+        t->capacity = capacity;
     return t;
 }
 
@@ -53,49 +65,78 @@ void qps_table_free(qps_table *t)
 {
     if (!t)
         return;
-    entry *e, *tmp;
-    HASH_ITER(hh, t->map, e, tmp) {
-        HASH_DEL(t->map, e);
-        free(e->key);
-        free(e);
+    HASH_CLEAR(hh, t->map);
+    for (bucket *b = t->lowest, *nb; b; b = nb) {
+        nb = b->next;
+        for (entry *e = b->entries, *ne; e; e = ne) {
+            ne = e->next;
+            free(e->key);
+            free(e);
+        }
+        free(b);
     }
-    free(t->heap);
     free(t);
 }
 
-static void heap_swap(qps_table *t, size_t a, size_t b)
+static void unlink_entry(qps_table *t, entry *e)
 {
-    entry *tmp = t->heap[a];
-    t->heap[a] = t->heap[b];
-    t->heap[b] = tmp;
-    t->heap[a]->heap_index = a;
-    t->heap[b]->heap_index = b;
-}
-
-static void sift_down(qps_table *t, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->size && t->heap[l]->count < t->heap[m]->count)
-            m = l;
-        if (r < t->size && t->heap[r]->count < t->heap[m]->count)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(t, i, m);
-        i = m;
+    bucket *b = e->bucket;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        b->entries = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    e->prev = e->next = NULL;
+    e->bucket = NULL;
+    if (!b->entries) {
+        if (b->prev)
+            b->prev->next = b->next;
+        else
+            t->lowest = b->next;
+        if (b->next)
+            b->next->prev = b->prev;
+        free(b);
     }
 }
 
-static void sift_up(qps_table *t, size_t i)
+/* The bucket of `count`, made and linked in order if there is none yet;
+ * the search starts at `from` (whose count is at most `count`) or at the
+ * lowest bucket. NULL when out of memory. */
+static bucket *bucket_for(qps_table *t, bucket *from, uint64_t count)
 {
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (t->heap[p]->count <= t->heap[i]->count)
-            return;
-        heap_swap(t, i, p);
-        i = p;
+    bucket *before = NULL, *b = from ? from : t->lowest;
+    if (b)
+        before = b->prev;
+    while (b && b->count < count) {
+        before = b;
+        b = b->next;
     }
+    if (b && b->count == count)
+        return b;
+    bucket *nb = calloc(1, sizeof *nb);
+    if (!nb)
+        return NULL;
+    nb->count = count;
+    nb->prev = before;
+    nb->next = b;
+    if (before)
+        before->next = nb;
+    else
+        t->lowest = nb;
+    if (b)
+        b->prev = nb;
+    return nb;
+}
+
+static void push_entry(bucket *b, entry *e)
+{
+    e->bucket = b;
+    e->prev = NULL;
+    e->next = b->entries;
+    if (b->entries)
+        b->entries->prev = e;
+    b->entries = e;
 }
 
 static bool set_key(entry *e, const char *key, size_t len)
@@ -113,87 +154,87 @@ static bool set_key(entry *e, const char *key, size_t len)
     return true;
 }
 
-static bool grow_heap(qps_table *t)
+/* Moves e to count + n; on failure e keeps its place and count. */
+static qps_status raise(qps_table *t, entry *e, uint64_t n)
 {
-    if (t->size < t->heap_cap)
-        return true;
-    size_t cap = t->heap_cap ? t->heap_cap * 2 : 16;
-    if (cap > t->capacity)
-        cap = t->capacity;
-    entry **heap = realloc(t->heap, cap * sizeof *heap);
-    if (!heap)
-        return false;
-    t->heap = heap;
-    t->heap_cap = cap;
-    return true;
+    bucket *b = e->bucket;
+    uint64_t count = b->count + n;
+    bool alone = b->entries == e && !e->next;
+    if (alone && (!b->next || b->next->count > count)) {
+        b->count = count; /* nothing in between: relabel the bucket */
+        return QPS_OK;
+    }
+    bucket *target = bucket_for(t, alone ? b->next : b, count);
+    if (!target)
+        return QPS_ENOMEM;
+    unlink_entry(t, e);
+    push_entry(target, e);
+    return QPS_OK;
 }
 
 qps_status qps_table_add(qps_table *t, const char *key, size_t len, uint64_t n)
 {
     entry *e;
     HASH_FIND(hh, t->map, key, len, e);
-    if (e) {
-        e->count += n;
-        sift_down(t, e->heap_index);
-        return QPS_OK;
-    }
+    if (e)
+        return raise(t, e, n);
     if (t->size < t->capacity) {
-        if (!grow_heap(t))
-            return QPS_ENOMEM;
         e = calloc(1, sizeof *e);
         if (!e || !set_key(e, key, len)) {
             free(e);
             return QPS_ENOMEM;
         }
+        bucket *target = bucket_for(t, NULL, n);
         t->oom = false;
-        HASH_ADD_KEYPTR(hh, t->map, e->key, e->len, e);
-        if (t->oom) {
+        if (target)
+            HASH_ADD_KEYPTR(hh, t->map, e->key, e->len, e);
+        if (!target || t->oom) {
+            if (target && !target->entries) {
+                /* drop the empty bucket made for it */
+                entry probe = {.bucket = target};
+                target->entries = &probe;
+                unlink_entry(t, &probe);
+            }
             free(e->key);
             free(e);
             return QPS_ENOMEM;
         }
-        e->count = n;
-        e->heap_index = t->size;
-        t->heap[t->size++] = e;
-        sift_up(t, e->heap_index);
+        push_entry(target, e);
+        t->size++;
         return QPS_OK;
     }
-    /* Full: the lightest entry is recycled for the new key. */
-    e = t->heap[0];
+    /* Full: an entry of the smallest count is recycled for the new key. */
+    e = t->lowest->entries;
+    uint64_t floor = t->lowest->count;
     HASH_DEL(t->map, e);
-    t->oom = false;
-    if (set_key(e, key, len))
+    t->oom = !set_key(e, key, len);
+    if (!t->oom)
         HASH_ADD_KEYPTR(hh, t->map, e->key, e->len, e);
-    else
-        t->oom = true;
+    t->overflowed = true;
     if (t->oom) {
         /* the evicted entry leaves the table rather than linger unindexed */
-        t->heap[0] = t->heap[--t->size];
-        t->heap[0]->heap_index = 0;
-        sift_down(t, 0);
+        unlink_entry(t, e);
         free(e->key);
         free(e);
-        t->overflowed = true;
+        t->size--;
         return QPS_ENOMEM;
     }
-    e->error = e->count;
-    e->count += n;
-    sift_down(t, 0);
-    t->overflowed = true;
-    return QPS_OK;
+    e->error = floor;
+    return raise(t, e, n);
 }
 
 qps_status qps_table_merge(qps_table *dst, const qps_table *src)
 {
-    for (size_t i = 0; i < src->size; i++) {
-        const entry *e = src->heap[i];
-        qps_status st = qps_table_add(dst, e->key, e->len, e->count);
-        if (st != QPS_OK)
-            return st;
-        entry *d;
-        HASH_FIND(hh, dst->map, e->key, e->len, d);
-        if (d)
-            d->error += e->error;
+    for (const bucket *b = src->lowest; b; b = b->next) {
+        for (const entry *e = b->entries; e; e = e->next) {
+            qps_status st = qps_table_add(dst, e->key, e->len, b->count);
+            if (st != QPS_OK)
+                return st;
+            entry *d;
+            HASH_FIND(hh, dst->map, e->key, e->len, d);
+            if (d)
+                d->error += e->error;
+        }
     }
     if (src->overflowed)
         dst->overflowed = true;
@@ -212,11 +253,13 @@ bool qps_table_overflowed(const qps_table *t)
 
 void qps_table_entries(const qps_table *t, qps_table_entry *out)
 {
-    for (size_t i = 0; i < t->size; i++) {
-        const entry *e = t->heap[i];
-        out[i].key = e->key;
-        out[i].len = e->len;
-        out[i].count = e->count;
-        out[i].error = e->error;
+    size_t i = 0;
+    for (const bucket *b = t->lowest; b; b = b->next) {
+        for (const entry *e = b->entries; e; e = e->next, i++) {
+            out[i].key = e->key;
+            out[i].len = e->len;
+            out[i].count = b->count;
+            out[i].error = e->error;
+        }
     }
 }

@@ -22,20 +22,23 @@ static const signed char hex_value[256] = {
 
 qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nsec)
 {
+    /* branch-free: every line of a multilog file passes through here */
+    const unsigned char *h = (const unsigned char *)hex24;
     uint64_t sec = 0;
     uint32_t frac = 0;
+    int bad = 0;
     for (int i = 0; i < 16; i++) {
-        int v = hex_value[(unsigned char)hex24[i]];
-        if (!v)
-            return QPS_EFORMAT;
-        sec = (sec << 4) | (uint64_t)(v - 1);
+        int v = hex_value[h[i]];
+        bad |= v == 0;
+        sec = (sec << 4) | (uint64_t)((v - 1) & 15);
     }
     for (int i = 16; i < 24; i++) {
-        int v = hex_value[(unsigned char)hex24[i]];
-        if (!v)
-            return QPS_EFORMAT;
-        frac = (frac << 4) | (uint32_t)(v - 1);
+        int v = hex_value[h[i]];
+        bad |= v == 0;
+        frac = (frac << 4) | (uint32_t)((v - 1) & 15);
     }
+    if (bad)
+        return QPS_EFORMAT;
     /* Two's-complement wrap is what daemontools does with its unsigned
      * arithmetic; labels below 2^62 become negative times. */
     *unix_sec = (int64_t)(sec - QPS_TAI64_UNIX_OFFSET);
