@@ -406,11 +406,16 @@ static void count_invalid(qps_agg *agg, qps_bad_reason why)
     agg->prev_terse = false;
 }
 
-qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len)
+static qps_status add_line(qps_agg *agg, const char *line, size_t len, bool may_hold_nul)
 {
     qps_record rec;
-    qps_parser_parse(agg->parser, line, len, &rec);
+    qps_parse_checked(agg->parser, line, len, &rec, may_hold_nul);
     return qps_agg_add(agg, &rec);
+}
+
+qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len)
+{
+    return add_line(agg, line, len, true);
 }
 
 static qps_status carry_append(qps_agg *agg, const char *s, size_t len)
@@ -463,6 +468,8 @@ qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len)
         }
         p = nl + 1;
     }
+    /* one NUL scan per chunk instead of one per line */
+    bool may_hold_nul = p < end && memchr(p, '\0', (size_t)(end - p)) != NULL;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) {
@@ -473,7 +480,7 @@ qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len)
             }
             return carry_append(agg, p, (size_t)(end - p));
         }
-        if ((st = qps_agg_add_line(agg, p, (size_t)(nl - p))) != QPS_OK)
+        if ((st = add_line(agg, p, (size_t)(nl - p), may_hold_nul)) != QPS_OK)
             return st;
         p = nl + 1;
     }

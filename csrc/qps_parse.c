@@ -11,6 +11,7 @@
  */
 #include "qps_private.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -347,6 +348,7 @@ static qps_kind parse_terse(const char *s, const char *end, qps_record *r)
         r->nfields = 9;
     } else {
         r->field[QPS_TF_TEXT] = qps_slice(s, (size_t)(end - s));
+        r->field[QPS_TF_SPAM] = qps_slice(NULL, 0);
         r->nfields = 8;
     }
     return QPS_KIND_TERSE;
@@ -624,12 +626,19 @@ static qps_kind invalid(qps_record *r, qps_bad_reason why)
 
 qps_kind qps_parser_parse(qps_parser *p, const char *line, size_t len, qps_record *r)
 {
-    memset(r, 0, sizeof *r);
+    return qps_parse_checked(p, line, len, r, true);
+}
+
+qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_record *r, bool may_hold_nul)
+{
+    /* the terse fields at the end are set by parse_terse when needed */
+    memset(r, 0, offsetof(qps_record, nfields));
+    r->nfields = 0;
     if (len == 0)
         return invalid(r, QPS_BAD_EMPTY);
     if (len > QPS_LINE_MAX)
         return invalid(r, QPS_BAD_TOO_LONG);
-    if (memchr(line, '\0', len))
+    if (may_hold_nul && memchr(line, '\0', len))
         return invalid(r, QPS_BAD_NUL);
     const char *s = line, *end = line + len, *payload = NULL, *text;
     qps_str ident = {0};

@@ -201,9 +201,6 @@ typedef struct {
     qps_str plugin;       /* escaped plugin name, e.g. "logging::logterse" */
     qps_str message;      /* the text after the prefix */
     qps_verdict verdict;  /* QPS_KIND_RESULT (and hosts_allow "fail") */
-    /* QPS_KIND_TERSE */
-    qps_str field[QPS_TF_COUNT_];
-    int nfields;          /* 8 or 9 */
     /* ACCEPT: running/max; TOO_MANY: running/max; HOSTS_ALLOW: running/max
      * (0/0 for a hosts_allow file-match denial) */
     unsigned running, max;
@@ -212,7 +209,12 @@ typedef struct {
     uint64_t millis;      /* CONN_TIME: the connection time in milliseconds */
     int reply_code;       /* REPLY: 200..599 */
     uint32_t child_pid;   /* CLEANUP */
+    /* QPS_KIND_TERSE (last: other kinds leave it unset, see below) */
+    int nfields;          /* 8 or 9 */
+    qps_str field[QPS_TF_COUNT_];
 } qps_record;
+/* Only a QPS_KIND_TERSE record has meaningful nfields and field[]; in other
+ * records their content is unspecified. */
 
 /** Parser options; pass NULL for defaults. */
 typedef struct {
