@@ -67,10 +67,22 @@ void cli_range_days(cli_range *r, int64_t now, int first_day_back, int last_day_
 /* Writes "YYYY-MM-DD" of a unix time in local time. */
 void cli_format_date(int64_t t, char out[11]);
 
+/* ---- the store (cli_import.c) ---- */
+
+/* $QPSTAT_DB, else /var/lib/qpstat/qpstat.db */
+const char *cli_default_db(void);
+/* Opens the store for reading, or for writing (creating it and its
+ * directory); reports failures on stderr and returns NULL. */
+qps_store *cli_store_open(const char *path, bool write);
+/* Imports one file from where the store left it; adds the number of new
+ * records to *added. Returns 0, or -1 after reporting on stderr. */
+int cli_import_file(qps_store *store, const char *path, const char *server, uint64_t *added);
+
 /* ---- subcommands ---- */
 
 int cli_report(int argc, char **argv);
 int cli_tai64n(int argc, char **argv);
+int cli_import(int argc, char **argv);
 
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);

@@ -28,6 +28,7 @@ static const char usage_text[] =
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm;\n"
     "                     a date alone as --until includes that day\n"
     "  --utc              hour and day tables in UTC instead of local time\n"
+    "  --db FILE          report from the store (see qpstat import) instead of logs\n"
     "  --prefix STR       logterse prefix (default `)\n"
     "  -j, --jobs N       threads for large files (default: one per CPU)\n"
     "  -h, --help         this help\n";
@@ -101,7 +102,7 @@ int cli_write_stdout(void *ctx, const char *buf, size_t len)
 
 int cli_report(int argc, char **argv)
 {
-    enum { OPT_TODAY = 256, OPT_YESTERDAY, OPT_DAYS, OPT_SINCE, OPT_UNTIL, OPT_MAIL, OPT_UTC, OPT_PREFIX };
+    enum { OPT_DB = 300, OPT_TODAY = 256, OPT_YESTERDAY, OPT_DAYS, OPT_SINCE, OPT_UNTIL, OPT_MAIL, OPT_UTC, OPT_PREFIX };
     static const struct option options[] = {
         {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
@@ -109,7 +110,7 @@ int cli_report(int argc, char **argv)
         {"days", required_argument, NULL, OPT_DAYS}, {"since", required_argument, NULL, OPT_SINCE},
         {"until", required_argument, NULL, OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
         {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
+        {"db", required_argument, NULL, OPT_DB}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     qps_dim dims[QPS_DIM_COUNT_];
@@ -118,7 +119,7 @@ int cli_report(int argc, char **argv)
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false;
-    const char *prefix = NULL;
+    const char *prefix = NULL, *db = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0;
@@ -148,6 +149,7 @@ int cli_report(int argc, char **argv)
             if (!parse_count(optarg, 64, &jobs) || jobs == 0)
                 return usage_error("--jobs takes a number from 1 to 64, not '%s'", optarg);
             break;
+        case OPT_DB: db = optarg; break;
         case OPT_MAIL: mail = true; break;
         case OPT_UTC: utc = true; break;
         case OPT_PREFIX:
@@ -228,19 +230,35 @@ int cli_report(int argc, char **argv)
         cli_error("out of memory");
         return EXIT_RUNTIME;
     }
-    cli_paths paths = {0};
     int errors = 0;
-    if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
-        qps_agg_free(agg);
-        return EXIT_RUNTIME;
+    if (db) {
+        if (optind < argc) {
+            qps_agg_free(agg);
+            return usage_error("--db reads the store, not log files: drop '%s'", argv[optind]);
+        }
+        qps_store *store = cli_store_open(db, false);
+        if (!store || qps_store_aggregate(store, agg) != QPS_OK) {
+            if (store)
+                cli_error("%s: %s", db, qps_store_error(store));
+            qps_store_close(store);
+            qps_agg_free(agg);
+            return EXIT_RUNTIME;
+        }
+        qps_store_close(store);
+    } else {
+        cli_paths paths = {0};
+        if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+            qps_agg_free(agg);
+            return EXIT_RUNTIME;
+        }
+        for (size_t i = 0; i < paths.n; i++) {
+            int done = cli_parallel_aggregate(paths.paths[i], agg, &opts, (int)jobs);
+            if (done < 0 || (done == 0 && cli_read_file(paths.paths[i], feed_agg, agg) != 0))
+                errors++;
+            qps_agg_finish(agg);
+        }
+        cli_paths_free(&paths);
     }
-    for (size_t i = 0; i < paths.n; i++) {
-        int done = cli_parallel_aggregate(paths.paths[i], agg, &opts, (int)jobs);
-        if (done < 0 || (done == 0 && cli_read_file(paths.paths[i], feed_agg, agg) != 0))
-            errors++;
-        qps_agg_finish(agg);
-    }
-    cli_paths_free(&paths);
 
     int rc = errors ? EXIT_RUNTIME : EXIT_OK;
     /* Without --top, the tables keyed by remote input show 20 rows. */

@@ -138,11 +138,11 @@ static qps_str address_domain(qps_str addr)
 
 /* Sender TLD: the last label of the sender's domain, lower-cased; "<>" for
  * the null sender and "" when no sender was given yet. */
-static size_t sender_tld(qps_str sender, char *out, size_t cap)
+size_t qps_sender_tld(qps_str sender, char *out, size_t cap)
 {
     if (sender.len == 0)
         return 0;
-    if (qps_str_eq(sender, "<>")) {
+    if (qps_str_eq(sender, "<>") && cap >= 2) {
         memcpy(out, "<>", 2);
         return 2;
     }
@@ -255,7 +255,7 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     if (qps_str_eq(disp, "hosts_allow"))
         agg->hosts_allow_terse++;
 
-    size_t tld_len = sender_tld(f[QPS_TF_SENDER], buf, 256);
+    size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
     TRY(table_add(agg, QPS_DIM_TLD, buf, tld_len));
     /* disposition \0 tld; a disposition is a plugin name, far below 256 */
     char pair[512 + 1];
@@ -729,5 +729,44 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
     }
     *rows_out = rows;
     *n_out = n;
+    return QPS_OK;
+}
+
+void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out)
+{
+    out->since = agg->opts.since;
+    out->until = agg->opts.until;
+    out->has_since = agg->opts.has_since;
+    out->has_until = agg->opts.has_until;
+    out->utc = agg->opts.utc;
+}
+
+void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint64_t invalid)
+{
+    agg->counts.lines_read = read;
+    agg->counts.lines_parsed = parsed;
+    agg->counts.lines_invalid = invalid;
+}
+
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count)
+{
+    if (!day || disposition.len > 255 || tld.len > 255)
+        return QPS_EINVAL;
+    char pair[512];
+    memcpy(pair, disposition.ptr, disposition.len);
+    pair[disposition.len] = '\0';
+    memcpy(pair + disposition.len + 1, tld.ptr, tld.len);
+    qps_status st;
+    if ((st = qps_table_add(agg->table[QPS_DIM_DISPOSITION], disposition.ptr, disposition.len, count)) != QPS_OK ||
+        (st = qps_table_add(agg->table[QPS_DIM_TLD], tld.ptr, tld.len, count)) != QPS_OK ||
+        (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, disposition.len + 1 + tld.len, count)) !=
+            QPS_OK ||
+        (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK)
+        return st;
+    if (qps_str_eq(disposition, "hosts_allow"))
+        agg->hosts_allow_terse += count;
+    agg->counts.transactions += count;
+    /* no spam information survives pruning */
+    agg->nospam += count;
     return QPS_OK;
 }

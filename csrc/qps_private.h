@@ -68,6 +68,19 @@ size_t qps_text_width(const char *s, size_t len);
 
 qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_record *r, bool may_hold_nul);
 
+/* ---- aggregator internals the store uses (qps_agg.c) ---- */
+
+typedef struct {
+    int64_t since, until;
+    bool has_since, has_until;
+    int utc;
+} qps_agg_opts_view;
+
+void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);
+
+/* Sender TLD as the tld dimension counts it; returns its length. */
+size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
+
 /* ---- small helpers ---- */
 
 static inline bool qps_str_eq(qps_str s, const char *lit)

@@ -27,6 +27,7 @@ static const struct {
 } commands[] = {
     {"report", cli_report, "statistics over log files (disposition, DNSBL, TLD, ...)"},
     {"tai64n", cli_tai64n, "convert TAI64N labels to local time, like tai64nlocal"},
+    {"import", cli_import, "add logs to the store, resumably and without duplicates"},
 };
 
 static void usage(FILE *to)

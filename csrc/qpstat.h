@@ -401,6 +401,93 @@ typedef struct {
  *  QPS_EIO when the sink fails. */
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
 
+/* ------------------------------------------------------------------ */
+/* Store: transactions and connection facts in one SQLite file         */
+/* ------------------------------------------------------------------ */
+
+/** Schema version this library writes; a store with a newer one is
+ *  refused (QPS_EFORMAT) rather than damaged. */
+#define QPS_STORE_SCHEMA 1
+
+typedef struct qps_store qps_store;
+
+enum {
+    QPS_STORE_READONLY = 1, /* open for reports only */
+    QPS_STORE_CREATE = 2    /* create the file (mode 0640) if missing */
+};
+
+/** Opens (and with QPS_STORE_CREATE creates or migrates) a store. On
+ *  failure returns NULL, sets *status (QPS_EIO for a file or SQLite problem,
+ *  QPS_EFORMAT for a file that is not a qpstat store or has a newer schema,
+ *  QPS_ENOMEM) and, when err is not NULL, writes a message to err. Waits up
+ *  to busy_ms milliseconds for a lock held by another process. */
+qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *status, char *err, size_t errlen);
+void qps_store_close(qps_store *store);
+
+/** The message of the store's last failure; static or store-owned. */
+const char *qps_store_error(const qps_store *store);
+
+/** Groups writes: everything between begin and commit is stored at once or
+ *  not at all (a crash in between loses nothing that was committed). */
+qps_status qps_store_begin(qps_store *store);
+qps_status qps_store_commit(qps_store *store);
+qps_status qps_store_rollback(qps_store *store);
+
+/** Where a record came from. */
+enum { QPS_SOURCE_IMPORT = 1, QPS_SOURCE_PLUGIN = 2 };
+
+/** Stores a parsed line if it is a logterse record or a connection fact
+ *  (accept, too many, hosts_allow, connection_time); other kinds are
+ *  ignored. line/len is the raw line the record was parsed from. A record
+ *  without a time gets the given time (unix_sec, nsec). A record already
+ *  stored from the other source (same pid and fields within two minutes)
+ *  is not stored again. *added (may be NULL) is 1 when a row was added. */
+qps_status qps_store_add(qps_store *store, const qps_record *rec, const char *line, size_t len,
+                         const char *server, int64_t unix_sec, uint32_t nsec, int source, int *added);
+
+/** Identity of a log file: a hash of its first line, and its inode. */
+typedef struct {
+    uint64_t head_hash;
+    uint64_t inode;
+} qps_file_id;
+
+/** FNV-1a of a file's first line (without its newline). */
+uint64_t qps_hash_bytes(const char *bytes, size_t len);
+
+/** How far a file was imported (0 when unknown). A file is recognised by
+ *  its first line's hash whatever its name: multilog renames current. */
+qps_status qps_store_file_offset(qps_store *store, const qps_file_id *id, int64_t *offset);
+
+/** Records progress on a file: offset is the byte after the last complete
+ *  line imported; lines read/invalid are added to the file's counters. Call
+ *  it inside the same begin/commit as the records it covers. */
+qps_status qps_store_file_progress(qps_store *store, const qps_file_id *id, const char *name, int64_t offset,
+                                   uint64_t lines_read, uint64_t lines_invalid);
+
+/** Feeds every stored record inside agg's time selection to agg, then sets
+ *  agg's line counters to those of the imported files, so a report from the
+ *  store equals the report from the same logs. */
+qps_status qps_store_aggregate(qps_store *store, qps_agg *agg);
+
+/** Deletes records older than `before` (unix time), keeping their daily
+ *  totals by disposition and sender TLD for later reports. */
+qps_status qps_store_prune(qps_store *store, int64_t before, uint64_t *removed);
+
+/** Totals of the store, for `qpstat check` and the summary. */
+typedef struct {
+    uint64_t transactions, connection_facts, files, daily_rows;
+    int64_t first, last; /* time range of the stored records, 0 if none */
+} qps_store_info;
+
+qps_status qps_store_stat(qps_store *store, qps_store_info *out);
+
+/** Adds pre-summed counts (a pruned day) to the disposition, tld,
+ *  disposition,tld and day dimensions and to the transactions total. */
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count);
+
+/** Replaces the line counters (read, parsed, invalid). */
+void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint64_t invalid);
+
 #ifdef __cplusplus
 }
 #endif

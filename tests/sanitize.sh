@@ -10,11 +10,11 @@ CC=${CC_SAN:-clang}
 FLAGS="-g -O1 -std=gnu99 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -D_GNU_SOURCE -Icsrc"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-$CC $FLAGS -o "$out/qpstat" csrc/qpstat.c csrc/cli_*.c csrc/qps_*.c -lz -lpthread
+$CC $FLAGS -o "$out/qpstat" csrc/qpstat.c csrc/cli_*.c csrc/qps_*.c -lsqlite3 -lz -lpthread
 status=0
 for t in tests/check_*.c; do
     bin="$out/$(basename "$t" .c)"
-    $CC $FLAGS $(pkg-config --cflags check) -o "$bin" "$t" csrc/qps_*.c -lz $(pkg-config --libs check)
+    $CC $FLAGS $(pkg-config --cflags check) -o "$bin" "$t" csrc/qps_*.c -lsqlite3 -lz $(pkg-config --libs check)
     echo "== $bin"
     CK_FORK=no QPS_TEST_DATA=t/data "$bin" || status=1
 done
