@@ -456,14 +456,15 @@ qps_status qps_store_file_progress(qps_store *s, const qps_file_id *id, const ch
     return QPS_OK;
 }
 
-/* Runs a query whose first column is a stored line, feeding each to agg. */
-static qps_status feed_lines(qps_store *s, qps_agg *agg, const char *sql, const qps_agg_opts_view *v)
+/* Runs a query whose first three columns are a stored line and its time. */
+static qps_status each_line(qps_store *s, const char *sql, int64_t since, int64_t until, qps_record_fn fn,
+                            void *ctx)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
         return fail(s, QPS_EIO, "cannot read the store");
-    sqlite3_bind_int64(q, 1, v->has_since ? v->since : INT64_MIN);
-    sqlite3_bind_int64(q, 2, v->has_until ? v->until : INT64_MAX);
+    sqlite3_bind_int64(q, 1, since);
+    sqlite3_bind_int64(q, 2, until);
     qps_status st = QPS_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -477,8 +478,10 @@ static qps_status feed_lines(qps_store *s, qps_agg *agg, const char *sql, const 
             rec.unix_sec = sqlite3_column_int64(q, 1);
             rec.nsec = (uint32_t)sqlite3_column_int(q, 2);
         }
-        if ((st = qps_agg_add(agg, &rec)) != QPS_OK)
+        if (fn(ctx, &rec) != 0) {
+            st = QPS_EINVAL;
             break;
+        }
     }
     if (st == QPS_OK && rc != SQLITE_DONE)
         st = fail(s, QPS_EIO, "cannot read the store");
@@ -486,15 +489,37 @@ static qps_status feed_lines(qps_store *s, qps_agg *agg, const char *sql, const 
     return st;
 }
 
+qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    qps_status st = each_line(s, "SELECT line, time, nsec FROM transactions WHERE time >= ?1 AND time < ?2 "
+                                 "ORDER BY time, nsec, id", since, until, fn, ctx);
+    if (st == QPS_OK)
+        st = each_line(s, "SELECT line, time, nsec FROM connections WHERE time >= ?1 AND time < ?2 "
+                          "ORDER BY time, nsec, id", since, until, fn, ctx);
+    return st;
+}
+
+typedef struct {
+    qps_agg *agg;
+    qps_status status;
+} agg_feed;
+
+static int add_to_agg(void *ctx, const qps_record *rec)
+{
+    agg_feed *f = ctx;
+    f->status = qps_agg_add(f->agg, rec);
+    return f->status != QPS_OK;
+}
+
 qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
 {
     qps_agg_opts_view v;
     qps_agg_selection(agg, &v);
-    qps_status st = feed_lines(s, agg, "SELECT line, time, nsec FROM transactions WHERE time >= ?1 AND time < ?2 "
-                                       "ORDER BY time, nsec, id", &v);
-    if (st == QPS_OK)
-        st = feed_lines(s, agg, "SELECT line, time, nsec FROM connections WHERE time >= ?1 AND time < ?2 "
-                                "ORDER BY time, nsec, id", &v);
+    agg_feed feed = {agg, QPS_OK};
+    qps_status st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX,
+                                   add_to_agg, &feed);
+    if (st == QPS_EINVAL)
+        return feed.status;
     if (st != QPS_OK)
         return st;
     /* pruned days: their totals by disposition and TLD */

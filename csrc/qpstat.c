@@ -28,6 +28,8 @@ static const struct {
     {"report", cli_report, "statistics over log files (disposition, DNSBL, TLD, ...)"},
     {"tai64n", cli_tai64n, "convert TAI64N labels to local time, like tai64nlocal"},
     {"import", cli_import, "add logs to the store, resumably and without duplicates"},
+    {"processor", cli_processor, "multilog processor, drop-in for qplogsumm.pl"},
+    {"summary", cli_summary, "the qplogsumm report of the logs or the store, at any time"},
 };
 
 static void usage(FILE *to)

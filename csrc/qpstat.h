@@ -469,6 +469,15 @@ qps_status qps_store_file_progress(qps_store *store, const qps_file_id *id, cons
  *  store equals the report from the same logs. */
 qps_status qps_store_aggregate(qps_store *store, qps_agg *agg);
 
+/** Receives one stored record; return 0 to go on. */
+typedef int (*qps_record_fn)(void *ctx, const qps_record *rec);
+
+/** Calls fn for every stored record (logterse records, then connection
+ *  facts, each in time order) with since <= time < until, parsed again from
+ *  the stored line (the record's time is always set). QPS_EINVAL if fn
+ *  stopped the walk. */
+qps_status qps_store_each(qps_store *store, int64_t since, int64_t until, qps_record_fn fn, void *ctx);
+
 /** Deletes records older than `before` (unix time), keeping their daily
  *  totals by disposition and sender TLD for later reports. */
 qps_status qps_store_prune(qps_store *store, int64_t before, uint64_t *removed);

@@ -1,0 +1,488 @@
+/*
+ * cli_summary.c - qplogsumm's per-disposition summary: "qpstat processor"
+ * (a multilog processor, drop-in for qplogsumm.pl) and "qpstat summary".
+ *
+ * The state file keeps qplogsumm's format, so an existing state carries
+ * over: data lines "%-30.30s <first label> %12d" (name, first seen,
+ * cumulative count; LOGFILE_EPOCH holds the first label ever seen), then a
+ * report of '#' lines. Unlike qplogsumm it counts records of every qpsmtpd
+ * dialect, prints correct local times, never divides by zero, does not
+ * double the totals, and always exits 0: multilog repeats a failing
+ * processor forever while qpsmtpd's log pipe fills up.
+ *
+ * License: MIT (see README).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_DISPOSITIONS 4096 /* beyond this, names fold into "(other)" */
+#define NAME_MAX_LEN 30       /* qplogsumm prints %-30.30s */
+
+typedef struct {
+    char name[NAME_MAX_LEN + 1];
+    int64_t first;     /* first seen (unix seconds) */
+    uint32_t first_ns;
+    uint64_t current;  /* in the most recent log */
+    uint64_t total;    /* cumulative, including current */
+} disposition;
+
+typedef struct {
+    disposition *d;
+    size_t n, cap;
+    int64_t epoch;     /* first time ever seen (LOGFILE_EPOCH) */
+    uint32_t epoch_ns;
+    bool has_epoch;
+    int64_t log_first, log_last; /* of the most recent log */
+    bool log_timed;
+} summary;
+
+static disposition *find(summary *s, const char *name, size_t len, bool create)
+{
+    if (len > NAME_MAX_LEN)
+        len = NAME_MAX_LEN;
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->d[i].name) == len && memcmp(s->d[i].name, name, len) == 0)
+            return &s->d[i];
+    if (!create)
+        return NULL;
+    if (s->n >= MAX_DISPOSITIONS - 1) {
+        /* bounded: once the table is full, further names share one row */
+        for (size_t i = 0; i < s->n; i++)
+            if (strcmp(s->d[i].name, "(other)") == 0)
+                return &s->d[i];
+        name = "(other)";
+        len = 7;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        disposition *d = realloc(s->d, cap * sizeof *d);
+        if (!d)
+            return NULL;
+        s->d = d;
+        s->cap = cap;
+    }
+    disposition *d = &s->d[s->n++];
+    memset(d, 0, sizeof *d);
+    memcpy(d->name, name, len);
+    /* a name is written as one whitespace-free token */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)d->name[i] <= ' ' || d->name[i] == 0x7f)
+            d->name[i] = '_';
+    return d;
+}
+
+static bool parse_label(const char *s, int64_t *t, uint32_t *ns)
+{
+    return s[0] == '@' && strlen(s) == 25 && qps_tai64n_decode(s + 1, t, ns) == QPS_OK;
+}
+
+/* Reads qplogsumm/qpstat state lines; anything malformed is skipped. */
+static void read_state(summary *s, FILE *in)
+{
+    char line[1024];
+    while (fgets(line, sizeof line, in)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        char name[256], label[64], extra[8];
+        unsigned long long count;
+        if (sscanf(line, "%255s %63s %llu %7s", name, label, &count, extra) != 3)
+            continue;
+        int64_t t;
+        uint32_t ns;
+        if (!parse_label(label, &t, &ns))
+            continue;
+        if (strcmp(name, "LOGFILE_EPOCH") == 0) {
+            s->epoch = t;
+            s->epoch_ns = ns;
+            s->has_epoch = true;
+            continue;
+        }
+        disposition *d = find(s, name, strlen(name), true);
+        if (d) {
+            d->first = t;
+            d->first_ns = ns;
+            d->total = count;
+        }
+    }
+}
+
+static void add_record(summary *s, const qps_record *r)
+{
+    if (r->has_time) {
+        if (!s->log_timed || r->unix_sec < s->log_first)
+            s->log_first = r->unix_sec;
+        if (!s->log_timed || r->unix_sec > s->log_last)
+            s->log_last = r->unix_sec;
+        s->log_timed = true;
+        if (!s->has_epoch) {
+            s->epoch = r->unix_sec;
+            s->epoch_ns = r->nsec;
+            s->has_epoch = true;
+        }
+    }
+    if (r->kind != QPS_KIND_TERSE)
+        return;
+    qps_str disp = r->field[QPS_TF_DISPOSITION];
+    bool is_new = !find(s, disp.ptr, disp.len, false);
+    disposition *d = find(s, disp.ptr, disp.len, true);
+    if (!d)
+        return;
+    if (is_new) {
+        d->first = r->has_time ? r->unix_sec : s->log_first;
+        d->first_ns = r->has_time ? r->nsec : 0;
+    }
+    d->current++;
+    d->total++;
+}
+
+static void format_time(int64_t t, char out[32])
+{
+    qps_civil c;
+    if (qps_civil_from_unix(NULL, t, 0, &c) != QPS_OK)
+        snprintf(out, 32, "(unknown)");
+    else
+        snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute, c.second);
+}
+
+static void elapsed_line(FILE *out, int64_t secs)
+{
+    if (secs < 0)
+        secs = 0;
+    fprintf(out, "# Elapsed: %lld days, %lld hours, %lld mins, %lld secs\n", (long long)(secs / 86400),
+            (long long)(secs / 3600 % 24), (long long)(secs / 60 % 60), (long long)(secs % 60));
+}
+
+/* count per day over `secs`; a span under a day counts as one day, so a
+ * short log does not claim thousands a day */
+static unsigned long long per_day(uint64_t count, int64_t secs)
+{
+    return secs < 86400 ? (unsigned long long)count : (unsigned long long)(count * 86400.0 / (double)secs);
+}
+
+static unsigned long long per_hour(uint64_t count, int64_t secs)
+{
+    return secs < 3600 ? (unsigned long long)count : (unsigned long long)(count * 3600.0 / (double)secs);
+}
+
+static int by_current(const void *a, const void *b)
+{
+    const disposition *x = a, *y = b;
+    if (x->current != y->current)
+        return x->current > y->current ? -1 : 1;
+    if (x->total != y->total)
+        return x->total > y->total ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static void write_state(summary *s, FILE *out, bool data_lines)
+{
+    char label[26];
+    if (data_lines) {
+        if (s->has_epoch) {
+            qps_tai64n_encode(s->epoch, s->epoch_ns, label);
+            fprintf(out, "%-30.30s %s %12d\n", "LOGFILE_EPOCH", label, 0);
+        }
+        for (size_t i = 0; i < s->n; i++) {
+            qps_tai64n_encode(s->d[i].first, s->d[i].first_ns, label);
+            fprintf(out, "%-30.30s %s %12llu\n", s->d[i].name, label, (unsigned long long)s->d[i].total);
+        }
+    }
+    if (s->n)
+        qsort(s->d, s->n, sizeof *s->d, by_current);
+    uint64_t cur = 0, tot = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        cur += s->d[i].current;
+        tot += s->d[i].total;
+    }
+    int64_t log_span = s->log_timed ? s->log_last - s->log_first : 0;
+    int64_t finish = s->log_timed ? s->log_last : s->epoch;
+    int64_t cum_span = s->has_epoch ? finish - s->epoch : 0;
+    char a[32], b[32];
+    fprintf(out, "#\n# Most recent logfile\n# -------------------\n#\n");
+    format_time(s->log_first, a);
+    format_time(s->log_last, b);
+    fprintf(out, "# Start  : %s\n# Finish : %s\n", s->log_timed ? a : "(no timed lines)",
+            s->log_timed ? b : "(no timed lines)");
+    elapsed_line(out, log_span);
+    fprintf(out, "#\n# Total transactions : %9llu\n# Average tx per hour: %9llu\n#\n", (unsigned long long)cur,
+            per_hour(cur, log_span));
+    fprintf(out, "# Cumulative Totals\n# -----------------\n#\n");
+    format_time(s->epoch, a);
+    format_time(finish, b);
+    fprintf(out, "# Start  : %s\n# Finish : %s\n", s->has_epoch ? a : "(no timed lines)",
+            s->has_epoch ? b : "(no timed lines)");
+    elapsed_line(out, cum_span);
+    fprintf(out, "#\n# Total transactions : %12llu\n# Average tx per hour: %12llu\n#\n", (unsigned long long)tot,
+            per_hour(tot, cum_span));
+    fprintf(out, "#                                 Most Recent Logfile      Cumulative Totals\n"
+                 "# Disposition (plugin)            Total       Avg/Day      Total       Avg/Day\n"
+                 "# ----------------------------------------------------------------------------\n");
+    for (size_t i = 0; i < s->n; i++) {
+        const disposition *d = &s->d[i];
+        fprintf(out, "# %-30.30s %6llu %3d%% %8llu %10llu %3d%% %8llu\n", d->name, (unsigned long long)d->current,
+                cur ? (int)(d->current * 100 / cur) : 0, per_day(d->current, log_span),
+                (unsigned long long)d->total, tot ? (int)(d->total * 100 / tot) : 0,
+                per_day(d->total, finish - d->first));
+    }
+    fprintf(out, "# ----------------------------------------------------------------------------\n");
+    fprintf(out, "# %-30.30s %6llu %3d%% %8llu %10llu %3d%% %8llu\n", "TOTALS", (unsigned long long)cur, 100,
+            per_day(cur, log_span), (unsigned long long)tot, 100, per_day(tot, cum_span));
+}
+
+static bool fd_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int cli_processor(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
+        if (c == 'd')
+            db = optarg;
+        else if (c == 'h') {
+            fputs("usage: multilog t '!qpstat processor [--db FILE]' DIR\n"
+                  "A multilog processor, drop-in for qplogsumm.pl: copies fd 0 to fd 1, reads the old\n"
+                  "state on fd 4 and writes the new one on fd 5. Always exits 0.\n",
+                  stdout);
+            return EXIT_OK;
+        } else {
+            cli_error("processor: ignoring unknown option (it must not stop multilog)");
+        }
+    }
+    summary s = {0};
+    bool have_state_in = fd_open(4), have_state_out = fd_open(5);
+    if (have_state_in) {
+        FILE *in = fdopen(4, "r");
+        if (in) {
+            read_state(&s, in);
+            fclose(in);
+        }
+    }
+    /* current counts restart each log; cumulative ones carry on */
+    qps_parser *parser = qps_parser_new(NULL);
+    qps_store *store = NULL;
+    if (db && !(store = cli_store_open(db, true)))
+        cli_error("processor: statistics go on without the store");
+    if (store && qps_store_begin(store) != QPS_OK) {
+        cli_error("processor: %s", qps_store_error(store));
+        qps_store_close(store);
+        store = NULL;
+    }
+    qps_file_id id = {0, 0};
+    bool have_id = false;
+    int64_t offset = 0;
+    uint64_t lines = 0, bad = 0;
+    char *buf = malloc(1 << 16), *line = NULL;
+    size_t line_len = 0, line_cap = 0;
+    bool out_ok = true;
+    ssize_t n;
+    while (buf && (n = read(0, buf, 1 << 16)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (out_ok && write_all(1, buf, (size_t)n) != 0) {
+            cli_error("processor: cannot write fd 1: %s", strerror(errno));
+            out_ok = false;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (line_len == line_cap) {
+                    size_t cap = line_cap ? line_cap * 2 : 4096;
+                    char *l = cap <= QPS_LINE_MAX * 2 ? realloc(line, cap) : NULL;
+                    if (!l)
+                        continue; /* over-long line: its tail is dropped from the count */
+                    line = l;
+                    line_cap = cap;
+                }
+                line[line_len++] = buf[i];
+                continue;
+            }
+            qps_record rec;
+            qps_parser_parse(parser, line ? line : "", line_len, &rec);
+            add_record(&s, &rec);
+            lines++;
+            bad += rec.kind == QPS_KIND_INVALID;
+            if (!have_id) {
+                id.head_hash = qps_hash_bytes(line ? line : "", line_len);
+                have_id = true;
+            }
+            offset += (int64_t)line_len + 1;
+            if (store && qps_store_add(store, &rec, line, line_len, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL) != QPS_OK) {
+                cli_error("processor: %s", qps_store_error(store));
+                qps_store_rollback(store);
+                qps_store_close(store);
+                store = NULL;
+            }
+            line_len = 0;
+        }
+    }
+    if (line_len) { /* multilog appends a newline, but be safe */
+        qps_record rec;
+        qps_parser_parse(parser, line, line_len, &rec);
+        add_record(&s, &rec);
+    }
+    if (store) {
+        if ((have_id && qps_store_file_progress(store, &id, "processor", offset, lines, bad) != QPS_OK) ||
+            qps_store_commit(store) != QPS_OK)
+            cli_error("processor: %s", qps_store_error(store));
+        qps_store_close(store);
+    }
+    FILE *out = have_state_out ? fdopen(5, "w") : NULL;
+    if (out) {
+        write_state(&s, out, true);
+        if (fclose(out) != 0)
+            cli_error("processor: cannot write the state on fd 5: %s", strerror(errno));
+    } else {
+        cli_error("processor: fd 5 is not open: no state written (run me from multilog)");
+    }
+    free(buf);
+    free(line);
+    free(s.d);
+    qps_parser_free(parser);
+    return EXIT_OK;
+}
+
+/* Lines of a file for the summary; a line longer than the buffer is
+ * parsed by its head, which is all a record's count needs. */
+typedef struct {
+    summary *s;
+    qps_parser *parser;
+    char data[QPS_LINE_MAX];
+    size_t len;
+} line_reader;
+
+static int feed_summary(void *ctx, const char *buf, size_t len)
+{
+    line_reader *r = ctx;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n') {
+            if (r->len < sizeof r->data)
+                r->data[r->len] = buf[i];
+            r->len++;
+            continue;
+        }
+        qps_record rec;
+        qps_parser_parse(r->parser, r->data, r->len < sizeof r->data ? r->len : sizeof r->data, &rec);
+        add_record(r->s, &rec);
+        r->len = 0;
+    }
+    return 0;
+}
+
+/* From the store: everything is cumulative, the last day is "most recent". */
+typedef struct {
+    summary *s;
+    int64_t recent;
+} store_reader;
+
+static int summary_from_store(void *ctx, const qps_record *rec)
+{
+    store_reader *r = ctx;
+    add_record(r->s, rec);
+    if (rec->kind == QPS_KIND_TERSE && rec->unix_sec < r->recent) {
+        disposition *d = find(r->s, rec->field[QPS_TF_DISPOSITION].ptr, rec->field[QPS_TF_DISPOSITION].len, false);
+        if (d)
+            d->current--;
+    }
+    return 0;
+}
+
+int cli_summary(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
+        if (c == 'd') {
+            db = optarg;
+        } else if (c == 'h') {
+            fputs("usage: qpstat summary [--db FILE | PATH...]\n"
+                  "The qplogsumm report at any time: cumulative totals per disposition over the logs\n"
+                  "(or the store); \"most recent\" is the last file read (or the store's last day).\n",
+                  stdout);
+            return EXIT_OK;
+        } else {
+            fputs("Try 'qpstat summary --help'.\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    summary s = {0};
+    qps_parser *parser = qps_parser_new(NULL);
+    int errors = 0;
+    if (db) {
+        qps_store *store = cli_store_open(db, false);
+        if (!store) {
+            qps_parser_free(parser);
+            return EXIT_RUNTIME;
+        }
+        qps_store_info info;
+        qps_store_stat(store, &info);
+        store_reader reader = {&s, info.last - 86400};
+        if (qps_store_each(store, INT64_MIN, INT64_MAX, summary_from_store, &reader) != QPS_OK) {
+            cli_error("%s: %s", db, qps_store_error(store));
+            errors++;
+        }
+        qps_store_close(store);
+    } else {
+        cli_paths paths = {0};
+        if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+            qps_parser_free(parser);
+            return EXIT_RUNTIME;
+        }
+        for (size_t i = 0; i < paths.n; i++) {
+            /* only the last file counts as "most recent" */
+            for (size_t k = 0; k < s.n; k++)
+                s.d[k].current = 0;
+            s.log_timed = false;
+            line_reader *reader = calloc(1, sizeof *reader);
+            if (!reader) {
+                cli_error("out of memory");
+                errors++;
+                break;
+            }
+            reader->s = &s;
+            reader->parser = parser;
+            if (cli_read_file(paths.paths[i], feed_summary, reader) != 0)
+                errors++;
+            if (reader->len)
+                feed_summary(reader, "\n", 1);
+            free(reader);
+        }
+        cli_paths_free(&paths);
+    }
+    write_state(&s, stdout, false);
+    free(s.d);
+    qps_parser_free(parser);
+    return errors ? EXIT_RUNTIME : EXIT_OK;
+}
