@@ -81,6 +81,12 @@ void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);
 /* Sender TLD as the tld dimension counts it; returns its length. */
 size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
 
+/* ---- store internals (qps_store.c) ---- */
+
+/* Sets the store's error message; returns st. */
+qps_status qps_store_set_error(qps_store *store, qps_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- small helpers ---- */
 
 static inline bool qps_str_eq(qps_str s, const char *lit)

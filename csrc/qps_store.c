@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -95,6 +96,15 @@ static const char *const migrations[] = {schema_v1};
 static qps_status fail(qps_store *s, qps_status st, const char *what)
 {
     snprintf(s->error, sizeof s->error, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
+    return st;
+}
+
+qps_status qps_store_set_error(qps_store *s, qps_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
     return st;
 }
 

@@ -464,6 +464,12 @@ qps_status qps_store_file_offset(qps_store *store, const qps_file_id *id, int64_
 qps_status qps_store_file_progress(qps_store *store, const qps_file_id *id, const char *name, int64_t offset,
                                    uint64_t lines_read, uint64_t lines_invalid);
 
+/** Imports one log file (plain or gzip) from where the store left it, in
+ *  batches each committed with the file's offset. *added (may be NULL) is
+ *  increased by the number of new records. On failure the message is in
+ *  qps_store_error(). */
+qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added);
+
 /** Feeds every stored record inside agg's time selection to agg, then sets
  *  agg's line counters to those of the imported files, so a report from the
  *  store equals the report from the same logs. */

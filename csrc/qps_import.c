@@ -1,0 +1,179 @@
+/*
+ * qps_import.c - a log file into the store, idempotent and resumable.
+ *
+ * A file is known by the hash of its first line (its inode is recorded
+ * too), so multilog renaming current to @label.s does not make it new.
+ * Records and the file's new offset are committed together every batch, so
+ * a kill at any point resumes after the last committed line: nothing is
+ * lost and, with the store's twin pairing, nothing is doubled. A last line
+ * without its newline is left for the next run.
+ *
+ * License: MIT (see README).
+ */
+#include "qps_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define BATCH_LINES 5000
+#define CHUNK (1 << 20)
+
+/* The first line of a file, hashed; false when it has no complete line. */
+static bool file_identity(gzFile gz, const char *path, qps_file_id *id, char *buf)
+{
+    int n = gzread(gz, buf, CHUNK);
+    if (n <= 0)
+        return false;
+    char *nl = memchr(buf, '\n', (size_t)n);
+    if (!nl)
+        return false;
+    id->head_hash = qps_hash_bytes(buf, (size_t)(nl - buf));
+    struct stat st;
+    id->inode = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    return true;
+}
+
+typedef struct {
+    qps_store *store;
+    qps_parser *parser;
+    const char *server;
+    uint64_t added, lines;
+} importer;
+
+static qps_status commit_progress(importer *im, const qps_file_id *id, const char *path, int64_t offset,
+                                  uint64_t read, uint64_t invalid)
+{
+    qps_status st = qps_store_file_progress(im->store, id, path, offset, read, invalid);
+    return st != QPS_OK ? st : qps_store_commit(im->store);
+}
+
+qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return qps_store_set_error(store, QPS_EIO, "cannot open %s: %s", path, strerror(errno));
+    }
+    gzFile gz = gzdopen(fd, "rb");
+    char *buf = malloc(CHUNK), *carry = NULL;
+    if (!gz || !buf) {
+        qps_store_set_error(store, QPS_ENOMEM, "out of memory reading %s", path);
+        if (gz)
+            gzclose_r(gz);
+        else
+            close(fd);
+        free(buf);
+        return QPS_ENOMEM;
+    }
+    gzbuffer(gz, CHUNK);
+    qps_file_id id;
+    qps_status rc = QPS_OK;
+    if (!file_identity(gz, path, &id, buf))
+        goto out; /* empty, or its first line is still being written */
+    int64_t offset;
+    if ((rc = qps_store_file_offset(store, &id, &offset)) != QPS_OK)
+        goto out;
+    if (gzrewind(gz) != 0 || (offset > 0 && gzseek(gz, (z_off_t)offset, SEEK_SET) != (z_off_t)offset)) {
+        /* shorter than what was imported: a different file after all */
+        gzrewind(gz);
+        offset = 0;
+    }
+    importer im = {store, qps_parser_new(NULL), server, 0, 0};
+    if (!im.parser) {
+        rc = QPS_ENOMEM;
+        goto out;
+    }
+    size_t carry_len = 0, carry_cap = 0;
+    uint64_t read = 0, invalid = 0, in_batch = 0;
+    int64_t pos = offset; /* offset of the first byte not yet consumed */
+    if ((rc = qps_store_begin(store)) != QPS_OK) {
+        qps_parser_free(im.parser);
+        goto out;
+    }
+    for (;;) {
+        int n = gzread(gz, buf, CHUNK);
+        if (n < 0) {
+            int zerr;
+            rc = qps_store_set_error(store, QPS_EIO, "cannot read %s: %s", path, gzerror(gz, &zerr));
+            break;
+        }
+        if (n == 0)
+            break;
+        const char *p = buf, *end = buf + n;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl) {
+                size_t rest = (size_t)(end - p);
+                if (carry_len + rest > carry_cap) {
+                    size_t cap = (carry_len + rest) * 2;
+                    char *c = realloc(carry, cap);
+                    if (!c) {
+                        rc = QPS_ENOMEM;
+                        break;
+                    }
+                    carry = c;
+                    carry_cap = cap;
+                }
+                memcpy(carry + carry_len, p, rest);
+                carry_len += rest;
+                break;
+            }
+            const char *line = p;
+            size_t len = (size_t)(nl - p);
+            if (carry_len) {
+                /* the line began in the previous chunk */
+                if (carry_len + len > carry_cap) {
+                    size_t cap = carry_len + len + 1;
+                    char *c = realloc(carry, cap);
+                    if (!c) {
+                        rc = QPS_ENOMEM;
+                        break;
+                    }
+                    carry = c;
+                    carry_cap = cap;
+                }
+                memcpy(carry + carry_len, p, len);
+                line = carry;
+                len += carry_len;
+            }
+            qps_record rec;
+            qps_parser_parse(im.parser, line, len, &rec);
+            read++;
+            if (rec.kind == QPS_KIND_INVALID)
+                invalid++;
+            int added = 0;
+            if ((rc = qps_store_add(store, &rec, line, len, server, 0, 0, QPS_SOURCE_IMPORT, &added)) != QPS_OK)
+                break;
+            im.added += (uint64_t)added;
+            pos += (int64_t)len + 1;
+            carry_len = 0;
+            p = nl + 1;
+            if (++in_batch == BATCH_LINES) {
+                if ((rc = commit_progress(&im, &id, path, pos, read, invalid)) != QPS_OK ||
+                    (rc = qps_store_begin(store)) != QPS_OK)
+                    break;
+                read = invalid = in_batch = 0;
+            }
+        }
+        if (rc)
+            break;
+    }
+    if (rc == QPS_OK) {
+        rc = commit_progress(&im, &id, path, pos, read, invalid);
+    } else {
+        qps_store_rollback(store);
+    }
+    qps_parser_free(im.parser);
+    if (added_out)
+        *added_out += im.added;
+out:
+    free(buf);
+    free(carry);
+    gzclose_r(gz);
+    return rc;
+}
+
