@@ -163,6 +163,8 @@ static bool expand_dir(const char *dir, cli_paths *out, int *errors)
     free(rotated);
     if (!ok)
         cli_error("out of memory listing %s", dir);
+    else if (nold + nrot == 0 && !has_current)
+        cli_error("warning: no log files in %s", dir);
     return ok;
 }
 

@@ -270,12 +270,11 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         TRY(table_add(agg, QPS_DIM_DNSBL, svc.ptr, svc.len));
         agg->dnsbl_total++;
     }
-    if (f[QPS_TF_IP].len)
-        TRY(table_add(agg, QPS_DIM_IP, f[QPS_TF_IP].ptr, f[QPS_TF_IP].len));
-    if (f[QPS_TF_HELO].len)
-        TRY(table_add(agg, QPS_DIM_HELO, f[QPS_TF_HELO].ptr, f[QPS_TF_HELO].len));
-    if (f[QPS_TF_SENDER].len)
-        TRY(table_add(agg, QPS_DIM_SENDER, f[QPS_TF_SENDER].ptr, f[QPS_TF_SENDER].len));
+    /* an empty field (a denial before HELO or MAIL FROM, hosts_allow in the
+     * parent) is a row of its own, so the rows add up to the total */
+    TRY(table_add(agg, QPS_DIM_IP, f[QPS_TF_IP].ptr, f[QPS_TF_IP].len));
+    TRY(table_add(agg, QPS_DIM_HELO, f[QPS_TF_HELO].ptr, f[QPS_TF_HELO].len));
+    TRY(table_add(agg, QPS_DIM_SENDER, f[QPS_TF_SENDER].ptr, f[QPS_TF_SENDER].len));
 
     /* recipients: "<a@x>,<b@y>" */
     const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;

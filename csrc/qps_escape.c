@@ -124,19 +124,29 @@ void qps_escape_json(qps_buf *buf, const char *s, size_t len)
 
 void qps_escape_csv(qps_buf *buf, const char *s, size_t len)
 {
-    bool quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
-    for (size_t i = 0; i < len && !quote; i++)
-        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
-            quote = true;
-    if (!quote) {
-        qps_buf_append(buf, s, len);
+    /* control bytes are not CSV text (RFC 4180): they are written as the
+     * text format writes them, \xNN, before the quoting */
+    qps_buf text = {0};
+    qps_escape_text(&text, s, len);
+    if (text.failed) {
+        buf->failed = true;
         return;
     }
-    qps_buf_putc(buf, '"');
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"')
-            qps_buf_putc(buf, '"');
-        qps_buf_putc(buf, s[i]);
+    const char *t = text.data ? text.data : "";
+    bool quote = text.len > 0 && (t[0] == ' ' || t[text.len - 1] == ' ');
+    for (size_t i = 0; i < text.len && !quote; i++)
+        if (t[i] == ',' || t[i] == '"')
+            quote = true;
+    if (!quote) {
+        qps_buf_append(buf, t, text.len);
+    } else {
+        qps_buf_putc(buf, '"');
+        for (size_t i = 0; i < text.len; i++) {
+            if (t[i] == '"')
+                qps_buf_putc(buf, '"');
+            qps_buf_putc(buf, t[i]);
+        }
+        qps_buf_putc(buf, '"');
     }
-    qps_buf_putc(buf, '"');
+    qps_buf_release(&text);
 }

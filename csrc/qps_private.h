@@ -58,8 +58,9 @@ void qps_escape_text(qps_buf *buf, const char *s, size_t len);
 /* A JSON string body (without quotes); bytes that are not valid UTF-8 are
  * written as \u00NN (their Latin-1 reading) so the output stays valid. */
 void qps_escape_json(qps_buf *buf, const char *s, size_t len);
-/* One RFC 4180 field, quoted when it needs to be; a leading = + - @ is
- * prefixed with ' so spreadsheets do not run it as a formula. */
+/* One RFC 4180 field: escaped as for text (control bytes as \xNN, a
+ * backslash doubled), then quoted when it holds a comma, a quote or
+ * leading or trailing blanks. */
 void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
 /* Display width of text escaped by qps_escape_text (UTF-8 code points). */
 size_t qps_text_width(const char *s, size_t len);

@@ -244,7 +244,15 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
         qps_spam_stats sp;
         qps_agg_spam_stats(agg, &sp);
-        qps_buf_printf(o, "  mean score: spam %.2f, ham %.2f\n", sp.spam_mean, sp.ham_mean);
+        qps_buf_printf(o, "  mean score:");
+        if (sp.spam)
+            qps_buf_printf(o, " spam %.2f", sp.spam_mean);
+        else
+            qps_buf_printf(o, " spam n/a");
+        if (sp.ham)
+            qps_buf_printf(o, ", ham %.2f\n", sp.ham_mean);
+        else
+            qps_buf_printf(o, ", ham n/a\n");
     }
     qps_free(rows);
     return QPS_OK;

@@ -56,9 +56,15 @@ int main(int argc, char **argv)
         printf("qpstat %s\n", qps_version());
         return EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            /* getopt names the program by argv[0] in its messages */
+            char name[64];
+            snprintf(name, sizeof name, "qpstat %s", commands[i].name);
+            argv[1] = name;
             return commands[i].run(argc - 1, argv + 1);
+        }
+    }
     fprintf(stderr, "qpstat: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

@@ -358,7 +358,7 @@ typedef struct {
 } qps_row;
 
 /** Returns the rows of a keyed dimension in report order (by count, largest
- *  first, ties by key; hour, day and score by key) in *rows (caller frees
+ *  first, ties by key; hour, day and score by key; spam as spam, ham, none) in *rows (caller frees
  *  with qps_free; key slices borrow from agg) and their number in *n.
  *  QPS_EINVAL for the metric dimensions (connections, connection-time). */
 qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows, size_t *n);
