@@ -85,6 +85,8 @@ int cli_tai64n(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_processor(int argc, char **argv);
 int cli_summary(int argc, char **argv);
+int cli_collect(int argc, char **argv);
+int cli_check(int argc, char **argv);
 
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);

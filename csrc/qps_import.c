@@ -38,6 +38,41 @@ static bool file_identity(gzFile gz, const char *path, qps_file_id *id, char *bu
     return true;
 }
 
+qps_status qps_file_identify(const char *path, qps_file_id *id, int64_t *length)
+{
+    gzFile gz = gzopen(path, "rb");
+    char *buf = malloc(CHUNK);
+    qps_status st = QPS_EIO;
+    if (gz && buf) {
+        gzbuffer(gz, CHUNK);
+        st = file_identity(gz, path, id, buf) ? QPS_OK : QPS_EFORMAT;
+        if (st == QPS_OK && length) {
+            /* the length of its complete lines (what an import can take):
+             * for gzip, of what it inflates to */
+            int64_t total = 0, complete = 0;
+            int n;
+            if (gzrewind(gz) == 0) {
+                while ((n = gzread(gz, buf, CHUNK)) > 0) {
+                    for (int i = n; i-- > 0;) {
+                        if (buf[i] == '\n') {
+                            complete = total + i + 1;
+                            break;
+                        }
+                    }
+                    total += n;
+                }
+            }
+            *length = complete;
+        }
+    } else if (!buf) {
+        st = QPS_ENOMEM;
+    }
+    free(buf);
+    if (gz)
+        gzclose_r(gz);
+    return st;
+}
+
 typedef struct {
     qps_store *store;
     qps_parser *parser;

@@ -30,6 +30,8 @@ static const struct {
     {"import", cli_import, "add logs to the store, resumably and without duplicates"},
     {"processor", cli_processor, "multilog processor, drop-in for qplogsumm.pl"},
     {"summary", cli_summary, "the qplogsumm report of the logs or the store, at any time"},
+    {"collect", cli_collect, "follow multilog directories into the store, across rotations"},
+    {"check", cli_check, "find (and --fix) a missing state file, .u files, a store behind"},
 };
 
 static void usage(FILE *to)

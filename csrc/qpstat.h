@@ -454,6 +454,12 @@ typedef struct {
 /** FNV-1a of a file's first line (without its newline). */
 uint64_t qps_hash_bytes(const char *bytes, size_t len);
 
+/** Computes a log file's identity and (when length is not NULL) the length
+ *  of its complete lines (inflated for gzip), to compare with the offset
+ *  the store has imported. QPS_EFORMAT when the file has no
+ *  complete first line yet, QPS_EIO when it cannot be read (errno set). */
+qps_status qps_file_identify(const char *path, qps_file_id *id, int64_t *length);
+
 /** How far a file was imported (0 when unknown). A file is recognised by
  *  its first line's hash whatever its name: multilog renames current. */
 qps_status qps_store_file_offset(qps_store *store, const qps_file_id *id, int64_t *offset);
