@@ -1,0 +1,28 @@
+# A full disk (a small tmpfs): import fails with a clear error and exit 1,
+# the store stays readable and holds what was committed before.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use Cwd qw(abs_path);
+
+plan skip_all => 'needs root to mount a tmpfs' if $> != 0;
+my $Q = abs_path($ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat'));
+my $tmp = tempdir(CLEANUP => 1);
+my $mnt = "$tmp/small";
+mkdir $mnt or die;
+system('mount', '-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', $mnt) == 0
+    or plan skip_all => 'cannot mount a tmpfs here';
+END { local $?; system('umount', $mnt) if $mnt && -d $mnt }
+
+system('cc', '-O2', '-std=c99', '-o', "$tmp/genlog", 'bench/genlog.c') == 0 or BAIL_OUT('cannot build genlog');
+system("$tmp/genlog --connections 3000 --seed 3 > $tmp/big.log") == 0 or die;
+my $db = "$mnt/q.db";
+my $out = `$Q import --db $db $tmp/big.log 2>&1`;
+is($? >> 8, 1, 'import onto a full disk exits 1');
+like($out, qr/qpstat: .*(full|disk|I\/O)/i, 'with a clear message') or diag $out;
+unlike($out, qr/Segmentation|Aborted|core dumped/, 'no crash');
+$out = `$Q report --db $db --by disposition --format csv 2>&1`;
+is($? >> 8, 0, 'the store is still readable') or diag $out;
+like($out, qr/^disposition,count,percent\r\n/, 'and reports what was committed');
+done_testing;
