@@ -20,7 +20,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define BATCH_LINES 5000
+/* lines per commit: fewer commits rewrite the same index pages less often */
+#define BATCH_LINES 50000
 #define CHUNK (1 << 20)
 
 /* The first line of a file, hashed; false when it has no complete line. */

@@ -25,6 +25,19 @@
  * plugin's clock reading and multilog's label differ by milliseconds. */
 #define DEDUP_WINDOW 120
 
+/* The dedup column is a twin key: a 128-second time bucket above 36 bits of
+ * the record's hash. Keys then grow with time, so the index takes new rows
+ * at its end (a plain hash index costs a random page per insert), and a
+ * twin is looked up in the record's bucket and its two neighbours. */
+#define TWIN_BUCKET_SHIFT 7
+#define TWIN_HASH_BITS 36
+
+static int64_t twin_key(int64_t t, uint64_t hash, int bucket_delta)
+{
+    int64_t bucket = (t >> TWIN_BUCKET_SHIFT) + bucket_delta;
+    return (int64_t)(((uint64_t)bucket << TWIN_HASH_BITS) | (hash & ((1ULL << TWIN_HASH_BITS) - 1)));
+}
+
 enum {
     ST_ADD_TX,
     ST_ADD_CONN,
@@ -34,6 +47,8 @@ enum {
     ST_FILE_SET,
     ST_TWIN_TX,
     ST_TWIN_CONN,
+    ST_LIVE_TX,
+    ST_LIVE_CONN,
     ST_COUNT_
 };
 
@@ -51,11 +66,13 @@ static const char *const statements[ST_COUNT_] = {
                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_ADD_CONN] = "INSERT INTO connections (time, nsec, server, pid, kind, ip, running, max, millis, source, "
                     "dedup, line) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_FIND_TX] = "SELECT id FROM transactions WHERE dedup = ? AND time BETWEEN ? AND ? AND source != ? "
-                   "AND twin = 0 LIMIT 1",
-    [ST_FIND_CONN] = "SELECT id FROM connections WHERE dedup = ? AND time BETWEEN ? AND ? AND source != ? "
-                     "AND twin = 0 LIMIT 1",
+    [ST_FIND_TX] = "SELECT id FROM transactions WHERE dedup IN (?1, ?2, ?3) AND time BETWEEN ?4 AND ?5 "
+                   "AND source != ?6 AND twin = 0 LIMIT 1",
+    [ST_FIND_CONN] = "SELECT id FROM connections WHERE dedup IN (?1, ?2, ?3) AND time BETWEEN ?4 AND ?5 "
+                     "AND source != ?6 AND twin = 0 LIMIT 1",
     [ST_TWIN_TX] = "UPDATE transactions SET twin = 1 WHERE id = ?",
+    [ST_LIVE_TX] = "SELECT 1 FROM transactions WHERE source = 2 AND time BETWEEN ? AND ? LIMIT 1",
+    [ST_LIVE_CONN] = "SELECT 1 FROM connections WHERE source = 2 AND time BETWEEN ? AND ? LIMIT 1",
     [ST_TWIN_CONN] = "UPDATE connections SET twin = 1 WHERE id = ?",
     [ST_FILE_GET] = "SELECT offset FROM files WHERE head_hash = ?",
     [ST_FILE_SET] = "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
@@ -76,6 +93,7 @@ static const char schema_v1[] =
     " line BLOB NOT NULL);"
     "CREATE INDEX transactions_time ON transactions(time);"
     "CREATE INDEX transactions_dedup ON transactions(dedup);"
+    "CREATE INDEX transactions_live ON transactions(time) WHERE source = 2;"
     "CREATE TABLE connections ("
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
     " kind TEXT NOT NULL, ip TEXT, running INTEGER, max INTEGER, millis INTEGER,"
@@ -83,6 +101,7 @@ static const char schema_v1[] =
     " line BLOB NOT NULL);"
     "CREATE INDEX connections_time ON connections(time);"
     "CREATE INDEX connections_dedup ON connections(dedup);"
+    "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
     "CREATE TABLE files ("
     " head_hash INTEGER PRIMARY KEY, inode INTEGER, name TEXT, offset INTEGER NOT NULL,"
     " lines_read INTEGER NOT NULL DEFAULT 0, lines_invalid INTEGER NOT NULL DEFAULT 0, updated INTEGER);"
@@ -240,10 +259,11 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
                 sqlite3_finalize(jm);
             }
             exec(s, "PRAGMA synchronous=NORMAL");
+            exec(s, "PRAGMA cache_size=-32768"); /* 32 MiB: index pages of a busy import */
         }
         for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
             if (readonly && (i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX ||
-                             i == ST_TWIN_CONN))
+                             i == ST_TWIN_CONN || i == ST_LIVE_TX || i == ST_LIVE_CONN))
                 continue;
             if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
                 SQLITE_OK)
@@ -335,11 +355,26 @@ static int step_done(sqlite3_stmt *st)
 static qps_status pair_twin(qps_store *s, int find, int mark, uint64_t dedup, int64_t t, int source,
                             bool *found)
 {
+    *found = false;
+    if (source == QPS_SOURCE_IMPORT) {
+        /* most stores have no live records near t: one probe of the small
+         * index of live rows spares the full lookup */
+        sqlite3_stmt *live = s->stmt[find == ST_FIND_TX ? ST_LIVE_TX : ST_LIVE_CONN];
+        sqlite3_bind_int64(live, 1, t - DEDUP_WINDOW);
+        sqlite3_bind_int64(live, 2, t + DEDUP_WINDOW);
+        int rc = sqlite3_step(live);
+        sqlite3_reset(live);
+        if (rc == SQLITE_DONE)
+            return QPS_OK;
+        if (rc != SQLITE_ROW)
+            return fail(s, QPS_EIO, "cannot read the store");
+    }
     sqlite3_stmt *st = s->stmt[find];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)dedup);
-    sqlite3_bind_int64(st, 2, t - DEDUP_WINDOW);
-    sqlite3_bind_int64(st, 3, t + DEDUP_WINDOW);
-    sqlite3_bind_int(st, 4, source);
+    for (int d = -1; d <= 1; d++)
+        sqlite3_bind_int64(st, 2 + d, twin_key(t, dedup, d));
+    sqlite3_bind_int64(st, 4, t - DEDUP_WINDOW);
+    sqlite3_bind_int64(st, 5, t + DEDUP_WINDOW);
+    sqlite3_bind_int(st, 6, source);
     int rc = sqlite3_step(st);
     sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
@@ -401,7 +436,7 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, si
             sqlite3_bind_null(q, 16);
         }
         sqlite3_bind_int(q, 17, source);
-        sqlite3_bind_int64(q, 18, (sqlite3_int64)dedup);
+        sqlite3_bind_int64(q, 18, twin_key(t, dedup, 0));
         sqlite3_bind_blob(q, 19, line, (int)len, SQLITE_TRANSIENT);
         if (step_done(q) != SQLITE_DONE)
             return fail(s, QPS_EIO, "cannot write the store");
@@ -409,7 +444,10 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, si
                r->kind == QPS_KIND_CONN_TIME) {
         uint64_t dedup = qps_hash_bytes(r->message.ptr, r->message.len) ^
                          ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
-        if ((st = pair_twin(s, ST_FIND_CONN, ST_TWIN_CONN, dedup, t, source, &found)) != QPS_OK || found)
+        /* the plugin never records accepts or waits (they are logged by the
+         * server core), so only the other facts can have twins */
+        bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME;
+        if (may_twin && ((st = pair_twin(s, ST_FIND_CONN, ST_TWIN_CONN, dedup, t, source, &found)) != QPS_OK || found))
             return st;
         sqlite3_stmt *q = s->stmt[ST_ADD_CONN];
         sqlite3_bind_int64(q, 1, t);
@@ -425,7 +463,7 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, si
         else
             sqlite3_bind_null(q, 9);
         sqlite3_bind_int(q, 10, source);
-        sqlite3_bind_int64(q, 11, (sqlite3_int64)dedup);
+        sqlite3_bind_int64(q, 11, twin_key(t, dedup, 0));
         sqlite3_bind_blob(q, 12, line, (int)len, SQLITE_TRANSIENT);
         if (step_done(q) != SQLITE_DONE)
             return fail(s, QPS_EIO, "cannot write the store");
