@@ -112,7 +112,8 @@ void cli_format_date(int64_t t, char out[11])
     qps_civil c;
     if (qps_civil_from_unix(NULL, t, 0, &c) != QPS_OK)
         memset(&c, 0, sizeof c);
-    snprintf(out, 11, "%04d-%02d-%02d", (c.year % 10000 + 10000) % 10000, c.month % 100, c.day % 100);
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)(c.year % 10000 + 10000) % 10000, (unsigned)c.month % 100u,
+             (unsigned)c.day % 100u);
 }
 
 void cli_range_days(cli_range *r, int64_t now, int first_back, int last_back)

@@ -9,35 +9,42 @@
  */
 #include "qps_private.h"
 
+#include <string.h>
 #include <time.h>
 
 /* |unix seconds| beyond this overflow the calendar arithmetic below. */
 #define UNIX_LIMIT 9000000000000000LL
 
-static const signed char hex_value[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-    ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-};
+
+/* Eight lowercase hex digits -> 32 bits, eight bytes at a time: every line
+ * of a multilog file passes through here. *ok is cleared when a byte is not
+ * in [0-9a-f]. */
+static uint32_t hex8(const char *p, int *ok)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    /* per byte: 0x80 when the byte is strictly between m and n (bytes with
+     * the top bit set never are); "Bit Twiddling Hacks", hasbetween */
+#define BETWEEN(x, m, n) ((ones * (127 + (n)) - ((x) & low7)) & ~(x) & (((x) & low7) + ones * (127 - (m))) & high)
+    uint64_t valid = BETWEEN(x, 0x2f, 0x3a) | BETWEEN(x, 0x60, 0x67);
+#undef BETWEEN
+    if (valid != high)
+        *ok = 0;
+    /* '0'-'9' -> 0-9, 'a'-'f' -> 10-15 */
+    uint64_t v = (x & (ones * 0x0f)) + 9 * ((x >> 6) & ones);
+    /* the first character is the most significant nibble */
+    v = ((v & 0x000f000f000f000fULL) << 4) | ((v & 0x0f000f000f000f00ULL) >> 8);
+    v = ((v & 0x000000ff000000ffULL) << 8) | ((v & 0x00ff000000ff0000ULL) >> 16);
+    return (uint32_t)(((v & 0xffff) << 16) | ((v >> 32) & 0xffff));
+}
 
 qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nsec)
 {
-    /* branch-free: every line of a multilog file passes through here */
-    const unsigned char *h = (const unsigned char *)hex24;
-    uint64_t sec = 0;
-    uint32_t frac = 0;
-    int bad = 0;
-    for (int i = 0; i < 16; i++) {
-        int v = hex_value[h[i]];
-        bad |= v == 0;
-        sec = (sec << 4) | (uint64_t)((v - 1) & 15);
-    }
-    for (int i = 16; i < 24; i++) {
-        int v = hex_value[h[i]];
-        bad |= v == 0;
-        frac = (frac << 4) | (uint32_t)((v - 1) & 15);
-    }
-    if (bad)
+    int ok = 1;
+    uint64_t sec = ((uint64_t)hex8(hex24, &ok) << 32) | hex8(hex24 + 8, &ok);
+    uint32_t frac = hex8(hex24 + 16, &ok);
+    if (!ok)
         return QPS_EFORMAT;
     /* Two's-complement wrap is what daemontools does with its unsigned
      * arithmetic; labels below 2^62 become negative times. */
