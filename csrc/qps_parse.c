@@ -555,15 +555,16 @@ static qps_kind classify_stderr_text(const qps_parser *p, const char *s, const c
         /* 0.93+: "(hook) plugin: msg" or "(hook) running plugin: msg" */
         const char *close = find_char(s, end, ')');
         if (close && close + 1 < end && close[1] == ' ') {
-            const char *name = close + 2, *q = name;
-            while (q < end && is_name_char(*q) && !(*q == ':' && (q + 1 == end || q[1] == ' ')))
-                q++;
-            if (q < end && *q == ':' && q > name) {
+            const char *name = close + 2, *colon = name;
+            /* the name ends at the first ':' followed by a blank or the end
+             * ("logging::logterse: "); it holds no blank itself */
+            while ((colon = find_char(colon, end, ':')) && colon + 1 < end && colon[1] != ' ')
+                colon++;
+            if (colon && colon > name && !memchr(name, ' ', (size_t)(colon - name))) {
                 r->dialect = QPS_DIALECT_093;
                 r->hook = qps_slice(s + 1, (size_t)(close - s - 1));
-                r->plugin = qps_slice(name, (size_t)(q - name));
-                const char *msg = q + 1 < end ? q + 2 : end;
-                return classify_message(p, msg, end, r);
+                r->plugin = qps_slice(name, (size_t)(colon - name));
+                return classify_message(p, colon + 1 < end ? colon + 2 : end, end, r);
             } else if (STARTS(name, end, "running plugin:")) {
                 r->dialect = QPS_DIALECT_093;
                 r->hook = qps_slice(s + 1, (size_t)(close - s - 1));
@@ -573,6 +574,9 @@ static qps_kind classify_stderr_text(const qps_parser *p, const char *s, const c
         }
         return classify_message(p, s, end, r);
     }
+    /* replies and "dispatching" are a third of a log and never plugin lines */
+    if (s < end && (is_digit(*s) || *s == 'd'))
+        return classify_message(p, s, end, r);
     const char *q = s;
     while (q < end && is_name_char(*q) && !(*q == ':' && (q + 1 == end || q[1] == ' ')))
         q++;
