@@ -2,8 +2,9 @@
 # Installs the Debian packages qpstat needs to build and test, when missing.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
-want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev check pkg-config
-clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl"
+want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev check pkg-config
+clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
+qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libc-ares-dev"
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
