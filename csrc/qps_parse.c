@@ -24,6 +24,9 @@ struct qps_parser {
     char hour_key[13];       /* "YYYY-MM-DD HH" of the last text stamp */
     int64_t hour_base;       /* unix time of that local hour's start */
     bool hour_valid;
+    char label_seconds[16];  /* seconds digits of the last multilog label */
+    int64_t label_unix;      /* and their value */
+    bool label_valid;
 };
 
 qps_parser *qps_parser_new(const qps_parser_opts *opts)
@@ -123,6 +126,24 @@ static bool local_to_unix(qps_parser *p, const qps_civil *c, int64_t *out)
 }
 
 /* ---- frames ---- */
+
+/* A multilog label; the seconds half is usually the previous line's, so
+ * only the nanoseconds are decoded then. */
+static bool decode_label(qps_parser *p, const char *hex24, qps_record *r)
+{
+    if (p->label_valid && memcmp(hex24, p->label_seconds, 16) == 0) {
+        int ok = 1;
+        r->nsec = qps_hex8(hex24 + 16, &ok);
+        r->unix_sec = p->label_unix;
+        return ok;
+    }
+    if (qps_tai64n_decode(hex24, &r->unix_sec, &r->nsec) != QPS_OK)
+        return false;
+    memcpy(p->label_seconds, hex24, 16);
+    p->label_unix = r->unix_sec;
+    p->label_valid = true;
+    return true;
+}
 
 /* "YYYY-MM-DD HH:MM:SS.nnnnnnnnn " as tai64nlocal prints it. */
 static bool frame_tai64nlocal(qps_parser *p, const char *s, const char *end, qps_record *r,
@@ -513,7 +534,7 @@ static qps_kind classify_core(const char *s, const char *end, qps_record *r)
 static qps_kind classify_message(const qps_parser *p, const char *s, const char *end, qps_record *r)
 {
     r->message = qps_slice(s, (size_t)(end - s));
-    if (starts(s, end, p->prefix, p->prefix_len))
+    if (s < end && *s == p->prefix[0] && starts(s, end, p->prefix, p->prefix_len))
         return parse_terse(s + p->prefix_len, end, r);
     if (r->plugin.len) {
         if (QPS_HAS_PREFIX(r->plugin.ptr, r->plugin.len, "connection_time")) {
@@ -648,8 +669,7 @@ qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_reco
     qps_str ident = {0};
 
     if (*s == '@') {
-        if (len < 25 || (len > 25 && s[25] != ' ') ||
-            qps_tai64n_decode(s + 1, &r->unix_sec, &r->nsec) != QPS_OK)
+        if (len < 25 || (len > 25 && s[25] != ' ') || !decode_label(p, s + 1, r))
             return invalid(r, QPS_BAD_LABEL);
         r->framing = QPS_FRAME_MULTILOG;
         r->has_time = 1;

@@ -65,6 +65,11 @@ void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
 /* Display width of text escaped by qps_escape_text (UTF-8 code points). */
 size_t qps_text_width(const char *s, size_t len);
 
+/* ---- time internals (qps_time.c) ---- */
+
+/* Eight lowercase hex digits as 32 bits; *ok is cleared on a bad digit. */
+uint32_t qps_hex8(const char *p, int *ok);
+
 /* ---- parser entry for callers that checked a whole buffer for NUL ---- */
 
 qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_record *r, bool may_hold_nul);

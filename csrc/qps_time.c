@@ -19,7 +19,7 @@
 /* Eight lowercase hex digits -> 32 bits, eight bytes at a time: every line
  * of a multilog file passes through here. *ok is cleared when a byte is not
  * in [0-9a-f]. */
-static uint32_t hex8(const char *p, int *ok)
+uint32_t qps_hex8(const char *p, int *ok)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
     uint64_t x;
@@ -42,8 +42,8 @@ static uint32_t hex8(const char *p, int *ok)
 qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nsec)
 {
     int ok = 1;
-    uint64_t sec = ((uint64_t)hex8(hex24, &ok) << 32) | hex8(hex24 + 8, &ok);
-    uint32_t frac = hex8(hex24 + 16, &ok);
+    uint64_t sec = ((uint64_t)qps_hex8(hex24, &ok) << 32) | qps_hex8(hex24 + 8, &ok);
+    uint32_t frac = qps_hex8(hex24 + 16, &ok);
     if (!ok)
         return QPS_EFORMAT;
     /* Two's-complement wrap is what daemontools does with its unsigned
