@@ -1,0 +1,235 @@
+/*
+ * check_store.c - unit tests of qps_store.c and qps_import.c: schema,
+ * records, live/logged twins, file offsets, pruning, refusing bad files.
+ */
+#include "qpstat.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/qps-check-store-XXXXXX";
+static char path[256];
+
+static void setup(void)
+{
+    setenv("TZ", "UTC", 1);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/q.db", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    strcpy(dir, "/tmp/qps-check-store-XXXXXX");
+}
+
+static qps_store *open_rw(void)
+{
+    qps_status st;
+    char err[256];
+    qps_store *s = qps_store_open(path, QPS_STORE_CREATE, 1000, &st, err, sizeof err);
+    ck_assert_msg(s != NULL, "open: %s", err);
+    return s;
+}
+
+static const char *terse_line =
+    "@400000006b07390d1f43b72c 8909 (deny) logging::logterse: ` 127.0.0.1\tUnknown\tclient.example\t"
+    "<a@b.example>\t<c@d.example>\tspamassassin\t901\tspam score exceeded threshold\tYes, score=9.0 required=5.0";
+
+static int add_line(qps_store *s, const char *line, int source, int64_t t)
+{
+    qps_parser *p = qps_parser_new(NULL);
+    qps_record rec;
+    qps_parser_parse(p, line, strlen(line), &rec);
+    int added = -1;
+    ck_assert_int_eq(qps_store_add(s, &rec, line, strlen(line), "mx", t, 0, source, &added), QPS_OK);
+    qps_parser_free(p);
+    return added;
+}
+
+static uint64_t transactions(qps_store *s)
+{
+    qps_store_info info;
+    ck_assert_int_eq(qps_store_stat(s, &info), QPS_OK);
+    return info.transactions;
+}
+
+START_TEST(create_add_and_report)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, "@400000006b07390d1f43b72c 8909 dispatching QUIT", QPS_SOURCE_IMPORT, 0), 0);
+    ck_assert_int_eq(add_line(s, "@400000006b07390100d4650c 8873 Accepted connection 0/3 from 127.0.0.1 / Unknown",
+                              QPS_SOURCE_IMPORT, 0),
+                     1);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_uint_eq(transactions(s), 1);
+    qps_agg *agg = qps_agg_new(NULL);
+    ck_assert_int_eq(qps_store_aggregate(s, agg), QPS_OK);
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    ck_assert_uint_eq(c.transactions, 1);
+    qps_conn_stats cs;
+    qps_agg_conn_stats(agg, &cs);
+    ck_assert_uint_eq(cs.accepted, 1);
+    qps_agg_free(agg);
+    qps_store_close(s);
+}
+END_TEST
+
+START_TEST(live_and_logged_copies_are_twins)
+{
+    qps_store *s = open_rw();
+    /* the plugin's copy: no label, the time comes with it */
+    const char *live = "8909 (deny) logging::logterse: ` 127.0.0.1\tUnknown\tclient.example\t<a@b.example>\t"
+                       "<c@d.example>\tspamassassin\t901\tspam score exceeded threshold\tYes, score=9.0 required=5.0";
+    int64_t t = 0x6b07390dLL - 10;
+    ck_assert_int_eq(add_line(s, live, QPS_SOURCE_PLUGIN, t), 1);
+    ck_assert_int_eq(add_line(s, live, QPS_SOURCE_PLUGIN, t), 1); /* a second refusal, same text */
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 0); /* pairs with the first */
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 0); /* and the second */
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 1); /* a third is new */
+    ck_assert_uint_eq(transactions(s), 3);
+    /* too far apart in time: not a twin */
+    ck_assert_int_eq(add_line(s, live, QPS_SOURCE_PLUGIN, t + 3600), 1);
+    ck_assert_uint_eq(transactions(s), 4);
+    qps_store_close(s);
+}
+END_TEST
+
+START_TEST(file_offsets)
+{
+    qps_store *s = open_rw();
+    qps_file_id id = {qps_hash_bytes("first line", 10), 42};
+    int64_t off = -1;
+    ck_assert_int_eq(qps_store_file_offset(s, &id, &off), QPS_OK);
+    ck_assert_int_eq(off, 0);
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    ck_assert_int_eq(qps_store_file_progress(s, &id, "current", 1234, 10, 1), QPS_OK);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    /* another name, another inode: the same file by its first line */
+    qps_file_id renamed = {id.head_hash, 43};
+    ck_assert_int_eq(qps_store_file_offset(s, &renamed, &off), QPS_OK);
+    ck_assert_int_eq(off, 1234);
+    /* a rolled-back batch leaves the offset alone */
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    ck_assert_int_eq(qps_store_file_progress(s, &id, "current", 9999, 10, 0), QPS_OK);
+    ck_assert_int_eq(qps_store_rollback(s), QPS_OK);
+    ck_assert_int_eq(qps_store_file_offset(s, &id, &off), QPS_OK);
+    ck_assert_int_eq(off, 1234);
+    qps_store_close(s);
+}
+END_TEST
+
+START_TEST(import_resumes)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/current", dir);
+    FILE *f = fopen(log, "w");
+    fprintf(f, "%s\n", terse_line);
+    fprintf(f, "@400000006b07390d1f43b72d 8910 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\thelo\t903\tx\tmsg"); /* no newline yet */
+    fclose(f);
+    qps_store *s = open_rw();
+    uint64_t added = 0;
+    ck_assert_int_eq(qps_store_import_file(s, log, NULL, &added), QPS_OK);
+    ck_assert_uint_eq(added, 1);
+    f = fopen(log, "a");
+    fprintf(f, " denied before queued\n");
+    fclose(f);
+    added = 0;
+    ck_assert_int_eq(qps_store_import_file(s, log, NULL, &added), QPS_OK);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_int_eq(qps_store_import_file(s, log, NULL, &added), QPS_OK);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_uint_eq(transactions(s), 2);
+    snprintf(log, sizeof log, "%s/missing", dir);
+    ck_assert_int_eq(qps_store_import_file(s, log, NULL, NULL), QPS_EIO);
+    ck_assert_ptr_nonnull(strstr(qps_store_error(s), "cannot open"));
+    qps_store_close(s);
+}
+END_TEST
+
+START_TEST(prune_keeps_daily_totals)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 1);
+    uint64_t removed = 0;
+    ck_assert_int_eq(qps_store_prune(s, 0x6b07390dLL, &removed), QPS_OK);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_uint_eq(transactions(s), 0);
+    qps_agg *agg = qps_agg_new(NULL);
+    ck_assert_int_eq(qps_store_aggregate(s, agg), QPS_OK);
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    ck_assert_uint_eq(c.transactions, 1);
+    qps_row *rows;
+    size_t n;
+    ck_assert_int_eq(qps_agg_rows(agg, QPS_DIM_TLD, &rows, &n), QPS_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(memcmp(rows[0].key[0].ptr, "example", 7), 0);
+    qps_free(rows);
+    qps_agg_free(agg);
+    qps_store_close(s);
+}
+END_TEST
+
+START_TEST(refuses_bad_files)
+{
+    qps_status st;
+    char err[256];
+    FILE *f = fopen(path, "w");
+    fputs("definitely not sqlite, just some text that is long enough to be a header........", f);
+    fclose(f);
+    ck_assert_ptr_null(qps_store_open(path, QPS_STORE_CREATE, 0, &st, err, sizeof err));
+    ck_assert_int_eq(st, QPS_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "not a qpstat store"));
+    unlink(path);
+    qps_store *s = open_rw();
+    qps_store_close(s);
+    /* a newer schema */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'PRAGMA user_version = 77' 2>/dev/null", path);
+    if (system(cmd) == 0) {
+        ck_assert_ptr_null(qps_store_open(path, QPS_STORE_CREATE, 0, &st, err, sizeof err));
+        ck_assert_int_eq(st, QPS_EFORMAT);
+        ck_assert_ptr_nonnull(strstr(err, "newer"));
+    }
+    /* read-only opening of a missing file */
+    snprintf(cmd, sizeof cmd, "%s/none.db", dir);
+    ck_assert_ptr_null(qps_store_open(cmd, QPS_STORE_READONLY, 0, &st, err, sizeof err));
+    ck_assert_int_eq(st, QPS_EIO);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, create_add_and_report);
+    tcase_add_test(core, live_and_logged_copies_are_twins);
+    tcase_add_test(core, file_offsets);
+    tcase_add_test(core, import_resumes);
+    tcase_add_test(core, prune_keeps_daily_totals);
+    suite_add_tcase(s, core);
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, setup, teardown);
+    tcase_add_test(errors, refuses_bad_files);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
