@@ -217,6 +217,68 @@ static qps_status migrate(qps_store *s, bool readonly)
     return QPS_OK;
 }
 
+/* Opens the database and readies it; for a read-only opening, `immutable`
+ * tells SQLite that nobody can write it (a store on a read-only file system
+ * has no -shm file to coordinate readers through). */
+static qps_status attach(qps_store *s, const char *path, bool readonly, bool immutable, int busy_ms)
+{
+    int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    char *uri = NULL;
+    if (immutable) {
+        /* file: URI with the path's reserved characters escaped */
+        size_t n = strlen(path);
+        uri = malloc(3 * n + 32);
+        if (!uri)
+            return QPS_ENOMEM;
+        char *u = uri + sprintf(uri, "file:");
+        for (const char *c = path; *c; c++)
+            u += (*c == '%' || *c == '?' || *c == '#') ? sprintf(u, "%%%02X", (unsigned char)*c)
+                                                       : sprintf(u, "%c", *c);
+        strcpy(u, "?immutable=1");
+        oflags |= SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(uri ? uri : path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    free(uri);
+    if (rc != SQLITE_OK)
+        return fail(s, QPS_EIO, "cannot open the store");
+    sqlite3_busy_timeout(s->db, busy_ms > 0 ? busy_ms : 0);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
+        snprintf(s->error, sizeof s->error, "cannot write the store: it is read-only");
+        return QPS_EIO;
+    }
+    qps_status st = migrate(s, readonly);
+    if (st == QPS_OK && !readonly) {
+        /* WAL: readers (reports) never block the writers (qpsmtpd) */
+        sqlite3_stmt *jm;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK) {
+            sqlite3_step(jm);
+            sqlite3_finalize(jm);
+        }
+        exec(s, "PRAGMA synchronous=NORMAL");
+        exec(s, "PRAGMA cache_size=-32768"); /* 32 MiB: index pages of a busy import */
+    }
+    for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
+        if (readonly && (i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX ||
+                         i == ST_TWIN_CONN || i == ST_LIVE_TX || i == ST_LIVE_CONN))
+            continue;
+        if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+            SQLITE_OK)
+            st = fail(s, QPS_EFORMAT, "not a qpstat store");
+    }
+    return st;
+}
+
+static void detach(qps_store *s)
+{
+    for (int i = 0; i < ST_COUNT_; i++) {
+        sqlite3_finalize(s->stmt[i]);
+        s->stmt[i] = NULL;
+    }
+    sqlite3_close(s->db);
+    s->db = NULL;
+}
+
 qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *status, char *err, size_t errlen)
 {
     qps_status dummy;
@@ -237,38 +299,11 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
         if (fd >= 0)
             close(fd);
     }
-    int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    int rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-    qps_status st = QPS_OK;
-    if (rc != SQLITE_OK) {
-        st = fail(s, QPS_EIO, "cannot open the store");
-    } else {
-        sqlite3_busy_timeout(s->db, busy_ms > 0 ? busy_ms : 0);
-        sqlite3_extended_result_codes(s->db, 1);
-        if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
-            snprintf(s->error, sizeof s->error, "cannot write the store: it is read-only");
-            st = QPS_EIO;
-        }
-        if (st == QPS_OK)
-            st = migrate(s, readonly);
-        if (st == QPS_OK && !readonly) {
-            /* WAL: readers (reports) never block the writers (qpsmtpd) */
-            sqlite3_stmt *jm;
-            if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK) {
-                sqlite3_step(jm);
-                sqlite3_finalize(jm);
-            }
-            exec(s, "PRAGMA synchronous=NORMAL");
-            exec(s, "PRAGMA cache_size=-32768"); /* 32 MiB: index pages of a busy import */
-        }
-        for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
-            if (readonly && (i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX ||
-                             i == ST_TWIN_CONN || i == ST_LIVE_TX || i == ST_LIVE_CONN))
-                continue;
-            if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
-                SQLITE_OK)
-                st = fail(s, QPS_EFORMAT, "not a qpstat store");
-        }
+    qps_status st = attach(s, path, readonly, false, busy_ms);
+    if (st == QPS_EIO && readonly && s->db && (sqlite3_errcode(s->db) & 0xff) == SQLITE_CANTOPEN) {
+        /* a WAL store on a read-only file system: read it as immutable */
+        detach(s);
+        st = attach(s, path, true, true, busy_ms);
     }
     if (st != QPS_OK) {
         if (err)
@@ -287,9 +322,7 @@ void qps_store_close(qps_store *s)
         return;
     if (s->in_tx)
         exec(s, "ROLLBACK");
-    for (int i = 0; i < ST_COUNT_; i++)
-        sqlite3_finalize(s->stmt[i]);
-    sqlite3_close(s->db);
+    detach(s);
     qps_parser_free(s->parser);
     free(s);
 }

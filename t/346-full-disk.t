@@ -25,4 +25,19 @@ unlike($out, qr/Segmentation|Aborted|core dumped/, 'no crash');
 $out = `$Q report --db $db --by disposition --format csv 2>&1`;
 is($? >> 8, 0, 'the store is still readable') or diag $out;
 like($out, qr/^disposition,count,percent\r\n/, 'and reports what was committed');
+
+# a read-only file system (root ignores file modes, not this)
+my $ro = "$tmp/ro";
+mkdir $ro or die;
+if (system('mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', $ro) == 0) {
+    my $rodb = "$ro/q.db";
+    `$Q import --db $rodb t/data/multilog-094 2>&1`;
+    system('mount', '-o', 'remount,ro', $ro) == 0 or die 'remount';
+    my $out = `$Q import --db $rodb t/data/multilog-094 2>&1`;
+    is($? >> 8, 1, 'import into a store on a read-only file system: exit 1');
+    like($out, qr/qpstat: .*(read-only|readonly|unable to open|cannot)/i, 'with a clear message') or diag $out;
+    $out = `$Q report --db $rodb --by disposition --format csv 2>&1`;
+    like($out, qr/^queued,3,/m, 'reports from the read-only store still work') or diag $out;
+    system('umount', $ro);
+}
 done_testing;
