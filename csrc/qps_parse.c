@@ -633,12 +633,15 @@ static qps_kind classify_stderr_text(const qps_parser *p, const char *s, const c
 /* "pid text" */
 static bool split_pid(const char *s, const char *end, qps_record *r, const char **text)
 {
-    uint64_t pid;
-    size_t n = scan_uint(s, end, 10, &pid);
-    if (n == 0 || pid > UINT32_MAX || (s + n < end && s[n] != ' '))
+    /* every line but the frame-less ones starts here: kept tight */
+    const char *p = s, *limit = end - s > 10 ? s + 10 : end;
+    uint64_t pid = 0;
+    while (p < limit && (unsigned char)(*p - '0') < 10)
+        pid = pid * 10 + (uint64_t)(*p++ - '0');
+    if (p == s || pid > UINT32_MAX || (p < end && *p != ' '))
         return false;
     r->pid = (uint32_t)pid;
-    *text = s + n < end ? s + n + 1 : end;
+    *text = p < end ? p + 1 : end;
     return true;
 }
 
