@@ -118,7 +118,8 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         gzrewind(gz);
         offset = 0;
     }
-    importer im = {store, qps_parser_new(NULL), server, 0, 0};
+    qps_parser_opts popts = {qps_store_prefix(store), 0};
+    importer im = {store, qps_parser_new(&popts), server, 0, 0};
     if (!im.parser) {
         rc = QPS_ENOMEM;
         goto out;

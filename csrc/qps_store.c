@@ -57,6 +57,7 @@ struct qps_store {
     sqlite3_stmt *stmt[ST_COUNT_];
     char error[512];
     qps_parser *parser;
+    char *prefix;       /* logterse prefix, NULL for the default */
     bool in_tx;
 };
 
@@ -324,7 +325,26 @@ void qps_store_close(qps_store *s)
         exec(s, "ROLLBACK");
     detach(s);
     qps_parser_free(s->parser);
+    free(s->prefix);
     free(s);
+}
+
+qps_status qps_store_set_prefix(qps_store *s, const char *prefix)
+{
+    qps_parser_opts opts = {prefix, 0};
+    qps_parser *p = qps_parser_new(&opts);
+    if (!p)
+        return QPS_ENOMEM;
+    qps_parser_free(s->parser);
+    s->parser = p;
+    free(s->prefix);
+    s->prefix = prefix ? strdup(prefix) : NULL;
+    return prefix && !s->prefix ? QPS_ENOMEM : QPS_OK;
+}
+
+const char *qps_store_prefix(const qps_store *s)
+{
+    return s->prefix;
 }
 
 const char *qps_store_error(const qps_store *s)
@@ -431,6 +451,9 @@ static uint64_t terse_dedup(const qps_record *r)
     return qps_hash_bytes(start, len) ^ ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL);
 }
 
+static qps_status add_record(qps_store *s, const qps_record *r, const char *line, size_t len, const char *server,
+                             int64_t unix_sec, uint32_t nsec, int source, int *added);
+
 qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, size_t len, const char *server,
                          int64_t unix_sec, uint32_t nsec, int source, int *added)
 {
@@ -438,6 +461,26 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, si
         *added = 0;
     if (!s->stmt[ST_ADD_TX])
         return QPS_EINVAL; /* opened read-only */
+    if (s->in_tx)
+        return add_record(s, r, line, len, server, unix_sec, nsec, source, added);
+    /* the twin lookup and the insert must be one transaction: an import
+     * committing in between would otherwise store both copies */
+    qps_status st = qps_store_begin(s);
+    if (st != QPS_OK)
+        return st;
+    st = add_record(s, r, line, len, server, unix_sec, nsec, source, added);
+    if (st != QPS_OK) {
+        qps_store_rollback(s);
+        if (added)
+            *added = 0;
+        return st;
+    }
+    return qps_store_commit(s);
+}
+
+static qps_status add_record(qps_store *s, const qps_record *r, const char *line, size_t len, const char *server,
+                             int64_t unix_sec, uint32_t nsec, int source, int *added)
+{
     int64_t t = r->has_time ? r->unix_sec : unix_sec;
     uint32_t ns = r->has_time ? r->nsec : nsec;
     qps_str host = r->host.len ? r->host : qps_slice(server, server ? strlen(server) : 0);
@@ -475,7 +518,9 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, si
             return fail(s, QPS_EIO, "cannot write the store");
     } else if (r->kind == QPS_KIND_ACCEPT || r->kind == QPS_KIND_TOO_MANY || r->kind == QPS_KIND_HOSTS_ALLOW ||
                r->kind == QPS_KIND_CONN_TIME) {
-        uint64_t dedup = qps_hash_bytes(r->message.ptr, r->message.len) ^
+        /* a connection time is paired by process alone: the plugin's own
+         * measurement and connection_time's log line differ by a few ms */
+        uint64_t dedup = (r->kind == QPS_KIND_CONN_TIME ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
                          ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
         /* the plugin never records accepts or waits (they are logged by the
          * server core), so only the other facts can have twins */

@@ -424,6 +424,14 @@ enum {
 qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *status, char *err, size_t errlen);
 void qps_store_close(qps_store *store);
 
+/** Sets the logterse prefix the store parses its lines with (imports and
+ *  reports), for a plugin configured with another prefix; NULL restores
+ *  the default "`". The string is copied. */
+qps_status qps_store_set_prefix(qps_store *store, const char *prefix);
+
+/** The store's logterse prefix, NULL for the default. Owned by the store. */
+const char *qps_store_prefix(const qps_store *store);
+
 /** The message of the store's last failure; static or store-owned. */
 const char *qps_store_error(const qps_store *store);
 
@@ -438,7 +446,7 @@ enum { QPS_SOURCE_IMPORT = 1, QPS_SOURCE_PLUGIN = 2 };
 
 /** Stores a parsed line if it is a logterse record or a connection fact
  *  (accept, too many, hosts_allow, connection_time); other kinds are
- *  ignored. line/len is the raw line the record was parsed from. A record
+ *  ignored. Outside qps_store_begin/commit it is a transaction of its own. line/len is the raw line the record was parsed from. A record
  *  without a time gets the given time (unix_sec, nsec). A record already
  *  stored from the other source (same pid and fields within two minutes)
  *  is not stored again. *added (may be NULL) is 1 when a row was added. */

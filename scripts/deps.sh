@@ -4,7 +4,8 @@
 set -eu
 want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev check pkg-config
 clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
-qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libc-ares-dev"
+qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libc-ares-dev
+libtest-leaktrace-perl valgrind"
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"

@@ -10,7 +10,7 @@ CC=${CC_SAN:-clang}
 FLAGS="-g -O1 -std=gnu99 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -D_GNU_SOURCE -Icsrc"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-$CC $FLAGS -o "$out/qpstat" csrc/qpstat.c csrc/cli_*.c csrc/qps_*.c -lsqlite3 -lz -lpthread
+$CC $FLAGS -o "$out/qpstat" csrc/qpstat.c csrc/cli_*.c csrc/qps_*.c -lsqlite3 -lz -lcares -lm -lpthread
 status=0
 for t in tests/check_*.c; do
     bin="$out/$(basename "$t" .c)"

@@ -1,0 +1,324 @@
+package Qpstat::Agg;
+
+use strict;
+use warnings;
+
+use Carp ();
+use Hash::Util::FieldHash ();
+use Qpstat ();
+
+our $VERSION = $Qpstat::VERSION;
+our @CARP_NOT = qw(Qpstat Qpstat::Store);
+
+my %FORMAT = (text => 0, csv => 1, json => 2, mail => 3);    # qps_format
+my %NEW_OPTS = map { $_ => 1 } qw(since until today yesterday days utc prefix capacity now _mail_default);
+# the date text of each aggregator's time selection, for the mail report
+Hash::Util::FieldHash::fieldhash(my %LABEL);
+my %REPORT_OPTS = map { $_ => 1 } qw(format by top mail_date);
+
+# An object holds a C pointer: a thread clone must not share it.
+sub CLONE_SKIP { 1 }
+
+sub _opts {
+    my ($method, $allowed, @args) = @_;
+    Carp::croak("$method: options come in name => value pairs") if @args % 2;
+    my %o = @args;
+    for (sort keys %o) {
+        Carp::croak("$method: unknown option '$_'") unless $allowed->{$_};
+    }
+    return %o;
+}
+
+sub _epoch {
+    my ($method, $name, $v) = @_;
+    return undef unless defined $v;
+    Carp::croak("$method: $name must be unix seconds (an integer), not '$v'")
+      unless !ref $v && $v =~ /\A-?[0-9]{1,15}\z/;
+    return 0 + $v;
+}
+
+sub new {
+    my $class = shift;
+    my %o = _opts('Qpstat::Agg::new', \%NEW_OPTS, @_);
+    my $label = Qpstat::_time_range('Qpstat::Agg::new', \%o, delete $o{_mail_default});
+    my $since = _epoch('Qpstat::Agg::new', 'since', $o{since});
+    my $until = _epoch('Qpstat::Agg::new', 'until', $o{until});
+    my $capacity = $o{capacity} // 0;
+    Carp::croak("Qpstat::Agg::new: capacity must be a whole number of keys, not '$capacity'")
+      unless !ref $capacity && $capacity =~ /\A[0-9]{1,9}\z/;
+    my $now = $o{now} // 0;
+    Carp::croak("Qpstat::Agg::new: now must be unix seconds, not '$now'")
+      unless !ref $now && $now =~ /\A[0-9]{1,15}\z/;
+    Carp::croak('Qpstat::Agg::new: prefix must be a non-empty string')
+      if defined $o{prefix} && (ref $o{prefix} || $o{prefix} eq '');
+    my $self = eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now) }
+      || Qpstat::_rethrow($@);
+    $LABEL{$self} = $label if defined $label;
+    return $self;
+}
+
+sub add_file {
+    my ($self, @paths) = @_;
+    Carp::croak('Qpstat::Agg::add_file: no path given') unless @paths;
+    require IO::Uncompress::Gunzip;
+    for my $file (Qpstat::log_files(@paths)) {
+        my $fh = IO::Uncompress::Gunzip->new($file, Transparent => 1, MultiStream => 1)
+          or Carp::croak("Qpstat::Agg::add_file: cannot read $file: $IO::Uncompress::Gunzip::GunzipError");
+        my $buf;
+        while (1) {
+            my $n = $fh->read($buf, 1 << 20);
+            Carp::croak("Qpstat::Agg::add_file: cannot read $file: $IO::Uncompress::Gunzip::GunzipError")
+              if $n < 0;
+            last if $n == 0;
+            eval { $self->feed($buf); 1 } or Qpstat::_rethrow($@);
+        }
+        $fh->close;
+        eval { $self->finish; 1 } or Qpstat::_rethrow($@);
+    }
+    return $self;
+}
+
+sub _dim {
+    my ($method, $name) = @_;
+    Carp::croak("$method: which dimension?") unless defined $name;
+    my ($dim) = Qpstat::_dimensions($method, $name);
+    Carp::croak("$method: one dimension, please") if Qpstat::_dimensions($method, $name) != 1;
+    return $dim;
+}
+
+sub rows {
+    my ($self, $name) = @_;
+    my $dim = _dim('Qpstat::Agg::rows', $name);
+    Carp::croak("Qpstat::Agg::rows: '$dim' has no rows: use conn_stats") if $Qpstat::METRIC{$dim};
+    return eval { $self->_rows($Qpstat::DIM_NUMBER{$dim}) } || Qpstat::_rethrow($@);
+}
+
+sub total {
+    my ($self, $name) = @_;
+    my $dim = _dim('Qpstat::Agg::total', $name);
+    return $self->_total($Qpstat::DIM_NUMBER{$dim});
+}
+
+sub approximate {
+    my ($self, $name) = @_;
+    my $dim = _dim('Qpstat::Agg::approximate', $name);
+    return $self->_approximate($Qpstat::DIM_NUMBER{$dim});
+}
+
+sub report {
+    my $self = shift;
+    my $m = 'Qpstat::Agg::report';
+    my %o = _opts($m, \%REPORT_OPTS, @_);
+    my $format = $o{format} // 'text';
+    Carp::croak("$m: format is text, csv, json or mail, not '$format'")
+      unless !ref $format && exists $FORMAT{$format};
+    my @dims = defined $o{by} ? Qpstat::_dimensions($m, $o{by}) : ();
+    @dims = $format eq 'csv' ? ('disposition') : @Qpstat::ALL_DIMENSIONS unless @dims;
+    Carp::croak("$m: csv prints one table: give one dimension in by") if $format eq 'csv' && @dims != 1;
+    my $top = $o{top};
+    Carp::croak("$m: top must be a whole number, not '$top'")
+      if defined $top && (ref $top || $top !~ /\A[0-9]{1,9}\z/);
+    # as the CLI: without top, tables keyed by remote input show 20 rows
+    my $remote_top = defined $top || $format eq 'csv' ? 0 : 20;
+    my $out = eval {
+        $self->_render($FORMAT{$format}, [map { $Qpstat::DIM_NUMBER{$_} } @dims], $top // 0, $remote_top,
+            $o{mail_date} // $LABEL{$self} // '');
+    };
+    return defined $out ? $out : Qpstat::_rethrow($@);
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Qpstat::Agg - mail statistics over qpsmtpd log lines (qpstat report as an object)
+
+=head1 SYNOPSIS
+
+    use Qpstat::Agg;
+
+    my $agg = Qpstat::Agg->new(since => $midnight, utc => 1);
+    $agg->add_file('/var/log/qpsmtpd');          # multilog dir, files, .gz
+    $agg->add_line($line);                       # or line by line
+    $agg->merge($other_agg);
+
+    my $counts = $agg->counts;                   # lines read, parsed, by kind
+    for my $row (@{ $agg->rows('disposition') }) {
+        print "$row->{key} $row->{count} $row->{percent}\n";
+    }
+    print $agg->report(format => 'csv', by => 'dnsbl');
+
+=head1 DESCRIPTION
+
+An aggregator counts every dimension of C<qpstat report> in one pass over
+the lines it is given: dispositions, DNSBL services, sender TLDs, the
+disposition x TLD matrix, hours, days, senders, recipient domains, remote
+IPs, HELO names, SpamAssassin scores and verdicts, connection facts and
+connection times. Memory stays bounded: each keyed table keeps at most
+C<capacity> keys (then counts become estimates, see L</approximate>).
+
+Every line is counted: a line that is not a qpsmtpd line is counted as
+invalid, never an error. The numbers equal those of C<qpstat report> on
+the same lines with the same options.
+
+=head1 METHODS
+
+=head2 new
+
+    my $agg = Qpstat::Agg->new(%options);
+
+Options (all optional):
+
+=over
+
+=item since, until
+
+unix seconds: keep only lines with C<since E<lt>= time E<lt> until> (lines
+without a time are then counted as C<untimed> and skipped);
+
+=item today, yesterday, days
+
+instead of since and until, as the CLI's C<--today>, C<--yesterday> and
+C<--days N>: local calendar days, or the last N*24 hours, counted from now;
+
+=item utc
+
+true: hour and day tables in UTC instead of local time (C<TZ>);
+
+=item prefix
+
+the logterse prefix, default C<`>;
+
+=item capacity
+
+distinct keys kept per table, default 20000;
+
+=item now
+
+unix seconds that year-less syslog stamps and the relative time options
+are read against, default now.
+
+=back
+
+Croaks C<Qpstat::Agg::new: ...> on an unknown option or a bad value.
+
+=head2 add_line
+
+    my $parsed = $agg->add_line($line);
+
+Adds one line (bytes; a trailing newline is ignored). Returns true when the
+line was a qpsmtpd line, false when it was counted as invalid.
+
+=head2 add_lines
+
+    my $parsed = $agg->add_lines(@lines);
+
+Adds many lines in one call; returns how many were not invalid.
+
+=head2 add_file
+
+    $agg->add_file(@paths);
+
+Reads files, gzip files (recognised by content) and directories (see
+L<Qpstat/log_files>) in time order, as C<qpstat report> does. Returns the
+aggregator. Croaks C<Qpstat::Agg::add_file: cannot read ...>.
+
+=head2 feed, finish
+
+    $agg->feed($chunk) while read($fh, $chunk, 65536);
+    $agg->finish;
+
+Adds a byte stream cut anywhere: complete lines are added, a partial last
+line waits for the next chunk. Call C<finish> at the end of each stream.
+
+=head2 merge
+
+    $agg->merge($other);
+
+Adds every count of C<$other> (another C<Qpstat::Agg>) into C<$agg>. Merging
+two aggregators of the two halves of a log equals aggregating the whole.
+
+=head2 counts
+
+    my $c = $agg->counts;
+
+A new hash: C<lines_read lines_parsed lines_invalid out_of_range untimed
+transactions>, C<kinds> (a hash of line counts by kind, the names of
+L<Qpstat/parse_line>) and C<invalid> (counts by reason: C<empty nul too_long
+label time no_pid truncated>), as in the JSON report.
+
+=head2 rows
+
+    my $rows = $agg->rows('tld');
+
+The rows of a keyed dimension in report order, as a new array of hashes
+with C<key> (also under the dimension's own name, as in the JSON report),
+C<count>, C<percent> (of L</total>, unrounded) and C<error> (0, or the
+bound of the overcount when the table overflowed). The rows of
+C<disposition,tld> have C<disposition> and C<tld> instead of C<key>.
+The metric dimensions C<connections> and C<connection-time> have no rows:
+see L</conn_stats>.
+
+=head2 total
+
+    my $n = $agg->total('dnsbl');
+
+What the percentages of a dimension refer to: transactions for most, DNSBL
+denials for C<dnsbl>, recipients for C<recipient>.
+
+=head2 approximate
+
+True when a table of the dimension overflowed its capacity: its counts are
+then estimates (Space-Saving), each with its C<error> bound.
+
+=head2 conn_stats
+
+    my $c = $agg->conn_stats;
+
+A new hash: C<accepted> connections, C<peak> concurrency, the configured
+C<limit>, C<too_many> waits, C<hosts_allow> denials, C<timed> connections
+and their time in seconds: C<mean p50 p90 p99 max>.
+
+=head2 spam_stats
+
+A new hash: C<spam>, C<ham>, C<none> (transactions by SpamAssassin verdict)
+and C<spam_mean>, C<ham_mean> (mean scores).
+
+=head2 report
+
+    my $text = $agg->report(format => 'text', by => ['disposition', 'tld'], top => 10);
+
+The report C<qpstat report> prints, as a byte string. Options:
+
+=over
+
+=item format
+
+C<text> (default), C<csv> (one table), C<json>, C<mail> (the "Email
+Disposition" message; C<mail_date> is the date text of its Subject, by
+default the dates of the aggregator's time selection, as the CLI writes
+them);
+
+=item by
+
+dimension names, as an array or a comma-separated string
+(C<'disposition,tld'> is one table); default all (C<disposition> for csv);
+
+=item top
+
+rows per table; default all, and 20 for sender, recipient, ip and helo.
+
+=back
+
+=head1 THREADS AND FORK
+
+An aggregator is plain memory: it may be used in a forked child. It is not
+copied into new threads (C<CLONE_SKIP>).
+
+=head1 SEE ALSO
+
+L<Qpstat>, L<Qpstat::Store>, L<qpstat(1)>.
+
+=cut

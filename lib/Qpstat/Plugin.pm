@@ -1,0 +1,291 @@
+package Qpstat::Plugin;
+
+use strict;
+use warnings;
+
+use Time::HiRes ();
+
+our $VERSION = '0.1.0';
+
+# Values of Qpsmtpd::Constants (fixed by qpsmtpd since 0.2x), so that this
+# module loads and is tested without qpsmtpd installed.
+use constant { DECLINED => 909, LOGWARN => 4, LOGALERT => 1 };
+my %LOG_LEVEL = (
+    LOGDEBUG => 7, LOGINFO => 6, LOGNOTICE => 5, LOGWARN => 4,
+    LOGERROR => 3, LOGCRIT => 2, LOGALERT  => 1, LOGEMERG => 0, LOGRADAR => 0,
+);
+my $FS = "\t";
+my %OPTION = map { $_ => 1 } qw(prefix loglevel db name busy_ms);
+
+# register($plugin, $qp, @args): the arguments of the config/plugins line.
+sub register {
+    my ($plugin, $qp, @args) = @_;
+    my %args;
+    while (@args) {
+        my ($k, $v) = splice @args, 0, 2;
+        $args{$k} = $v;
+    }
+    my $st = $plugin->{_qpstat} = {
+        prefix      => '`',
+        loglevel    => LOGALERT,
+        name        => 'logging::logterse',
+        db          => undef,
+        busy_ms     => 200,
+        master_pid  => $$,    # the process that loaded the plugins (forkserver/prefork parent)
+        warned      => 0,
+    };
+    # as logging/logterse 1.1
+    $st->{prefix} = $1 if defined $args{prefix} && $args{prefix} =~ /^(.+)$/;
+    if (defined $args{loglevel}) {
+        if ($args{loglevel} =~ /^\d+$/) {
+            $st->{loglevel} = $args{loglevel};
+        }
+        elsif (defined $LOG_LEVEL{ $args{loglevel} }) {
+            $st->{loglevel} = $LOG_LEVEL{ $args{loglevel} };
+        }
+        else {
+            $plugin->log(LOGWARN, "unknown loglevel '$args{loglevel}', using LOGALERT");
+        }
+    }
+    # ours
+    $st->{name} = $args{name} if defined $args{name} && $args{name} =~ /\A\S+\z/;
+    $st->{db}   = $args{db}   if defined $args{db}   && length $args{db};
+    $st->{busy_ms} = $args{busy_ms} if defined $args{busy_ms} && $args{busy_ms} =~ /\A[0-9]{1,6}\z/;
+    for (sort keys %args) {
+        $plugin->log(LOGWARN, "unknown option '$_' ignored") unless $OPTION{$_};
+    }
+    if ($st->{db}) {
+        # the XS module is loaded here, in the parent, once
+        eval { require Qpstat::Store; 1 } or do {
+            $plugin->log(LOGWARN, "cannot load Qpstat::Store, recording to the log only: $@");
+            $st->{db} = undef;
+        };
+    }
+    return;
+}
+
+# hook_deny: logterse's record of a denial.
+sub deny {
+    my ($plugin, $transaction, $prev_plugin, $retval, $return_text) = @_;
+    my $disposition = join($FS, $prev_plugin // '', $retval // '', $return_text // '');
+    return _log_terse($plugin, $transaction, $disposition);
+}
+
+# hook_queue: logterse's record of a queued message.
+sub queue {
+    my ($plugin, $transaction) = @_;
+    my $header = $transaction ? $transaction->header : undef;
+    my $msg_id = ($header ? $header->get('Message-Id') : undef) || '';
+    $msg_id =~ s/[\r\n].*//s;                             # don't allow newlines in the Message-Id here
+    $msg_id = "<$msg_id>" unless $msg_id =~ /^<.*>$/;    # surround in <>'s
+    return _log_terse($plugin, $transaction, "queued$FS$FS$msg_id");
+}
+
+# The fields of logterse 1.1, byte for byte: the five connection and
+# envelope values with TABs replaced, the disposition as it is, the spam
+# field. Returns the text after the prefix.
+sub terse_text {
+    my ($plugin, $transaction, $disposition) = @_;
+    my $conn = $plugin->qp ? $plugin->qp->connection : undef;
+    my $recipients  = join(',', $transaction ? $transaction->recipients : ());
+    my $remote_ip   = ($conn ? $conn->remote_ip : undef)   || '';
+    my $remote_host = ($conn ? $conn->remote_host : undef) || '';
+    my $hello_host  = ($conn ? $conn->hello_host : undef)  || '';
+    my $tx_sender   = ($transaction ? $transaction->sender : undef) || '';
+    my $spamscore   = 'msg denied before queued';
+    if (substr($disposition, 0, 6) =~ 'queued|spamas') {
+        my $header = $transaction ? $transaction->header : undef;
+        $spamscore = ($header ? $header->get('X-Spam-Status') : undef) || '';
+        # just pull out scores (logterse 1.1's arithmetic: without "tests",
+        # index() is -1 and the last two characters go)
+        $spamscore = substr($spamscore, 0, index($spamscore, 'tests') - 1);
+        $spamscore =~ s/\n/_/g;
+    }
+    my @fields = map { my $v = "$_"; $v =~ s/$FS/_/g; $v } $remote_ip, $remote_host, $hello_host, $tx_sender,
+      $recipients;
+    return join($FS, @fields, $disposition, $spamscore);
+}
+
+# The line qpsmtpd's built-in logger writes for a plugin's log call
+# (Qpsmtpd::varlog in 0.93+): "$$ ($hook) $plugin: @msg".
+sub stderr_line {
+    my ($hook, $name, @msg) = @_;
+    my $prefix = defined $hook ? " ($hook) $name:" : " $name:";
+    return join(' ', $$ . $prefix, @msg);
+}
+
+sub _log_terse {
+    my ($plugin, $transaction, $disposition) = @_;
+    my $st   = $plugin->{_qpstat};
+    my $text = terse_text($plugin, $transaction, $disposition);
+    my $hook = $plugin->hook_name;
+    # Plugin::log would print our own plugin name: qpsmtpd prints the name
+    # it is given, so name the plugin logterse's (or the configured) name.
+    $plugin->qp->varlog($st->{loglevel}, $hook, $st->{name}, $st->{prefix}, $text);
+    _record($plugin, stderr_line($hook, $st->{name}, $st->{prefix}, $text)) if $st->{db};
+    return DECLINED;
+}
+
+# hook_pre_connection (forkserver/prefork: runs before the child is forked,
+# so the child inherits the time) and hook_connect (tcpserver mode).
+sub connection_start {
+    my ($plugin) = @_;
+    my $st = $plugin->{_qpstat} or return DECLINED;
+    return DECLINED if $plugin->hook_name && $plugin->hook_name eq 'connect' && $st->{conn_start};
+    $st->{conn_start} = Time::HiRes::time();
+    return DECLINED;
+}
+
+# hook_post_connection: the connection's time, as the connection_time
+# plugin would log it, into the store only. When connection_time itself is
+# loaded its log line is the record (imported later), so nothing is stored
+# here: one connection, one connection time.
+sub connection_end {
+    my ($plugin) = @_;
+    my $st = $plugin->{_qpstat} or return DECLINED;
+    my $start = delete $st->{conn_start};
+    return DECLINED unless $st->{db} && $start;
+    return DECLINED if _has_connection_time_plugin($plugin);
+    my $line = stderr_line('post-connection', 'connection_time', sprintf '%.3f s.', Time::HiRes::time() - $start);
+    _record($plugin, $line);
+    return DECLINED;
+}
+
+sub _has_connection_time_plugin {
+    my ($plugin) = @_;
+    my $st = $plugin->{_qpstat};
+    return $st->{conn_time_plugin} if defined $st->{conn_time_plugin};
+    my $hooks = eval { $plugin->qp->hooks };
+    my $list  = ref $hooks eq 'HASH' ? $hooks->{'post-connection'} : undef;
+    return $st->{conn_time_plugin} =
+      (ref $list eq 'ARRAY' && grep { ref $_ eq 'HASH' && ($_->{name} // '') =~ /^connection_time/ } @$list) ? 1 : 0;
+}
+
+# Into the store, never failing: a store that is missing, locked,
+# read-only or broken costs one warning per process (again after a success)
+# and the line stays in the log for `qpstat import`.
+sub _record {
+    my ($plugin, $line) = @_;
+    my $st = $plugin->{_qpstat};
+    my $ok = eval {
+        my $store = _store($st);
+        $store->record_line($line, time => Time::HiRes::time(), source => 'plugin');
+        1;
+    };
+    my $err = $@;
+    # The process that forks the connections keeps no handle open: a child
+    # must never inherit one.
+    _close($st) if $$ == $st->{master_pid};
+    if ($ok) {
+        $st->{warned} = 0;
+        return 1;
+    }
+    _close($st);
+    unless ($st->{warned}) {
+        $st->{warned} = 1;
+        $err =~ s/ at \S+ line \d+(?:, <[^>]*> (?:line|chunk) \d+)?\.?\n?\z//;
+        $err =~ s/\s+\z//;
+        $err =~ s/\AQpstat::Store::\w+: (?:\Q$st->{db}\E: )?//;
+        $plugin->log(LOGWARN, "cannot record into $st->{db} (the line stays in the log for 'qpstat import'): $err");
+    }
+    return 0;
+}
+
+# The store handle of this process: opened on first use, again after fork.
+sub _store {
+    my ($st) = @_;
+    return $st->{store} if $st->{store} && $st->{store_pid} == $$;
+    # a handle inherited from the parent is dropped without closing it
+    $st->{store} = undef;
+    $st->{store} = Qpstat::Store->open($st->{db}, create => 1, busy_ms => $st->{busy_ms}, prefix => $st->{prefix});
+    $st->{store_pid} = $$;
+    return $st->{store};
+}
+
+sub _close {
+    my ($st) = @_;
+    my $store = delete $st->{store} or return;
+    eval { $store->close if $st->{store_pid} == $$; 1 };
+    return;
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Qpstat::Plugin - the logic of the qpsmtpd plugin C<plugins/qpstat>
+
+=head1 SYNOPSIS
+
+In qpsmtpd's C<config/plugins>, where C<logging/logterse> was:
+
+    qpstat db /var/lib/qpstat/qpstat.db
+
+The plugin file C<plugins/qpstat> is a shim whose hooks call the functions
+below with the qpsmtpd plugin object, and return C<DECLINED>.
+
+=head1 DESCRIPTION
+
+A drop-in for C<logging/logterse> 1.1 (the SME Server version): it writes
+the same terse line, byte for byte, under the same name
+C<logging::logterse>, so every script that selects C</logterse/> keeps
+working; and it records each line at once into the qpstat store, so
+statistics are live. It observes and never decides.
+
+The functions take the qpsmtpd plugin object (anything with C<qp>,
+C<hook_name> and C<log>, whose C<qp> has C<connection>, C<varlog> and
+C<hooks>) and keep their state in C<< $plugin->{_qpstat} >>.
+
+=head2 register
+
+    Qpstat::Plugin::register($plugin, $qp, @args);
+
+Reads the arguments as logterse does: C<prefix> (default C<`>) and
+C<loglevel> (default C<LOGALERT>; digits as they are, else a level name);
+and C<db PATH> (the store; default none: the terse line only), C<name NAME>
+(the plugin name printed before the line; default C<logging::logterse>),
+C<busy_ms N> (how long a record may wait for a store locked by another
+process, default 200).
+
+=head2 deny, queue
+
+    Qpstat::Plugin::deny($plugin, $transaction, $prev_plugin, $retval, $return_text);
+    Qpstat::Plugin::queue($plugin, $transaction);
+
+C<hook_deny> and C<hook_queue> of logterse 1.1: log the terse line, then
+record it (see L</STORE>). Return C<DECLINED>.
+
+=head2 connection_start, connection_end
+
+C<hook_pre_connection>/C<hook_connect> note when the connection began;
+C<hook_post_connection> records C<(post-connection) connection_time: N.NNN s.>
+into the store, unless the C<connection_time> plugin is loaded (its log
+line is then the record, added by C<qpstat import>). Nothing is logged.
+
+=head2 terse_text, stderr_line
+
+    my $text = Qpstat::Plugin::terse_text($plugin, $transaction, $disposition);
+    my $line = Qpstat::Plugin::stderr_line($hook, $name, $prefix, $text);
+
+The fields after the prefix, and the line qpsmtpd's built-in logger prints
+(C<"$$ ($hook) $name: $prefix $text">); exposed for tests and scripts.
+
+=head1 STORE
+
+Each process opens its own store handle on first use (a forked child
+never uses its parent's). The process that loaded the plugins (the
+forkserver or prefork parent, where hosts_allow denials are logged) closes
+the handle after each record, so no child inherits an open SQLite handle.
+
+When the store is missing, locked, read-only or broken, the mail goes on
+unchanged, one warning is logged per process (again after a success), and
+the line stays in the log: C<qpstat import> adds it later, and a record the
+plugin did store is not counted twice.
+
+=head1 SEE ALSO
+
+C<plugins/qpstat>, L<Qpstat::Store>, C<qpstat import> in L<qpstat(1)>.
+
+=cut

@@ -1,0 +1,299 @@
+#!/usr/bin/perl
+# t/400-plugin.t - plugins/qpstat compiled as qpsmtpd 0.94 compiles a
+# plugin, against stubs of Qpsmtpd::Plugin/Constants and of the connection,
+# transaction, address and header objects (t/lib/stub-qpsmtpd):
+#  - the terse line is logterse 1.1's, byte for byte (queued, deny with a
+#    TAB in the text, sender and HELO with TABs, no Message-Id, Message-Id
+#    without brackets or with a CRLF, X-Spam-Status without "tests", the
+#    old SA header, the parent's hosts_allow denial, prefix, loglevel, name);
+#  - each line is recorded into the store at once, and importing the log
+#    afterwards adds nothing;
+#  - connection times are recorded unless the connection_time plugin runs;
+#  - a missing, locked or corrupt store: every hook still returns DECLINED,
+#    the line is still logged, one warning per process;
+#  - a forked child records through its own handle.
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib', 't/lib/stub-qpsmtpd';
+use QpstatTest qw(NOW spew tmpdir slurp);
+use POSIX ();
+use Time::HiRes ();
+
+use Qpsmtpd::Constants;
+use Qpsmtpd::Plugin;
+use StubQP;
+use Qpstat::Store;
+
+my $dir = tmpdir();
+my $n   = 0;
+
+# A plugin object as qpsmtpd makes one from config/plugins "qpstat @args".
+sub load_plugin {
+    my (@args) = @_;
+    my $package = 'Qpsmtpd::Plugin::qpstat';
+    Qpsmtpd::Plugin->compile('qpstat', $package, 'plugins/qpstat') unless $package->can('plugin_name');
+    my $plugin = $package->new;
+    my $qp = StubQP->new(connection => conn());
+    $plugin->_register($qp, @args);
+    return ($plugin, $qp);
+}
+
+# Runs a hook as qpsmtpd's hook runner does.
+sub run_hook {
+    my ($plugin, $qp, $hook, @args) = @_;
+    (my $method = "hook_$hook") =~ tr/-/_/;
+    local $plugin->{_qp}   = $qp;
+    local $plugin->{_hook} = $hook;
+    return $plugin->$method(@args);
+}
+
+sub conn { StubQP::Connection->new(remote_ip => '127.0.0.1', remote_host => 'Unknown', hello_host => 'client.sender.example', @_) }
+sub addr { StubQP::Address->new(@_) }
+
+sub tx {
+    my (%a) = @_;
+    return StubQP::Transaction->new(
+        sender     => exists $a{sender} ? $a{sender} : addr('alice@sender.example'),
+        recipients => $a{recipients} || [addr('bob@example.com')],
+        header     => exists $a{header} ? $a{header} : StubQP::Header->new(@{ $a{headers} || [] }),
+    );
+}
+
+my $SA = "No, score=-1.0 required=5.0 tests=ALL_TRUSTED,NO_RELAYS\n\tautolearn=ham autolearn_force=no version=3.4.6\n";
+my $P  = "$$ (deny) logging::logterse: ` ";
+my $Q  = "$$ (queue) logging::logterse: ` ";
+my $C  = "127.0.0.1\tUnknown\tclient.sender.example";
+
+# [ name, hook, sub { connection, transaction, hook args }, expected stderr line ]
+my @CASES = (
+    [   'queued, two recipients, SpamAssassin 3.x header',
+        'queue',
+        sub {
+            (conn(), tx(recipients => [addr('bob@example.com'), addr('carol@example.com')],
+                headers => ['Message-Id' => "<20261125.1\@sender.example>\n", 'X-Spam-Status' => $SA]));
+        },
+        "$Q$C\t<alice\@sender.example>\t<bob\@example.com>,<carol\@example.com>\tqueued\t\t"
+          . "<20261125.1\@sender.example>\tNo, score=-1.0 required=5.0",
+    ],
+    [   'deny with a TAB in the text (not escaped)',
+        'deny',
+        sub { (conn(), tx(recipients => []), 'rcpt_ok', DENY, "Relaying\tdenied (#5.7.1)") },
+        "$P$C\t<alice\@sender.example>\t\trcpt_ok\t901\tRelaying\tdenied (#5.7.1)\tmsg denied before queued",
+    ],
+    [   'sender and HELO with TABs (replaced by _)',
+        'deny',
+        sub { (conn(hello_host => "evil\thelo"), tx(sender => addr("a\tb\@x.org")), 'badmailfrom', DENY, 'nope') },
+        "${P}127.0.0.1\tUnknown\tevil_helo\t<a_b\@x.org>\t<bob\@example.com>\tbadmailfrom\t901\tnope\tmsg denied before queued",
+    ],
+    [   'queued without Message-Id or SpamAssassin header',
+        'queue',
+        sub { (conn(), tx(sender => addr(''))) },
+        "$Q$C\t<>\t<bob\@example.com>\tqueued\t\t<>\t",
+    ],
+    [   'Message-Id without brackets, X-Spam-Status without "tests" (last two bytes go)',
+        'queue',
+        sub { (conn(), tx(headers => ['Message-Id' => "abc\@x.example\n", 'X-Spam-Status' => "Yes, score=13.1 required=5.0\n"])) },
+        "$Q$C\t<alice\@sender.example>\t<bob\@example.com>\tqueued\t\t<abc\@x.example>\tYes, score=13.1 required=5.",
+    ],
+    [   'Message-Id folded with CRLF, several Message-Ids: the first, cut',
+        'queue',
+        sub {
+            (conn(), tx(headers => ['Message-Id' => "<one\@x>\r\n\t(comment)\n", 'Message-Id' => "<two\@x>\n",
+                'X-Spam-Status' => "No, hits=-2.6 required=5.0\n\ttests=BAYES_00\n"]));
+        },
+        "$Q$C\t<alice\@sender.example>\t<bob\@example.com>\tqueued\t\t<one\@x>\tNo, hits=-2.6 required=5.0_",
+    ],
+    [   'spamassassin deny carries the SA field',
+        'deny',
+        sub {
+            (conn(), tx(headers => ['X-Spam-Status' => "Yes, score=1000.0 required=5.0 tests=GTUBE\n"]),
+                'spamassassin', DENY, 'spam score exceeded threshold');
+        },
+        "$P$C\t<alice\@sender.example>\t<bob\@example.com>\tspamassassin\t901\tspam score exceeded threshold"
+          . "\tYes, score=1000.0 required=5.0",
+    ],
+    [   'hosts_allow in the parent: no connection fields',
+        'deny',
+        sub {
+            (StubQP::Connection->new, StubQP::Transaction->new(header => undef), 'hosts_allow', DENYSOFT,
+                'too many connections from 127.0.0.1, try again later');
+        },
+        "$P\t\t\t\t\thosts_allow\t902\ttoo many connections from 127.0.0.1, try again later\tmsg denied before queued",
+    ],
+    [   'naughty with a multi-line text: logged as is, one log line per line',
+        'deny',
+        sub { (conn(), tx(), 'naughty', DENY_DISCONNECT, "(dnsbl) listed\r\n(helo) bad helo") },
+        "$P$C\t<alice\@sender.example>\t<bob\@example.com>\tnaughty\t903\t(dnsbl) listed\r\n(helo) bad helo"
+          . "\tmsg denied before queued",
+    ],
+);
+
+# --- the terse line, byte for byte, and the store
+my $db = "$dir/live.db";
+my ($plugin, $qp) = load_plugin(db => $db);
+my @stderr;
+for my $c (@CASES) {
+    my ($name, $hook, $make, $want) = @$c;
+    my ($conn, @args) = $make->();
+    $qp->{connection} = $conn;
+    my $rc = run_hook($plugin, $qp, $hook, @args);
+    is($rc, DECLINED, "$name: DECLINED");
+    is($qp->{stderr}[-1], $want, "$name: the terse line");
+    is($qp->{calls}[-1][0], LOGALERT, "$name: logged at LOGALERT");
+    push @stderr, $qp->{stderr}[-1];
+}
+is(scalar @{ $qp->{stderr} }, scalar @CASES, 'one line per hook, no warnings');
+
+my $store = Qpstat::Store->open($db, readonly => 1);
+is($store->info->{transactions}, scalar @CASES, 'every line is in the store at once');
+my %disp = map { $_->{key} => $_->{count} } @{ $store->aggregate->rows('disposition') };
+is_deeply(\%disp, { queued => 4, rcpt_ok => 1, badmailfrom => 1, spamassassin => 1, hosts_allow => 1, naughty => 1 },
+    'with their dispositions');
+$store->close;
+
+# The log multilog would write: each line labelled (a multi-line text
+# splits into a record and a continuation line). Importing it adds nothing.
+{
+    my $log = "$dir/current";
+    my $t = int(Time::HiRes::time());
+    spew($log, join '', map { sprintf "\@40000000%08x%08x %s\n", $t + 10, 500, $_ =~ s/\n/\n\@40000000${\ sprintf '%08x', $t + 10}00000500 /r } @stderr);
+    my $s = Qpstat::Store->open($db);
+    is($s->import_logs($log), 0, 'importing the log of the same lines adds nothing');
+    is($s->info->{transactions}, scalar @CASES, 'no transaction twice');
+    my ($cli) = eval { Qpstat::Agg->new->add_file($log)->report(format => 'csv', by => 'disposition') };
+    is($s->report(format => 'csv', by => 'disposition'), $cli, 'the store and the log agree');
+}
+
+# --- arguments: prefix, loglevel, name
+{
+    my ($p, $q) = load_plugin(prefix => '~', loglevel => 'LOGINFO', name => 'qpstat');
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'no');
+    is($q->{stderr}[-1], "$$ (deny) qpstat: ~ $C\t<alice\@sender.example>\t<bob\@example.com>\tbadrcptto\t901\tno"
+          . "\tmsg denied before queued", 'prefix and name');
+    is($q->{calls}[-1][0], LOGINFO, 'loglevel by name');
+    ($p, $q) = load_plugin(loglevel => 3);
+    run_hook($p, $q, 'deny', tx(), 'x', DENY, 'y');
+    is($q->{calls}[-1][0], 3, 'loglevel as a number');
+    ($p, $q) = load_plugin(loglevel => 7);
+    run_hook($p, $q, 'deny', tx(), 'x', DENY, 'y');
+    is(scalar @{ $q->{stderr} }, 0, 'above qpsmtpd\'s loglevel the line is not printed');
+    ($p, $q) = load_plugin(colour => 'red');
+    like($q->{stderr}[-1], qr/\(?\)? ?qpstat: unknown option 'colour' ignored$/, 'an unknown option is reported');
+}
+
+# --- connection time
+{
+    my $cdb = "$dir/conn.db";
+    my ($p, $q) = load_plugin(db => $cdb);
+    run_hook($p, $q, 'pre-connection', undef, remote_ip => '127.0.0.1');
+    run_hook($p, $q, 'connect', tx());
+    Time::HiRes::sleep(0.05);
+    is(run_hook($p, $q, 'post-connection', tx()), DECLINED, 'post-connection: DECLINED');
+    my $s = Qpstat::Store->open($cdb);
+    my $cs = $s->aggregate->conn_stats;
+    is($cs->{timed}, 1, 'the connection time is recorded');
+    ok($cs->{max} >= 0.04 && $cs->{max} < 5, "it is the time since pre-connection ($cs->{max} s)");
+    is(scalar @{ $q->{stderr} }, 0, 'and not logged');
+    run_hook($p, $q, 'connect', tx());    # tcpserver mode: no pre-connection
+    run_hook($p, $q, 'post-connection', tx());
+    is($s->aggregate->conn_stats->{timed}, 2, 'tcpserver mode: from connect');
+    run_hook($p, $q, 'post-connection', tx());
+    is($s->aggregate->conn_stats->{timed}, 2, 'no start, no record');
+    my ($p2, $q2) = load_plugin(db => $cdb);
+    $q2->{hooks} = { 'post-connection' => [{ name => 'connection_time' }, { name => 'qpstat' }] };
+    run_hook($p2, $q2, 'connect', tx());
+    run_hook($p2, $q2, 'post-connection', tx());
+    is($s->aggregate->conn_stats->{timed}, 2, 'with the connection_time plugin loaded, its log line is the record');
+}
+
+# --- a store that does not work: mail flows, one warning per process
+sub broken_store_case {
+    my ($name, $path, $setup, $teardown) = @_;
+    my ($p, $q) = load_plugin(db => $path, busy_ms => 50);
+    my @ctx = $setup ? $setup->() : ();
+    my @rc;
+    push @rc, run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, "no $_") for 1 .. 3;
+    push @rc, run_hook($p, $q, 'queue', tx());
+    is_deeply(\@rc, [(DECLINED) x 4], "$name: every hook returns DECLINED");
+    my @terse = grep { /logging::logterse: ` / } @{ $q->{stderr} };
+    is(scalar @terse, 4, "$name: every terse line is still logged");
+    my @warn = grep { / qpstat: cannot record into / } @{ $q->{stderr} };
+    is(scalar @warn, 1, "$name: one warning") or diag explain $q->{stderr};
+    is($q->{calls}[ (grep { ($q->{calls}[$_][2] // '') eq 'qpstat' } 0 .. $#{ $q->{calls} })[0] // 0 ][0], LOGWARN,
+        "$name: at LOGWARN");
+    note($warn[0] // '');
+    $teardown->(@ctx) if $teardown;
+    return ($p, $q);
+}
+
+broken_store_case('missing directory', "$dir/no/such/dir/x.db");
+{
+    my $corrupt = "$dir/corrupt.db";
+    spew($corrupt, "this is not a database\n" x 200);
+    broken_store_case('corrupt store', $corrupt);
+    is(slurp($corrupt), "this is not a database\n" x 200, 'corrupt store: left as it was');
+}
+{
+    my $locked = "$dir/locked.db";
+    my $holder = Qpstat::Store->open($locked, create => 1);
+    my ($p, $q) = broken_store_case('locked store', $locked, sub { $holder->begin }, sub { $holder->rollback });
+    is($holder->info->{transactions}, 0, 'locked store: nothing written meanwhile');
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'after the lock');
+    is($holder->info->{transactions}, 1, 'locked store: records again once the lock is gone');
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'after the lock') for 1 .. 2;
+    $holder->begin;
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'locked again');
+    $holder->rollback;
+    is(scalar(grep { / qpstat: cannot record into / } @{ $q->{stderr} }), 2, 'a new failure after a success warns again');
+}
+SKIP: {
+    skip 'root writes read-only files', 4 if $> == 0;
+    my $ro = "$dir/ro.db";
+    Qpstat::Store->open($ro, create => 1)->close;
+    chmod 0444, $ro;
+    broken_store_case('read-only store', $ro);
+}
+
+# --- fork: the parent keeps no handle open; a child opens its own
+{
+    my $fdb = "$dir/fork.db";
+    my ($p, $q) = load_plugin(db => $fdb);
+    run_hook($p, $q, 'deny', tx(), 'hosts_allow', DENY, 'in the parent');
+    ok(!$p->{_qpstat}{store}, 'the process that loaded the plugin keeps no store handle open');
+    pipe my $r, my $w or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $r;
+        run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, "child $_") for 1 .. 3;
+        my $kept = $p->{_qpstat}{store} && $p->{_qpstat}{store_pid} == $$ ? 1 : 0;
+        print {$w} join("\n", $kept, grep { /qpstat:/ } @{ $q->{stderr} }), "\n";
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    my @out = <$r>;
+    waitpid $pid, 0;
+    is($out[0], "1\n", 'a child keeps its own handle for its connection');
+    is(scalar @out, 1, 'and has nothing to warn about');
+    run_hook($p, $q, 'deny', tx(), 'hosts_allow', DENY, 'in the parent again');
+    is(Qpstat::Store->open($fdb)->info->{transactions}, 5, 'parent and child records are all there');
+}
+
+# --- the cost of a record (reported, not asserted)
+{
+    my ($p, $q) = load_plugin(db => "$dir/speed.db");
+    run_hook($p, $q, 'deny', tx(), 'warmup', DENY, 'x');
+    my $pid = fork // die;
+    if (!$pid) {    # a child: the handle stays open, as in a forkserver connection
+        my $t0 = Time::HiRes::time();
+        run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, "n $_") for 1 .. 200;
+        printf "# %.2f ms per terse line logged and recorded (child process, handle kept)\n",
+          (Time::HiRes::time() - $t0) * 1000 / 200;
+        POSIX::_exit(0);
+    }
+    waitpid $pid, 0;
+    pass('timing reported');
+}
+
+done_testing;

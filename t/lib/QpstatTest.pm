@@ -1,0 +1,84 @@
+package QpstatTest;
+# Helpers shared by the Perl API tests (t/1xx-4xx, t/8xx): the golden
+# fixtures of t/data (the same the CLI and C tests read), running the CLI,
+# reading files as bytes.
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp ();
+use POSIX ();
+
+our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli slurp spew file_lines tmpdir);
+
+# 2026-11-25 21:00:00 UTC, the fixtures' day (as t/500-cli.t)
+use constant NOW => 1795640400;
+
+my $D = 't/data';
+our %FIXTURE = (
+    'multilog-094'    => "$D/multilog-094",
+    'logfile-094'     => "$D/logfile-094.log",
+    'dialect-08x'     => "$D/dialect-08x.log",
+    'dialect-04x'     => "$D/dialect-04x.log",
+    'tai64nlocal-093' => "$D/tai64nlocal-093.log",
+    'syslog-093'      => "$D/syslog-093.log",
+    'edge-cases'      => "$D/edge-cases.log",
+);
+our @FIXTURES = sort keys %FIXTURE;
+
+# The same environment as the CLI tests: UTC, a fixed "now", C locale.
+$ENV{TZ}         = 'UTC';
+$ENV{QPSTAT_NOW} = NOW;
+$ENV{LC_ALL}     = 'C';
+delete $ENV{LANG};
+POSIX::tzset();
+
+sub qpstat_bin {
+    my $bin = $ENV{QPSTAT} || (-x 'csrc/qpstat' ? 'csrc/qpstat' : 'blib/script/qpstat');
+    return -x $bin ? $bin : undef;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or die "cannot read $path: $!";
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+sub spew {
+    my ($path, $data) = @_;
+    open my $fh, '>:raw', $path or die "cannot write $path: $!";
+    print {$fh} $data;
+    close $fh or die "cannot write $path: $!";
+}
+
+# The lines of a file as the core splits them: on "\n" only; a last line
+# without its newline is a line too.
+sub file_lines {
+    my ($path) = @_;
+    my $data = slurp($path);
+    my @lines = split /\n/, $data, -1;
+    pop @lines if @lines && $lines[-1] eq '';
+    return @lines;
+}
+
+# Runs `qpstat ARGS` (list form); returns (stdout, exit status).
+sub run_cli {
+    my (@args) = @_;
+    my $bin = qpstat_bin() or die "no qpstat binary: build first";
+    my $out = File::Temp->new;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN,  '<', '/dev/null' or POSIX::_exit(126);
+        open STDOUT, '>', "$out"      or POSIX::_exit(126);
+        open STDERR, '>', '/dev/null' or POSIX::_exit(126);
+        exec $bin, @args or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    return (slurp("$out"), $? >> 8);
+}
+
+sub tmpdir { File::Temp->newdir('t/tmp-XXXXXX', CLEANUP => 1) }
+
+1;
