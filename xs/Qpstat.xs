@@ -393,6 +393,11 @@ _open(const char *class, const char *path, int flags, int busy_ms, SV *prefix, S
             store_free(w, 0);
             croak("Qpstat::Store::open: %s: %s", path, err[0] ? err : qps_strerror(st));
         }
+        /* imports and reports must read the lines with the same prefix */
+        if (po.terse_prefix && (st = qps_store_set_prefix(w->store, po.terse_prefix)) != QPS_OK) {
+            store_free(w, 0);
+            croak_status(aTHX_ "Qpstat::Store::open", st);
+        }
         RETVAL = blessed(aTHX_ class, w);
     OUTPUT:
         RETVAL
@@ -429,19 +434,9 @@ _record_line(Qpstat::Store self, SV *line, IV sec, UV nsec, SV *server, int sour
             croak("Qpstat::Store::record_line: the store was opened read-only");
         srv = opt_str(aTHX_ server);
         qps_parser_parse(self->parser, p, len, &rec);
-        /* Looking for the record's twin and adding it must be one write
-         * transaction: between an autocommitted look-up and insert, an
-         * import could commit the log's copy, and both would be kept. */
-        if (!self->in_tx && (st = qps_store_begin(s)) != QPS_OK)
-            croak_store(aTHX_ self, "Qpstat::Store::record_line", st);
+        /* outside begin/commit, qps_store_add is its own transaction */
         st = qps_store_add(s, &rec, p, len, srv ? srv : self->server, (int64_t)sec, (uint32_t)nsec, source,
                            &added);
-        if (!self->in_tx) {
-            if (st == QPS_OK)
-                st = qps_store_commit(s);
-            else
-                qps_store_rollback(s);
-        }
         if (st == QPS_EINVAL)
             croak("Qpstat::Store::record_line: the store was opened read-only");
         if (st != QPS_OK)
