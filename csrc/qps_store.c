@@ -297,8 +297,28 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
     if (!readonly && (flags & QPS_STORE_CREATE)) {
         /* create it ourselves, for the mode: SQLite would use 0644 */
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd >= 0)
+        if (fd >= 0) {
+            /* root creating the store (an import from cron) gives it to the
+             * owner of its directory, the qpsmtpd user whose plugin writes
+             * it; SQLite gives its -wal and -shm files the same owner */
+            char dir[4096];
+            const char *slash = strrchr(path, '/');
+            size_t n = slash ? (size_t)(slash - path) : 0;
+            struct stat st;
+            if (n < sizeof dir) {
+                if (!slash)
+                    strcpy(dir, ".");
+                else if (n == 0)
+                    strcpy(dir, "/");
+                else {
+                    memcpy(dir, path, n);
+                    dir[n] = '\0';
+                }
+                if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0 && fchown(fd, st.st_uid, st.st_gid) != 0)
+                    qps_store_set_error(s, QPS_OK, "cannot give the store to the owner of %s", dir);
+            }
             close(fd);
+        }
     }
     qps_status st = attach(s, path, readonly, false, busy_ms);
     if (st == QPS_EIO && readonly && s->db && (sqlite3_errcode(s->db) & 0xff) == SQLITE_CANTOPEN) {
