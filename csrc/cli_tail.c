@@ -6,14 +6,16 @@
  *
  * Following: current is polled every half second. multilog rotates by
  * renaming current and creating a new one; the open descriptor still reads
- * the renamed file, so it is drained to its end before the new current is
- * opened: no line is lost or read twice. A file that shrinks (truncated in
- * place) is read again from its start.
+ * the renamed file, so it is drained to its end, then the old logs rotated
+ * since (several when lines come fast and the size limit is small), then
+ * the new current from its start: no line is lost or read twice. A file
+ * that shrinks (truncated in place) is read again from its start.
  *
  * License: MIT (see README).
  */
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -130,6 +132,104 @@ static char *resolve(const char *arg)
     return strdup(arg);
 }
 
+/* Passes lines on to the joiner, noting the label of the last one and the
+ * hashes of the lines that carry it (multilog gives every line of a burst
+ * the same label, even across a rotation). While catching up after a
+ * rotation, lines labelled before the floor are skipped, and so are lines
+ * labelled at the floor that were passed on already: what a multilog
+ * processor copied is not read twice, and no line is lost. */
+#define MAX_SAME_LABEL 100000
+
+typedef struct {
+    uint64_t *h;
+    size_t n, cap;
+} hash_set;
+
+typedef struct {
+    cli_join *join;
+    char last[24];
+    bool has_last;
+    hash_set same;   /* lines passed on with the label `last` */
+    char floor[24];
+    bool filtering;
+    hash_set seen;   /* `same` when the catching up began */
+} follow_state;
+
+static uint64_t line_hash(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void hash_add(hash_set *set, uint64_t h)
+{
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        uint64_t *grown = cap <= MAX_SAME_LABEL ? realloc(set->h, cap * sizeof *grown) : NULL;
+        if (!grown)
+            return; /* a burst this long is not remembered whole */
+        set->h = grown;
+        set->cap = cap;
+    }
+    set->h[set->n++] = h;
+}
+
+static bool hash_take(hash_set *set, uint64_t h)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (set->h[i] == h) {
+            set->h[i] = set->h[--set->n];
+            return true;
+        }
+    return false;
+}
+
+static bool line_label(const char *line, size_t len, char out[24])
+{
+    if (len < 25 || line[0] != '@')
+        return false;
+    for (int i = 1; i <= 24; i++)
+        if (!((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f')))
+            return false;
+    memcpy(out, line + 1, 24);
+    return true;
+}
+
+static int follow_line(void *ctx, const char *line, size_t len)
+{
+    follow_state *f = ctx;
+    char label[24];
+    if (line_label(line, len, label)) {
+        uint64_t h = line_hash(line, len);
+        if (f->filtering) {
+            int c = memcmp(label, f->floor, 24);
+            if (c < 0 || (c == 0 && hash_take(&f->seen, h)))
+                return 0;
+        }
+        if (!f->has_last || memcmp(label, f->last, 24) != 0) {
+            memcpy(f->last, label, 24);
+            f->has_last = true;
+            f->same.n = 0;
+        }
+        hash_add(&f->same, h);
+    }
+    return cli_join_line(f->join, line, len);
+}
+
+/* Starts skipping what was read (see follow_line). */
+static void start_filter(follow_state *f)
+{
+    if (!f->has_last)
+        return;
+    memcpy(f->floor, f->last, 24);
+    f->seen.n = 0;
+    for (size_t i = 0; i < f->same.n; i++)
+        hash_add(&f->seen, f->same.h[i]);
+    f->filtering = true;
+}
+
 /* Reads fd to its end; returns 0, or -1 after an error. */
 static int drain(int fd, const char *path, cli_lines *lines, char *buf, off_t *offset)
 {
@@ -158,9 +258,171 @@ static int flush_out(void)
     return 0;
 }
 
+/* multilog's old logs in a directory, in label (= time) order. */
+typedef struct {
+    char name[28];
+    dev_t dev;
+    ino_t ino;
+} old_log;
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const old_log *)a)->name, ((const old_log *)b)->name);
+}
+
+static old_log *list_old_logs(const char *dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    old_log *list = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        char label[24];
+        struct stat st;
+        if (strlen(nm) != 27 || nm[25] != '.' || (nm[26] != 's' && nm[26] != 'u') || !line_label(nm, 25, label) ||
+            fstatat(dirfd(d), nm, &st, 0) != 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            old_log *grown = realloc(list, cap * sizeof *list);
+            if (!grown)
+                break;
+            list = grown;
+        }
+        memcpy(list[*n].name, nm, 28);
+        list[*n].dev = st.st_dev;
+        list[*n].ino = st.st_ino;
+        ++*n;
+    }
+    closedir(d);
+    if (*n)
+        qsort(list, *n, sizeof *list, by_name);
+    return list;
+}
+
+/* Reads one rotated file through the filter. A file removed meanwhile
+ * (multilog's n limit) is reported, not fatal. */
+static void read_rotated(const char *dir, const char *name, cli_lines *lines)
+{
+    char *path;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return;
+    cli_read_file(path, cli_lines_feed, lines);
+    cli_lines_finish(lines);
+    free(path);
+}
+
+/* After current was rotated (the old file is read to its end): reads the
+ * logs rotated since, in order, then opens the new current. More than one
+ * rotation can happen between two polls (a small multilog s size, a burst
+ * of lines). The files to read are the @ files named after the old file
+ * and, while a processor runs, `previous` (complete, not yet archived).
+ * With a processor the old file never gets an @ name (the archive is the
+ * processor's output, a new file), so then the files named after the last
+ * label read are taken; what was read already is skipped (follow_line).
+ * Returns the new descriptor, or -1 when current is not there yet (the
+ * next poll tries again). */
+static int catch_up(const char *path, const char *dir, dev_t old_dev, ino_t old_ino, follow_state *f,
+                    cli_lines *lines, char *buf)
+{
+    char after[28] = "";
+    bool first = true;
+    dev_t prev_dev = old_dev;
+    ino_t prev_ino = old_ino; /* `previous` holding the old file is read already */
+    char *previous, *processed;
+    if (asprintf(&previous, "%s/previous", dir) < 0)
+        return -1;
+    if (asprintf(&processed, "%s/processed", dir) < 0) {
+        free(previous);
+        return -1;
+    }
+    int result = -1, waits = 0;
+    for (int round = 0; round < 1000; round++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat cur, prev, pst;
+        if (fd < 0 || fstat(fd, &cur) != 0) {
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        /* previous is looked at before the listing: once processed it
+         * becomes an @ file, and must then be in the listing. multilog
+         * unlinks previous before it renames processed to @...s: in
+         * between, the lines are only in processed, so wait for the
+         * rename (up to 2 s: a multilog that died there leaves it) */
+        bool has_prev = stat(previous, &prev) == 0;
+        if (!has_prev && waits < 200 && stat(processed, &pst) == 0) {
+            close(fd);
+            waits++;
+            struct timespec ts = {0, 10000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        size_t n;
+        old_log *logs = list_old_logs(dir, &n);
+        if (first) {
+            first = false;
+            for (size_t i = 0; i < n; i++)
+                if (logs[i].dev == old_dev && logs[i].ino == old_ino)
+                    memcpy(after, logs[i].name, 28);
+            if (!after[0] && f->has_last) {
+                after[0] = '@';
+                memcpy(after + 1, f->last, 24);
+            }
+            if (!after[0]) {
+                free(logs);
+                result = fd; /* no way to tell which old logs are new: go on with current */
+                break;
+            }
+        }
+        start_filter(f);
+        bool again = false;
+        for (size_t i = 0; i < n; i++) {
+            if (strncmp(logs[i].name, after, 25) <= 0)
+                continue;
+            if (logs[i].dev == cur.st_dev && logs[i].ino == cur.st_ino)
+                again = true; /* what we opened was rotated meanwhile */
+            read_rotated(dir, logs[i].name, lines);
+            memcpy(after, logs[i].name, 28);
+        }
+        free(logs);
+        if (has_prev && !(prev.st_dev == prev_dev && prev.st_ino == prev_ino)) {
+            /* a processor's input: complete, newer than every @ file */
+            int pfd = open(previous, O_RDONLY | O_CLOEXEC);
+            struct stat pst;
+            off_t ignored = 0;
+            if (pfd >= 0 && fstat(pfd, &pst) == 0 && pst.st_dev == prev.st_dev && pst.st_ino == prev.st_ino) {
+                drain(pfd, previous, lines, buf, &ignored);
+                cli_lines_finish(lines);
+                prev_dev = prev.st_dev;
+                prev_ino = prev.st_ino;
+                if (prev.st_dev == cur.st_dev && prev.st_ino == cur.st_ino)
+                    again = true;
+            } else {
+                again = true; /* archived meanwhile: the next listing has it */
+            }
+            if (pfd >= 0)
+                close(pfd);
+        }
+        f->filtering = false;
+        if (!again) {
+            result = fd;
+            break;
+        }
+        close(fd);
+    }
+    free(previous);
+    free(processed);
+    return result;
+}
+
 /* -f: reads path, prints the ring, then polls for growth and rotation.
- * Returns only on an error. */
-static int follow(const char *path, cli_lines *lines, tail_out *out)
+ * Returns only on an error or at the end of a pipe. */
+static int follow(const char *path, cli_lines *lines, follow_state *f, tail_out *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -174,11 +436,21 @@ static int follow(const char *path, cli_lines *lines, tail_out *out)
         return EXIT_RUNTIME;
     }
     char *buf = malloc(READ_SIZE);
-    if (!buf) {
+    char *dir = strdup(path);
+    if (!buf || !dir) {
         cli_error("out of memory");
         close(fd);
+        free(buf);
+        free(dir);
         return EXIT_RUNTIME;
     }
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
     dev_t dev = st.st_dev;
     ino_t ino = st.st_ino;
     bool regular = S_ISREG(st.st_mode);
@@ -202,13 +474,13 @@ static int follow(const char *path, cli_lines *lines, tail_out *out)
         if (stat(path, &now) == 0) {
             if (fd < 0 || now.st_dev != dev || now.st_ino != ino) {
                 /* rotated: finish the old file (lines written just before
-                 * the rename), then read the new one from its start */
+                 * the rename), the files rotated since, then the new one */
                 if (fd >= 0) {
                     if (drain(fd, path, lines, buf, &offset) != 0 || cli_lines_finish(lines) != 0)
                         goto done;
                     close(fd);
                 }
-                fd = open(path, O_RDONLY | O_CLOEXEC);
+                fd = catch_up(path, dir, dev, ino, f, lines, buf);
                 offset = 0;
                 if (fd >= 0 && fstat(fd, &now) == 0) {
                     dev = now.st_dev;
@@ -236,6 +508,7 @@ done:
     if (fd >= 0)
         close(fd);
     free(buf);
+    free(dir);
     return rc;
 }
 
@@ -318,7 +591,8 @@ int cli_tail(int argc, char **argv)
         ring_free(&out);
         return EXIT_RUNTIME;
     }
-    cli_lines lines = {cli_join_line, join, NULL, 0, 0, false};
+    follow_state fs = {.join = join};
+    cli_lines lines = {follow_line, &fs, NULL, 0, 0, false};
 
     int rc = EXIT_OK;
     char *fallback[] = {"/var/log/qpsmtpd"};
@@ -332,7 +606,7 @@ int cli_tail(int argc, char **argv)
             break;
         }
         if (follow_mode) {
-            rc = follow(path, &lines, &out); /* returns on an error or at the end of a pipe */
+            rc = follow(path, &lines, &fs, &out); /* returns on an error or at the end of a pipe */
         } else {
             if (cli_read_file(path, cli_lines_feed, &lines) != 0)
                 rc = EXIT_RUNTIME;
@@ -345,6 +619,8 @@ int cli_tail(int argc, char **argv)
         rc = EXIT_RUNTIME;
     cli_join_free(join);
     cli_lines_free(&lines);
+    free(fs.same.h);
+    free(fs.seen.h);
     ring_free(&out);
     return rc;
 }

@@ -30,6 +30,10 @@ static const struct {
     {"import", cli_import, "add logs to the store, resumably and without duplicates"},
     {"processor", cli_processor, "multilog processor, drop-in for qplogsumm.pl"},
     {"summary", cli_summary, "the qplogsumm report of the logs or the store, at any time"},
+    {"tail", cli_tail, "follow current: each connection's n/M, disposition and time (qplogtail)"},
+    {"grep", cli_grep, "connections matching a pattern, in tail's layout (qploggrep)"},
+    {"dnsbl-test", cli_dnsbl_test, "which logged senders a DNSBL zone lists now"},
+    {"received", cli_received, "recent Maildir messages and the IP that delivered them"},
     {"collect", cli_collect, "follow multilog directories into the store, across rotations"},
     {"check", cli_check, "find (and --fix) a missing state file, .u files, a store behind"},
 };

@@ -1,0 +1,220 @@
+/*
+ * cli_grep.c - "qpstat grep": qploggrep. Searches every qpsmtpd log
+ * (multilog current, @*.s, @*.u, logrotate files, .gz) for a pattern and
+ * prints each matching connection in qpstat tail's layout, with the raw
+ * time stamp (or local time) first.
+ *
+ * A connection matches when any of its log lines does, so an address is
+ * found even where the logterse record has no sender (a deny at MAIL FROM
+ * still logs "dispatching MAIL FROM:<...>"). The pattern is a fixed string,
+ * case-insensitive by default, as the seed's examples ("/40 ", ".xyz>",
+ * ".") mean it; -E makes it a POSIX extended regular expression.
+ *
+ * License: MIT (see README).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: qpstat grep [options] PATTERN [PATH...]\n"
+    "qploggrep: prints the connections any of whose log lines contains PATTERN, in the\n"
+    "layout of 'qpstat tail' with the raw time stamp first:\n"
+    "  STAMP  PID  IP  n/M | DISPOSITION  SPAM  SENDER  RCPTS  TEXT | N.NNN sec. | ...\n"
+    "PATTERN is a fixed string, matched case-insensitively against each line without its\n"
+    "time stamp. PATH: files, multilog directories (@*.s, @*.u, current), logrotate\n"
+    "directories, .gz files, - for stdin (default /var/log/qpsmtpd and /var/log/sqpsmtpd).\n"
+    "\n"
+    "  -i, --ignore-case     case-insensitive (the default)\n"
+    "  -I, --case-sensitive  case-sensitive\n"
+    "  -E, --regex           PATTERN is a POSIX extended regular expression\n"
+    "  -F, --fixed           PATTERN is a fixed string (the default)\n"
+    "  --lines               print only the events whose own line matches, not whole\n"
+    "                        connections (for sorting: grep --lines connection_time | sort ...)\n"
+    "  --local               local time (as tai64nlocal writes it) instead of the raw stamp\n"
+    "  --today, --yesterday, --days N (the last N*24 hours)\n"
+    "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm\n"
+    "  --prefix STR          logterse prefix (default `)\n"
+    "  -h, --help            this help\n";
+
+typedef struct {
+    bool regex, icase;
+    regex_t re;
+    char *needle; /* fixed string, lower-cased when icase */
+    size_t needle_len;
+    char *fold;   /* a line, lower-cased or NUL-terminated for regexec */
+} matcher;
+
+static unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static bool match_line(void *ctx, const char *text, size_t len)
+{
+    matcher *m = ctx;
+    if (len > QPS_LINE_MAX)
+        len = QPS_LINE_MAX;
+    if (m->regex) {
+        /* NUL bytes never reach here: the parser rejects such lines */
+        memcpy(m->fold, text, len);
+        m->fold[len] = '\0';
+        return regexec(&m->re, m->fold, 0, NULL, 0) == 0;
+    }
+    if (!m->icase)
+        return memmem(text, len, m->needle, m->needle_len) != NULL;
+    for (size_t i = 0; i < len; i++)
+        m->fold[i] = (char)lower((unsigned char)text[i]);
+    return memmem(m->fold, len, m->needle, m->needle_len) != NULL;
+}
+
+static int write_line(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF) {
+        cli_error("cannot write the output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_grep(int argc, char **argv)
+{
+    enum { OPT_LINES = 256, OPT_LOCAL, OPT_PREFIX };
+    static const struct option options[] = {
+        {"ignore-case", no_argument, NULL, 'i'},
+        {"case-sensitive", no_argument, NULL, 'I'},
+        {"regex", no_argument, NULL, 'E'},
+        {"fixed", no_argument, NULL, 'F'},
+        {"lines", no_argument, NULL, OPT_LINES},
+        {"local", no_argument, NULL, OPT_LOCAL},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"today", no_argument, NULL, CLI_OPT_TODAY},
+        {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},
+        {"days", required_argument, NULL, CLI_OPT_DAYS},
+        {"since", required_argument, NULL, CLI_OPT_SINCE},
+        {"until", required_argument, NULL, CLI_OPT_UNTIL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    matcher m = {.icase = true};
+    cli_join_mode mode = CLI_JOIN_CONNECTIONS;
+    cli_stamp_mode stamp = CLI_STAMP_RAW;
+    const char *prefix = NULL;
+    int64_t now = cli_now();
+    cli_range range = {0};
+    int exclusive = 0, c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "iIEFh", options, NULL)) != -1) {
+        switch (c) {
+        case 'i': m.icase = true; break;
+        case 'I': m.icase = false; break;
+        case 'E': m.regex = true; break;
+        case 'F': m.regex = false; break;
+        case OPT_LINES: mode = CLI_JOIN_LINES; break;
+        case OPT_LOCAL: stamp = CLI_STAMP_LOCAL; break;
+        case OPT_PREFIX:
+            if (!*optarg) {
+                cli_error("grep: --prefix must not be empty");
+                return EXIT_USAGE;
+            }
+            prefix = optarg;
+            break;
+        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
+            if ((rc = cli_time_option(c, optarg, now, &range, &exclusive)) != 0)
+                return rc;
+            break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: fputs("Try 'qpstat grep --help'.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("grep: no PATTERN given. Try 'qpstat grep --help'.");
+        return EXIT_USAGE;
+    }
+    const char *pattern = argv[optind++];
+    if (!*pattern) {
+        cli_error("grep: the PATTERN is empty (use . to see every connection)");
+        return EXIT_USAGE;
+    }
+    m.fold = malloc(QPS_LINE_MAX + 1);
+    if (!m.fold) {
+        cli_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    if (m.regex) {
+        int err = regcomp(&m.re, pattern, REG_EXTENDED | REG_NOSUB | (m.icase ? REG_ICASE : 0));
+        if (err) {
+            char msg[256];
+            regerror(err, &m.re, msg, sizeof msg);
+            cli_error("grep: bad regular expression '%s': %s", pattern, msg);
+            free(m.fold);
+            return EXIT_USAGE;
+        }
+    } else {
+        m.needle_len = strlen(pattern);
+        m.needle = malloc(m.needle_len + 1);
+        if (!m.needle) {
+            cli_error("out of memory");
+            free(m.fold);
+            return EXIT_RUNTIME;
+        }
+        for (size_t i = 0; i <= m.needle_len; i++)
+            m.needle[i] = m.icase ? (char)lower((unsigned char)pattern[i]) : pattern[i];
+    }
+
+    cli_join_opts jo = {0};
+    jo.stamp = stamp;
+    jo.mode = mode;
+    jo.match = match_line;
+    jo.match_ctx = &m;
+    jo.emit = write_line;
+    jo.range = &range;
+    jo.terse_prefix = prefix;
+    jo.now = now;
+    cli_join *join = cli_join_new(&jo);
+    cli_lines lines = {cli_join_line, join, NULL, 0, 0, false};
+    cli_paths paths = {0};
+    int errors = 0;
+    rc = EXIT_OK;
+    if (!join) {
+        cli_error("out of memory");
+        rc = EXIT_RUNTIME;
+    } else if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+        rc = EXIT_RUNTIME;
+    } else {
+        /* one stream over every file, in time order, so that a connection
+         * cut by a rotation stays one connection */
+        for (size_t i = 0; i < paths.n; i++) {
+            if (range.has_since && cli_file_before(paths.paths[i], range.since))
+                continue;
+            if (cli_read_file(paths.paths[i], cli_lines_feed, &lines) != 0)
+                errors++;
+            if (cli_lines_finish(&lines) != 0)
+                errors++;
+            if (ferror(stdout))
+                break; /* reported once; the rest would fail the same way */
+        }
+        if (cli_join_finish(join) != 0)
+            errors++;
+        if (fflush(stdout) != 0) {
+            cli_error("cannot write the output: %s", strerror(errno));
+            errors++;
+        }
+        if (errors)
+            rc = EXIT_RUNTIME;
+    }
+    cli_paths_free(&paths);
+    cli_lines_free(&lines);
+    cli_join_free(join);
+    if (m.regex)
+        regfree(&m.re);
+    free(m.needle);
+    free(m.fold);
+    return rc;
+}
