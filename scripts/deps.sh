@@ -2,7 +2,7 @@
 # Installs the Debian packages qpstat needs to build and test, when missing.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
-want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev check pkg-config
+want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev check pkg-config
 clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
 qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libc-ares-dev
 libtest-leaktrace-perl valgrind"
