@@ -107,6 +107,11 @@ sub _time_range {
 sub _dates_label {
     my ($o) = @_;
     return undef unless defined $o->{since} || defined $o->{until};
+    require Scalar::Util;
+    # a bad value is reported by the caller's option check, not here
+    for (qw(since until)) {
+        return undef if defined $o->{$_} && !Scalar::Util::looks_like_number($o->{$_});
+    }
     require POSIX;
     my $date = sub { POSIX::strftime('%Y-%m-%d', localtime $_[0]) };
     return join ' to ', (defined $o->{since} ? $date->($o->{since}) : ''),
