@@ -51,6 +51,9 @@ struct qps_agg {
     bool skipping;      /* inside a line longer than QPS_LINE_MAX */
     bool prev_terse;    /* the previous line was a record (or its continuation) */
     char score_keys[SCORE_BUCKETS][8];
+    char day_key[32];   /* "YYYY-MM-DD" of the last record's day */
+    size_t day_len;
+    int day_year, day_month, day_mday;
 };
 
 static const char hour_keys[24][3] = {
@@ -293,8 +296,15 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         qps_civil c;
         if (qps_civil_from_unix(&agg->tz, r->unix_sec, agg->opts.utc, &c) == QPS_OK) {
             agg->hour[c.hour]++;
-            int n = snprintf(buf, sizeof buf, "%04d-%02d-%02d", c.year, c.month, c.day);
-            TRY(table_add(agg, QPS_DIM_DAY, buf, (size_t)n));
+            /* the day's text changes once a day, not once a record */
+            if (c.year != agg->day_year || c.month != agg->day_month || c.day != agg->day_mday) {
+                agg->day_len = (size_t)snprintf(agg->day_key, sizeof agg->day_key, "%04d-%02d-%02d",
+                                                c.year, c.month, c.day);
+                agg->day_year = c.year;
+                agg->day_month = c.month;
+                agg->day_mday = c.day;
+            }
+            TRY(table_add(agg, QPS_DIM_DAY, agg->day_key, agg->day_len));
         }
     }
 

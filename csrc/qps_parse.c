@@ -24,7 +24,7 @@ struct qps_parser {
     char hour_key[13];       /* "YYYY-MM-DD HH" of the last text stamp */
     int64_t hour_base;       /* unix time of that local hour's start */
     bool hour_valid;
-    char label_seconds[16];  /* seconds digits of the last multilog label */
+    uint64_t label_seconds[2]; /* seconds digits of the last multilog label */
     int64_t label_unix;      /* and their value */
     bool label_valid;
 };
@@ -131,7 +131,9 @@ static bool local_to_unix(qps_parser *p, const qps_civil *c, int64_t *out)
  * only the nanoseconds are decoded then. */
 static bool decode_label(qps_parser *p, const char *hex24, qps_record *r)
 {
-    if (p->label_valid && memcmp(hex24, p->label_seconds, 16) == 0) {
+    uint64_t head[2];
+    memcpy(head, hex24, 16); /* two word compares, not a memcmp call */
+    if (p->label_valid && head[0] == p->label_seconds[0] && head[1] == p->label_seconds[1]) {
         int ok = 1;
         r->nsec = qps_hex8(hex24 + 16, &ok);
         r->unix_sec = p->label_unix;
@@ -139,7 +141,8 @@ static bool decode_label(qps_parser *p, const char *hex24, qps_record *r)
     }
     if (qps_tai64n_decode(hex24, &r->unix_sec, &r->nsec) != QPS_OK)
         return false;
-    memcpy(p->label_seconds, hex24, 16);
+    p->label_seconds[0] = head[0];
+    p->label_seconds[1] = head[1];
     p->label_unix = r->unix_sec;
     p->label_valid = true;
     return true;
