@@ -98,10 +98,10 @@ static const char schema_v1[] =
     "CREATE TABLE connections ("
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
     " kind TEXT NOT NULL, ip TEXT, running INTEGER, max INTEGER, millis INTEGER,"
-    " source INTEGER NOT NULL, dedup INTEGER NOT NULL, twin INTEGER NOT NULL DEFAULT 0,"
+    " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0,"
     " line BLOB NOT NULL);"
     "CREATE INDEX connections_time ON connections(time);"
-    "CREATE INDEX connections_dedup ON connections(dedup);"
+    "CREATE INDEX connections_dedup ON connections(dedup) WHERE dedup IS NOT NULL;"
     "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
     "CREATE TABLE files ("
     " head_hash INTEGER PRIMARY KEY, inode INTEGER, name TEXT, offset INTEGER NOT NULL,"
@@ -561,7 +561,11 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *line
         else
             sqlite3_bind_null(q, 9);
         sqlite3_bind_int(q, 10, source);
-        sqlite3_bind_int64(q, 11, twin_key(t, dedup, 0));
+        /* facts without a possible twin stay out of the dedup index */
+        if (may_twin)
+            sqlite3_bind_int64(q, 11, twin_key(t, dedup, 0));
+        else
+            sqlite3_bind_null(q, 11);
         sqlite3_bind_blob(q, 12, line, (int)len, SQLITE_TRANSIENT);
         if (step_done(q) != SQLITE_DONE)
             return fail(s, QPS_EIO, "cannot write the store");
