@@ -171,59 +171,6 @@ void cli_lines_free(cli_lines *l)
     l->len = l->cap = 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* time options                                                        */
-/* ------------------------------------------------------------------ */
-
-int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *exclusive)
-{
-    char *end;
-    long days;
-    switch (opt) {
-    case CLI_OPT_TODAY:
-        cli_range_days(r, now, 0, 0);
-        ++*exclusive;
-        break;
-    case CLI_OPT_YESTERDAY:
-        cli_range_days(r, now, 1, 1);
-        ++*exclusive;
-        break;
-    case CLI_OPT_DAYS:
-        errno = 0;
-        days = strtol(arg, &end, 10);
-        if (errno || end == arg || *end || days <= 0 || days > 100000) {
-            cli_error("--days takes a positive whole number, not '%s'", arg);
-            return EXIT_USAGE;
-        }
-        r->since = now - days * 86400;
-        r->has_since = true;
-        r->has_until = false;
-        ++*exclusive;
-        break;
-    case CLI_OPT_SINCE:
-        if (!cli_parse_when(arg, false, &r->since)) {
-            cli_error("--since: not a date or time: '%s'", arg);
-            return EXIT_USAGE;
-        }
-        r->has_since = true;
-        break;
-    case CLI_OPT_UNTIL:
-        if (!cli_parse_when(arg, true, &r->until)) {
-            cli_error("--until: not a date or time: '%s'", arg);
-            return EXIT_USAGE;
-        }
-        r->has_until = true;
-        break;
-    default:
-        return EXIT_USAGE;
-    }
-    if (*exclusive > 1) {
-        cli_error("give only one of --today, --yesterday and --days");
-        return EXIT_USAGE;
-    }
-    return 0;
-}
-
 bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t)
 {
     if (!r || (!r->has_since && !r->has_until))

@@ -102,20 +102,20 @@ int cli_write_stdout(void *ctx, const char *buf, size_t len)
 
 int cli_report(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_TODAY = 256, OPT_YESTERDAY, OPT_DAYS, OPT_SINCE, OPT_UNTIL, OPT_MAIL, OPT_UTC, OPT_PREFIX };
+    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX };
     static const struct option options[] = {
         {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
-        {"today", no_argument, NULL, OPT_TODAY},    {"yesterday", no_argument, NULL, OPT_YESTERDAY},
-        {"days", required_argument, NULL, OPT_DAYS}, {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
+        {"today", no_argument, NULL, CLI_OPT_TODAY},    {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},
+        {"days", required_argument, NULL, CLI_OPT_DAYS}, {"since", required_argument, NULL, CLI_OPT_SINCE},
+        {"until", required_argument, NULL, CLI_OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
         {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
         {"db", required_argument, NULL, OPT_DB}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     qps_dim dims[QPS_DIM_COUNT_];
     size_t ndims = 0;
-    long top = -1, days;
+    long top = -1;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false;
@@ -157,33 +157,14 @@ int cli_report(int argc, char **argv)
                 return usage_error("--prefix must not be empty%s", "");
             prefix = optarg;
             break;
-        case OPT_TODAY:
-            cli_range_days(&range, now, 0, 0);
-            time_options++;
+        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
+            int rc = cli_time_option(c, optarg, now, &range, &time_options);
+            if (rc != 0) {
+                fputs("Try 'qpstat report --help'.\n", stderr);
+                return rc;
+            }
             break;
-        case OPT_YESTERDAY:
-            cli_range_days(&range, now, 1, 1);
-            time_options++;
-            break;
-        case OPT_DAYS:
-            if (!parse_count(optarg, 100000, &days) || days == 0)
-                return usage_error("--days takes a positive whole number, not '%s'", optarg);
-            range.since = now - days * 86400;
-            range.has_since = true;
-            range.has_until = false;
-            snprintf(range.label, sizeof range.label, "the last %ld days", days);
-            time_options++;
-            break;
-        case OPT_SINCE:
-            if (!cli_parse_when(optarg, false, &range.since))
-                return usage_error("--since: not a date or time: '%s'", optarg);
-            range.has_since = true;
-            break;
-        case OPT_UNTIL:
-            if (!cli_parse_when(optarg, true, &range.until))
-                return usage_error("--until: not a date or time: '%s'", optarg);
-            range.has_until = true;
-            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             return EXIT_OK;
@@ -192,8 +173,6 @@ int cli_report(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (time_options > 1)
-        return usage_error("give only one of --today, --yesterday and --days%s", "");
     if (mail) {
         if (!range.has_since && !range.has_until)
             cli_range_days(&range, now, 1, 0);
