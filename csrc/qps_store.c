@@ -258,6 +258,10 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         }
         exec(s, "PRAGMA synchronous=NORMAL");
         exec(s, "PRAGMA cache_size=-32768"); /* 32 MiB: index pages of a busy import */
+        /* a qpsmtpd child closes the store when its connection ends; a
+         * checkpoint (and fsync) at every close would cost each connection
+         * milliseconds. Writers checkpoint as the WAL grows instead. */
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
         if (readonly && (i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX ||
