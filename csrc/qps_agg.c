@@ -40,6 +40,7 @@ struct qps_agg {
     uint64_t dnsbl_total, recipient_total;
     /* connections */
     uint64_t accepted, too_many;
+    uint64_t queue_ok;     /* "250 Queued" replies: the queue plugin took the message */
     uint64_t hosts_allow_lines, hosts_allow_terse; /* plugin lines; logterse records */
     unsigned peak, limit;
     /* connection_time */
@@ -400,6 +401,10 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
         break;
     case QPS_KIND_CONN_TIME:
         return add_conn_time(agg, r->millis);
+    case QPS_KIND_REPLY:
+        if (qps_reply_is_queued(r))
+            agg->queue_ok++;
+        break;
     default:
         break;
     }
@@ -555,6 +560,7 @@ qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
     dst->dnsbl_total += src->dnsbl_total;
     dst->recipient_total += src->recipient_total;
     dst->accepted += src->accepted;
+    dst->queue_ok += src->queue_ok;
     dst->too_many += src->too_many;
     dst->hosts_allow_lines += src->hosts_allow_lines;
     dst->hosts_allow_terse += src->hosts_allow_terse;
@@ -603,6 +609,7 @@ void qps_agg_conn_stats(const qps_agg *agg, qps_conn_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->accepted = agg->accepted;
+    out->queue_accepted = agg->queue_ok;
     out->peak = agg->peak;
     out->limit = agg->limit;
     out->too_many = agg->too_many;

@@ -93,6 +93,14 @@ size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
 qps_status qps_store_set_error(qps_store *store, qps_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A "250 Queued..." reply: the queue plugin accepted a message (logterse
+ * writes "queued" before the queue plugin runs, so only this tells). */
+static inline bool qps_reply_is_queued(const qps_record *r)
+{
+    return r->kind == QPS_KIND_REPLY && r->reply_code == 250 && r->message.len >= 10 &&
+           memcmp(r->message.ptr, "250 Queued", 10) == 0;
+}
+
 /* ---- small helpers ---- */
 
 static inline bool qps_str_eq(qps_str s, const char *lit)

@@ -177,6 +177,7 @@ static void text_metrics(sink *s, const qps_agg *agg, qps_dim dim)
         qps_buf_printf(o, "  connection limit         %12u\n", c.limit);
         qps_buf_printf(o, "  too many (waits)         %12llu\n", (unsigned long long)c.too_many);
         qps_buf_printf(o, "  hosts_allow denials      %12llu\n", (unsigned long long)c.hosts_allow);
+        qps_buf_printf(o, "  queue accepted           %12llu\n", (unsigned long long)c.queue_accepted);
     } else {
         qps_conn_stats c;
         qps_agg_conn_stats(agg, &c);
@@ -280,6 +281,7 @@ static qps_status csv_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
             csv_metric(o, "limit", "%.0f", c.limit);
             csv_metric(o, "too_many", "%.0f", (double)c.too_many);
             csv_metric(o, "hosts_allow", "%.0f", (double)c.hosts_allow);
+            csv_metric(o, "queue_accepted", "%.0f", (double)c.queue_accepted);
         } else {
             csv_metric(o, "count", "%.0f", (double)c.timed);
             csv_metric(o, "mean", "%.3f", c.mean_s);
@@ -332,9 +334,11 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         qps_conn_stats c;
         qps_agg_conn_stats(agg, &c);
         if (dim == QPS_DIM_CONNECTIONS)
-            qps_buf_printf(o, "{\"accepted\":%llu,\"peak\":%u,\"limit\":%u,\"too_many\":%llu,\"hosts_allow\":%llu}",
+            qps_buf_printf(o,
+                           "{\"accepted\":%llu,\"peak\":%u,\"limit\":%u,\"too_many\":%llu,\"hosts_allow\":%llu,"
+                           "\"queue_accepted\":%llu}",
                            (unsigned long long)c.accepted, c.peak, c.limit, (unsigned long long)c.too_many,
-                           (unsigned long long)c.hosts_allow);
+                           (unsigned long long)c.hosts_allow, (unsigned long long)c.queue_accepted);
         else
             qps_buf_printf(o,
                            "{\"count\":%llu,\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}",

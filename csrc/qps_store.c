@@ -541,14 +541,17 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *line
         if (step_done(q) != SQLITE_DONE)
             return fail(s, QPS_EIO, "cannot write the store");
     } else if (r->kind == QPS_KIND_ACCEPT || r->kind == QPS_KIND_TOO_MANY || r->kind == QPS_KIND_HOSTS_ALLOW ||
-               r->kind == QPS_KIND_CONN_TIME) {
-        /* a connection time is paired by process alone: the plugin's own
-         * measurement and connection_time's log line differ by a few ms */
-        uint64_t dedup = (r->kind == QPS_KIND_CONN_TIME ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
+               r->kind == QPS_KIND_CONN_TIME || qps_reply_is_queued(r)) {
+        /* a connection time and a queue acceptance are paired by process
+         * alone: the plugin's own measurement and connection_time's log line
+         * differ by a few ms, its note of the queue's OK and qpsmtpd's reply
+         * differ in wording */
+        bool by_pid = r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
+        uint64_t dedup = (by_pid ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
                          ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
         /* the plugin never records accepts or waits (they are logged by the
          * server core), so only the other facts can have twins */
-        bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME;
+        bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
         if (may_twin && ((st = pair_twin(s, ST_FIND_CONN, ST_TWIN_CONN, dedup, t, source, &found)) != QPS_OK || found))
             return st;
         sqlite3_stmt *q = s->stmt[ST_ADD_CONN];
@@ -556,7 +559,7 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *line
         sqlite3_bind_int(q, 2, (int)ns);
         bind_str(q, 3, host.len ? host : qps_slice(NULL, 0));
         sqlite3_bind_int64(q, 4, r->pid);
-        sqlite3_bind_text(q, 5, qps_kind_name(r->kind), -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), -1, SQLITE_STATIC);
         bind_str(q, 6, r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0));
         sqlite3_bind_int(q, 7, (int)r->running);
         sqlite3_bind_int(q, 8, (int)r->max);

@@ -336,6 +336,7 @@ typedef struct {
     unsigned limit;        /* M of n/M (the configured maximum) */
     uint64_t too_many;     /* "Too many connections" waits */
     uint64_t hosts_allow;  /* hosts_allow denials (log lines) */
+    uint64_t queue_accepted; /* messages the queue plugin accepted ("250 Queued") */
     uint64_t timed;        /* connection_time lines */
     double mean_s, p50_s, p90_s, p99_s, max_s; /* connection time, seconds */
 } qps_conn_stats;
@@ -445,7 +446,8 @@ qps_status qps_store_rollback(qps_store *store);
 enum { QPS_SOURCE_IMPORT = 1, QPS_SOURCE_PLUGIN = 2 };
 
 /** Stores a parsed line if it is a logterse record or a connection fact
- *  (accept, too many, hosts_allow, connection_time); other kinds are
+ *  (accept, too many, hosts_allow, connection_time, and the "250 Queued"
+ *  reply of a message the queue plugin accepted); other kinds are
  *  ignored. Outside qps_store_begin/commit it is a transaction of its own. line/len is the raw line the record was parsed from. A record
  *  without a time gets the given time (unix_sec, nsec). A record already
  *  stored from the other source (same pid and fields within two minutes)

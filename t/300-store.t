@@ -47,6 +47,8 @@ sub snapshot {
         for my $line (file_lines($file)) {
             my $r = Qpstat::parse_line($line) or next;
             $facts++ if $r->{kind} =~ /\A(?:accept|too_many|hosts_allow|connection_time)\z/;
+            # the queue plugin's acceptance, as qpsmtpd replies it
+            $facts++ if $r->{kind} eq 'reply' && $r->{message} =~ /\A250 Queued/;
             next unless $r->{kind} eq 'terse';
             $terse++;
             # the store was unavailable for every fourth one: the log has it

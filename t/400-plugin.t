@@ -207,6 +207,23 @@ $store->close;
     is($s->aggregate->conn_stats->{timed}, 2, 'with the connection_time plugin loaded, its log line is the record');
 }
 
+# --- the real queue plugin's acceptance
+{
+    my $qdb = "$dir/queue.db";
+    my ($p, $q) = load_plugin(db => $qdb);
+    is(run_hook($p, $q, 'ok', tx(), 'queue::maildir', OK, 'Queued!'), DECLINED, 'ok hook: DECLINED');
+    run_hook($p, $q, 'ok', tx(), 'rcpt_ok', OK, 'fine');              # not a queue plugin
+    run_hook($p, $q, 'ok', tx(), 'queue::maildir', DECLINED, 'no');   # not an acceptance
+    my $s = Qpstat::Store->open($qdb);
+    is($s->aggregate->conn_stats->{queue_accepted}, 1, 'one queue acceptance recorded, nothing else');
+    # the log's "250 Queued!" reply of the same process pairs with it
+    my $log = "$dir/queue.log";
+    spew($log, sprintf("\@40000000%08x%08x %d 250 Queued! <id\@x>\n", int(Time::HiRes::time()) + 10, 500, $$));
+    is($s->import_logs($log), 0, 'importing the reply adds nothing');
+    is($s->aggregate->conn_stats->{queue_accepted}, 1, 'still one');
+    is(scalar @{ $q->{stderr} }, 0, 'nothing logged');
+}
+
 # --- a store that does not work: mail flows, one warning per process
 sub broken_store_case {
     my ($name, $path, $setup, $teardown) = @_;

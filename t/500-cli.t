@@ -228,12 +228,12 @@ for my $f (@FIXTURES) {
 
 # The numbers of the full 0.94 log, checked by hand against the log (grep):
 # 17 logterse lines, 20 "Accepted connection", 4 "Too many connections:",
-# 19 connection_time lines, 2 hosts_allow records.
+# 19 connection_time lines, 2 hosts_allow records, 3 "250 Queued" replies.
 {
     my $doc = $json->decode(report('--format', 'json', $FIX{'multilog-094'})->{out});
     is_deeply([@{ $doc->{lines} }{qw(read invalid)}, $doc->{transactions}], [399, 0, 17],
         'multilog-094: 399 lines, none invalid, 17 records');
-    is_deeply($doc->{dimensions}{connections}, { accepted => 20, peak => 3, limit => 15, too_many => 4, hosts_allow => 2 },
+    is_deeply($doc->{dimensions}{connections}, { accepted => 20, peak => 3, limit => 15, too_many => 4, hosts_allow => 2, queue_accepted => 3 },
         'multilog-094: connection facts');
     is($doc->{dimensions}{'connection-time'}{count}, 19, 'multilog-094: 19 connection times');
     my $e = $json->decode(report('--format', 'json', $FIX{'edge-cases'})->{out});

@@ -149,6 +149,7 @@ HV *qps_perl_conn_hv(pTHX_ const qps_conn_stats *c)
     put_uv(aTHX_ hv, "limit", (UV)c->limit);
     put_uv(aTHX_ hv, "too_many", (UV)c->too_many);
     put_uv(aTHX_ hv, "hosts_allow", (UV)c->hosts_allow);
+    put_uv(aTHX_ hv, "queue_accepted", (UV)c->queue_accepted);
     put_uv(aTHX_ hv, "timed", (UV)c->timed);
     put_nv(aTHX_ hv, "mean", c->mean_s);
     put_nv(aTHX_ hv, "p50", c->p50_s);

@@ -278,7 +278,7 @@ then estimates (Space-Saving), each with its C<error> bound.
     my $c = $agg->conn_stats;
 
 A new hash: C<accepted> connections, C<peak> concurrency, the configured
-C<limit>, C<too_many> waits, C<hosts_allow> denials, C<timed> connections
+C<limit>, C<too_many> waits, C<hosts_allow> denials, C<queue_accepted> messages, C<timed> connections
 and their time in seconds: C<mean p50 p90 p99 max>.
 
 =head2 spam_stats

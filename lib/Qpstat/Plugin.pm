@@ -9,7 +9,7 @@ our $VERSION = '0.1.0';
 
 # Values of Qpsmtpd::Constants (fixed by qpsmtpd since 0.2x), so that this
 # module loads and is tested without qpsmtpd installed.
-use constant { DECLINED => 909, LOGWARN => 4, LOGALERT => 1 };
+use constant { OK => 900, DECLINED => 909, LOGWARN => 4, LOGALERT => 1 };
 my %LOG_LEVEL = (
     LOGDEBUG => 7, LOGINFO => 6, LOGNOTICE => 5, LOGWARN => 4,
     LOGERROR => 3, LOGCRIT => 2, LOGALERT  => 1, LOGEMERG => 0, LOGRADAR => 0,
@@ -133,6 +133,17 @@ sub connection_start {
     my $st = $plugin->{_qpstat} or return DECLINED;
     return DECLINED if $plugin->hook_name && $plugin->hook_name eq 'connect' && $st->{conn_start};
     $st->{conn_start} = Time::HiRes::time();
+    return DECLINED;
+}
+
+# hook_ok: the real queue plugin accepted the message (logterse's "queued"
+# is written before the queue plugin runs). Stored as the reply qpsmtpd
+# then logs, "250 Queued!", which an import of the log pairs with it.
+sub queue_ok {
+    my ($plugin, $transaction, $prev_plugin, $rc) = @_;
+    my $st = $plugin->{_qpstat} or return DECLINED;
+    return DECLINED unless $st->{db} && defined $prev_plugin && $prev_plugin =~ /^queue::/ && defined $rc && $rc == OK;
+    _record($plugin, "$$ 250 Queued! (by $prev_plugin)");
     return DECLINED;
 }
 
