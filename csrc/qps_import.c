@@ -95,7 +95,9 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         return qps_store_set_error(store, QPS_EIO, "cannot open %s: %s", path, strerror(errno));
     }
     gzFile gz = gzdopen(fd, "rb");
-    char *buf = malloc(CHUNK), *carry = NULL;
+    char *buf = malloc(CHUNK);
+    qps_buf carry = {0};
+    size_t carry_total = 0; /* length of the line being carried over */
     if (!gz || !buf) {
         qps_store_set_error(store, QPS_ENOMEM, "out of memory reading %s", path);
         if (gz)
@@ -124,7 +126,6 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         rc = QPS_ENOMEM;
         goto out;
     }
-    size_t carry_len = 0, carry_cap = 0;
     uint64_t read = 0, invalid = 0, in_batch = 0;
     int64_t pos = offset; /* offset of the first byte not yet consumed */
     if ((rc = qps_store_begin(store)) != QPS_OK) {
@@ -143,39 +144,25 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         const char *p = buf, *end = buf + n;
         while (p < end) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl) {
-                size_t rest = (size_t)(end - p);
-                if (carry_len + rest > carry_cap) {
-                    size_t cap = (carry_len + rest) * 2;
-                    char *c = realloc(carry, cap);
-                    if (!c) {
-                        rc = QPS_ENOMEM;
-                        break;
-                    }
-                    carry = c;
-                    carry_cap = cap;
-                }
-                memcpy(carry + carry_len, p, rest);
-                carry_len += rest;
-                break;
-            }
+            size_t take = (size_t)((nl ? nl : end) - p);
             const char *line = p;
-            size_t len = (size_t)(nl - p);
-            if (carry_len) {
-                /* the line began in the previous chunk */
-                if (carry_len + len > carry_cap) {
-                    size_t cap = carry_len + len + 1;
-                    char *c = realloc(carry, cap);
-                    if (!c) {
-                        rc = QPS_ENOMEM;
-                        break;
-                    }
-                    carry = c;
-                    carry_cap = cap;
+            size_t len = take, full = take;
+            if (carry_total || !nl) {
+                /* a line across chunks: kept up to one byte past the longest
+                 * line the parser takes, so a huge one is counted invalid
+                 * without being held in memory */
+                size_t room = carry.len <= QPS_LINE_MAX ? QPS_LINE_MAX + 1 - carry.len : 0;
+                qps_buf_append(&carry, p, take < room ? take : room);
+                if (carry.failed) {
+                    rc = QPS_ENOMEM;
+                    break;
                 }
-                memcpy(carry + carry_len, p, len);
-                line = carry;
-                len += carry_len;
+                carry_total += take;
+                if (!nl)
+                    break;
+                line = carry.data;
+                len = carry.len;
+                full = carry_total;
             }
             qps_record rec;
             qps_parser_parse(im.parser, line, len, &rec);
@@ -186,8 +173,9 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
             if ((rc = qps_store_add(store, &rec, line, len, server, 0, 0, QPS_SOURCE_IMPORT, &added)) != QPS_OK)
                 break;
             im.added += (uint64_t)added;
-            pos += (int64_t)len + 1;
-            carry_len = 0;
+            pos += (int64_t)full + 1;
+            carry.len = 0;
+            carry_total = 0;
             p = nl + 1;
             if (++in_batch == BATCH_LINES) {
                 if ((rc = commit_progress(&im, &id, path, pos, read, invalid)) != QPS_OK ||
@@ -209,7 +197,7 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         *added_out += im.added;
 out:
     free(buf);
-    free(carry);
+    qps_buf_release(&carry);
     gzclose_r(gz);
     return rc;
 }
