@@ -1,11 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages qpstat needs to build and test, when missing.
+# Installs the Debian packages qpstat needs, when missing: to build it
+# (`sh scripts/deps.sh`), or to build and test it (`sh scripts/deps.sh test`:
+# the reference tools, a real qpsmtpd, sanitizers, valgrind).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
-want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev check pkg-config
-clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
-qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libc-ares-dev
-libtest-leaktrace-perl valgrind"
+want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev check pkg-config"
+if [ "${1:-}" = test ]; then
+    want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
+qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libtest-leaktrace-perl valgrind"
+fi
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"

@@ -3,5 +3,5 @@
 # tests, the Perl tests, the sanitizer build and a bounded fuzzing run.
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/build.sh
+sh scripts/build.sh test
 make test
