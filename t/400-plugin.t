@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # t/400-plugin.t - plugins/qpstat compiled as qpsmtpd 0.94 compiles a
-# plugin, against stubs of Qpsmtpd::Plugin/Constants and of the connection,
-# transaction, address and header objects (t/lib/stub-qpsmtpd):
+# plugin, against stand-ins of Qpsmtpd::Plugin/Constants and of the connection,
+# transaction, address and header objects (t/lib/fake-qpsmtpd):
 #  - the terse line is logterse 1.1's, byte for byte (queued, deny with a
 #    TAB in the text, sender and HELO with TABs, no Message-Id, Message-Id
 #    without brackets or with a CRLF, X-Spam-Status without "tests", the
@@ -15,14 +15,14 @@
 use strict;
 use warnings;
 use Test::More;
-use lib 't/lib', 't/lib/stub-qpsmtpd';
+use lib 't/lib', 't/lib/fake-qpsmtpd';
 use QpstatTest qw(NOW spew tmpdir slurp);
 use POSIX ();
 use Time::HiRes ();
 
 use Qpsmtpd::Constants;
 use Qpsmtpd::Plugin;
-use StubQP;
+use FakeQP;
 use Qpstat::Store;
 
 my $dir = tmpdir();
@@ -34,7 +34,7 @@ sub load_plugin {
     my $package = 'Qpsmtpd::Plugin::qpstat';
     Qpsmtpd::Plugin->compile('qpstat', $package, 'plugins/qpstat') unless $package->can('plugin_name');
     my $plugin = $package->new;
-    my $qp = StubQP->new(connection => conn());
+    my $qp = FakeQP->new(connection => conn());
     $plugin->_register($qp, @args);
     return ($plugin, $qp);
 }
@@ -48,15 +48,15 @@ sub run_hook {
     return $plugin->$method(@args);
 }
 
-sub conn { StubQP::Connection->new(remote_ip => '127.0.0.1', remote_host => 'Unknown', hello_host => 'client.sender.example', @_) }
-sub addr { StubQP::Address->new(@_) }
+sub conn { FakeQP::Connection->new(remote_ip => '127.0.0.1', remote_host => 'Unknown', hello_host => 'client.sender.example', @_) }
+sub addr { FakeQP::Address->new(@_) }
 
 sub tx {
     my (%a) = @_;
-    return StubQP::Transaction->new(
+    return FakeQP::Transaction->new(
         sender     => exists $a{sender} ? $a{sender} : addr('alice@sender.example'),
         recipients => $a{recipients} || [addr('bob@example.com')],
-        header     => exists $a{header} ? $a{header} : StubQP::Header->new(@{ $a{headers} || [] }),
+        header     => exists $a{header} ? $a{header} : FakeQP::Header->new(@{ $a{headers} || [] }),
     );
 }
 
@@ -116,7 +116,7 @@ my @CASES = (
     [   'hosts_allow in the parent: no connection fields',
         'deny',
         sub {
-            (StubQP::Connection->new, StubQP::Transaction->new(header => undef), 'hosts_allow', DENYSOFT,
+            (FakeQP::Connection->new, FakeQP::Transaction->new(header => undef), 'hosts_allow', DENYSOFT,
                 'too many connections from 127.0.0.1, try again later');
         },
         "$P\t\t\t\t\thosts_allow\t902\ttoo many connections from 127.0.0.1, try again later\tmsg denied before queued",

@@ -1,9 +1,9 @@
-package StubQP;
+package FakeQP;
 # The qpsmtpd objects a plugin meets, as small as t/400-plugin.t needs:
-# StubQP (the Qpsmtpd object: connection, hooks, varlog with 0.94's
-# built-in stderr logger, captured), StubQP::Connection,
-# StubQP::Transaction, StubQP::Address (stringifies as Qpsmtpd::Address)
-# and StubQP::Header (Mail::Header's get: values keep their newline, the
+# FakeQP (the Qpsmtpd object: connection, hooks, varlog with 0.94's
+# built-in stderr logger, captured), FakeQP::Connection,
+# FakeQP::Transaction, FakeQP::Address (stringifies as Qpsmtpd::Address)
+# and FakeQP::Header (Mail::Header's get: values keep their newline, the
 # first one in scalar context).
 use strict;
 use warnings;
@@ -35,19 +35,19 @@ sub varlog {
     push @{ $self->{stderr} }, join(' ', $$ . $prefix, @log);
 }
 
-package StubQP::Connection;
+package FakeQP::Connection;
 sub new { my ($c, %a) = @_; bless {%a}, $c }
 sub remote_ip   { $_[0]{remote_ip} }
 sub remote_host { $_[0]{remote_host} }
 sub hello_host  { $_[0]{hello_host} }
 sub notes       { my ($s, $k, $v) = @_; $s->{notes}{$k} = $v if @_ > 2; $s->{notes}{$k} }
 
-package StubQP::Address;
+package FakeQP::Address;
 use overload '""' => sub { $_[0]->format }, fallback => 1;
 sub new { my ($c, $addr) = @_; bless { addr => $addr }, $c }
 sub format { my $a = $_[0]{addr}; defined $a && length $a ? "<$a>" : '<>' }
 
-package StubQP::Header;
+package FakeQP::Header;
 sub new { my ($c, @pairs) = @_; bless { h => [@pairs] }, $c }
 sub get {
     my ($self, $tag) = @_;
@@ -57,7 +57,7 @@ sub get {
     return wantarray ? @v : $v[0];
 }
 
-package StubQP::Transaction;
+package FakeQP::Transaction;
 sub new { my ($c, %a) = @_; bless { recipients => [], %a }, $c }
 sub sender     { $_[0]{sender} }
 sub recipients { @{ $_[0]{recipients} } }

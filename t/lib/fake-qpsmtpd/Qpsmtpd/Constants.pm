@@ -1,5 +1,5 @@
 package Qpsmtpd::Constants;
-# A stub of qpsmtpd 0.94's Qpsmtpd::Constants for t/400-plugin.t: the same
+# A stand-in of qpsmtpd 0.94's Qpsmtpd::Constants for t/400-plugin.t: the same
 # values and exports, nothing else.
 use strict;
 use warnings;

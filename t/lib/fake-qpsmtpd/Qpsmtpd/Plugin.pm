@@ -1,5 +1,5 @@
 package Qpsmtpd::Plugin;
-# A stub of qpsmtpd 0.94's Qpsmtpd::Plugin for t/400-plugin.t: the methods
+# A stand-in of qpsmtpd 0.94's Qpsmtpd::Plugin for t/400-plugin.t: the methods
 # a plugin calls, with 0.94's code for log() and registration.
 use strict;
 use warnings;
