@@ -28,6 +28,17 @@ head -c 300000 /dev/urandom > "$out/junk.bin"
 run report "$out/junk.bin"
 run tai64n "$out/junk.bin"
 run tai64n t/data/multilog-094/current
+run tail -n all "$out/junk.bin"
+run tail -n all t/data/multilog-094
+run grep -E 'a(b|c' "$out/junk.bin"
+run grep --local queued t/data/multilog-094 t/data/*.log
+run summary "$out/junk.bin" t/data/multilog-094
+rm -f "$out/san.db" "$out/san.db-wal" "$out/san.db-shm"
+run import --db "$out/san.db" "$out/junk.bin" t/data/multilog-094 t/data/*.log
+run report --db "$out/san.db" --format json
+run check --db "$out/san.db" t/data/multilog-094
+echo "== qpstat processor"
+"$q" processor < "$out/junk.bin" > /dev/null 4< "$out/junk.bin" 5> "$out/state" || status=1
 run report --by nonsense
 run report /nonexistent
 exit $status
