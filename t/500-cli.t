@@ -133,14 +133,13 @@ sub golden {
         fail("$label: $name is missing; output written to $got (check it by hand, then rename)");
         return;
     }
-    if ($r->{out} eq slurp($name)) {
-        pass($label);
-        unlink $got;
-    } else {
+    my $same = $r->{out} eq slurp($name);
+    ok($same, $label) or do {
         spew($got, $r->{out});
-        fail("$label: differs from $name (actual output in $got)");
+        diag("differs from $name (actual output in $got)");
         diag `diff -u '$name' '$got' 2>&1 | head -40`;
-    }
+    };
+    unlink $got if $same;
 }
 
 for my $f (@FIXTURES) {
