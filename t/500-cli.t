@@ -14,6 +14,8 @@
 # unreadable input exits 1, junk and over-long lines are counted invalid).
 use strict;
 use warnings;
+use lib 't/lib';
+use QpstatTest qw(slurp spew);
 use Test::More;
 use File::Temp ();
 use POSIX ();
@@ -51,20 +53,7 @@ my @METRIC = ('connections', 'connection-time');
 # CSV goldens: these four for every fixture, everything for edge-cases.
 my @CSV_GOLDEN = ('disposition', 'dnsbl', 'tld', 'disposition,tld');
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!";
-    local $/;
-    my $s = <$fh>;
-    return $s // '';
-}
 
-sub spew {
-    my ($path, $data) = @_;
-    open my $fh, '>:raw', $path or die "cannot write $path: $!";
-    print {$fh} $data;
-    close $fh or die "cannot write $path: $!";
-}
 
 # Runs a command (list form, no shell); returns stdout, stderr, exit code,
 # signal.

@@ -15,6 +15,8 @@
 # are the ones documented in that script's edge-cases table.
 use strict;
 use warnings;
+use lib 't/lib';
+use QpstatTest qw(slurp);
 use Test::More;
 use File::Temp ();
 use POSIX ();
@@ -163,13 +165,6 @@ for my $f (@FIXTURES) {
 # ---------------------------------------------------------------------------
 # helpers
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!";
-    local $/;
-    my $s = <$fh>;
-    return $s // '';
-}
 
 # Runs a command (list form, no shell); returns stdout, stderr, exit code.
 sub run {
