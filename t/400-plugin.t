@@ -310,7 +310,6 @@ SKIP: {
         POSIX::_exit(0);
     }
     waitpid $pid, 0;
-    is($? >> 8, 0, 'the child logged and recorded 200 lines without error');
     my $s = Qpstat::Store->open("$dir/speed.db", readonly => 1);
     is($s->info->{transactions}, 201, 'all 200 (and the warm-up) are in the store');
 }

@@ -30,7 +30,7 @@ sub register {
         loglevel    => LOGALERT,
         name        => 'logging::logterse',
         db          => undef,
-        busy_ms     => 200,
+        busy_ms     => 1000,
         master_pid  => $$,    # the process that loaded the plugins (forkserver/prefork parent)
         warned      => 0,
     };
@@ -258,7 +258,7 @@ C<loglevel> (default C<LOGALERT>; digits as they are, else a level name);
 and C<db PATH> (the store; default none: the terse line only), C<name NAME>
 (the plugin name printed before the line; default C<logging::logterse>),
 C<busy_ms N> (how long a record may wait for a store locked by another
-process, default 200).
+process, default 1000).
 
 =head2 deny, queue
 
