@@ -321,21 +321,24 @@ static bool frame_logfile(qps_parser *p, const char *s, const char *end, qps_rec
 
 static qps_verdict verdict_of(const char *s, const char *end)
 {
-    static const struct {
-        const char *word;
-        size_t len;
-        qps_verdict verdict;
-    } words[] = {
-        {"pass", 4, QPS_VERDICT_PASS}, {"fail", 4, QPS_VERDICT_FAIL},   {"skip", 4, QPS_VERDICT_SKIP},
-        {"error", 5, QPS_VERDICT_ERROR}, {"info", 4, QPS_VERDICT_INFO},
-    };
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        if (starts(s, end, words[i].word, words[i].len)) {
-            const char *after = s + words[i].len;
-            if (after == end || *after == ',' || *after == ':' || *after == ' ')
-                return words[i].verdict;
-        }
+    /* the first letter picks the one word to compare (a loop over all five
+     * made a memcmp call each on every plugin line) */
+    qps_verdict v;
+    size_t n = 4;
+    switch (s < end ? *s : 0) {
+    case 'p': v = STARTS(s, end, "pass") ? QPS_VERDICT_PASS : QPS_VERDICT_NONE; break;
+    case 'f': v = STARTS(s, end, "fail") ? QPS_VERDICT_FAIL : QPS_VERDICT_NONE; break;
+    case 's': v = STARTS(s, end, "skip") ? QPS_VERDICT_SKIP : QPS_VERDICT_NONE; break;
+    case 'i': v = STARTS(s, end, "info") ? QPS_VERDICT_INFO : QPS_VERDICT_NONE; break;
+    case 'e':
+        v = STARTS(s, end, "error") ? QPS_VERDICT_ERROR : QPS_VERDICT_NONE;
+        n = 5;
+        break;
+    default: return QPS_VERDICT_NONE;
     }
+    const char *after = s + n;
+    if (v && (after == end || *after == ',' || *after == ':' || *after == ' '))
+        return v;
     return QPS_VERDICT_NONE;
 }
 
