@@ -78,7 +78,7 @@ static void remember(seen_set *set, const struct stat *st)
 }
 
 /* One import pass over the directories; returns the number of errors. */
-static int import_pass(qps_store *store, char **dirs, int ndirs, seen_set *seen, const char *server, bool verbose)
+static int import_round(qps_store *store, char **dirs, int ndirs, seen_set *seen, const char *server, bool verbose)
 {
     cli_paths paths = {0};
     int errors = 0;
@@ -163,7 +163,7 @@ int cli_collect(int argc, char **argv)
     seen_set seen = {0};
     int errors = 0;
     while (!stop_requested) {
-        errors = import_pass(store, argv + optind, argc - optind, &seen, server, verbose);
+        errors = import_round(store, argv + optind, argc - optind, &seen, server, verbose);
         if (once)
             break;
         /* wait for a change, at most a second (also a safety net for

@@ -15,7 +15,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use QpstatTest qw(slurp spew);
+use QpstatTest qw(slurp spew parse_csv);
 use Test::More;
 use File::Temp ();
 use POSIX ();
@@ -76,31 +76,6 @@ sub run {
 
 sub report { run([$qpstat, 'report', @_]) }
 
-# RFC 4180 CSV (CRLF records, quoted fields) -> list of rows (array refs).
-sub parse_csv {
-    my ($text) = @_;
-    my (@rows, @row, $field);
-    my $pos = 0;
-    while ($pos < length $text) {
-        if ($text =~ /\G"((?:[^"]|"")*)"/gc) {
-            ($field = $1) =~ s/""/"/g;
-        } elsif ($text =~ /\G([^,"\r\n]*)/gc) {
-            $field = $1;
-        }
-        push @row, $field;
-        if ($text =~ /\G,/gc) {
-            # next field
-        } elsif ($text =~ /\G\r\n/gc) {
-            push @rows, [@row];
-            @row = ();
-        } else {
-            die 'malformed CSV at offset ' . pos($text) . "\n";
-        }
-        $pos = pos $text;
-    }
-    die "CSV does not end with CRLF\n" if @row;
-    return @rows;
-}
 
 # ---------------------------------------------------------------------------
 # 1. golden files

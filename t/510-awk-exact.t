@@ -16,7 +16,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use QpstatTest qw(slurp);
+use QpstatTest qw(slurp parse_csv);
 use Test::More;
 use File::Temp ();
 use POSIX ();
@@ -185,31 +185,6 @@ sub run {
     return { out => slurp("$out"), err => slurp("$err"), rc => $st >> 8, sig => $st & 127 };
 }
 
-# RFC 4180 CSV (CRLF records, quoted fields) -> list of rows (array refs).
-sub parse_csv {
-    my ($text) = @_;
-    my (@rows, @row, $field);
-    my $pos = 0;
-    while ($pos < length $text) {
-        if ($text =~ /\G"((?:[^"]|"")*)"/gc) {
-            ($field = $1) =~ s/""/"/g;
-        } elsif ($text =~ /\G([^,"\r\n]*)/gc) {
-            $field = $1;
-        }
-        push @row, $field;
-        if ($text =~ /\G,/gc) {
-            # next field
-        } elsif ($text =~ /\G\r\n/gc) {
-            push @rows, [@row];
-            @row = ();
-        } else {
-            die 'malformed CSV at offset ' . pos($text) . "\n";
-        }
-        $pos = pos $text;
-    }
-    die "CSV does not end with CRLF\n" if @row;
-    return @rows;
-}
 
 # qpstat --format csv --by DIM -> { key => count }, total, raw header
 sub qpstat_counts {

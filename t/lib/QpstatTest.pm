@@ -9,7 +9,7 @@ use Exporter 'import';
 use File::Temp ();
 use POSIX ();
 
-our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli slurp spew file_lines tmpdir);
+our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli slurp spew file_lines tmpdir parse_csv);
 
 # 2026-11-25 21:00:00 UTC, the fixtures' day (as t/500-cli.t)
 use constant NOW => 1795640400;
@@ -77,6 +77,32 @@ sub run_cli {
     }
     waitpid $pid, 0;
     return (slurp("$out"), $? >> 8);
+}
+
+# RFC 4180 CSV (CRLF records, quoted fields) -> list of rows (array refs).
+sub parse_csv {
+    my ($text) = @_;
+    my (@rows, @row, $field);
+    my $pos = 0;
+    while ($pos < length $text) {
+        if ($text =~ /\G"((?:[^"]|"")*)"/gc) {
+            ($field = $1) =~ s/""/"/g;
+        } elsif ($text =~ /\G([^,"\r\n]*)/gc) {
+            $field = $1;
+        }
+        push @row, $field;
+        if ($text =~ /\G,/gc) {
+            # next field
+        } elsif ($text =~ /\G\r\n/gc) {
+            push @rows, [@row];
+            @row = ();
+        } else {
+            die 'malformed CSV at offset ' . pos($text) . "\n";
+        }
+        $pos = pos $text;
+    }
+    die "CSV does not end with CRLF\n" if @row;
+    return @rows;
 }
 
 sub tmpdir { File::Temp->newdir('t/tmp-XXXXXX', CLEANUP => 1) }
