@@ -204,6 +204,12 @@ int cli_report(int argc, char **argv)
     opts.has_since = range.has_since;
     opts.has_until = range.has_until;
     opts.utc = utc;
+    /* only the tables printed are filled */
+    if (format == QPS_FORMAT_MAIL)
+        opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD);
+    else
+        for (size_t i = 0; i < ndims; i++)
+            opts.dims |= QPS_DIM_BIT(dims[i]);
     qps_agg *agg = qps_agg_new(&opts);
     if (!agg) {
         cli_error("out of memory");

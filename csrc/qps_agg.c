@@ -32,6 +32,7 @@ static const qps_dim table_dims[] = {
 
 struct qps_agg {
     qps_agg_opts opts;
+    unsigned keep;      /* QPS_DIM_BIT of each dimension to fill */
     qps_parser *parser;
     qps_tzcache tz;
     qps_counts counts;
@@ -74,6 +75,7 @@ qps_agg *qps_agg_new(const qps_agg_opts *opts)
         agg->opts = *opts;
     size_t capacity = agg->opts.table_capacity ? agg->opts.table_capacity : DEFAULT_CAPACITY;
     agg->opts.table_capacity = capacity;
+    agg->keep = agg->opts.dims ? agg->opts.dims : ~0u;
     agg->opts.parser.terse_prefix = NULL; /* the parser copies it; do not keep the pointer */
     agg->parser = qps_parser_new(opts ? &opts->parser : NULL);
     bool ok = agg->parser != NULL;
@@ -248,6 +250,7 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
 {
     qps_status st = QPS_OK;
     const qps_str *f = r->field;
+    const unsigned keep = agg->keep;
     char buf[512];
     agg->counts.transactions++;
 
@@ -256,36 +259,45 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         if ((st = (call)) != QPS_OK)                                                                              \
             return st;                                                                                            \
     } while (0)
+#define KEEP(dim) (keep & QPS_DIM_BIT(dim))
 
     qps_str disp = f[QPS_TF_DISPOSITION];
-    TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
+    if (KEEP(QPS_DIM_DISPOSITION))
+        TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
     if (qps_str_eq(disp, "hosts_allow"))
         agg->hosts_allow_terse++;
 
-    size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
-    TRY(table_add(agg, QPS_DIM_TLD, buf, tld_len));
-    /* disposition \0 tld; a disposition is a plugin name, far below 256 */
-    char pair[512 + 1];
-    size_t dlen = disp.len < 255 ? disp.len : 255;
-    memcpy(pair, disp.ptr, dlen);
-    pair[dlen] = '\0';
-    memcpy(pair + dlen + 1, buf, tld_len);
-    TRY(table_add(agg, QPS_DIM_DISPOSITION_TLD, pair, dlen + 1 + tld_len));
+    if (KEEP(QPS_DIM_TLD) || KEEP(QPS_DIM_DISPOSITION_TLD)) {
+        size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
+        if (KEEP(QPS_DIM_TLD))
+            TRY(table_add(agg, QPS_DIM_TLD, buf, tld_len));
+        /* disposition \0 tld; a disposition is a plugin name, far below 256 */
+        char pair[512 + 1];
+        size_t dlen = disp.len < 255 ? disp.len : 255;
+        memcpy(pair, disp.ptr, dlen);
+        pair[dlen] = '\0';
+        memcpy(pair + dlen + 1, buf, tld_len);
+        if (KEEP(QPS_DIM_DISPOSITION_TLD))
+            TRY(table_add(agg, QPS_DIM_DISPOSITION_TLD, pair, dlen + 1 + tld_len));
+    }
 
-    if (is_dnsbl_denial(r)) {
+    if (KEEP(QPS_DIM_DNSBL) && is_dnsbl_denial(r)) {
         qps_str svc = dnsbl_service(f[QPS_TF_TEXT]);
         TRY(table_add(agg, QPS_DIM_DNSBL, svc.ptr, svc.len));
         agg->dnsbl_total++;
     }
     /* an empty field (a denial before HELO or MAIL FROM, hosts_allow in the
      * parent) is a row of its own, so the rows add up to the total */
-    TRY(table_add(agg, QPS_DIM_IP, f[QPS_TF_IP].ptr, f[QPS_TF_IP].len));
-    TRY(table_add(agg, QPS_DIM_HELO, f[QPS_TF_HELO].ptr, f[QPS_TF_HELO].len));
-    TRY(table_add(agg, QPS_DIM_SENDER, f[QPS_TF_SENDER].ptr, f[QPS_TF_SENDER].len));
+    if (KEEP(QPS_DIM_IP))
+        TRY(table_add(agg, QPS_DIM_IP, f[QPS_TF_IP].ptr, f[QPS_TF_IP].len));
+    if (KEEP(QPS_DIM_HELO))
+        TRY(table_add(agg, QPS_DIM_HELO, f[QPS_TF_HELO].ptr, f[QPS_TF_HELO].len));
+    if (KEEP(QPS_DIM_SENDER))
+        TRY(table_add(agg, QPS_DIM_SENDER, f[QPS_TF_SENDER].ptr, f[QPS_TF_SENDER].len));
 
     /* recipients: "<a@x>,<b@y>" */
     const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;
-    while (s && s < end) {
+    while (KEEP(QPS_DIM_RECIPIENT) && s && s < end) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
         const char *e = comma ? comma : end;
         qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
@@ -296,7 +308,7 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         s = comma ? comma + 1 : end;
     }
 
-    if (r->has_time) {
+    if (r->has_time && (KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY))) {
         qps_civil c;
         if (qps_civil_from_unix(&agg->tz, r->unix_sec, agg->opts.utc, &c) == QPS_OK) {
             agg->hour[c.hour]++;
@@ -308,12 +320,15 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
                 agg->day_month = c.month;
                 agg->day_mday = c.day;
             }
-            TRY(table_add(agg, QPS_DIM_DAY, agg->day_key, agg->day_len));
+            if (KEEP(QPS_DIM_DAY))
+                TRY(table_add(agg, QPS_DIM_DAY, agg->day_key, agg->day_len));
         }
     }
 
     qps_spam spam;
-    if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
+    if (!KEEP(QPS_DIM_SCORE) && !KEEP(QPS_DIM_SPAM)) {
+        /* neither table is printed */
+    } else if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
         if (spam.is_spam) {
             agg->spam++;
             agg->spam_sum += spam.score;
@@ -325,6 +340,7 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     } else {
         agg->nospam++;
     }
+#undef KEEP
 #undef TRY
     return QPS_OK;
 }

@@ -289,7 +289,13 @@ typedef struct {
     int64_t until;         /* ... and time < until (if has_until) */
     int has_since, has_until;
     int utc;               /* hour/day buckets in UTC instead of local time */
+    unsigned dims;         /* dimensions to fill, as bits QPS_DIM_BIT(dim);
+                              0 = all. A report of one table skips the work
+                              (and the key tables) of the others */
 } qps_agg_opts;
+
+/** The bit of a dimension in qps_agg_opts.dims. */
+#define QPS_DIM_BIT(dim) (1u << (dim))
 
 typedef struct qps_agg qps_agg;
 
