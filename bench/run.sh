@@ -13,6 +13,7 @@
 #   BENCH_REPEAT   run each command N times and keep the fastest (default 1)
 #   BENCH_LOCALE   LC_ALL for every command (default C, as the seed's
 #                  Email Disposition pipeline sets; UTF-8 locales slow awk)
+#   BENCH_TZ       TZ for every command (default: unset, as on a server)
 #   QPSTAT         qpstat binary (default: ../csrc/qpstat next to this script)
 #   CC             C compiler for genlog (default cc)
 set -u
@@ -28,7 +29,11 @@ QPSTAT=${QPSTAT:-$BENCH_DIR/../csrc/qpstat}
 CC=${CC:-cc}
 RESULTS=$BENCH_DIR/results-latest.md
 
-export TZ=UTC               # tai64nlocal output and the date filter agree
+# The time zone as on a server: TZ unset, the zone from /etc/localtime.
+# That is how admins run the seed's pipeline, and it matters: with TZ unset
+# glibc checks /etc/localtime at every localtime() call, i.e. tai64nlocal
+# makes a stat() per line (the "TZ set" row shows the difference).
+if [ -n "${BENCH_TZ:-}" ]; then export TZ=$BENCH_TZ; else unset TZ; fi
 export LC_ALL=$BENCH_LOCALE
 
 say() { printf '%s\n' "$*" >&2; }
@@ -97,13 +102,18 @@ label_secs() { # "@4000..." -> unix seconds
 first=$(head -c 26 "$LOG")
 last=$(tail -n 1 "$LOG" | head -c 26)
 s0=$(label_secs "$first"); s1=$(label_secs "$last")
+# local dates, hour by hour: tai64nlocal prints local times
 MYDATE=""
-d=$(( s0 - s0 % 86400 ))
-while [ "$d" -le "$s1" ]; do
-    MYDATE="${MYDATE:+$MYDATE|}$(date -u -d "@$d" +%Y-%m-%d)"
-    d=$(( d + 86400 ))
+d=$s0
+while :; do
+    day=$(date -d "@$d" +%Y-%m-%d)
+    case "|$MYDATE|" in *"|$day|"*) ;; *) MYDATE="${MYDATE:+$MYDATE|}$day";; esac
+    [ "$d" -ge "$s1" ] && break
+    d=$(( d + 3600 > s1 ? s1 : d + 3600 ))
 done
-export LOG QPSTAT MYDATE EGREP
+FIRSTDAY=${MYDATE%%|*}
+LASTDAY=${MYDATE##*|}
+export LOG QPSTAT MYDATE EGREP FIRSTDAY LASTDAY
 
 # ---------------------------------------------------------------------------
 # 3. the commands (verbatim seed programs; FILE = the log)
@@ -138,6 +148,10 @@ row qpstat_report  '`qpstat report FILE` (full default report)' qpstat \
     '"$QPSTAT" report "$LOG" > /dev/null'
 row qpstat_by_disp '`qpstat report --by disposition FILE`' qpstat \
     '"$QPSTAT" report --by disposition "$LOG"'
+row qpstat_by_dnsbl '`qpstat report --by dnsbl FILE`' qpstat \
+    '"$QPSTAT" report --by dnsbl "$LOG"'
+row qpstat_mail    '`qpstat report --mail --since FIRST --until LAST FILE`' qpstat \
+    '"$QPSTAT" report --mail --since "$FIRSTDAY" --until "$LASTDAY" "$LOG"'
 row gawk_disp      'gawk disposition one-liner `\| sort -nr`' gawk \
     'gawk -F"[\t]" "$P_DISP" "$LOG" | sort -nr'
 row mawk_disp      'mawk disposition one-liner `\| sort -nr`' mawk \
@@ -148,6 +162,8 @@ row mawk_dnsbl     'mawk dnsbl one-liner' mawk \
     'mawk -F"[\t]" "$P_DNSBL" "$LOG"'
 row tld_pipeline   'Email Disposition: `cat -v \| tai64nlocal \| egrep \| grep -v \| gawk`' 'gawk tai64nlocal' \
     'cat -v "$LOG" | tai64nlocal | $EGREP "$MYDATE" | grep -v ^# | gawk -v date="$MYDATE" -v tots="                                   {{Total}}           " -F"[\t]" "$P_TLD"'
+row tld_pipeline_tz 'the same pipeline with `TZ=:/etc/localtime` set' 'gawk tai64nlocal' \
+    'cat -v "$LOG" | TZ=:/etc/localtime tai64nlocal | $EGREP "$MYDATE" | grep -v ^# | gawk -v date="$MYDATE" -v tots="                                   {{Total}}           " -F"[\t]" "$P_TLD"'
 row qpstat_tai64n  '`qpstat tai64n < FILE > /dev/null`' qpstat-tai64n \
     '"$QPSTAT" tai64n < "$LOG" > /dev/null'
 row tai64nlocal    '`tai64nlocal < FILE > /dev/null`' tai64nlocal \
@@ -236,7 +252,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); host: $(uname -sm), ${cpu:-unknown CPU}, $(nproc 2>/dev/null || echo '?') CPUs"
     echo "- log: \`genlog --dialect 093 --framing multilog --seed $BENCH_SEED --size $BENCH_BYTES\`:" \
          "$SIZE bytes, $lines lines, $nlt logterse records, $(date -u -d "@$s0" '+%Y-%m-%d %H:%M') to $(date -u -d "@$s1" '+%Y-%m-%d %H:%M') UTC"
-    echo "- page cache warm; LC_ALL=$LC_ALL; TZ=$TZ; best of $BENCH_REPEAT run(s); wall time; MB = 10^6 bytes of the log;" \
+    echo "- page cache warm; LC_ALL=$LC_ALL; TZ=${TZ-(unset)} (zone $(readlink /etc/localtime 2>/dev/null | sed 's|.*zoneinfo/||')); best of $BENCH_REPEAT run(s); wall time; MB = 10^6 bytes of the log;" \
          "peak RSS = largest single process of the command (/usr/bin/time %M)"
     echo "- tools: $(gawk --version 2>/dev/null | head -n 1 || echo 'gawk missing');" \
          "$(mawk -W version 2>&1 | head -n 1 || echo 'mawk missing'); qpstat: $QPSTAT"
@@ -266,6 +282,24 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
         fi
         echo "| $label | $t | $mbs | $rss | $ratio |"
     done
+    # like for like: each tool of the seed against the qpstat command that
+    # prints the same table
+    echo
+    echo "Like for like:"
+    echo
+    pair() { # label, seed row, qpstat row
+        [ -n "${SECS[$2]:-}" ] && [ -n "${SECS[$3]:-}" ] || return 0
+        awk -v l="$1" -v a="${SECS[$2]}" -v b="${SECS[$3]}" 'BEGIN {
+            if (a > 0 && b > 0) printf "- %s: %.1fx\n", l, a / b }'
+    }
+    pair 'gawk disposition one-liner / `qpstat report --by disposition`' gawk_disp qpstat_by_disp
+    pair 'mawk disposition one-liner / `qpstat report --by disposition`' mawk_disp qpstat_by_disp
+    pair 'gawk dnsbl one-liner / `qpstat report --by dnsbl`' gawk_dnsbl qpstat_by_dnsbl
+    pair 'mawk dnsbl one-liner / `qpstat report --by dnsbl`' mawk_dnsbl qpstat_by_dnsbl
+    pair 'Email Disposition pipeline / `qpstat report --mail`' tld_pipeline qpstat_mail
+    pair 'Email Disposition pipeline / `qpstat report` (full)' tld_pipeline qpstat_report
+    pair 'Email Disposition pipeline, TZ set / `qpstat report --mail`' tld_pipeline_tz qpstat_mail
+    pair 'Email Disposition pipeline, TZ set / `qpstat report` (full)' tld_pipeline_tz qpstat_report
     if [ -n "${SECS[qpstat_tai64n]:-}" ] && [ -n "${SECS[tai64nlocal]:-}" ]; then
         echo
         awk -v q="${SECS[qpstat_tai64n]}" -v t="${SECS[tai64nlocal]}" 'BEGIN {
