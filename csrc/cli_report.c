@@ -206,7 +206,7 @@ int cli_report(int argc, char **argv)
     opts.utc = utc;
     /* only the tables printed are filled */
     if (format == QPS_FORMAT_MAIL)
-        opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD);
+        opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD);
     else
         for (size_t i = 0; i < ndims; i++)
             opts.dims |= QPS_DIM_BIT(dims[i]);

@@ -336,7 +336,7 @@ int cli_processor(int argc, char **argv)
                 have_id = true;
             }
             offset += (int64_t)line_len + 1;
-            if (store && qps_store_add(store, &rec, line, line_len, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL) != QPS_OK) {
+            if (store && qps_store_add(store, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL) != QPS_OK) {
                 cli_error("processor: %s", qps_store_error(store));
                 qps_store_rollback(store);
                 qps_store_close(store);

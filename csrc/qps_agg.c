@@ -12,9 +12,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #define DEFAULT_CAPACITY 20000
 #define SCORE_MIN (-10)
@@ -76,6 +73,9 @@ qps_agg *qps_agg_new(const qps_agg_opts *opts)
     size_t capacity = agg->opts.table_capacity ? agg->opts.table_capacity : DEFAULT_CAPACITY;
     agg->opts.table_capacity = capacity;
     agg->keep = agg->opts.dims ? agg->opts.dims : ~0u;
+    /* the disposition x TLD table shows each disposition's total */
+    if (agg->keep & QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD))
+        agg->keep |= QPS_DIM_BIT(QPS_DIM_DISPOSITION);
     agg->opts.parser.terse_prefix = NULL; /* the parser copies it; do not keep the pointer */
     agg->parser = qps_parser_new(opts ? &opts->parser : NULL);
     bool ok = agg->parser != NULL;
@@ -451,22 +451,6 @@ qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len)
     return add_line(agg, line, len, true);
 }
 
-/* The next newline in [p, end). Inlined because lines are short: a
- * memchr call per line cost a sixth of a report in call overhead. */
-static inline const char *find_newline(const char *p, const char *end)
-{
-#ifdef __SSE2__
-    const __m128i nl = _mm_set1_epi8('\n');
-    while (end - p >= 16) {
-        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), nl));
-        if (mask)
-            return p + __builtin_ctz(mask);
-        p += 16;
-    }
-#endif
-    return p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-}
-
 static qps_status carry_append(qps_agg *agg, const char *s, size_t len)
 {
     if (agg->carry_cap - agg->carry_len < len) {
@@ -520,7 +504,7 @@ qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len)
     /* one NUL scan per chunk instead of one per line */
     bool may_hold_nul = p < end && memchr(p, '\0', (size_t)(end - p)) != NULL;
     while (p < end) {
-        const char *nl = find_newline(p, end);
+        const char *nl = qps_find_newline(p, end);
         if (!nl) {
             if ((size_t)(end - p) > QPS_LINE_MAX) {
                 count_invalid(agg, QPS_BAD_TOO_LONG);

@@ -142,8 +142,10 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         if (n == 0)
             break;
         const char *p = buf, *end = buf + n;
+        /* one NUL scan per chunk instead of one per line */
+        bool may_hold_nul = memchr(buf, '\0', (size_t)n) != NULL;
         while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *nl = qps_find_newline(p, end);
             size_t take = (size_t)((nl ? nl : end) - p);
             const char *line = p;
             size_t len = take, full = take;
@@ -165,12 +167,13 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
                 full = carry_total;
             }
             qps_record rec;
-            qps_parser_parse(im.parser, line, len, &rec);
+            /* a carried line may hold a NUL from an earlier chunk */
+            qps_parse_checked(im.parser, line, len, &rec, may_hold_nul || line == carry.data);
             read++;
             if (rec.kind == QPS_KIND_INVALID)
                 invalid++;
             int added = 0;
-            if ((rc = qps_store_add(store, &rec, line, len, server, 0, 0, QPS_SOURCE_IMPORT, &added)) != QPS_OK)
+            if ((rc = qps_store_add(store, &rec, server, 0, 0, QPS_SOURCE_IMPORT, &added)) != QPS_OK)
                 break;
             im.added += (uint64_t)added;
             pos += (int64_t)full + 1;

@@ -2,11 +2,17 @@
  * qps_store.c - the SQLite store: transactions, connection facts, import
  * bookkeeping and daily totals in one file that the sqlite3 shell can read.
  *
- * Every record keeps the raw line it came from, so a report from the store
- * runs the very same aggregator as a report from the logs. A record written
- * live by the qpsmtpd plugin and the same record imported later from the
- * log carry the same dedup hash (pid + logterse fields), which is how an
- * import never counts a transaction twice.
+ * Every row keeps the fields the aggregator reads, so a report from the
+ * store runs the very same aggregator as a report from the logs. A record
+ * written live by the qpsmtpd plugin and the same record imported later
+ * from the log carry the same dedup hash (pid + logterse fields), which is
+ * how an import never counts a transaction twice.
+ *
+ * What makes an import fast (schema 2): a row's id is its time key, so the
+ * table itself is the time index and an import appends at its end; no
+ * other index is touched by an imported row; an accepted connection and
+ * its connection time are folded into one row when both are imported in
+ * the same batch.
  *
  * License: MIT (see README).
  */
@@ -24,56 +30,107 @@
 /* Two copies of a record are the same if they are this close in time: the
  * plugin's clock reading and multilog's label differ by milliseconds. */
 #define DEDUP_WINDOW 120
+/* The part of a record's hash kept in its dedup column (as in schema 1). */
+#define DEDUP_MASK ((1ULL << 36) - 1)
 
-/* The dedup column is a twin key: a 128-second time bucket above 36 bits of
- * the record's hash. Keys then grow with time, so the index takes new rows
- * at its end (a plain hash index costs a random page per insert), and a
- * twin is looked up in the record's bucket and its two neighbours. */
-#define TWIN_BUCKET_SHIFT 7
-#define TWIN_HASH_BITS 36
+/* A row's id: its time as seconds << 30 | nanoseconds, moved up past a
+ * taken id (a second holds 2^30 ids and uses 10^9). The seconds are
+ * clamped, so a forged label far in the future still gets an id. */
+#define NSEC_BITS 30
+#define KEY_SEC_MAX ((INT64_C(1) << 32) - 1)
 
-static int64_t twin_key(int64_t t, uint64_t hash, int bucket_delta)
+/* An accept and its connection time become one row when the connection
+ * lasted at most this long; the row's id is the end's, so reports look
+ * this far past a range for accepts inside it. */
+#define FOLD_SPAN 3600
+/* Connections open at once whose accept waits for its connection time. */
+#define PENDING_MAX 512
+
+static int64_t time_key(int64_t t, uint32_t nsec)
 {
-    int64_t bucket = (t >> TWIN_BUCKET_SHIFT) + bucket_delta;
-    return (int64_t)(((uint64_t)bucket << TWIN_HASH_BITS) | (hash & ((1ULL << TWIN_HASH_BITS) - 1)));
+    if (t < 0)
+        t = 0;
+    if (t > KEY_SEC_MAX)
+        t = KEY_SEC_MAX;
+    return (t << NSEC_BITS) | (nsec < 1000000000u ? nsec : 999999999u);
+}
+
+/* the first id of second t (saturating) */
+static int64_t second_key(int64_t t)
+{
+    return time_key(t, 0);
 }
 
 enum {
     ST_ADD_TX,
     ST_ADD_CONN,
-    ST_FIND_TX,
-    ST_FIND_CONN,
-    ST_FILE_GET,
-    ST_FILE_SET,
-    ST_TWIN_TX,
-    ST_TWIN_CONN,
+    ST_LAST_TX_KEY,
+    ST_LAST_CONN_KEY,
     ST_LIVE_TX,
     ST_LIVE_CONN,
+    ST_FIND_LIVE_TX,
+    ST_FIND_LIVE_CONN,
+    ST_FIND_LOGGED_TX,
+    ST_FIND_LOGGED_CONN,
+    ST_TWIN_TX,
+    ST_TWIN_CONN,
+    ST_FILE_GET,
+    ST_FILE_SET,
     ST_COUNT_
 };
+
+/* An imported accept waiting for its connection time (same batch). */
+typedef struct {
+    uint32_t pid;
+    int64_t time;
+    uint32_t nsec;
+    unsigned running, max;
+    size_t ip_len, host_len;
+    char ip[64];
+    char host[256];
+} pending_accept;
+
+/* Times t whose window [t - DEDUP_WINDOW, t + DEDUP_WINDOW] holds no live
+ * row: lo <= t <= hi. Valid within one write transaction, where nobody
+ * else can add live rows. */
+typedef struct {
+    bool valid;
+    int64_t lo, hi;
+} live_gap;
 
 struct qps_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT_];
+    live_gap gap[2];    /* transactions, connections */
     char error[512];
-    qps_parser *parser;
     char *prefix;       /* logterse prefix, NULL for the default */
     bool in_tx;
+    pending_accept *pending;
+    size_t npending;
 };
 
 static const char *const statements[ST_COUNT_] = {
-    [ST_ADD_TX] = "INSERT INTO transactions (time, nsec, server, pid, ip, rhost, helo, sender, recipients, "
-                  "disposition, code, text, spam, spam_verdict, score, required, source, dedup, line) "
+    [ST_ADD_TX] = "INSERT INTO transactions (id, time, nsec, server, pid, ip, rhost, helo, sender, recipients, "
+                  "disposition, code, text, spam, spam_verdict, score, required, source, dedup) "
                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_ADD_CONN] = "INSERT INTO connections (time, nsec, server, pid, kind, ip, running, max, millis, source, "
-                    "dedup, line) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_FIND_TX] = "SELECT id FROM transactions WHERE dedup IN (?1, ?2, ?3) AND time BETWEEN ?4 AND ?5 "
-                   "AND source != ?6 AND twin = 0 LIMIT 1",
-    [ST_FIND_CONN] = "SELECT id FROM connections WHERE dedup IN (?1, ?2, ?3) AND time BETWEEN ?4 AND ?5 "
-                     "AND source != ?6 AND twin = 0 LIMIT 1",
+    [ST_ADD_CONN] = "INSERT INTO connections (id, time, nsec, server, pid, kind, ip, running, max, millis, "
+                    "end_time, end_nsec, source, dedup) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_LAST_TX_KEY] = "SELECT max(id) FROM transactions WHERE id BETWEEN ? AND ?",
+    [ST_LAST_CONN_KEY] = "SELECT max(id) FROM connections WHERE id BETWEEN ? AND ?",
+    [ST_LIVE_TX] = "SELECT min(time) FROM transactions WHERE source = 2 AND time >= ?",
+    [ST_LIVE_CONN] = "SELECT min(time) FROM connections WHERE source = 2 AND time >= ?",
+    /* an imported copy looks among the few live rows (a partial index) */
+    [ST_FIND_LIVE_TX] = "SELECT id FROM transactions WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
+                        "AND dedup = ?1 AND twin = 0 LIMIT 1",
+    [ST_FIND_LIVE_CONN] = "SELECT id FROM connections WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
+                          "AND dedup = ?1 AND twin = 0 LIMIT 1",
+    /* a live copy looks among the rows of its minutes (ids are times) */
+    [ST_FIND_LOGGED_TX] = "SELECT id, ip, rhost, helo, sender, recipients, disposition, code, text, spam "
+                          "FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 AND source != 2 "
+                          "AND twin = 0 ORDER BY id",
+    [ST_FIND_LOGGED_CONN] = "SELECT id FROM connections WHERE id BETWEEN ?2 AND ?3 AND dedup = ?1 "
+                            "AND source != 2 AND twin = 0 LIMIT 1",
     [ST_TWIN_TX] = "UPDATE transactions SET twin = 1 WHERE id = ?",
-    [ST_LIVE_TX] = "SELECT 1 FROM transactions WHERE source = 2 AND time BETWEEN ? AND ? LIMIT 1",
-    [ST_LIVE_CONN] = "SELECT 1 FROM connections WHERE source = 2 AND time BETWEEN ? AND ? LIMIT 1",
     [ST_TWIN_CONN] = "UPDATE connections SET twin = 1 WHERE id = ?",
     [ST_FILE_GET] = "SELECT offset FROM files WHERE head_hash = ?",
     [ST_FILE_SET] = "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
@@ -83,7 +140,15 @@ static const char *const statements[ST_COUNT_] = {
                     "updated = strftime('%s','now')",
 };
 
-/* Version 1. Later versions append their steps to migrations[]. */
+/* Statements a read-only store does not prepare. */
+static bool writes(int i)
+{
+    return i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX || i == ST_TWIN_CONN ||
+           i == ST_LIVE_TX || i == ST_LIVE_CONN || i == ST_LAST_TX_KEY || i == ST_LAST_CONN_KEY ||
+           i == ST_FIND_LIVE_TX || i == ST_FIND_LIVE_CONN || i == ST_FIND_LOGGED_TX || i == ST_FIND_LOGGED_CONN;
+}
+
+/* Version 1, as earlier qpstat releases created it. */
 static const char schema_v1[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE transactions ("
@@ -110,7 +175,43 @@ static const char schema_v1[] =
     " day TEXT NOT NULL, disposition TEXT NOT NULL, tld TEXT NOT NULL, count INTEGER NOT NULL,"
     " PRIMARY KEY (day, disposition, tld));";
 
-static const char *const migrations[] = {schema_v1};
+/* Version 2: ids are time keys (the tables are their own time index), no
+ * raw lines, dedup without its time bucket, and connection rows that may
+ * carry their connection time. Rows keep their order; ids that two rows
+ * would share (same nanosecond) go up by one, as new rows' do. */
+static const char schema_v2[] =
+    "ALTER TABLE transactions RENAME TO transactions_v1;"
+    "ALTER TABLE connections RENAME TO connections_v1;"
+    "DROP INDEX transactions_time; DROP INDEX transactions_dedup; DROP INDEX transactions_live;"
+    "DROP INDEX connections_time; DROP INDEX connections_dedup; DROP INDEX connections_live;"
+    "CREATE TABLE transactions ("
+    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
+    " ip TEXT, rhost TEXT, helo TEXT, sender TEXT, recipients TEXT, disposition TEXT NOT NULL,"
+    " code TEXT, text TEXT, spam TEXT, spam_verdict INTEGER, score REAL, required REAL,"
+    " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX transactions_live ON transactions(time) WHERE source = 2;"
+    "CREATE TABLE connections ("
+    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
+    " kind TEXT NOT NULL, ip TEXT, running INTEGER, max INTEGER, millis INTEGER,"
+    " end_time INTEGER, end_nsec INTEGER,"
+    " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
+    /* id_i = max(id_{i-1} + 1, key_i) over the rows in time order */
+    "INSERT INTO transactions (id, time, nsec, server, pid, ip, rhost, helo, sender, recipients, disposition,"
+    " code, text, spam, spam_verdict, score, required, source, dedup, twin)"
+    " SELECT rn + max(k - rn) OVER (ORDER BY rn ROWS UNBOUNDED PRECEDING), time, nsec, server, pid, ip, rhost,"
+    "  helo, sender, recipients, disposition, code, text, spam, spam_verdict, score, required, source,"
+    "  CASE WHEN source = 2 THEN dedup & 68719476735 END, twin"
+    " FROM (SELECT *, (min(max(time, 0), 4294967295) << 30) | min(max(nsec, 0), 999999999) AS k,"
+    "       row_number() OVER (ORDER BY time, nsec, id) AS rn FROM transactions_v1);"
+    "INSERT INTO connections (id, time, nsec, server, pid, kind, ip, running, max, millis, source, dedup, twin)"
+    " SELECT rn + max(k - rn) OVER (ORDER BY rn ROWS UNBOUNDED PRECEDING), time, nsec, server, pid, kind, ip,"
+    "  running, max, millis, source, dedup & 68719476735, twin"
+    " FROM (SELECT *, (min(max(time, 0), 4294967295) << 30) | min(max(nsec, 0), 999999999) AS k,"
+    "       row_number() OVER (ORDER BY time, nsec, id) AS rn FROM connections_v1);"
+    "DROP TABLE transactions_v1; DROP TABLE connections_v1;";
+
+static const char *const migrations[] = {schema_v1, schema_v2};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 static qps_status fail(qps_store *s, qps_status st, const char *what)
@@ -192,6 +293,10 @@ static qps_status migrate(qps_store *s, bool readonly)
         snprintf(s->error, sizeof s->error, "the store is empty or has an old schema: import into it first");
         return QPS_EFORMAT;
     }
+    /* a new file: pages of 16 KiB take an import's rows with less work
+     * per row (it must be set before the first table is created) */
+    if (version == 0)
+        exec(s, "PRAGMA page_size = 16384");
     if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
         return fail(s, QPS_EIO, "cannot lock the store");
     /* another process may have migrated it meanwhile */
@@ -264,8 +369,7 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
-        if (readonly && (i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX ||
-                         i == ST_TWIN_CONN || i == ST_LIVE_TX || i == ST_LIVE_CONN))
+        if (readonly && writes(i))
             continue;
         if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
             SQLITE_OK)
@@ -290,7 +394,7 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
     if (!status)
         status = &dummy;
     qps_store *s = calloc(1, sizeof *s);
-    if (!s || !(s->parser = qps_parser_new(NULL))) {
+    if (!s || !(s->pending = malloc(PENDING_MAX * sizeof *s->pending))) {
         free(s);
         *status = QPS_ENOMEM;
         if (err)
@@ -348,19 +452,13 @@ void qps_store_close(qps_store *s)
     if (s->in_tx)
         exec(s, "ROLLBACK");
     detach(s);
-    qps_parser_free(s->parser);
+    free(s->pending);
     free(s->prefix);
     free(s);
 }
 
 qps_status qps_store_set_prefix(qps_store *s, const char *prefix)
 {
-    qps_parser_opts opts = {prefix, 0};
-    qps_parser *p = qps_parser_new(&opts);
-    if (!p)
-        return QPS_ENOMEM;
-    qps_parser_free(s->parser);
-    s->parser = p;
     free(s->prefix);
     s->prefix = prefix ? strdup(prefix) : NULL;
     return prefix && !s->prefix ? QPS_ENOMEM : QPS_OK;
@@ -383,13 +481,22 @@ qps_status qps_store_begin(qps_store *s)
     if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
         return fail(s, QPS_EIO, "cannot lock the store");
     s->in_tx = true;
+    s->gap[0].valid = s->gap[1].valid = false; /* others may have written since */
     return QPS_OK;
 }
+
+static qps_status flush_pending(qps_store *s);
 
 qps_status qps_store_commit(qps_store *s)
 {
     if (!s->in_tx)
         return QPS_EINVAL;
+    qps_status pst = flush_pending(s);
+    if (pst != QPS_OK) {
+        exec(s, "ROLLBACK");
+        s->in_tx = false;
+        return pst;
+    }
     if (exec(s, "COMMIT") != SQLITE_OK) {
         qps_status st = fail(s, QPS_EIO, "cannot commit to the store");
         exec(s, "ROLLBACK");
@@ -406,13 +513,15 @@ qps_status qps_store_rollback(qps_store *s)
         return QPS_EINVAL;
     exec(s, "ROLLBACK");
     s->in_tx = false;
+    s->npending = 0;
     return QPS_OK;
 }
 
+/* Binds without copying: every bound slice outlives the step. */
 static void bind_str(sqlite3_stmt *st, int i, qps_str v)
 {
     if (v.ptr)
-        sqlite3_bind_text(st, i, v.ptr, (int)v.len, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, v.ptr, (int)v.len, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -424,43 +533,67 @@ static int step_done(sqlite3_stmt *st)
     return rc;
 }
 
-/* A record is the twin of one stored from the other source (the plugin's
- * copy and the log's) with the same hash, close in time, not yet paired.
- * Identical records from one source are all kept: a client refused twice
- * for the same recipient in one connection logs two equal lines. A twin
- * found is marked paired, so two live copies match two logged ones. */
-static qps_status pair_twin(qps_store *s, int find, int mark, uint64_t dedup, int64_t t, int source,
-                            bool *found)
+/* Runs an insert whose first parameter is the row's id, the time key
+ * `key`; a key taken already (two rows in one nanosecond, or many from a
+ * plugin that gives whole seconds) moves past the last id of its second. */
+static qps_status insert_at(qps_store *s, int insert, int last_key, int64_t key)
 {
-    *found = false;
-    if (source == QPS_SOURCE_IMPORT) {
-        /* most stores have no live records near t: one probe of the small
-         * index of live rows spares the full lookup */
-        sqlite3_stmt *live = s->stmt[find == ST_FIND_TX ? ST_LIVE_TX : ST_LIVE_CONN];
-        sqlite3_bind_int64(live, 1, t - DEDUP_WINDOW);
-        sqlite3_bind_int64(live, 2, t + DEDUP_WINDOW);
-        int rc = sqlite3_step(live);
-        sqlite3_reset(live);
-        if (rc == SQLITE_DONE)
-            return QPS_OK;
+    sqlite3_stmt *q = s->stmt[insert];
+    sqlite3_bind_int64(q, 1, key);
+    int rc = step_done(q);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        sqlite3_stmt *m = s->stmt[last_key];
+        sqlite3_bind_int64(m, 1, key);
+        sqlite3_bind_int64(m, 2, key | ((INT64_C(1) << NSEC_BITS) - 1));
+        rc = sqlite3_step(m);
+        int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(m, 0) : key;
+        sqlite3_reset(m);
         if (rc != SQLITE_ROW)
             return fail(s, QPS_EIO, "cannot read the store");
+        sqlite3_bind_int64(q, 1, last + 1);
+        rc = step_done(q);
     }
-    sqlite3_stmt *st = s->stmt[find];
-    for (int d = -1; d <= 1; d++)
-        sqlite3_bind_int64(st, 2 + d, twin_key(t, dedup, d));
-    sqlite3_bind_int64(st, 4, t - DEDUP_WINDOW);
-    sqlite3_bind_int64(st, 5, t + DEDUP_WINDOW);
-    sqlite3_bind_int(st, 6, source);
-    int rc = sqlite3_step(st);
-    sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? QPS_OK : fail(s, QPS_EIO, "cannot write the store");
+}
+
+/* Are there live rows within DEDUP_WINDOW of t? Most stores have none
+ * near an imported line: the next live row's time (from the small index
+ * of live rows) answers for t and for the times after it, which an import
+ * brings in order. */
+static qps_status live_rows_near(qps_store *s, bool tx, int64_t t, bool *near)
+{
+    live_gap *gap = &s->gap[tx ? 0 : 1];
+    *near = false;
+    if (s->in_tx && gap->valid && t >= gap->lo && t <= gap->hi)
+        return QPS_OK;
+    sqlite3_stmt *live = s->stmt[tx ? ST_LIVE_TX : ST_LIVE_CONN];
+    sqlite3_bind_int64(live, 1, t - DEDUP_WINDOW);
+    int rc = sqlite3_step(live);
+    bool none = rc == SQLITE_ROW && sqlite3_column_type(live, 0) == SQLITE_NULL;
+    int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(live, 0) : 0;
+    sqlite3_reset(live);
+    if (rc != SQLITE_ROW)
+        return fail(s, QPS_EIO, "cannot read the store");
+    if (none || next > t + DEDUP_WINDOW)
+        *gap = (live_gap){s->in_tx, t, none ? INT64_MAX : next - DEDUP_WINDOW - 1};
+    else
+        *near = true;
+    return QPS_OK;
+}
+
+/* Runs a lookup whose first column is the id of a twin; marks it paired. */
+static qps_status mark_found(qps_store *s, bool tx, sqlite3_stmt *find, bool *found)
+{
+    int rc = sqlite3_step(find);
+    sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+    sqlite3_reset(find);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return fail(s, QPS_EIO, "cannot read the store");
     *found = rc == SQLITE_ROW;
     if (*found) {
-        sqlite3_bind_int64(s->stmt[mark], 1, id);
-        if (step_done(s->stmt[mark]) != SQLITE_DONE)
+        sqlite3_stmt *mark = s->stmt[tx ? ST_TWIN_TX : ST_TWIN_CONN];
+        sqlite3_bind_int64(mark, 1, id);
+        if (step_done(mark) != SQLITE_DONE)
             return fail(s, QPS_EIO, "cannot write the store");
     }
     return QPS_OK;
@@ -475,24 +608,106 @@ static uint64_t terse_dedup(const qps_record *r)
     return qps_hash_bytes(start, len) ^ ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL);
 }
 
-static qps_status add_record(qps_store *s, const qps_record *r, const char *line, size_t len, const char *server,
-                             int64_t unix_sec, uint32_t nsec, int source, int *added);
+static bool same_text(sqlite3_stmt *q, int col, qps_str v)
+{
+    const char *c = (const char *)sqlite3_column_text(q, col);
+    size_t n = c ? (size_t)sqlite3_column_bytes(q, col) : 0;
+    return n == v.len && (n == 0 || memcmp(c, v.ptr, n) == 0);
+}
 
-qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, size_t len, const char *server,
-                         int64_t unix_sec, uint32_t nsec, int source, int *added)
+/* A row of ST_FIND_LOGGED_TX with the record's fields. */
+static bool same_fields(sqlite3_stmt *q, const qps_record *r)
+{
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        if (!same_text(q, 1 + f, r->field[f]))
+            return false;
+    bool has_spam = sqlite3_column_type(q, 1 + QPS_TF_SPAM) != SQLITE_NULL;
+    return has_spam == (r->nfields == 9) && (!has_spam || same_text(q, 1 + QPS_TF_SPAM, r->field[QPS_TF_SPAM]));
+}
+
+/* A record is the twin of one stored from the other source (the plugin's
+ * copy and the log's) with the same pid and fields, close in time, not yet
+ * paired. Identical records from one source are all kept: a client refused
+ * twice for the same recipient in one connection logs two equal lines. A
+ * twin found is marked paired, so two live copies match two logged ones.
+ * Only live rows carry a hash of the fields; an imported row is found by
+ * its pid and time, and its fields compared. */
+static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int source, bool *found)
+{
+    *found = false;
+    qps_status st;
+    if (source == QPS_SOURCE_IMPORT) {
+        bool near;
+        if ((st = live_rows_near(s, true, t, &near)) != QPS_OK || !near)
+            return st;
+        sqlite3_stmt *find = s->stmt[ST_FIND_LIVE_TX];
+        sqlite3_bind_int64(find, 1, (sqlite3_int64)(terse_dedup(r) & DEDUP_MASK));
+        sqlite3_bind_int64(find, 2, t - DEDUP_WINDOW);
+        sqlite3_bind_int64(find, 3, t + DEDUP_WINDOW);
+        return mark_found(s, true, find, found);
+    }
+    sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_TX];
+    sqlite3_bind_int64(q, 1, second_key(t - DEDUP_WINDOW));
+    sqlite3_bind_int64(q, 2, second_key(t + DEDUP_WINDOW + 1));
+    sqlite3_bind_int64(q, 3, r->pid);
+    int rc;
+    sqlite3_int64 id = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (same_fields(q, r)) {
+            id = sqlite3_column_int64(q, 0);
+            break;
+        }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(s, QPS_EIO, "cannot read the store");
+    if (!id)
+        return QPS_OK;
+    *found = true;
+    sqlite3_stmt *mark = s->stmt[ST_TWIN_TX];
+    sqlite3_bind_int64(mark, 1, id);
+    return step_done(mark) == SQLITE_DONE ? QPS_OK : fail(s, QPS_EIO, "cannot write the store");
+}
+
+/* The same for a connection fact, by its dedup hash. */
+static qps_status pair_fact(qps_store *s, uint64_t dedup, int64_t t, int source, bool *found)
+{
+    *found = false;
+    sqlite3_stmt *find;
+    if (source == QPS_SOURCE_IMPORT) {
+        bool near;
+        qps_status st = live_rows_near(s, false, t, &near);
+        if (st != QPS_OK || !near)
+            return st;
+        find = s->stmt[ST_FIND_LIVE_CONN];
+        sqlite3_bind_int64(find, 2, t - DEDUP_WINDOW);
+        sqlite3_bind_int64(find, 3, t + DEDUP_WINDOW);
+    } else {
+        find = s->stmt[ST_FIND_LOGGED_CONN];
+        sqlite3_bind_int64(find, 2, second_key(t - DEDUP_WINDOW));
+        sqlite3_bind_int64(find, 3, second_key(t + DEDUP_WINDOW + 1));
+    }
+    sqlite3_bind_int64(find, 1, (sqlite3_int64)(dedup & DEDUP_MASK));
+    return mark_found(s, false, find, found);
+}
+
+static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
+                             uint32_t nsec, int source, int *added);
+
+qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec, uint32_t nsec,
+                         int source, int *added)
 {
     if (added)
         *added = 0;
     if (!s->stmt[ST_ADD_TX])
         return QPS_EINVAL; /* opened read-only */
     if (s->in_tx)
-        return add_record(s, r, line, len, server, unix_sec, nsec, source, added);
+        return add_record(s, r, server, unix_sec, nsec, source, added);
     /* the twin lookup and the insert must be one transaction: an import
      * committing in between would otherwise store both copies */
     qps_status st = qps_store_begin(s);
     if (st != QPS_OK)
         return st;
-    st = add_record(s, r, line, len, server, unix_sec, nsec, source, added);
+    st = add_record(s, r, server, unix_sec, nsec, source, added);
     if (st != QPS_OK) {
         qps_store_rollback(s);
         if (added)
@@ -502,86 +717,218 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *line, si
     return qps_store_commit(s);
 }
 
-static qps_status add_record(qps_store *s, const qps_record *r, const char *line, size_t len, const char *server,
-                             int64_t unix_sec, uint32_t nsec, int source, int *added)
+static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                            bool *stored)
+{
+    bool found;
+    qps_status st = pair_terse(s, r, t, source, &found);
+    if (st != QPS_OK || found)
+        return st;
+    sqlite3_stmt *q = s->stmt[ST_ADD_TX];
+    sqlite3_bind_int64(q, 2, t);
+    sqlite3_bind_int(q, 3, (int)ns);
+    bind_str(q, 4, host);
+    sqlite3_bind_int64(q, 5, r->pid);
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        bind_str(q, 6 + f, r->field[f]);
+    bind_str(q, 14, r->nfields == 9 ? r->field[QPS_TF_SPAM] : qps_slice(NULL, 0));
+    qps_spam spam;
+    if (r->nfields == 9 && qps_spam_parse(r->field[QPS_TF_SPAM], &spam) == QPS_OK) {
+        sqlite3_bind_int(q, 15, spam.is_spam);
+        sqlite3_bind_double(q, 16, spam.score);
+        if (spam.has_required)
+            sqlite3_bind_double(q, 17, spam.required);
+        else
+            sqlite3_bind_null(q, 17);
+    } else {
+        sqlite3_bind_null(q, 15);
+        sqlite3_bind_null(q, 16);
+        sqlite3_bind_null(q, 17);
+    }
+    sqlite3_bind_int(q, 18, source);
+    if (source == QPS_SOURCE_IMPORT)
+        sqlite3_bind_null(q, 19);
+    else
+        sqlite3_bind_int64(q, 19, (sqlite3_int64)(terse_dedup(r) & DEDUP_MASK));
+    if ((st = insert_at(s, ST_ADD_TX, ST_LAST_TX_KEY, time_key(t, ns))) == QPS_OK)
+        *stored = true;
+    return st;
+}
+
+/* One row of the connections table. A folded accept (end != NULL) carries
+ * its connection's time and takes the id of its end. */
+typedef struct {
+    const char *kind;
+    int64_t time;
+    uint32_t nsec;
+    qps_str host, ip;
+    uint32_t pid;
+    unsigned running, max;
+    bool has_millis, has_dedup;
+    uint64_t millis, dedup;
+    const int64_t *end_time;
+    uint32_t end_nsec;
+    int source;
+} fact_row;
+
+static qps_status insert_fact(qps_store *s, const fact_row *f)
+{
+    sqlite3_stmt *q = s->stmt[ST_ADD_CONN];
+    sqlite3_bind_int64(q, 2, f->time);
+    sqlite3_bind_int(q, 3, (int)f->nsec);
+    bind_str(q, 4, f->host);
+    sqlite3_bind_int64(q, 5, f->pid);
+    sqlite3_bind_text(q, 6, f->kind, -1, SQLITE_STATIC);
+    bind_str(q, 7, f->ip);
+    sqlite3_bind_int(q, 8, (int)f->running);
+    sqlite3_bind_int(q, 9, (int)f->max);
+    if (f->has_millis)
+        sqlite3_bind_int64(q, 10, (sqlite3_int64)f->millis);
+    else
+        sqlite3_bind_null(q, 10);
+    if (f->end_time) {
+        sqlite3_bind_int64(q, 11, *f->end_time);
+        sqlite3_bind_int(q, 12, (int)f->end_nsec);
+    } else {
+        sqlite3_bind_null(q, 11);
+        sqlite3_bind_null(q, 12);
+    }
+    sqlite3_bind_int(q, 13, f->source);
+    /* facts that cannot have a twin carry no dedup */
+    if (f->has_dedup)
+        sqlite3_bind_int64(q, 14, (sqlite3_int64)(f->dedup & DEDUP_MASK));
+    else
+        sqlite3_bind_null(q, 14);
+    int64_t key = f->end_time ? time_key(*f->end_time, f->end_nsec) : time_key(f->time, f->nsec);
+    return insert_at(s, ST_ADD_CONN, ST_LAST_CONN_KEY, key);
+}
+
+static fact_row accept_row(const pending_accept *a)
+{
+    fact_row f = {"accept", a->time, a->nsec, qps_slice(a->host_len ? a->host : NULL, a->host_len),
+                  qps_slice(a->ip_len ? a->ip : NULL, a->ip_len), a->pid, a->running, a->max,
+                  false, false, 0, 0, NULL, 0, QPS_SOURCE_IMPORT};
+    return f;
+}
+
+/* Writes the accepts still waiting: their connections go on past the batch. */
+static qps_status flush_pending(qps_store *s)
+{
+    qps_status st = QPS_OK;
+    for (size_t i = 0; i < s->npending && st == QPS_OK; i++) {
+        fact_row f = accept_row(&s->pending[i]);
+        st = insert_fact(s, &f);
+    }
+    s->npending = 0;
+    return st;
+}
+
+static pending_accept *find_pending(qps_store *s, uint32_t pid)
+{
+    for (size_t i = 0; i < s->npending; i++)
+        if (s->pending[i].pid == pid)
+            return &s->pending[i];
+    return NULL;
+}
+
+static void drop_pending(qps_store *s, pending_accept *a)
+{
+    *a = s->pending[--s->npending];
+}
+
+/* Keeps an imported accept until its connection time (or the commit);
+ * false when it cannot wait and must be written now. */
+static bool hold_accept(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns)
+{
+    if (s->npending == PENDING_MAX || r->remote_ip.len >= sizeof s->pending->ip ||
+        host.len >= sizeof s->pending->host)
+        return false;
+    pending_accept *a = &s->pending[s->npending++];
+    a->pid = r->pid;
+    a->time = t;
+    a->nsec = ns;
+    a->running = r->running;
+    a->max = r->max;
+    a->ip_len = r->remote_ip.len;
+    memcpy(a->ip, r->remote_ip.ptr ? r->remote_ip.ptr : "", r->remote_ip.len);
+    a->host_len = host.len;
+    memcpy(a->host, host.ptr ? host.ptr : "", host.len);
+    return true;
+}
+
+static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                           bool *stored)
+{
+    /* a connection time and a queue acceptance are paired by process
+     * alone: the plugin's own measurement and connection_time's log line
+     * differ by a few ms, its note of the queue's OK and qpsmtpd's reply
+     * differ in wording */
+    bool by_pid = r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
+    /* the plugin never records accepts or waits (they are logged by the
+     * server core), so only the other facts can have twins */
+    bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
+    uint64_t dedup = !may_twin ? 0
+                               : (by_pid ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
+                                     ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
+    bool folding = s->in_tx && source == QPS_SOURCE_IMPORT;
+    qps_status st;
+    bool found;
+    if (may_twin && ((st = pair_fact(s, dedup, t, source, &found)) != QPS_OK || found))
+        return st;
+    pending_accept *a = folding ? find_pending(s, r->pid) : NULL;
+    if (r->kind == QPS_KIND_ACCEPT) {
+        if (a) {
+            /* the pid was reused: the earlier connection ended unseen */
+            fact_row f = accept_row(a);
+            drop_pending(s, a);
+            if ((st = insert_fact(s, &f)) != QPS_OK)
+                return st;
+        }
+        if (folding && hold_accept(s, r, host, t, ns)) {
+            *stored = true;
+            return QPS_OK;
+        }
+    }
+    fact_row f = {r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), t, ns, host,
+                  r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0), r->pid, r->running, r->max,
+                  r->kind == QPS_KIND_CONN_TIME, may_twin, r->millis, dedup, NULL, 0, source};
+    if (r->kind == QPS_KIND_CONN_TIME && a && t >= a->time && t - a->time <= FOLD_SPAN) {
+        /* one row for the connection: the accept with its time */
+        fact_row folded = accept_row(a);
+        folded.has_millis = true;
+        folded.millis = r->millis;
+        folded.has_dedup = true;
+        folded.dedup = dedup;
+        folded.end_time = &t;
+        folded.end_nsec = ns;
+        st = insert_fact(s, &folded);
+        drop_pending(s, a);
+    } else {
+        st = insert_fact(s, &f);
+    }
+    if (st == QPS_OK)
+        *stored = true;
+    return st;
+}
+
+static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
+                             uint32_t nsec, int source, int *added)
 {
     int64_t t = r->has_time ? r->unix_sec : unix_sec;
     uint32_t ns = r->has_time ? r->nsec : nsec;
     qps_str host = r->host.len ? r->host : qps_slice(server, server ? strlen(server) : 0);
-    bool found;
-    qps_status st;
-    if (r->kind == QPS_KIND_TERSE) {
-        uint64_t dedup = terse_dedup(r);
-        if ((st = pair_twin(s, ST_FIND_TX, ST_TWIN_TX, dedup, t, source, &found)) != QPS_OK || found)
-            return st;
-        sqlite3_stmt *q = s->stmt[ST_ADD_TX];
-        sqlite3_bind_int64(q, 1, t);
-        sqlite3_bind_int(q, 2, (int)ns);
-        bind_str(q, 3, host.len ? host : qps_slice(NULL, 0));
-        sqlite3_bind_int64(q, 4, r->pid);
-        for (int f = 0; f <= QPS_TF_TEXT; f++)
-            bind_str(q, 5 + f, r->field[f]);
-        bind_str(q, 13, r->nfields == 9 ? r->field[QPS_TF_SPAM] : qps_slice(NULL, 0));
-        qps_spam spam;
-        if (r->nfields == 9 && qps_spam_parse(r->field[QPS_TF_SPAM], &spam) == QPS_OK) {
-            sqlite3_bind_int(q, 14, spam.is_spam);
-            sqlite3_bind_double(q, 15, spam.score);
-            if (spam.has_required)
-                sqlite3_bind_double(q, 16, spam.required);
-            else
-                sqlite3_bind_null(q, 16);
-        } else {
-            sqlite3_bind_null(q, 14);
-            sqlite3_bind_null(q, 15);
-            sqlite3_bind_null(q, 16);
-        }
-        sqlite3_bind_int(q, 17, source);
-        sqlite3_bind_int64(q, 18, twin_key(t, dedup, 0));
-        sqlite3_bind_blob(q, 19, line, (int)len, SQLITE_TRANSIENT);
-        if (step_done(q) != SQLITE_DONE)
-            return fail(s, QPS_EIO, "cannot write the store");
-    } else if (r->kind == QPS_KIND_ACCEPT || r->kind == QPS_KIND_TOO_MANY || r->kind == QPS_KIND_HOSTS_ALLOW ||
-               r->kind == QPS_KIND_CONN_TIME || qps_reply_is_queued(r)) {
-        /* a connection time and a queue acceptance are paired by process
-         * alone: the plugin's own measurement and connection_time's log line
-         * differ by a few ms, its note of the queue's OK and qpsmtpd's reply
-         * differ in wording */
-        bool by_pid = r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
-        uint64_t dedup = (by_pid ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
-                         ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
-        /* the plugin never records accepts or waits (they are logged by the
-         * server core), so only the other facts can have twins */
-        bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
-        if (may_twin && ((st = pair_twin(s, ST_FIND_CONN, ST_TWIN_CONN, dedup, t, source, &found)) != QPS_OK || found))
-            return st;
-        sqlite3_stmt *q = s->stmt[ST_ADD_CONN];
-        sqlite3_bind_int64(q, 1, t);
-        sqlite3_bind_int(q, 2, (int)ns);
-        bind_str(q, 3, host.len ? host : qps_slice(NULL, 0));
-        sqlite3_bind_int64(q, 4, r->pid);
-        sqlite3_bind_text(q, 5, r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), -1, SQLITE_STATIC);
-        bind_str(q, 6, r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0));
-        sqlite3_bind_int(q, 7, (int)r->running);
-        sqlite3_bind_int(q, 8, (int)r->max);
-        if (r->kind == QPS_KIND_CONN_TIME)
-            sqlite3_bind_int64(q, 9, (sqlite3_int64)r->millis);
-        else
-            sqlite3_bind_null(q, 9);
-        sqlite3_bind_int(q, 10, source);
-        /* facts without a possible twin stay out of the dedup index */
-        if (may_twin)
-            sqlite3_bind_int64(q, 11, twin_key(t, dedup, 0));
-        else
-            sqlite3_bind_null(q, 11);
-        sqlite3_bind_blob(q, 12, line, (int)len, SQLITE_TRANSIENT);
-        if (step_done(q) != SQLITE_DONE)
-            return fail(s, QPS_EIO, "cannot write the store");
-    } else {
-        return QPS_OK;
-    }
-    if (added)
+    if (!host.len)
+        host = qps_slice(NULL, 0);
+    bool stored = false;
+    qps_status st = QPS_OK;
+    if (r->kind == QPS_KIND_TERSE)
+        st = add_terse(s, r, host, t, ns, source, &stored);
+    else if (r->kind == QPS_KIND_ACCEPT || r->kind == QPS_KIND_TOO_MANY || r->kind == QPS_KIND_HOSTS_ALLOW ||
+             r->kind == QPS_KIND_CONN_TIME || qps_reply_is_queued(r))
+        st = add_fact(s, r, host, t, ns, source, &stored);
+    if (added && stored)
         *added = 1;
-    return QPS_OK;
+    return st;
 }
 
 qps_status qps_store_file_offset(qps_store *s, const qps_file_id *id, int64_t *offset)
@@ -613,29 +960,119 @@ qps_status qps_store_file_progress(qps_store *s, const qps_file_id *id, const ch
     return QPS_OK;
 }
 
-/* Runs a query whose first three columns are a stored line and its time. */
-static qps_status each_line(qps_store *s, const char *sql, int64_t since, int64_t until, qps_record_fn fn,
-                            void *ctx)
+static qps_str column_str(sqlite3_stmt *q, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(q, col);
+    return v ? qps_slice(v, (size_t)sqlite3_column_bytes(q, col)) : qps_slice("", 0);
+}
+
+static bool in_window(int64_t t, int64_t since, int64_t until)
+{
+    return t >= since && t < until;
+}
+
+/* A stored transaction as the parser would have given it. */
+static void terse_from_row(sqlite3_stmt *q, qps_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = QPS_KIND_TERSE;
+    r->has_time = 1;
+    r->unix_sec = sqlite3_column_int64(q, 0);
+    r->nsec = (uint32_t)sqlite3_column_int(q, 1);
+    r->pid = (uint32_t)sqlite3_column_int64(q, 2);
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        r->field[f] = column_str(q, 3 + f);
+    bool has_spam = sqlite3_column_type(q, 3 + QPS_TF_SPAM) != SQLITE_NULL;
+    r->field[QPS_TF_SPAM] = has_spam ? column_str(q, 3 + QPS_TF_SPAM) : qps_slice(NULL, 0);
+    r->nfields = has_spam ? 9 : 8;
+}
+
+static qps_status each_transaction(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, code, text, "
+                           "spam FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 "
+                           "ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
         return fail(s, QPS_EIO, "cannot read the store");
-    sqlite3_bind_int64(q, 1, since);
-    sqlite3_bind_int64(q, 2, until);
+    sqlite3_bind_int64(q, 1, second_key(since));
+    sqlite3_bind_int64(q, 2, until > KEY_SEC_MAX ? INT64_MAX : second_key(until));
+    sqlite3_bind_int64(q, 3, since);
+    sqlite3_bind_int64(q, 4, until);
     qps_status st = QPS_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *line = sqlite3_column_blob(q, 0);
-        int len = sqlite3_column_bytes(q, 0);
         qps_record rec;
-        qps_parser_parse(s->parser, line ? line : "", (size_t)len, &rec);
-        if (!rec.has_time) {
-            /* a plugin record carries its time in the row */
-            rec.has_time = 1;
-            rec.unix_sec = sqlite3_column_int64(q, 1);
-            rec.nsec = (uint32_t)sqlite3_column_int(q, 2);
-        }
+        terse_from_row(q, &rec);
         if (fn(ctx, &rec) != 0) {
+            st = QPS_EINVAL;
+            break;
+        }
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_finalize(q);
+    return st;
+}
+
+static qps_kind fact_kind(const char *name)
+{
+    static const qps_kind kinds[] = {QPS_KIND_ACCEPT, QPS_KIND_TOO_MANY, QPS_KIND_HOSTS_ALLOW, QPS_KIND_CONN_TIME};
+    if (!name)
+        return QPS_KIND_OTHER;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(name, qps_kind_name(kinds[i])) == 0)
+            return kinds[i];
+    return strcmp(name, "queued") == 0 ? QPS_KIND_REPLY : QPS_KIND_OTHER;
+}
+
+/* The records of a connections row: one fact, or an accept and its
+ * connection time; each is given if its own time is in the window. */
+static int facts_from_row(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    qps_record r;
+    memset(&r, 0, sizeof r);
+    r.kind = fact_kind((const char *)sqlite3_column_text(q, 3));
+    r.has_time = 1;
+    r.unix_sec = sqlite3_column_int64(q, 0);
+    r.nsec = (uint32_t)sqlite3_column_int(q, 1);
+    r.pid = (uint32_t)sqlite3_column_int64(q, 2);
+    r.remote_ip = column_str(q, 4);
+    r.running = (unsigned)sqlite3_column_int(q, 5);
+    r.max = (unsigned)sqlite3_column_int(q, 6);
+    r.millis = (uint64_t)sqlite3_column_int64(q, 7);
+    if (r.kind == QPS_KIND_REPLY) {
+        r.reply_code = 250;
+        r.message = qps_slice("250 Queued", 10);
+    }
+    if (r.kind != QPS_KIND_OTHER && in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0)
+        return 1;
+    if (r.kind != QPS_KIND_ACCEPT || sqlite3_column_type(q, 8) == SQLITE_NULL)
+        return 0;
+    /* the folded connection time */
+    r.kind = QPS_KIND_CONN_TIME;
+    r.unix_sec = sqlite3_column_int64(q, 8);
+    r.nsec = (uint32_t)sqlite3_column_int(q, 9);
+    r.running = r.max = 0;
+    return in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0;
+}
+
+static qps_status each_fact(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
+                           "FROM connections WHERE id >= ?1 AND id < ?2 ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return fail(s, QPS_EIO, "cannot read the store");
+    /* a folded accept has the id of its end, up to FOLD_SPAN later */
+    sqlite3_bind_int64(q, 1, second_key(since));
+    sqlite3_bind_int64(q, 2, until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : second_key(until + FOLD_SPAN));
+    qps_status st = QPS_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (facts_from_row(q, since, until, fn, ctx) != 0) {
             st = QPS_EINVAL;
             break;
         }
@@ -648,12 +1085,8 @@ static qps_status each_line(qps_store *s, const char *sql, int64_t since, int64_
 
 qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
 {
-    qps_status st = each_line(s, "SELECT line, time, nsec FROM transactions WHERE time >= ?1 AND time < ?2 "
-                                 "ORDER BY time, nsec, id", since, until, fn, ctx);
-    if (st == QPS_OK)
-        st = each_line(s, "SELECT line, time, nsec FROM connections WHERE time >= ?1 AND time < ?2 "
-                          "ORDER BY time, nsec, id", since, until, fn, ctx);
-    return st;
+    qps_status st = each_transaction(s, since, until, fn, ctx);
+    return st == QPS_OK ? each_fact(s, since, until, fn, ctx) : st;
 }
 
 typedef struct {
@@ -788,10 +1221,12 @@ static int64_t scalar(qps_store *s, const char *sql)
 qps_status qps_store_stat(qps_store *s, qps_store_info *out)
 {
     out->transactions = (uint64_t)scalar(s, "SELECT count(*) FROM transactions");
-    out->connection_facts = (uint64_t)scalar(s, "SELECT count(*) FROM connections");
+    /* a folded accept row holds two facts */
+    out->connection_facts = (uint64_t)scalar(s, "SELECT count(*) + count(end_time) FROM connections");
     out->files = (uint64_t)scalar(s, "SELECT count(*) FROM files");
     out->daily_rows = (uint64_t)scalar(s, "SELECT count(*) FROM daily");
-    out->first = scalar(s, "SELECT coalesce(min(time),0) FROM transactions");
-    out->last = scalar(s, "SELECT coalesce(max(time),0) FROM transactions");
+    /* ids are in time order: the first and last rows are at hand */
+    out->first = scalar(s, "SELECT coalesce((SELECT time FROM transactions ORDER BY id LIMIT 1), 0)");
+    out->last = scalar(s, "SELECT coalesce((SELECT time FROM transactions ORDER BY id DESC LIMIT 1), 0)");
     return QPS_OK;
 }

@@ -291,7 +291,9 @@ typedef struct {
     int utc;               /* hour/day buckets in UTC instead of local time */
     unsigned dims;         /* dimensions to fill, as bits QPS_DIM_BIT(dim);
                               0 = all. A report of one table skips the work
-                              (and the key tables) of the others */
+                              (and the key tables) of the others; a table
+                              may fill those it shows figures of (day: hour,
+                              score: spam, disposition,tld: disposition) */
 } qps_agg_opts;
 
 /** The bit of a dimension in qps_agg_opts.dims. */
@@ -414,7 +416,7 @@ qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write
 
 /** Schema version this library writes; a store with a newer one is
  *  refused (QPS_EFORMAT) rather than damaged. */
-#define QPS_STORE_SCHEMA 1
+#define QPS_STORE_SCHEMA 2
 
 typedef struct qps_store qps_store;
 
@@ -454,12 +456,15 @@ enum { QPS_SOURCE_IMPORT = 1, QPS_SOURCE_PLUGIN = 2 };
 /** Stores a parsed line if it is a logterse record or a connection fact
  *  (accept, too many, hosts_allow, connection_time, and the "250 Queued"
  *  reply of a message the queue plugin accepted); other kinds are
- *  ignored. Outside qps_store_begin/commit it is a transaction of its own. line/len is the raw line the record was parsed from. A record
- *  without a time gets the given time (unix_sec, nsec). A record already
- *  stored from the other source (same pid and fields within two minutes)
- *  is not stored again. *added (may be NULL) is 1 when a row was added. */
-qps_status qps_store_add(qps_store *store, const qps_record *rec, const char *line, size_t len,
-                         const char *server, int64_t unix_sec, uint32_t nsec, int source, int *added);
+ *  ignored. Outside qps_store_begin/commit it is a transaction of its own.
+ *  A record without a time gets the given time (unix_sec, nsec); server
+ *  names the mail server when the line does not. A record already stored
+ *  from the other source (same pid and fields within two minutes) is not
+ *  stored again. *added (may be NULL) is 1 when the record was taken.
+ *  Inside begin/commit an imported accept may wait for its connection's
+ *  time, to be stored with it in one row at the latest at the commit. */
+qps_status qps_store_add(qps_store *store, const qps_record *rec, const char *server, int64_t unix_sec,
+                         uint32_t nsec, int source, int *added);
 
 /** Identity of a log file: a hash of its first line, and its inode. */
 typedef struct {
@@ -500,10 +505,12 @@ qps_status qps_store_aggregate(qps_store *store, qps_agg *agg);
 /** Receives one stored record; return 0 to go on. */
 typedef int (*qps_record_fn)(void *ctx, const qps_record *rec);
 
-/** Calls fn for every stored record (logterse records, then connection
- *  facts, each in time order) with since <= time < until, parsed again from
- *  the stored line (the record's time is always set). QPS_EINVAL if fn
- *  stopped the walk. */
+/** Calls fn for every stored record with since <= time < until: logterse
+ *  records in time order, then connection facts (an accept and its
+ *  connection time come together, at the connection's end). Each record
+ *  is rebuilt from its row with the fields the parser gives (kind, time,
+ *  pid; a record's fields; a fact's ip, running, max, millis; "250 Queued"
+ *  for a queued message). QPS_EINVAL if fn stopped the walk. */
 qps_status qps_store_each(qps_store *store, int64_t since, int64_t until, qps_record_fn fn, void *ctx);
 
 /** Deletes records older than `before` (unix time), keeping their daily

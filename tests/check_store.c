@@ -47,7 +47,7 @@ static int add_line(qps_store *s, const char *line, int source, int64_t t)
     qps_record rec;
     qps_parser_parse(p, line, strlen(line), &rec);
     int added = -1;
-    ck_assert_int_eq(qps_store_add(s, &rec, line, strlen(line), "mx", t, 0, source, &added), QPS_OK);
+    ck_assert_int_eq(qps_store_add(s, &rec, "mx", t, 0, source, &added), QPS_OK);
     qps_parser_free(p);
     return added;
 }

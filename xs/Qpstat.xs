@@ -435,7 +435,7 @@ _record_line(Qpstat::Store self, SV *line, IV sec, UV nsec, SV *server, int sour
         srv = opt_str(aTHX_ server);
         qps_parser_parse(self->parser, p, len, &rec);
         /* outside begin/commit, qps_store_add is its own transaction */
-        st = qps_store_add(s, &rec, p, len, srv ? srv : self->server, (int64_t)sec, (uint32_t)nsec, source,
+        st = qps_store_add(s, &rec, srv ? srv : self->server, (int64_t)sec, (uint32_t)nsec, source,
                            &added);
         if (st == QPS_EINVAL)
             croak("Qpstat::Store::record_line: the store was opened read-only");
