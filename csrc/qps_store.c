@@ -45,6 +45,14 @@
 #define FOLD_SPAN 3600
 /* Connections open at once whose accept waits for its connection time. */
 #define PENDING_MAX 512
+/* Queued records waiting for the "250 Queued" reply on the next line of
+ * their process, and the most bytes of fields such a record may hold. */
+#define HELD_MAX 8
+#define HELD_BYTES 2048
+/* Imported rows go in by this many per INSERT: the statement's cursor
+ * stays at the table's end, where the next row goes. */
+#define MULTI_ROWS 32
+#define MAX_COLS 20
 
 static int64_t time_key(int64_t t, uint32_t nsec)
 {
@@ -64,6 +72,8 @@ static int64_t second_key(int64_t t)
 enum {
     ST_ADD_TX,
     ST_ADD_CONN,
+    ST_ADD_TX_MULTI,
+    ST_ADD_CONN_MULTI,
     ST_LAST_TX_KEY,
     ST_LAST_CONN_KEY,
     ST_LIVE_TX,
@@ -74,6 +84,8 @@ enum {
     ST_FIND_LOGGED_CONN,
     ST_TWIN_TX,
     ST_TWIN_CONN,
+    ST_FIND_LOGGED_QUEUED,
+    ST_MARK_QUEUED,
     ST_FILE_GET,
     ST_FILE_SET,
     ST_COUNT_
@@ -98,6 +110,34 @@ typedef struct {
     int64_t lo, hi;
 } live_gap;
 
+/* A value of a row waiting in a row_batch; text is in the batch's arena. */
+typedef struct {
+    enum { CELL_NULL, CELL_INT, CELL_REAL, CELL_TEXT } type;
+    int64_t i;
+    double d;
+    size_t off, len;
+} cell;
+
+/* Rows of one table on their way in: MULTI_ROWS of them at once. */
+typedef struct {
+    int single, multi, last_key; /* statements */
+    int ncols;                   /* values after the id */
+    size_t nrows;
+    int64_t key[MULTI_ROWS];
+    cell cells[MULTI_ROWS][MAX_COLS];
+    qps_buf text;
+} row_batch;
+
+/* An imported queued record, held to be stored with its queue's reply. */
+typedef struct {
+    qps_record rec;     /* its fields point into bytes */
+    int64_t time;
+    uint32_t nsec;
+    size_t host_len;
+    char host[256];
+    char bytes[HELD_BYTES];
+} held_record;
+
 struct qps_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT_];
@@ -107,12 +147,15 @@ struct qps_store {
     bool in_tx;
     pending_accept *pending;
     size_t npending;
+    held_record *held;
+    size_t nheld;
+    row_batch *rows[2]; /* transactions, connections */
 };
 
 static const char *const statements[ST_COUNT_] = {
     [ST_ADD_TX] = "INSERT INTO transactions (id, time, nsec, server, pid, ip, rhost, helo, sender, recipients, "
-                  "disposition, code, text, spam, spam_verdict, score, required, source, dedup) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  "disposition, code, text, spam, spam_verdict, score, required, source, dedup, queue_ok) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_ADD_CONN] = "INSERT INTO connections (id, time, nsec, server, pid, kind, ip, running, max, millis, "
                     "end_time, end_nsec, source, dedup) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_LAST_TX_KEY] = "SELECT max(id) FROM transactions WHERE id BETWEEN ? AND ?",
@@ -131,6 +174,9 @@ static const char *const statements[ST_COUNT_] = {
     [ST_FIND_LOGGED_CONN] = "SELECT id FROM connections WHERE id BETWEEN ?2 AND ?3 AND dedup = ?1 "
                             "AND source != 2 AND twin = 0 LIMIT 1",
     [ST_TWIN_TX] = "UPDATE transactions SET twin = 1 WHERE id = ?",
+    [ST_FIND_LOGGED_QUEUED] = "SELECT id FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 "
+                              "AND queue_ok = 1 AND source != 2 LIMIT 1",
+    [ST_MARK_QUEUED] = "UPDATE transactions SET queue_ok = 2 WHERE id = ?",
     [ST_TWIN_CONN] = "UPDATE connections SET twin = 1 WHERE id = ?",
     [ST_FILE_GET] = "SELECT offset FROM files WHERE head_hash = ?",
     [ST_FILE_SET] = "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
@@ -140,12 +186,37 @@ static const char *const statements[ST_COUNT_] = {
                     "updated = strftime('%s','now')",
 };
 
+/* The single-row INSERT `sql` for MULTI_ROWS rows. */
+static char *multi_row_sql(const char *sql)
+{
+    const char *values = strstr(sql, "VALUES ");
+    const char *tuple = values ? values + 7 : NULL;
+    if (!tuple)
+        return NULL;
+    size_t head = (size_t)(tuple - sql), len = strlen(tuple);
+    char *out = malloc(head + MULTI_ROWS * (len + 1) + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    memcpy(o, sql, head);
+    o += head;
+    for (int r = 0; r < MULTI_ROWS; r++) {
+        if (r)
+            *o++ = ',';
+        memcpy(o, tuple, len);
+        o += len;
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Statements a read-only store does not prepare. */
 static bool writes(int i)
 {
-    return i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_FILE_SET || i == ST_TWIN_TX || i == ST_TWIN_CONN ||
+    return i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_ADD_TX_MULTI || i == ST_ADD_CONN_MULTI || i == ST_FILE_SET || i == ST_TWIN_TX || i == ST_TWIN_CONN ||
            i == ST_LIVE_TX || i == ST_LIVE_CONN || i == ST_LAST_TX_KEY || i == ST_LAST_CONN_KEY ||
-           i == ST_FIND_LIVE_TX || i == ST_FIND_LIVE_CONN || i == ST_FIND_LOGGED_TX || i == ST_FIND_LOGGED_CONN;
+           i == ST_FIND_LIVE_TX || i == ST_FIND_LIVE_CONN || i == ST_FIND_LOGGED_TX || i == ST_FIND_LOGGED_CONN ||
+           i == ST_FIND_LOGGED_QUEUED || i == ST_MARK_QUEUED;
 }
 
 /* Version 1, as earlier qpstat releases created it. */
@@ -176,9 +247,10 @@ static const char schema_v1[] =
     " PRIMARY KEY (day, disposition, tld));";
 
 /* Version 2: ids are time keys (the tables are their own time index), no
- * raw lines, dedup without its time bucket, and connection rows that may
- * carry their connection time. Rows keep their order; ids that two rows
- * would share (same nanosecond) go up by one, as new rows' do. */
+ * raw lines, dedup without its time bucket and only on live records,
+ * transactions that may carry their queue's reply, connection rows that
+ * may carry their connection time. Rows keep their order; ids that two
+ * rows would share (same nanosecond) go up by one, as new rows' do. */
 static const char schema_v2[] =
     "ALTER TABLE transactions RENAME TO transactions_v1;"
     "ALTER TABLE connections RENAME TO connections_v1;"
@@ -187,7 +259,7 @@ static const char schema_v2[] =
     "CREATE TABLE transactions ("
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
     " ip TEXT, rhost TEXT, helo TEXT, sender TEXT, recipients TEXT, disposition TEXT NOT NULL,"
-    " code TEXT, text TEXT, spam TEXT, spam_verdict INTEGER, score REAL, required REAL,"
+    " code TEXT, text TEXT, spam TEXT, spam_verdict INTEGER, score REAL, required REAL, queue_ok INTEGER,"
     " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX transactions_live ON transactions(time) WHERE source = 2;"
     "CREATE TABLE connections ("
@@ -371,9 +443,18 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
     for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
         if (readonly && writes(i))
             continue;
-        if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
-            SQLITE_OK)
+        char *multi = NULL;
+        if (i == ST_ADD_TX_MULTI || i == ST_ADD_CONN_MULTI) {
+            multi = multi_row_sql(statements[i == ST_ADD_TX_MULTI ? ST_ADD_TX : ST_ADD_CONN]);
+            if (!multi) {
+                st = QPS_ENOMEM;
+                break;
+            }
+        }
+        if (sqlite3_prepare_v3(s->db, multi ? multi : statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                               NULL) != SQLITE_OK)
             st = fail(s, QPS_EFORMAT, "not a qpstat store");
+        free(multi);
     }
     return st;
 }
@@ -394,13 +475,24 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
     if (!status)
         status = &dummy;
     qps_store *s = calloc(1, sizeof *s);
-    if (!s || !(s->pending = malloc(PENDING_MAX * sizeof *s->pending))) {
+    if (!s || !(s->pending = malloc(PENDING_MAX * sizeof *s->pending)) ||
+        !(s->held = malloc(HELD_MAX * sizeof *s->held)) || !(s->rows[0] = calloc(1, sizeof *s->rows[0])) ||
+        !(s->rows[1] = calloc(1, sizeof *s->rows[1]))) {
+        if (s) {
+            free(s->pending);
+            free(s->held);
+            free(s->rows[0]);
+        }
         free(s);
         *status = QPS_ENOMEM;
         if (err)
             snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    *s->rows[0] = (row_batch){.single = ST_ADD_TX, .multi = ST_ADD_TX_MULTI, .last_key = ST_LAST_TX_KEY,
+                              .ncols = 19};
+    *s->rows[1] = (row_batch){.single = ST_ADD_CONN, .multi = ST_ADD_CONN_MULTI, .last_key = ST_LAST_CONN_KEY,
+                              .ncols = 13};
     bool readonly = flags & QPS_STORE_READONLY;
     if (!readonly && (flags & QPS_STORE_CREATE)) {
         /* create it ourselves, for the mode: SQLite would use 0644 */
@@ -453,6 +545,11 @@ void qps_store_close(qps_store *s)
         exec(s, "ROLLBACK");
     detach(s);
     free(s->pending);
+    free(s->held);
+    for (int t = 0; t < 2; t++) {
+        qps_buf_release(&s->rows[t]->text);
+        free(s->rows[t]);
+    }
     free(s->prefix);
     free(s);
 }
@@ -513,7 +610,11 @@ qps_status qps_store_rollback(qps_store *s)
         return QPS_EINVAL;
     exec(s, "ROLLBACK");
     s->in_tx = false;
-    s->npending = 0;
+    s->npending = s->nheld = 0;
+    for (int t = 0; t < 2; t++) {
+        s->rows[t]->nrows = 0;
+        s->rows[t]->text.len = 0;
+    }
     return QPS_OK;
 }
 
@@ -717,6 +818,203 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
     return qps_store_commit(s);
 }
 
+/* ---- rows on their way in ---- */
+
+static cell *next_cell(row_batch *b, int col)
+{
+    return &b->cells[b->nrows][col];
+}
+
+static void cell_null(row_batch *b, int col)
+{
+    next_cell(b, col)->type = CELL_NULL;
+}
+
+static void cell_int(row_batch *b, int col, int64_t v)
+{
+    cell *c = next_cell(b, col);
+    c->type = CELL_INT;
+    c->i = v;
+}
+
+static void cell_real(row_batch *b, int col, double v)
+{
+    cell *c = next_cell(b, col);
+    c->type = CELL_REAL;
+    c->d = v;
+}
+
+/* a slice without pointer is NULL, an empty one '' */
+static void cell_text(row_batch *b, int col, qps_str v)
+{
+    cell *c = next_cell(b, col);
+    if (!v.ptr) {
+        c->type = CELL_NULL;
+        return;
+    }
+    c->type = CELL_TEXT;
+    c->off = b->text.len;
+    c->len = v.len;
+    qps_buf_append(&b->text, v.ptr, v.len);
+}
+
+static void bind_cells(sqlite3_stmt *q, int first, const row_batch *b, size_t row)
+{
+    for (int col = 0; col < b->ncols; col++) {
+        const cell *c = &b->cells[row][col];
+        int i = first + col;
+        switch (c->type) {
+        case CELL_INT:
+            sqlite3_bind_int64(q, i, c->i);
+            break;
+        case CELL_REAL:
+            sqlite3_bind_double(q, i, c->d);
+            break;
+        case CELL_TEXT:
+            sqlite3_bind_text(q, i, b->text.data + c->off, (int)c->len, SQLITE_STATIC);
+            break;
+        default:
+            sqlite3_bind_null(q, i);
+        }
+    }
+}
+
+/* Inserts the rows waiting in b: all in one statement when there are
+ * MULTI_ROWS of them and none of their ids is taken, else one by one. */
+static qps_status flush_rows(qps_store *s, row_batch *b)
+{
+    qps_status st = QPS_OK;
+    if (b->text.failed)
+        st = qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    bool one_by_one = st == QPS_OK && b->nrows < MULTI_ROWS;
+    if (st == QPS_OK && !one_by_one) {
+        sqlite3_stmt *m = s->stmt[b->multi];
+        for (size_t r = 0; r < b->nrows; r++) {
+            int first = (int)r * (b->ncols + 1) + 1;
+            sqlite3_bind_int64(m, first, b->key[r]);
+            bind_cells(m, first + 1, b, r);
+        }
+        int rc = step_done(m);
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            one_by_one = true;
+        else if (rc != SQLITE_DONE)
+            st = fail(s, QPS_EIO, "cannot write the store");
+    }
+    for (size_t r = 0; one_by_one && r < b->nrows && st == QPS_OK; r++) {
+        bind_cells(s->stmt[b->single], 2, b, r);
+        st = insert_at(s, b->single, b->last_key, b->key[r]);
+    }
+    b->nrows = 0;
+    b->text.len = 0;
+    b->text.failed = 0;
+    return st;
+}
+
+/* Ends the row begun with the cells set: imports (inside a transaction)
+ * gather MULTI_ROWS rows, anything else goes in at once. */
+static qps_status end_row(qps_store *s, row_batch *b, int64_t key, bool gather)
+{
+    b->key[b->nrows++] = key;
+    return gather && b->nrows < MULTI_ROWS ? QPS_OK : flush_rows(s, b);
+}
+
+/* queue_ok: 0, or 1 when the queue's "250 Queued" reply comes with it */
+static qps_status insert_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                               int queue_ok)
+{
+    row_batch *b = s->rows[0];
+    cell_int(b, 0, t);
+    cell_int(b, 1, ns);
+    cell_text(b, 2, host);
+    cell_int(b, 3, r->pid);
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        cell_text(b, 4 + f, r->field[f]);
+    cell_text(b, 12, r->nfields == 9 ? r->field[QPS_TF_SPAM] : qps_slice(NULL, 0));
+    qps_spam spam;
+    if (r->nfields == 9 && qps_spam_parse(r->field[QPS_TF_SPAM], &spam) == QPS_OK) {
+        cell_int(b, 13, spam.is_spam);
+        cell_real(b, 14, spam.score);
+        if (spam.has_required)
+            cell_real(b, 15, spam.required);
+        else
+            cell_null(b, 15);
+    } else {
+        cell_null(b, 13);
+        cell_null(b, 14);
+        cell_null(b, 15);
+    }
+    cell_int(b, 16, source);
+    if (source == QPS_SOURCE_IMPORT)
+        cell_null(b, 17);
+    else
+        cell_int(b, 17, (int64_t)(terse_dedup(r) & DEDUP_MASK));
+    if (queue_ok)
+        cell_int(b, 18, queue_ok);
+    else
+        cell_null(b, 18);
+    return end_row(s, b, time_key(t, ns), s->in_tx && source == QPS_SOURCE_IMPORT);
+}
+
+static qps_status write_held(qps_store *s, held_record *h, int queue_ok)
+{
+    qps_status st = insert_terse(s, &h->rec, qps_slice(h->host_len ? h->host : NULL, h->host_len), h->time,
+                                 h->nsec, QPS_SOURCE_IMPORT, queue_ok);
+    /* the last one takes its place, its fields pointing into their new home */
+    held_record *last = &s->held[--s->nheld];
+    if (h != last) {
+        *h = *last;
+        for (int f = 0; f < QPS_TF_COUNT_; f++)
+            if (last->rec.field[f].ptr)
+                h->rec.field[f].ptr = h->bytes + (last->rec.field[f].ptr - last->bytes);
+    }
+    return st;
+}
+
+static held_record *find_held(qps_store *s, uint32_t pid)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        if (s->held[i].rec.pid == pid)
+            return &s->held[i];
+    return NULL;
+}
+
+/* Keeps an imported queued record until the next line of its process
+ * (the queue's reply, which then shares its row) or the commit; false
+ * when it cannot wait. */
+static bool hold_record(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns)
+{
+    const char *base = r->field[QPS_TF_IP].ptr;
+    const qps_str last = r->nfields == 9 ? r->field[QPS_TF_SPAM] : r->field[QPS_TF_TEXT];
+    size_t span = (size_t)(last.ptr + last.len - base);
+    if (!base || span > HELD_BYTES || host.len >= sizeof s->held->host || s->nheld == HELD_MAX)
+        return false;
+    held_record *h = &s->held[s->nheld++];
+    memcpy(h->bytes, base, span);
+    memset(&h->rec, 0, sizeof h->rec);
+    h->rec.kind = QPS_KIND_TERSE;
+    h->rec.pid = r->pid;
+    h->rec.nfields = r->nfields;
+    for (int f = 0; f < QPS_TF_COUNT_; f++)
+        h->rec.field[f] = r->field[f].ptr ? qps_slice(h->bytes + (r->field[f].ptr - base), r->field[f].len)
+                                          : qps_slice(NULL, 0);
+    h->time = t;
+    h->nsec = ns;
+    h->host_len = host.len;
+    memcpy(h->host, host.ptr ? host.ptr : "", host.len);
+    return true;
+}
+
+/* Stores the records held back; before a write from another source, a
+ * read, or the commit. */
+static qps_status write_all_held(qps_store *s)
+{
+    qps_status st = QPS_OK;
+    while (s->nheld && st == QPS_OK)
+        st = write_held(s, &s->held[s->nheld - 1], 0);
+    s->nheld = 0;
+    return st;
+}
+
 static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
                             bool *stored)
 {
@@ -724,35 +1022,14 @@ static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int
     qps_status st = pair_terse(s, r, t, source, &found);
     if (st != QPS_OK || found)
         return st;
-    sqlite3_stmt *q = s->stmt[ST_ADD_TX];
-    sqlite3_bind_int64(q, 2, t);
-    sqlite3_bind_int(q, 3, (int)ns);
-    bind_str(q, 4, host);
-    sqlite3_bind_int64(q, 5, r->pid);
-    for (int f = 0; f <= QPS_TF_TEXT; f++)
-        bind_str(q, 6 + f, r->field[f]);
-    bind_str(q, 14, r->nfields == 9 ? r->field[QPS_TF_SPAM] : qps_slice(NULL, 0));
-    qps_spam spam;
-    if (r->nfields == 9 && qps_spam_parse(r->field[QPS_TF_SPAM], &spam) == QPS_OK) {
-        sqlite3_bind_int(q, 15, spam.is_spam);
-        sqlite3_bind_double(q, 16, spam.score);
-        if (spam.has_required)
-            sqlite3_bind_double(q, 17, spam.required);
-        else
-            sqlite3_bind_null(q, 17);
-    } else {
-        sqlite3_bind_null(q, 15);
-        sqlite3_bind_null(q, 16);
-        sqlite3_bind_null(q, 17);
+    *stored = true;
+    if (s->in_tx && source == QPS_SOURCE_IMPORT && qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued")) {
+        if (s->nheld == HELD_MAX && (st = write_held(s, &s->held[0], 0)) != QPS_OK)
+            return st;
+        if (hold_record(s, r, host, t, ns))
+            return QPS_OK;
     }
-    sqlite3_bind_int(q, 18, source);
-    if (source == QPS_SOURCE_IMPORT)
-        sqlite3_bind_null(q, 19);
-    else
-        sqlite3_bind_int64(q, 19, (sqlite3_int64)(terse_dedup(r) & DEDUP_MASK));
-    if ((st = insert_at(s, ST_ADD_TX, ST_LAST_TX_KEY, time_key(t, ns))) == QPS_OK)
-        *stored = true;
-    return st;
+    return insert_terse(s, r, host, t, ns, source, 0);
 }
 
 /* One row of the connections table. A folded accept (end != NULL) carries
@@ -773,34 +1050,34 @@ typedef struct {
 
 static qps_status insert_fact(qps_store *s, const fact_row *f)
 {
-    sqlite3_stmt *q = s->stmt[ST_ADD_CONN];
-    sqlite3_bind_int64(q, 2, f->time);
-    sqlite3_bind_int(q, 3, (int)f->nsec);
-    bind_str(q, 4, f->host);
-    sqlite3_bind_int64(q, 5, f->pid);
-    sqlite3_bind_text(q, 6, f->kind, -1, SQLITE_STATIC);
-    bind_str(q, 7, f->ip);
-    sqlite3_bind_int(q, 8, (int)f->running);
-    sqlite3_bind_int(q, 9, (int)f->max);
+    row_batch *b = s->rows[1];
+    cell_int(b, 0, f->time);
+    cell_int(b, 1, f->nsec);
+    cell_text(b, 2, f->host);
+    cell_int(b, 3, f->pid);
+    cell_text(b, 4, qps_slice(f->kind, strlen(f->kind)));
+    cell_text(b, 5, f->ip);
+    cell_int(b, 6, f->running);
+    cell_int(b, 7, f->max);
     if (f->has_millis)
-        sqlite3_bind_int64(q, 10, (sqlite3_int64)f->millis);
+        cell_int(b, 8, (int64_t)f->millis);
     else
-        sqlite3_bind_null(q, 10);
+        cell_null(b, 8);
     if (f->end_time) {
-        sqlite3_bind_int64(q, 11, *f->end_time);
-        sqlite3_bind_int(q, 12, (int)f->end_nsec);
+        cell_int(b, 9, *f->end_time);
+        cell_int(b, 10, f->end_nsec);
     } else {
-        sqlite3_bind_null(q, 11);
-        sqlite3_bind_null(q, 12);
+        cell_null(b, 9);
+        cell_null(b, 10);
     }
-    sqlite3_bind_int(q, 13, f->source);
+    cell_int(b, 11, f->source);
     /* facts that cannot have a twin carry no dedup */
     if (f->has_dedup)
-        sqlite3_bind_int64(q, 14, (sqlite3_int64)(f->dedup & DEDUP_MASK));
+        cell_int(b, 12, (int64_t)(f->dedup & DEDUP_MASK));
     else
-        sqlite3_bind_null(q, 14);
+        cell_null(b, 12);
     int64_t key = f->end_time ? time_key(*f->end_time, f->end_nsec) : time_key(f->time, f->nsec);
-    return insert_at(s, ST_ADD_CONN, ST_LAST_CONN_KEY, key);
+    return end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
 }
 
 static fact_row accept_row(const pending_accept *a)
@@ -811,15 +1088,21 @@ static fact_row accept_row(const pending_accept *a)
     return f;
 }
 
-/* Writes the accepts still waiting: their connections go on past the batch. */
+/* Writes the rows still waiting: held records, accepts whose connections
+ * go on past the batch, and the rows gathered for a multi-row INSERT. */
 static qps_status flush_pending(qps_store *s)
 {
-    qps_status st = QPS_OK;
+    qps_status st = write_all_held(s);
     for (size_t i = 0; i < s->npending && st == QPS_OK; i++) {
         fact_row f = accept_row(&s->pending[i]);
         st = insert_fact(s, &f);
     }
     s->npending = 0;
+    for (int t = 0; t < 2; t++) {
+        qps_status rst = flush_rows(s, s->rows[t]);
+        if (st == QPS_OK)
+            st = rst;
+    }
     return st;
 }
 
@@ -873,8 +1156,39 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     bool folding = s->in_tx && source == QPS_SOURCE_IMPORT;
     qps_status st;
     bool found;
-    if (may_twin && ((st = pair_fact(s, dedup, t, source, &found)) != QPS_OK || found))
+    held_record *h = folding ? find_held(s, r->pid) : NULL;
+    if (may_twin && ((st = pair_fact(s, dedup, t, source, &found)) != QPS_OK || found)) {
+        if (h && st == QPS_OK)
+            st = write_held(s, h, 0);
         return st;
+    }
+    if (h) {
+        /* the queue's reply shares its record's row if it has the same
+         * second: no range of whole seconds can part them */
+        bool joins = r->kind == QPS_KIND_REPLY && h->time == t;
+        if ((st = write_held(s, h, joins)) != QPS_OK || joins) {
+            *stored = st == QPS_OK;
+            return st;
+        }
+    }
+    if (r->kind == QPS_KIND_REPLY && source != QPS_SOURCE_IMPORT) {
+        /* the plugin's note of the queue's OK: is the log's reply already
+         * stored with its record? */
+        sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_QUEUED];
+        sqlite3_bind_int64(q, 1, second_key(t - DEDUP_WINDOW));
+        sqlite3_bind_int64(q, 2, second_key(t + DEDUP_WINDOW + 1));
+        sqlite3_bind_int64(q, 3, r->pid);
+        int rc = sqlite3_step(q);
+        sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+        sqlite3_reset(q);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return fail(s, QPS_EIO, "cannot read the store");
+        if (rc == SQLITE_ROW) {
+            sqlite3_bind_int64(s->stmt[ST_MARK_QUEUED], 1, id);
+            return step_done(s->stmt[ST_MARK_QUEUED]) == SQLITE_DONE ? QPS_OK
+                                                                     : fail(s, QPS_EIO, "cannot write the store");
+        }
+    }
     pending_accept *a = folding ? find_pending(s, r->pid) : NULL;
     if (r->kind == QPS_KIND_ACCEPT) {
         if (a) {
@@ -921,8 +1235,14 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
         host = qps_slice(NULL, 0);
     bool stored = false;
     qps_status st = QPS_OK;
-    if (r->kind == QPS_KIND_TERSE)
+    if (source != QPS_SOURCE_IMPORT && s->in_tx && (st = flush_pending(s)) != QPS_OK)
+        return st; /* its twin may be waiting */
+    if (r->kind == QPS_KIND_TERSE) {
+        held_record *h = s->nheld ? find_held(s, r->pid) : NULL;
+        if (h && (st = write_held(s, h, 0)) != QPS_OK)
+            return st;
         st = add_terse(s, r, host, t, ns, source, &stored);
+    }
     else if (r->kind == QPS_KIND_ACCEPT || r->kind == QPS_KIND_TOO_MANY || r->kind == QPS_KIND_HOSTS_ALLOW ||
              r->kind == QPS_KIND_CONN_TIME || qps_reply_is_queued(r))
         st = add_fact(s, r, host, t, ns, source, &stored);
@@ -992,8 +1312,8 @@ static qps_status each_transaction(qps_store *s, int64_t since, int64_t until, q
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, code, text, "
-                           "spam FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 "
-                           "ORDER BY id",
+                           "spam, queue_ok FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 "
+                           "AND time < ?4 ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK)
         return fail(s, QPS_EIO, "cannot read the store");
     sqlite3_bind_int64(q, 1, second_key(since));
@@ -1006,6 +1326,22 @@ static qps_status each_transaction(qps_store *s, int64_t since, int64_t until, q
         qps_record rec;
         terse_from_row(q, &rec);
         if (fn(ctx, &rec) != 0) {
+            st = QPS_EINVAL;
+            break;
+        }
+        if (sqlite3_column_type(q, 12) == SQLITE_NULL)
+            continue;
+        /* the queue's reply that shares the record's row */
+        qps_record reply;
+        memset(&reply, 0, sizeof reply);
+        reply.kind = QPS_KIND_REPLY;
+        reply.has_time = 1;
+        reply.unix_sec = rec.unix_sec;
+        reply.nsec = rec.nsec;
+        reply.pid = rec.pid;
+        reply.reply_code = 250;
+        reply.message = qps_slice("250 Queued", 10);
+        if (fn(ctx, &reply) != 0) {
             st = QPS_EINVAL;
             break;
         }
@@ -1085,7 +1421,10 @@ static qps_status each_fact(qps_store *s, int64_t since, int64_t until, qps_reco
 
 qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
 {
-    qps_status st = each_transaction(s, since, until, fn, ctx);
+    qps_status st = s->in_tx ? flush_pending(s) : QPS_OK;
+    if (st != QPS_OK)
+        return st;
+    st = each_transaction(s, since, until, fn, ctx);
     return st == QPS_OK ? each_fact(s, since, until, fn, ctx) : st;
 }
 
@@ -1159,8 +1498,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     if (!s->stmt[ST_ADD_TX])
         return QPS_EINVAL;
     bool own_tx = !s->in_tx;
-    qps_status st;
-    if (own_tx && (st = qps_store_begin(s)) != QPS_OK)
+    qps_status st = own_tx ? qps_store_begin(s) : flush_pending(s);
+    if (st != QPS_OK)
         return st;
     sqlite3_stmt *sel = NULL, *up = NULL;
     st = QPS_OK;
@@ -1220,9 +1559,12 @@ static int64_t scalar(qps_store *s, const char *sql)
 
 qps_status qps_store_stat(qps_store *s, qps_store_info *out)
 {
+    if (s->in_tx && flush_pending(s) != QPS_OK)
+        return QPS_EIO;
     out->transactions = (uint64_t)scalar(s, "SELECT count(*) FROM transactions");
-    /* a folded accept row holds two facts */
-    out->connection_facts = (uint64_t)scalar(s, "SELECT count(*) + count(end_time) FROM connections");
+    /* a folded accept row holds two facts, a queued record with its reply too */
+    out->connection_facts = (uint64_t)scalar(s, "SELECT (SELECT count(*) + count(end_time) FROM connections) + "
+                                                "(SELECT count(queue_ok) FROM transactions)");
     out->files = (uint64_t)scalar(s, "SELECT count(*) FROM files");
     out->daily_rows = (uint64_t)scalar(s, "SELECT count(*) FROM daily");
     /* ids are in time order: the first and last rows are at hand */
