@@ -1,10 +1,12 @@
 /*
  * check_store.c - unit tests of qps_store.c and qps_import.c: schema,
- * records, live/logged twins, file offsets, pruning, refusing bad files.
+ * records, live/logged twins, folded rows, ids of equal times, file
+ * offsets, pruning, refusing bad files.
  */
 #include "qpstat.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,157 @@ START_TEST(refuses_bad_files)
 }
 END_TEST
 
+/* A multilog line at unix time t + ns. */
+static const char *at(int64_t t, uint32_t ns, const char *text)
+{
+    static char line[1024];
+    snprintf(line, sizeof line, "@%016llx%08x %s", (unsigned long long)(t + (1LL << 62) + 10), ns, text);
+    return line;
+}
+
+/* One number from the store's file, through SQLite itself. */
+static long long sql_number(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    long long v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The store's report for [since, until): records, accepts, timed
+ * connections, queue acceptances. */
+static void report(qps_store *s, int64_t since, int64_t until, uint64_t want[4])
+{
+    qps_agg_opts o = {0};
+    o.since = since;
+    o.until = until;
+    o.has_since = o.has_until = 1;
+    qps_agg *agg = qps_agg_new(&o);
+    ck_assert_int_eq(qps_store_aggregate(s, agg), QPS_OK);
+    qps_counts c;
+    qps_conn_stats cs;
+    qps_agg_counts(agg, &c);
+    qps_agg_conn_stats(agg, &cs);
+    uint64_t got[4] = {c.transactions, cs.accepted, cs.timed, cs.queue_accepted};
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(got[i] == want[i], "[%lld, %lld) figure %d: %llu, not %llu", (long long)since,
+                      (long long)until, i, (unsigned long long)got[i], (unsigned long long)want[i]);
+    qps_agg_free(agg);
+}
+
+#define T0 1764000000LL
+
+/* One import batch: an accept and its connection time share a row, a
+ * queued record and the reply of the same second too; every fact still
+ * counts at its own time. */
+START_TEST(a_connection_in_few_rows)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    ck_assert_int_eq(add_line(s, at(T0, 100, "100 Accepted connection 0/40 from 192.0.2.1 / mx.example"),
+                              QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at(T0 + 1, 200, "100 (queue) logging::logterse: ` 192.0.2.1\tmx.example\tmx.example\t"
+                                                 "<a@b.example>\t<c@d.example>\tqueued\t\t<id@b.example>\tNo, score=1.0 required=5.0"),
+                              QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at(T0 + 1, 900, "100 250 Queued! 1764000001 qp 5 <id@b.example>"),
+                              QPS_SOURCE_IMPORT, 0), 1);
+    /* a reply a second later than its record keeps a row of its own */
+    ck_assert_int_eq(add_line(s, at(T0 + 2, 999999000, "100 (queue) logging::logterse: ` 192.0.2.1\tmx.example\t"
+                                                       "mx.example\t<a@b.example>\t<c@d.example>\tqueued\t\t<id2@b>\t"
+                                                       "No, score=1.0 required=5.0"),
+                              QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at(T0 + 3, 1000, "100 250 Queued! 1764000003 qp 6 <id2@b>"), QPS_SOURCE_IMPORT, 0),
+                     1);
+    ck_assert_int_eq(add_line(s, at(T0 + 4, 0, "100 (post-connection) connection_time: 4.100 s."), QPS_SOURCE_IMPORT, 0),
+                     1);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections"), 2);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE kind = 'accept' AND millis = 4100 "
+                                "AND end_time = 1764000004"), 1);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE queue_ok = 1"), 1);
+    qps_store_info info;
+    ck_assert_int_eq(qps_store_stat(s, &info), QPS_OK);
+    ck_assert_uint_eq(info.transactions, 2);
+    ck_assert_uint_eq(info.connection_facts, 4);
+    report(s, T0, T0 + 5, (uint64_t[]){2, 1, 1, 2});
+    report(s, T0 + 1, T0 + 5, (uint64_t[]){2, 0, 1, 2});  /* the accept is before */
+    report(s, T0, T0 + 2, (uint64_t[]){1, 1, 0, 1});      /* the connection ends after */
+    report(s, T0 + 3, T0 + 4, (uint64_t[]){0, 0, 0, 1});  /* only the late reply */
+    qps_store_close(s);
+}
+END_TEST
+
+/* The plugin's copies of facts stored in folded rows pair with them. */
+START_TEST(plugin_twins_of_folded_rows)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    add_line(s, at(T0, 0, "300 Accepted connection 0/40 from 192.0.2.3 / mx.example"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(T0 + 1, 0, "300 (queue) logging::logterse: ` 192.0.2.3\tmx\tmx\t<a@b.example>\t<c@d.example>\t"
+                              "queued\t\t<id@b>\tNo, score=1.0 required=5.0"),
+             QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(T0 + 1, 5000, "300 250 Queued! 1764000001 qp 7 <id@b>"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(T0 + 2, 0, "300 (post-connection) connection_time: 2.000 s."), QPS_SOURCE_IMPORT, 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    /* the plugin was late to write: its copies find the log's */
+    ck_assert_int_eq(add_line(s, "300 (queue) logging::logterse: ` 192.0.2.3\tmx\tmx\t<a@b.example>\t<c@d.example>\t"
+                                 "queued\t\t<id@b>\tNo, score=1.0 required=5.0",
+                              QPS_SOURCE_PLUGIN, T0 + 1), 0);
+    ck_assert_int_eq(add_line(s, "300 250 Queued! (by queue/maildir)", QPS_SOURCE_PLUGIN, T0 + 1), 0);
+    ck_assert_int_eq(add_line(s, "300 (post-connection) connection_time: 2.001 s.", QPS_SOURCE_PLUGIN, T0 + 2), 0);
+    /* a second queue acceptance has no twin left */
+    ck_assert_int_eq(add_line(s, "300 250 Queued! (by queue/maildir)", QPS_SOURCE_PLUGIN, T0 + 1), 1);
+    report(s, T0, T0 + 10, (uint64_t[]){1, 1, 1, 2});
+    qps_store_close(s);
+}
+END_TEST
+
+/* Rows of one instant all get ids, in the order they came, whether they
+ * go in one by one or 32 at a time. */
+START_TEST(rows_of_one_instant)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/current", dir);
+    FILE *f = fopen(log, "w");
+    for (int i = 0; i < 70; i++)
+        fprintf(f, "%s\n", at(T0, 500, "7 (deny) logging::logterse: ` 192.0.2.9\tx\tx\t<a@b.example>\t\tdnsbl\t901\t"
+                                      "Blocked\tmsg denied before queued"));
+    fclose(f);
+    qps_store *s = open_rw();
+    /* the plugin gives whole seconds: many rows share an id's second */
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(add_line(s, "8 (deny) logging::logterse: ` 192.0.2.8\tx\tx\t<a@b.example>\t\thelo\t903\t"
+                                     "bad\tmsg denied before queued",
+                                  QPS_SOURCE_PLUGIN, T0), 1);
+    ck_assert_int_eq(qps_store_import_file(s, log, NULL, NULL), QPS_OK);
+    ck_assert_uint_eq(transactions(s), 75);
+    ck_assert_int_eq(sql_number("SELECT count(DISTINCT id) FROM transactions WHERE id >> 30 = 1764000000"), 75);
+    report(s, T0, T0 + 1, (uint64_t[]){75, 0, 0, 0});
+    report(s, T0 + 1, T0 + 2, (uint64_t[]){0, 0, 0, 0});
+    qps_store_close(s);
+}
+END_TEST
+
+/* Forged labels far in the past or future are stored and found. */
+START_TEST(times_far_away)
+{
+    qps_store *s = open_rw();
+    const char *rec = "9 (deny) logging::logterse: ` 192.0.2.7\tx\tx\t\t\thelo\t903\tbad\tmsg denied before queued";
+    ck_assert_int_eq(add_line(s, at(0, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at(1LL << 40, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at((1LL << 40) + 1, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
+    report(s, 0, 1, (uint64_t[]){1, 0, 0, 0});
+    report(s, 1LL << 40, (1LL << 40) + 1, (uint64_t[]){1, 0, 0, 0});
+    report(s, 1, INT64_MAX, (uint64_t[]){2, 0, 0, 0});
+    qps_store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -217,6 +370,10 @@ static Suite *store_suite(void)
     tcase_add_test(core, file_offsets);
     tcase_add_test(core, import_resumes);
     tcase_add_test(core, prune_keeps_daily_totals);
+    tcase_add_test(core, a_connection_in_few_rows);
+    tcase_add_test(core, plugin_twins_of_folded_rows);
+    tcase_add_test(core, rows_of_one_instant);
+    tcase_add_test(core, times_far_away);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, setup, teardown);
