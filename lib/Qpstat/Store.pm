@@ -125,8 +125,10 @@ Qpstat::Store - the qpstat SQLite store: record, import, report
 
 One SQLite file holds the logterse records and the connection facts
 (accepted connections, "too many connections" waits, hosts_allow denials,
-connection times) with the raw line each came from, and the bookkeeping
-that makes every import resumable and idempotent. The qpsmtpd plugin
+connection times, the queue's acceptances) with the fields a report
+reads, and the bookkeeping that makes every import resumable and
+idempotent (the schema is in the README; a store of an older schema is
+migrated when it is first opened for writing). The qpsmtpd plugin
 records live; C<qpstat import> (or L</import_logs>) adds what is in the
 logs. A record written by the plugin and the same record read later from
 the log are stored once (same process id and fields within two minutes).
@@ -148,7 +150,7 @@ logterse prefix of the lines given to L</record_line>, default C<`>),
 C<server> (the host name stored with each record, default none).
 
 Croaks C<Qpstat::Store::open: PATH: MESSAGE>, e.g. C<not a qpstat store>,
-C<the store has schema version 99, newer than this qpstat (1)>, C<cannot
+C<the store has schema version 99, newer than this qpstat (2)>, C<cannot
 write the store: it is read-only>. The file is left as it was.
 
 =head2 record_line
