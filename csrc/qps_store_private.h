@@ -1,0 +1,157 @@
+/*
+ * qps_store_private.h - what the store's files share: its handle, its
+ * statements, the rows on their way in, and the time keys that are its
+ * ids. qps_store.c opens, migrates and commits; qps_store_write.c adds
+ * records; qps_store_read.c reads them back.
+ *
+ * License: MIT (see README).
+ */
+#ifndef QPS_STORE_PRIVATE_H
+#define QPS_STORE_PRIVATE_H
+
+#include "qps_private.h"
+
+#include <sqlite3.h>
+
+/* Two copies of a record are the same if they are this close in time: the
+ * plugin's clock reading and multilog's label differ by milliseconds. */
+#define DEDUP_WINDOW 120
+/* The part of a record's hash kept in its dedup column (as in schema 1). */
+#define DEDUP_MASK ((1ULL << 36) - 1)
+
+/* A row's id: its time as seconds << 30 | nanoseconds, moved up past a
+ * taken id (a second holds 2^30 ids and uses 10^9). The seconds are
+ * clamped, so a forged label far in the future still gets an id. */
+#define NSEC_BITS 30
+#define KEY_SEC_MAX ((INT64_C(1) << 32) - 1)
+
+/* An accept and its connection time become one row when the connection
+ * lasted at most this long; the row's id is the end's, so reports look
+ * this far past a range for accepts inside it. */
+#define FOLD_SPAN 3600
+/* Connections open at once whose accept waits for its connection time. */
+#define PENDING_MAX 512
+/* Queued records waiting for the "250 Queued" reply on the next line of
+ * their process, and the most bytes of fields such a record may hold. */
+#define HELD_MAX 8
+#define HELD_BYTES 2048
+/* Imported rows go in by this many per INSERT: the statement's cursor
+ * stays at the table's end, where the next row goes. */
+#define MULTI_ROWS 32
+#define MAX_COLS 20
+
+static inline int64_t qps_time_key(int64_t t, uint32_t nsec)
+{
+    if (t < 0)
+        t = 0;
+    if (t > KEY_SEC_MAX)
+        t = KEY_SEC_MAX;
+    return (t << NSEC_BITS) | (nsec < 1000000000u ? nsec : 999999999u);
+}
+
+/* the first id of second t (saturating) */
+static inline int64_t qps_second_key(int64_t t)
+{
+    return qps_time_key(t, 0);
+}
+
+enum {
+    ST_ADD_TX,
+    ST_ADD_CONN,
+    ST_ADD_TX_MULTI,
+    ST_ADD_CONN_MULTI,
+    ST_LAST_TX_KEY,
+    ST_LAST_CONN_KEY,
+    ST_LIVE_TX,
+    ST_LIVE_CONN,
+    ST_FIND_LIVE_TX,
+    ST_FIND_LIVE_CONN,
+    ST_FIND_LOGGED_TX,
+    ST_FIND_LOGGED_CONN,
+    ST_TWIN_TX,
+    ST_TWIN_CONN,
+    ST_FIND_LOGGED_QUEUED,
+    ST_MARK_QUEUED,
+    ST_FILE_GET,
+    ST_FILE_SET,
+    ST_COUNT_
+};
+
+/* An imported accept waiting for its connection time (same batch). */
+typedef struct {
+    uint32_t pid;
+    int64_t time;
+    uint32_t nsec;
+    unsigned running, max;
+    size_t ip_len, host_len;
+    char ip[64];
+    char host[256];
+} pending_accept;
+
+/* Times t whose window [t - DEDUP_WINDOW, t + DEDUP_WINDOW] holds no live
+ * row: lo <= t <= hi. Valid within one write transaction, where nobody
+ * else can add live rows. */
+typedef struct {
+    bool valid;
+    int64_t lo, hi;
+} live_gap;
+
+/* A value of a row waiting in a row_batch; text is in the batch's arena. */
+typedef struct {
+    enum { CELL_NULL, CELL_INT, CELL_REAL, CELL_TEXT } type;
+    int64_t i;
+    double d;
+    size_t off, len;
+} cell;
+
+/* Rows of one table on their way in: MULTI_ROWS of them at once. */
+typedef struct {
+    int single, multi, last_key; /* statements */
+    int ncols;                   /* values after the id */
+    size_t nrows;
+    int64_t key[MULTI_ROWS];
+    cell cells[MULTI_ROWS][MAX_COLS];
+    qps_buf text;
+} row_batch;
+
+/* An imported queued record, held to be stored with its queue's reply. */
+typedef struct {
+    qps_record rec;     /* its fields point into bytes */
+    int64_t time;
+    uint32_t nsec;
+    size_t host_len;
+    char host[256];
+    char bytes[HELD_BYTES];
+} held_record;
+
+struct qps_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT_];
+    live_gap gap[2];    /* transactions, connections */
+    char error[512];
+    char *prefix;       /* logterse prefix, NULL for the default */
+    bool in_tx;
+    pending_accept *pending;
+    size_t npending;
+    held_record *held;
+    size_t nheld;
+    row_batch *rows[2]; /* transactions, connections */
+};
+
+/* Sets the store's error to "what: SQLite's message"; returns st. */
+qps_status qps_store_fail(qps_store *s, qps_status st, const char *what);
+int qps_store_exec(qps_store *s, const char *sql);
+/* Writes the rows an import keeps back (held records, waiting accepts,
+ * gathered rows): before the commit and before any read. */
+qps_status qps_store_flush_pending(qps_store *s);
+/* Forgets them (a rollback). */
+void qps_store_discard_pending(qps_store *s);
+
+static inline int qps_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * qps_store_read.c - records out of the store: rebuilt from their rows as
+ * the parser would have given them, for reports, the summary, pruning
+ * and the store's totals.
+ *
+ * License: MIT (see README).
+ */
+#include "qps_store_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static qps_str column_str(sqlite3_stmt *q, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(q, col);
+    return v ? qps_slice(v, (size_t)sqlite3_column_bytes(q, col)) : qps_slice("", 0);
+}
+
+static bool in_window(int64_t t, int64_t since, int64_t until)
+{
+    return t >= since && t < until;
+}
+
+/* A stored transaction as the parser would have given it. */
+static void terse_from_row(sqlite3_stmt *q, qps_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = QPS_KIND_TERSE;
+    r->has_time = 1;
+    r->unix_sec = sqlite3_column_int64(q, 0);
+    r->nsec = (uint32_t)sqlite3_column_int(q, 1);
+    r->pid = (uint32_t)sqlite3_column_int64(q, 2);
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        r->field[f] = column_str(q, 3 + f);
+    bool has_spam = sqlite3_column_type(q, 3 + QPS_TF_SPAM) != SQLITE_NULL;
+    r->field[QPS_TF_SPAM] = has_spam ? column_str(q, 3 + QPS_TF_SPAM) : qps_slice(NULL, 0);
+    r->nfields = has_spam ? 9 : 8;
+}
+
+static qps_status each_transaction(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, code, text, "
+                           "spam, queue_ok FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 "
+                           "AND time < ?4 ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_bind_int64(q, 1, qps_second_key(since));
+    sqlite3_bind_int64(q, 2, until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until));
+    sqlite3_bind_int64(q, 3, since);
+    sqlite3_bind_int64(q, 4, until);
+    qps_status st = QPS_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        qps_record rec;
+        terse_from_row(q, &rec);
+        if (fn(ctx, &rec) != 0) {
+            st = QPS_EINVAL;
+            break;
+        }
+        if (sqlite3_column_type(q, 12) == SQLITE_NULL)
+            continue;
+        /* the queue's reply that shares the record's row */
+        qps_record reply;
+        memset(&reply, 0, sizeof reply);
+        reply.kind = QPS_KIND_REPLY;
+        reply.has_time = 1;
+        reply.unix_sec = rec.unix_sec;
+        reply.nsec = rec.nsec;
+        reply.pid = rec.pid;
+        reply.reply_code = 250;
+        reply.message = qps_slice("250 Queued", 10);
+        if (fn(ctx, &reply) != 0) {
+            st = QPS_EINVAL;
+            break;
+        }
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_finalize(q);
+    return st;
+}
+
+static qps_kind fact_kind(const char *name)
+{
+    static const qps_kind kinds[] = {QPS_KIND_ACCEPT, QPS_KIND_TOO_MANY, QPS_KIND_HOSTS_ALLOW, QPS_KIND_CONN_TIME};
+    if (!name)
+        return QPS_KIND_OTHER;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(name, qps_kind_name(kinds[i])) == 0)
+            return kinds[i];
+    return strcmp(name, "queued") == 0 ? QPS_KIND_REPLY : QPS_KIND_OTHER;
+}
+
+/* The records of a connections row: one fact, or an accept and its
+ * connection time; each is given if its own time is in the window. */
+static int facts_from_row(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    qps_record r;
+    memset(&r, 0, sizeof r);
+    r.kind = fact_kind((const char *)sqlite3_column_text(q, 3));
+    r.has_time = 1;
+    r.unix_sec = sqlite3_column_int64(q, 0);
+    r.nsec = (uint32_t)sqlite3_column_int(q, 1);
+    r.pid = (uint32_t)sqlite3_column_int64(q, 2);
+    r.remote_ip = column_str(q, 4);
+    r.running = (unsigned)sqlite3_column_int(q, 5);
+    r.max = (unsigned)sqlite3_column_int(q, 6);
+    r.millis = (uint64_t)sqlite3_column_int64(q, 7);
+    if (r.kind == QPS_KIND_REPLY) {
+        r.reply_code = 250;
+        r.message = qps_slice("250 Queued", 10);
+    }
+    if (r.kind != QPS_KIND_OTHER && in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0)
+        return 1;
+    if (r.kind != QPS_KIND_ACCEPT || sqlite3_column_type(q, 8) == SQLITE_NULL)
+        return 0;
+    /* the folded connection time */
+    r.kind = QPS_KIND_CONN_TIME;
+    r.unix_sec = sqlite3_column_int64(q, 8);
+    r.nsec = (uint32_t)sqlite3_column_int(q, 9);
+    r.running = r.max = 0;
+    return in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0;
+}
+
+static qps_status each_fact(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
+                           "FROM connections WHERE id >= ?1 AND id < ?2 ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    /* a folded accept has the id of its end, up to FOLD_SPAN later */
+    sqlite3_bind_int64(q, 1, qps_second_key(since));
+    sqlite3_bind_int64(q, 2, until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN));
+    qps_status st = QPS_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (facts_from_row(q, since, until, fn, ctx) != 0) {
+            st = QPS_EINVAL;
+            break;
+        }
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_finalize(q);
+    return st;
+}
+
+qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
+    if (st != QPS_OK)
+        return st;
+    st = each_transaction(s, since, until, fn, ctx);
+    return st == QPS_OK ? each_fact(s, since, until, fn, ctx) : st;
+}
+
+typedef struct {
+    qps_agg *agg;
+    qps_status status;
+} agg_feed;
+
+static int add_to_agg(void *ctx, const qps_record *rec)
+{
+    agg_feed *f = ctx;
+    f->status = qps_agg_add(f->agg, rec);
+    return f->status != QPS_OK;
+}
+
+qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
+{
+    qps_agg_opts_view v;
+    qps_agg_selection(agg, &v);
+    agg_feed feed = {agg, QPS_OK};
+    qps_status st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX,
+                                   add_to_agg, &feed);
+    if (st == QPS_EINVAL)
+        return feed.status;
+    if (st != QPS_OK)
+        return st;
+    /* pruned days: their totals by disposition and TLD */
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "SELECT day, disposition, tld, count FROM daily", -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *day = (const char *)sqlite3_column_text(q, 0);
+        qps_civil c = {0};
+        int64_t start;
+        if (!day || sscanf(day, "%d-%d-%d", &c.year, &c.month, &c.day) != 3 ||
+            qps_unix_from_civil(NULL, &c, v.utc, &start) != QPS_OK)
+            continue;
+        /* a day is in the selection when its start is */
+        if ((v.has_since && start < v.since) || (v.has_until && start >= v.until))
+            continue;
+        const char *disp = (const char *)sqlite3_column_text(q, 1);
+        const char *tld = (const char *)sqlite3_column_text(q, 2);
+        st = qps_agg_add_summary(agg, day, qps_slice(disp ? disp : "", disp ? strlen(disp) : 0),
+                                 qps_slice(tld ? tld : "", tld ? strlen(tld) : 0),
+                                 (uint64_t)sqlite3_column_int64(q, 3));
+        if (st != QPS_OK)
+            break;
+    }
+    sqlite3_finalize(q);
+    if (st != QPS_OK)
+        return st;
+    /* the line counters are those of the imported files */
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(lines_read),0), coalesce(sum(lines_invalid),0) FROM files",
+                           -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        uint64_t read = (uint64_t)sqlite3_column_int64(q, 0), bad = (uint64_t)sqlite3_column_int64(q, 1);
+        qps_counts c;
+        qps_agg_counts(agg, &c);
+        if (read >= c.lines_read)
+            qps_agg_set_line_counts(agg, read, read - bad, bad);
+    }
+    sqlite3_finalize(q);
+    return QPS_OK;
+}
+
+qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
+{
+    *removed = 0;
+    if (!s->stmt[ST_ADD_TX])
+        return QPS_EINVAL;
+    bool own_tx = !s->in_tx;
+    qps_status st = own_tx ? qps_store_begin(s) : qps_store_flush_pending(s);
+    if (st != QPS_OK)
+        return st;
+    sqlite3_stmt *sel = NULL, *up = NULL;
+    st = QPS_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE time < ?", -1, &sel,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO daily VALUES (?,?,?,1) ON CONFLICT(day, disposition, tld) "
+                                  "DO UPDATE SET count = count + 1", -1, &up, NULL) != SQLITE_OK)
+        st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    qps_tzcache tz = QPS_TZCACHE_INIT;
+    if (st == QPS_OK)
+        sqlite3_bind_int64(sel, 1, before);
+    while (st == QPS_OK && sqlite3_step(sel) == SQLITE_ROW) {
+        qps_civil c;
+        char day[16], tld[256];
+        if (qps_civil_from_unix(&tz, sqlite3_column_int64(sel, 0), 0, &c) != QPS_OK)
+            continue;
+        snprintf(day, sizeof day, "%04d-%02d-%02d", c.year, c.month, c.day);
+        const char *sender = (const char *)sqlite3_column_text(sel, 2);
+        size_t tl = qps_sender_tld(qps_slice(sender ? sender : "", sender ? strlen(sender) : 0), tld, sizeof tld);
+        sqlite3_bind_text(up, 1, day, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(up, 2, (const char *)sqlite3_column_text(sel, 1), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(up, 3, tld, (int)tl, SQLITE_TRANSIENT);
+        if (qps_step_done(up) != SQLITE_DONE)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(up);
+    char sql[160];
+    if (st == QPS_OK) {
+        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE time < %lld", (long long)before);
+        if (qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+        else
+            *removed = (uint64_t)sqlite3_changes(s->db);
+    }
+    if (st == QPS_OK) {
+        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE time < %lld", (long long)before);
+        if (qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    }
+    if (own_tx)
+        return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);
+    return st;
+}
+
+static int64_t scalar(qps_store *s, const char *sql)
+{
+    sqlite3_stmt *q;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            v = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    return v;
+}
+
+qps_status qps_store_stat(qps_store *s, qps_store_info *out)
+{
+    if (s->in_tx && qps_store_flush_pending(s) != QPS_OK)
+        return QPS_EIO;
+    out->transactions = (uint64_t)scalar(s, "SELECT count(*) FROM transactions");
+    /* a folded accept row holds two facts, a queued record with its reply too */
+    out->connection_facts = (uint64_t)scalar(s, "SELECT (SELECT count(*) + count(end_time) FROM connections) + "
+                                                "(SELECT count(queue_ok) FROM transactions)");
+    out->files = (uint64_t)scalar(s, "SELECT count(*) FROM files");
+    out->daily_rows = (uint64_t)scalar(s, "SELECT count(*) FROM daily");
+    /* ids are in time order: the first and last rows are at hand */
+    out->first = scalar(s, "SELECT coalesce((SELECT time FROM transactions ORDER BY id LIMIT 1), 0)");
+    out->last = scalar(s, "SELECT coalesce((SELECT time FROM transactions ORDER BY id DESC LIMIT 1), 0)");
+    return QPS_OK;
+}

@@ -1,0 +1,645 @@
+/*
+ * qps_store_write.c - records into the store.
+ *
+ * A record written live by the qpsmtpd plugin and the same record imported
+ * later from the log are twins: the second copy finds the first (same pid
+ * and fields, within two minutes) and is not stored again.
+ *
+ * What makes an import fast: a row's id is its time key, so the table
+ * itself is the time index and an import appends at its end; no other
+ * index is touched by an imported row; imported rows go in MULTI_ROWS per
+ * INSERT; an accepted connection and its connection time, and a queued
+ * record and its queue's reply, share a row when imported together.
+ *
+ * License: MIT (see README).
+ */
+#include "qps_store_private.h"
+
+#include <stdlib.h>
+
+/* Runs an insert whose first parameter is the row's id, the time key
+ * `key`; a key taken already (two rows in one nanosecond, or many from a
+ * plugin that gives whole seconds) moves past the last id of its second. */
+static qps_status insert_at(qps_store *s, int insert, int last_key, int64_t key)
+{
+    sqlite3_stmt *q = s->stmt[insert];
+    sqlite3_bind_int64(q, 1, key);
+    int rc = qps_step_done(q);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        sqlite3_stmt *m = s->stmt[last_key];
+        sqlite3_bind_int64(m, 1, key);
+        sqlite3_bind_int64(m, 2, key | ((INT64_C(1) << NSEC_BITS) - 1));
+        rc = sqlite3_step(m);
+        int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(m, 0) : key;
+        sqlite3_reset(m);
+        if (rc != SQLITE_ROW)
+            return qps_store_fail(s, QPS_EIO, "cannot read the store");
+        sqlite3_bind_int64(q, 1, last + 1);
+        rc = qps_step_done(q);
+    }
+    return rc == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
+}
+
+/* Are there live rows within DEDUP_WINDOW of t? Most stores have none
+ * near an imported line: the next live row's time (from the small index
+ * of live rows) answers for t and for the times after it, which an import
+ * brings in order. */
+static qps_status live_rows_near(qps_store *s, bool tx, int64_t t, bool *near)
+{
+    live_gap *gap = &s->gap[tx ? 0 : 1];
+    *near = false;
+    if (s->in_tx && gap->valid && t >= gap->lo && t <= gap->hi)
+        return QPS_OK;
+    sqlite3_stmt *live = s->stmt[tx ? ST_LIVE_TX : ST_LIVE_CONN];
+    sqlite3_bind_int64(live, 1, t - DEDUP_WINDOW);
+    int rc = sqlite3_step(live);
+    bool none = rc == SQLITE_ROW && sqlite3_column_type(live, 0) == SQLITE_NULL;
+    int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(live, 0) : 0;
+    sqlite3_reset(live);
+    if (rc != SQLITE_ROW)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (none || next > t + DEDUP_WINDOW)
+        *gap = (live_gap){s->in_tx, t, none ? INT64_MAX : next - DEDUP_WINDOW - 1};
+    else
+        *near = true;
+    return QPS_OK;
+}
+
+/* Runs a lookup whose first column is the id of a twin; marks it paired. */
+static qps_status mark_found(qps_store *s, bool tx, sqlite3_stmt *find, bool *found)
+{
+    int rc = sqlite3_step(find);
+    sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+    sqlite3_reset(find);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        sqlite3_stmt *mark = s->stmt[tx ? ST_TWIN_TX : ST_TWIN_CONN];
+        sqlite3_bind_int64(mark, 1, id);
+        if (qps_step_done(mark) != SQLITE_DONE)
+            return qps_store_fail(s, QPS_EIO, "cannot write the store");
+    }
+    return QPS_OK;
+}
+
+/* pid + the record's fields: the same for the plugin's copy and the log's */
+static uint64_t terse_dedup(const qps_record *r)
+{
+    const char *start = r->field[QPS_TF_IP].ptr;
+    const qps_str last = r->nfields == 9 ? r->field[QPS_TF_SPAM] : r->field[QPS_TF_TEXT];
+    size_t len = (size_t)(last.ptr + last.len - start);
+    return qps_hash_bytes(start, len) ^ ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL);
+}
+
+static bool same_text(sqlite3_stmt *q, int col, qps_str v)
+{
+    const char *c = (const char *)sqlite3_column_text(q, col);
+    size_t n = c ? (size_t)sqlite3_column_bytes(q, col) : 0;
+    return n == v.len && (n == 0 || memcmp(c, v.ptr, n) == 0);
+}
+
+/* A row of ST_FIND_LOGGED_TX with the record's fields. */
+static bool same_fields(sqlite3_stmt *q, const qps_record *r)
+{
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        if (!same_text(q, 1 + f, r->field[f]))
+            return false;
+    bool has_spam = sqlite3_column_type(q, 1 + QPS_TF_SPAM) != SQLITE_NULL;
+    return has_spam == (r->nfields == 9) && (!has_spam || same_text(q, 1 + QPS_TF_SPAM, r->field[QPS_TF_SPAM]));
+}
+
+/* A record is the twin of one stored from the other source (the plugin's
+ * copy and the log's) with the same pid and fields, close in time, not yet
+ * paired. Identical records from one source are all kept: a client refused
+ * twice for the same recipient in one connection logs two equal lines. A
+ * twin found is marked paired, so two live copies match two logged ones.
+ * Only live rows carry a hash of the fields; an imported row is found by
+ * its pid and time, and its fields compared. */
+static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int source, bool *found)
+{
+    *found = false;
+    qps_status st;
+    if (source == QPS_SOURCE_IMPORT) {
+        bool near;
+        if ((st = live_rows_near(s, true, t, &near)) != QPS_OK || !near)
+            return st;
+        sqlite3_stmt *find = s->stmt[ST_FIND_LIVE_TX];
+        sqlite3_bind_int64(find, 1, (sqlite3_int64)(terse_dedup(r) & DEDUP_MASK));
+        sqlite3_bind_int64(find, 2, t - DEDUP_WINDOW);
+        sqlite3_bind_int64(find, 3, t + DEDUP_WINDOW);
+        return mark_found(s, true, find, found);
+    }
+    sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_TX];
+    sqlite3_bind_int64(q, 1, qps_second_key(t - DEDUP_WINDOW));
+    sqlite3_bind_int64(q, 2, qps_second_key(t + DEDUP_WINDOW + 1));
+    sqlite3_bind_int64(q, 3, r->pid);
+    int rc;
+    sqlite3_int64 id = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (same_fields(q, r)) {
+            id = sqlite3_column_int64(q, 0);
+            break;
+        }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (!id)
+        return QPS_OK;
+    *found = true;
+    sqlite3_stmt *mark = s->stmt[ST_TWIN_TX];
+    sqlite3_bind_int64(mark, 1, id);
+    return qps_step_done(mark) == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
+}
+
+/* The same for a connection fact, by its dedup hash. */
+static qps_status pair_fact(qps_store *s, uint64_t dedup, int64_t t, int source, bool *found)
+{
+    *found = false;
+    sqlite3_stmt *find;
+    if (source == QPS_SOURCE_IMPORT) {
+        bool near;
+        qps_status st = live_rows_near(s, false, t, &near);
+        if (st != QPS_OK || !near)
+            return st;
+        find = s->stmt[ST_FIND_LIVE_CONN];
+        sqlite3_bind_int64(find, 2, t - DEDUP_WINDOW);
+        sqlite3_bind_int64(find, 3, t + DEDUP_WINDOW);
+    } else {
+        find = s->stmt[ST_FIND_LOGGED_CONN];
+        sqlite3_bind_int64(find, 2, qps_second_key(t - DEDUP_WINDOW));
+        sqlite3_bind_int64(find, 3, qps_second_key(t + DEDUP_WINDOW + 1));
+    }
+    sqlite3_bind_int64(find, 1, (sqlite3_int64)(dedup & DEDUP_MASK));
+    return mark_found(s, false, find, found);
+}
+
+static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
+                             uint32_t nsec, int source, int *added);
+
+qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec, uint32_t nsec,
+                         int source, int *added)
+{
+    if (added)
+        *added = 0;
+    if (!s->stmt[ST_ADD_TX])
+        return QPS_EINVAL; /* opened read-only */
+    if (s->in_tx)
+        return add_record(s, r, server, unix_sec, nsec, source, added);
+    /* the twin lookup and the insert must be one transaction: an import
+     * committing in between would otherwise store both copies */
+    qps_status st = qps_store_begin(s);
+    if (st != QPS_OK)
+        return st;
+    st = add_record(s, r, server, unix_sec, nsec, source, added);
+    if (st != QPS_OK) {
+        qps_store_rollback(s);
+        if (added)
+            *added = 0;
+        return st;
+    }
+    return qps_store_commit(s);
+}
+
+/* ---- rows on their way in ---- */
+
+static cell *next_cell(row_batch *b, int col)
+{
+    return &b->cells[b->nrows][col];
+}
+
+static void cell_null(row_batch *b, int col)
+{
+    next_cell(b, col)->type = CELL_NULL;
+}
+
+static void cell_int(row_batch *b, int col, int64_t v)
+{
+    cell *c = next_cell(b, col);
+    c->type = CELL_INT;
+    c->i = v;
+}
+
+static void cell_real(row_batch *b, int col, double v)
+{
+    cell *c = next_cell(b, col);
+    c->type = CELL_REAL;
+    c->d = v;
+}
+
+/* a slice without pointer is NULL, an empty one '' */
+static void cell_text(row_batch *b, int col, qps_str v)
+{
+    cell *c = next_cell(b, col);
+    if (!v.ptr) {
+        c->type = CELL_NULL;
+        return;
+    }
+    c->type = CELL_TEXT;
+    c->off = b->text.len;
+    c->len = v.len;
+    qps_buf_append(&b->text, v.ptr, v.len);
+}
+
+static void bind_cells(sqlite3_stmt *q, int first, const row_batch *b, size_t row)
+{
+    for (int col = 0; col < b->ncols; col++) {
+        const cell *c = &b->cells[row][col];
+        int i = first + col;
+        switch (c->type) {
+        case CELL_INT:
+            sqlite3_bind_int64(q, i, c->i);
+            break;
+        case CELL_REAL:
+            sqlite3_bind_double(q, i, c->d);
+            break;
+        case CELL_TEXT:
+            sqlite3_bind_text(q, i, b->text.data + c->off, (int)c->len, SQLITE_STATIC);
+            break;
+        default:
+            sqlite3_bind_null(q, i);
+        }
+    }
+}
+
+/* Inserts the rows waiting in b: all in one statement when there are
+ * MULTI_ROWS of them and none of their ids is taken, else one by one. */
+static qps_status flush_rows(qps_store *s, row_batch *b)
+{
+    qps_status st = QPS_OK;
+    if (b->text.failed)
+        st = qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    bool one_by_one = st == QPS_OK && b->nrows < MULTI_ROWS;
+    if (st == QPS_OK && !one_by_one) {
+        sqlite3_stmt *m = s->stmt[b->multi];
+        for (size_t r = 0; r < b->nrows; r++) {
+            int first = (int)r * (b->ncols + 1) + 1;
+            sqlite3_bind_int64(m, first, b->key[r]);
+            bind_cells(m, first + 1, b, r);
+        }
+        int rc = qps_step_done(m);
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            one_by_one = true;
+        else if (rc != SQLITE_DONE)
+            st = qps_store_fail(s, QPS_EIO, "cannot write the store");
+    }
+    for (size_t r = 0; one_by_one && r < b->nrows && st == QPS_OK; r++) {
+        bind_cells(s->stmt[b->single], 2, b, r);
+        st = insert_at(s, b->single, b->last_key, b->key[r]);
+    }
+    b->nrows = 0;
+    b->text.len = 0;
+    b->text.failed = 0;
+    return st;
+}
+
+/* Ends the row begun with the cells set: imports (inside a transaction)
+ * gather MULTI_ROWS rows, anything else goes in at once. */
+static qps_status end_row(qps_store *s, row_batch *b, int64_t key, bool gather)
+{
+    b->key[b->nrows++] = key;
+    return gather && b->nrows < MULTI_ROWS ? QPS_OK : flush_rows(s, b);
+}
+
+/* queue_ok: 0, or 1 when the queue's "250 Queued" reply comes with it */
+static qps_status insert_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                               int queue_ok)
+{
+    row_batch *b = s->rows[0];
+    cell_int(b, 0, t);
+    cell_int(b, 1, ns);
+    cell_text(b, 2, host);
+    cell_int(b, 3, r->pid);
+    for (int f = 0; f <= QPS_TF_TEXT; f++)
+        cell_text(b, 4 + f, r->field[f]);
+    cell_text(b, 12, r->nfields == 9 ? r->field[QPS_TF_SPAM] : qps_slice(NULL, 0));
+    qps_spam spam;
+    if (r->nfields == 9 && qps_spam_parse(r->field[QPS_TF_SPAM], &spam) == QPS_OK) {
+        cell_int(b, 13, spam.is_spam);
+        cell_real(b, 14, spam.score);
+        if (spam.has_required)
+            cell_real(b, 15, spam.required);
+        else
+            cell_null(b, 15);
+    } else {
+        cell_null(b, 13);
+        cell_null(b, 14);
+        cell_null(b, 15);
+    }
+    cell_int(b, 16, source);
+    if (source == QPS_SOURCE_IMPORT)
+        cell_null(b, 17);
+    else
+        cell_int(b, 17, (int64_t)(terse_dedup(r) & DEDUP_MASK));
+    if (queue_ok)
+        cell_int(b, 18, queue_ok);
+    else
+        cell_null(b, 18);
+    return end_row(s, b, qps_time_key(t, ns), s->in_tx && source == QPS_SOURCE_IMPORT);
+}
+
+static qps_status write_held(qps_store *s, held_record *h, int queue_ok)
+{
+    qps_status st = insert_terse(s, &h->rec, qps_slice(h->host_len ? h->host : NULL, h->host_len), h->time,
+                                 h->nsec, QPS_SOURCE_IMPORT, queue_ok);
+    /* the last one takes its place, its fields pointing into their new home */
+    held_record *last = &s->held[--s->nheld];
+    if (h != last) {
+        *h = *last;
+        for (int f = 0; f < QPS_TF_COUNT_; f++)
+            if (last->rec.field[f].ptr)
+                h->rec.field[f].ptr = h->bytes + (last->rec.field[f].ptr - last->bytes);
+    }
+    return st;
+}
+
+static held_record *find_held(qps_store *s, uint32_t pid)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        if (s->held[i].rec.pid == pid)
+            return &s->held[i];
+    return NULL;
+}
+
+/* Keeps an imported queued record until the next line of its process
+ * (the queue's reply, which then shares its row) or the commit; false
+ * when it cannot wait. */
+static bool hold_record(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns)
+{
+    const char *base = r->field[QPS_TF_IP].ptr;
+    const qps_str last = r->nfields == 9 ? r->field[QPS_TF_SPAM] : r->field[QPS_TF_TEXT];
+    size_t span = (size_t)(last.ptr + last.len - base);
+    if (!base || span > HELD_BYTES || host.len >= sizeof s->held->host || s->nheld == HELD_MAX)
+        return false;
+    held_record *h = &s->held[s->nheld++];
+    memcpy(h->bytes, base, span);
+    memset(&h->rec, 0, sizeof h->rec);
+    h->rec.kind = QPS_KIND_TERSE;
+    h->rec.pid = r->pid;
+    h->rec.nfields = r->nfields;
+    for (int f = 0; f < QPS_TF_COUNT_; f++)
+        h->rec.field[f] = r->field[f].ptr ? qps_slice(h->bytes + (r->field[f].ptr - base), r->field[f].len)
+                                          : qps_slice(NULL, 0);
+    h->time = t;
+    h->nsec = ns;
+    h->host_len = host.len;
+    memcpy(h->host, host.ptr ? host.ptr : "", host.len);
+    return true;
+}
+
+/* Stores the records held back; before a write from another source, a
+ * read, or the commit. */
+static qps_status write_all_held(qps_store *s)
+{
+    qps_status st = QPS_OK;
+    while (s->nheld && st == QPS_OK)
+        st = write_held(s, &s->held[s->nheld - 1], 0);
+    s->nheld = 0;
+    return st;
+}
+
+static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                            bool *stored)
+{
+    bool found;
+    qps_status st = pair_terse(s, r, t, source, &found);
+    if (st != QPS_OK || found)
+        return st;
+    *stored = true;
+    if (s->in_tx && source == QPS_SOURCE_IMPORT && qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued")) {
+        if (s->nheld == HELD_MAX && (st = write_held(s, &s->held[0], 0)) != QPS_OK)
+            return st;
+        if (hold_record(s, r, host, t, ns))
+            return QPS_OK;
+    }
+    return insert_terse(s, r, host, t, ns, source, 0);
+}
+
+/* One row of the connections table. A folded accept (end != NULL) carries
+ * its connection's time and takes the id of its end. */
+typedef struct {
+    const char *kind;
+    int64_t time;
+    uint32_t nsec;
+    qps_str host, ip;
+    uint32_t pid;
+    unsigned running, max;
+    bool has_millis, has_dedup;
+    uint64_t millis, dedup;
+    const int64_t *end_time;
+    uint32_t end_nsec;
+    int source;
+} fact_row;
+
+static qps_status insert_fact(qps_store *s, const fact_row *f)
+{
+    row_batch *b = s->rows[1];
+    cell_int(b, 0, f->time);
+    cell_int(b, 1, f->nsec);
+    cell_text(b, 2, f->host);
+    cell_int(b, 3, f->pid);
+    cell_text(b, 4, qps_slice(f->kind, strlen(f->kind)));
+    cell_text(b, 5, f->ip);
+    cell_int(b, 6, f->running);
+    cell_int(b, 7, f->max);
+    if (f->has_millis)
+        cell_int(b, 8, (int64_t)f->millis);
+    else
+        cell_null(b, 8);
+    if (f->end_time) {
+        cell_int(b, 9, *f->end_time);
+        cell_int(b, 10, f->end_nsec);
+    } else {
+        cell_null(b, 9);
+        cell_null(b, 10);
+    }
+    cell_int(b, 11, f->source);
+    /* facts that cannot have a twin carry no dedup */
+    if (f->has_dedup)
+        cell_int(b, 12, (int64_t)(f->dedup & DEDUP_MASK));
+    else
+        cell_null(b, 12);
+    int64_t key = f->end_time ? qps_time_key(*f->end_time, f->end_nsec) : qps_time_key(f->time, f->nsec);
+    return end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
+}
+
+static fact_row accept_row(const pending_accept *a)
+{
+    fact_row f = {"accept", a->time, a->nsec, qps_slice(a->host_len ? a->host : NULL, a->host_len),
+                  qps_slice(a->ip_len ? a->ip : NULL, a->ip_len), a->pid, a->running, a->max,
+                  false, false, 0, 0, NULL, 0, QPS_SOURCE_IMPORT};
+    return f;
+}
+
+/* Writes the rows still waiting: held records, accepts whose connections
+ * go on past the batch, and the rows gathered for a multi-row INSERT. */
+qps_status qps_store_flush_pending(qps_store *s)
+{
+    qps_status st = write_all_held(s);
+    for (size_t i = 0; i < s->npending && st == QPS_OK; i++) {
+        fact_row f = accept_row(&s->pending[i]);
+        st = insert_fact(s, &f);
+    }
+    s->npending = 0;
+    for (int t = 0; t < 2; t++) {
+        qps_status rst = flush_rows(s, s->rows[t]);
+        if (st == QPS_OK)
+            st = rst;
+    }
+    return st;
+}
+
+static pending_accept *find_pending(qps_store *s, uint32_t pid)
+{
+    for (size_t i = 0; i < s->npending; i++)
+        if (s->pending[i].pid == pid)
+            return &s->pending[i];
+    return NULL;
+}
+
+static void drop_pending(qps_store *s, pending_accept *a)
+{
+    *a = s->pending[--s->npending];
+}
+
+/* Keeps an imported accept until its connection time (or the commit);
+ * false when it cannot wait and must be written now. */
+static bool hold_accept(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns)
+{
+    if (s->npending == PENDING_MAX || r->remote_ip.len >= sizeof s->pending->ip ||
+        host.len >= sizeof s->pending->host)
+        return false;
+    pending_accept *a = &s->pending[s->npending++];
+    a->pid = r->pid;
+    a->time = t;
+    a->nsec = ns;
+    a->running = r->running;
+    a->max = r->max;
+    a->ip_len = r->remote_ip.len;
+    memcpy(a->ip, r->remote_ip.ptr ? r->remote_ip.ptr : "", r->remote_ip.len);
+    a->host_len = host.len;
+    memcpy(a->host, host.ptr ? host.ptr : "", host.len);
+    return true;
+}
+
+static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                           bool *stored)
+{
+    /* a connection time and a queue acceptance are paired by process
+     * alone: the plugin's own measurement and connection_time's log line
+     * differ by a few ms, its note of the queue's OK and qpsmtpd's reply
+     * differ in wording */
+    bool by_pid = r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
+    /* the plugin never records accepts or waits (they are logged by the
+     * server core), so only the other facts can have twins */
+    bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
+    uint64_t dedup = !may_twin ? 0
+                               : (by_pid ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
+                                     ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
+    bool folding = s->in_tx && source == QPS_SOURCE_IMPORT;
+    qps_status st;
+    bool found;
+    held_record *h = folding ? find_held(s, r->pid) : NULL;
+    if (may_twin && ((st = pair_fact(s, dedup, t, source, &found)) != QPS_OK || found)) {
+        if (h && st == QPS_OK)
+            st = write_held(s, h, 0);
+        return st;
+    }
+    if (h) {
+        /* the queue's reply shares its record's row if it has the same
+         * second: no range of whole seconds can part them */
+        bool joins = r->kind == QPS_KIND_REPLY && h->time == t;
+        if ((st = write_held(s, h, joins)) != QPS_OK || joins) {
+            *stored = st == QPS_OK;
+            return st;
+        }
+    }
+    if (r->kind == QPS_KIND_REPLY && source != QPS_SOURCE_IMPORT) {
+        /* the plugin's note of the queue's OK: is the log's reply already
+         * stored with its record? */
+        sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_QUEUED];
+        sqlite3_bind_int64(q, 1, qps_second_key(t - DEDUP_WINDOW));
+        sqlite3_bind_int64(q, 2, qps_second_key(t + DEDUP_WINDOW + 1));
+        sqlite3_bind_int64(q, 3, r->pid);
+        int rc = sqlite3_step(q);
+        sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+        sqlite3_reset(q);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return qps_store_fail(s, QPS_EIO, "cannot read the store");
+        if (rc == SQLITE_ROW) {
+            sqlite3_bind_int64(s->stmt[ST_MARK_QUEUED], 1, id);
+            return qps_step_done(s->stmt[ST_MARK_QUEUED]) == SQLITE_DONE ? QPS_OK
+                                                                     : qps_store_fail(s, QPS_EIO, "cannot write the store");
+        }
+    }
+    pending_accept *a = folding ? find_pending(s, r->pid) : NULL;
+    if (r->kind == QPS_KIND_ACCEPT) {
+        if (a) {
+            /* the pid was reused: the earlier connection ended unseen */
+            fact_row f = accept_row(a);
+            drop_pending(s, a);
+            if ((st = insert_fact(s, &f)) != QPS_OK)
+                return st;
+        }
+        if (folding && hold_accept(s, r, host, t, ns)) {
+            *stored = true;
+            return QPS_OK;
+        }
+    }
+    fact_row f = {r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), t, ns, host,
+                  r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0), r->pid, r->running, r->max,
+                  r->kind == QPS_KIND_CONN_TIME, may_twin, r->millis, dedup, NULL, 0, source};
+    if (r->kind == QPS_KIND_CONN_TIME && a && t >= a->time && t - a->time <= FOLD_SPAN) {
+        /* one row for the connection: the accept with its time */
+        fact_row folded = accept_row(a);
+        folded.has_millis = true;
+        folded.millis = r->millis;
+        folded.has_dedup = true;
+        folded.dedup = dedup;
+        folded.end_time = &t;
+        folded.end_nsec = ns;
+        st = insert_fact(s, &folded);
+        drop_pending(s, a);
+    } else {
+        st = insert_fact(s, &f);
+    }
+    if (st == QPS_OK)
+        *stored = true;
+    return st;
+}
+
+static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
+                             uint32_t nsec, int source, int *added)
+{
+    int64_t t = r->has_time ? r->unix_sec : unix_sec;
+    uint32_t ns = r->has_time ? r->nsec : nsec;
+    qps_str host = r->host.len ? r->host : qps_slice(server, server ? strlen(server) : 0);
+    if (!host.len)
+        host = qps_slice(NULL, 0);
+    bool stored = false;
+    qps_status st = QPS_OK;
+    if (source != QPS_SOURCE_IMPORT && s->in_tx && (st = qps_store_flush_pending(s)) != QPS_OK)
+        return st; /* its twin may be waiting */
+    if (r->kind == QPS_KIND_TERSE) {
+        held_record *h = s->nheld ? find_held(s, r->pid) : NULL;
+        if (h && (st = write_held(s, h, 0)) != QPS_OK)
+            return st;
+        st = add_terse(s, r, host, t, ns, source, &stored);
+    }
+    else if (r->kind == QPS_KIND_ACCEPT || r->kind == QPS_KIND_TOO_MANY || r->kind == QPS_KIND_HOSTS_ALLOW ||
+             r->kind == QPS_KIND_CONN_TIME || qps_reply_is_queued(r))
+        st = add_fact(s, r, host, t, ns, source, &stored);
+    if (added && stored)
+        *added = 1;
+    return st;
+}
+
+void qps_store_discard_pending(qps_store *s)
+{
+    s->npending = s->nheld = 0;
+    for (int t = 0; t < 2; t++) {
+        s->rows[t]->nrows = 0;
+        s->rows[t]->text.len = 0;
+        s->rows[t]->text.failed = 0;
+    }
+}
