@@ -37,49 +37,35 @@ static void terse_from_row(sqlite3_stmt *q, qps_record *r)
     r->nfields = has_spam ? 9 : 8;
 }
 
-static qps_status each_transaction(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+/* The queue's "250 Queued" reply, as the parser gives it. */
+static void queued_reply(qps_record *r)
 {
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, code, text, "
-                           "spam, queue_ok FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 "
-                           "AND time < ?4 ORDER BY id",
-                           -1, &q, NULL) != SQLITE_OK)
-        return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    sqlite3_bind_int64(q, 1, qps_second_key(since));
-    sqlite3_bind_int64(q, 2, until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until));
-    sqlite3_bind_int64(q, 3, since);
-    sqlite3_bind_int64(q, 4, until);
-    qps_status st = QPS_OK;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        qps_record rec;
-        terse_from_row(q, &rec);
-        if (fn(ctx, &rec) != 0) {
-            st = QPS_EINVAL;
-            break;
-        }
-        if (sqlite3_column_type(q, 12) == SQLITE_NULL)
-            continue;
-        /* the queue's reply that shares the record's row */
-        qps_record reply;
-        memset(&reply, 0, sizeof reply);
-        reply.kind = QPS_KIND_REPLY;
-        reply.has_time = 1;
-        reply.unix_sec = rec.unix_sec;
-        reply.nsec = rec.nsec;
-        reply.pid = rec.pid;
-        reply.reply_code = 250;
-        reply.message = qps_slice("250 Queued", 10);
-        if (fn(ctx, &reply) != 0) {
-            st = QPS_EINVAL;
-            break;
-        }
-    }
-    if (st == QPS_OK && rc != SQLITE_DONE)
-        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
-    sqlite3_finalize(q);
-    return st;
+    r->kind = QPS_KIND_REPLY;
+    r->reply_code = 250;
+    r->message = qps_slice("250 Queued", 10);
+}
+
+/* The records of a row to fn; non-zero when fn stopped the walk. */
+typedef int (*row_reader)(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx);
+
+/* A transactions row: the record, and the queue's reply that shares it. */
+static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    (void)since, (void)until; /* the query selects by the record's own time */
+    qps_record rec;
+    terse_from_row(q, &rec);
+    if (fn(ctx, &rec) != 0)
+        return 1;
+    if (sqlite3_column_type(q, 12) == SQLITE_NULL)
+        return 0;
+    qps_record reply;
+    memset(&reply, 0, sizeof reply);
+    queued_reply(&reply);
+    reply.has_time = 1;
+    reply.unix_sec = rec.unix_sec;
+    reply.nsec = rec.nsec;
+    reply.pid = rec.pid;
+    return fn(ctx, &reply);
 }
 
 static qps_kind fact_kind(const char *name)
@@ -93,9 +79,9 @@ static qps_kind fact_kind(const char *name)
     return strcmp(name, "queued") == 0 ? QPS_KIND_REPLY : QPS_KIND_OTHER;
 }
 
-/* The records of a connections row: one fact, or an accept and its
- * connection time; each is given if its own time is in the window. */
-static int facts_from_row(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+/* A connections row: one fact, or an accept and its connection time; each
+ * is given if its own time is in the window. */
+static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
 {
     qps_record r;
     memset(&r, 0, sizeof r);
@@ -108,10 +94,8 @@ static int facts_from_row(sqlite3_stmt *q, int64_t since, int64_t until, qps_rec
     r.running = (unsigned)sqlite3_column_int(q, 5);
     r.max = (unsigned)sqlite3_column_int(q, 6);
     r.millis = (uint64_t)sqlite3_column_int64(q, 7);
-    if (r.kind == QPS_KIND_REPLY) {
-        r.reply_code = 250;
-        r.message = qps_slice("250 Queued", 10);
-    }
+    if (r.kind == QPS_KIND_REPLY)
+        queued_reply(&r);
     if (r.kind != QPS_KIND_OTHER && in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0)
         return 1;
     if (r.kind != QPS_KIND_ACCEPT || sqlite3_column_type(q, 8) == SQLITE_NULL)
@@ -124,25 +108,27 @@ static int facts_from_row(sqlite3_stmt *q, int64_t since, int64_t until, qps_rec
     return in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0;
 }
 
-static qps_status each_fact(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+/* Runs sql (ids from `from` to before `to`, and for a query of
+ * four parameters times in [since, until)) and gives each row's records. */
+static qps_status walk(qps_store *s, const char *sql, int64_t from, int64_t to, int64_t since, int64_t until,
+                       row_reader read_row, qps_record_fn fn, void *ctx)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
-                           "FROM connections WHERE id >= ?1 AND id < ?2 ORDER BY id",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    /* a folded accept has the id of its end, up to FOLD_SPAN later */
-    sqlite3_bind_int64(q, 1, qps_second_key(since));
-    sqlite3_bind_int64(q, 2, until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN));
+    sqlite3_bind_int64(q, 1, from);
+    sqlite3_bind_int64(q, 2, to);
+    if (sqlite3_bind_parameter_count(q) == 4) {
+        sqlite3_bind_int64(q, 3, since);
+        sqlite3_bind_int64(q, 4, until);
+    }
     qps_status st = QPS_OK;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (facts_from_row(q, since, until, fn, ctx) != 0) {
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (read_row(q, since, until, fn, ctx) != 0) {
             st = QPS_EINVAL;
             break;
         }
-    }
     if (st == QPS_OK && rc != SQLITE_DONE)
         st = qps_store_fail(s, QPS_EIO, "cannot read the store");
     sqlite3_finalize(q);
@@ -154,8 +140,19 @@ qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record
     qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
     if (st != QPS_OK)
         return st;
-    st = each_transaction(s, since, until, fn, ctx);
-    return st == QPS_OK ? each_fact(s, since, until, fn, ctx) : st;
+    st = walk(s,
+              "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, code, text, spam, "
+              "queue_ok FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 ORDER BY id",
+              qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
+              records_of_transaction, fn, ctx);
+    if (st != QPS_OK)
+        return st;
+    /* a folded accept has the id of its end, up to FOLD_SPAN later */
+    return walk(s,
+                "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
+                "FROM connections WHERE id >= ?1 AND id < ?2 ORDER BY id",
+                qps_second_key(since), until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN),
+                since, until, records_of_connection, fn, ctx);
 }
 
 typedef struct {
