@@ -86,7 +86,7 @@ static bool fixed_uint(const char *s, size_t n, int *value)
 
 static const char *find_char(const char *s, const char *end, char c)
 {
-    return s < end ? memchr(s, c, (size_t)(end - s)) : NULL;
+    return qps_find_byte(s, end, c);
 }
 
 static bool starts(const char *s, const char *end, const char *lit, size_t n)
