@@ -298,7 +298,7 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     /* recipients: "<a@x>,<b@y>" */
     const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;
     while (KEEP(QPS_DIM_RECIPIENT) && s && s < end) {
-        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *comma = qps_find_byte(s, end, ',');
         const char *e = comma ? comma : end;
         qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
         if (domain.len && domain.len < sizeof buf) {

@@ -588,7 +588,7 @@ static qps_kind classify_stderr_text(const qps_parser *p, const char *s, const c
              * ("logging::logterse: "); it holds no blank itself */
             while ((colon = find_char(colon, end, ':')) && colon + 1 < end && colon[1] != ' ')
                 colon++;
-            if (colon && colon > name && !memchr(name, ' ', (size_t)(colon - name))) {
+            if (colon && colon > name && !find_char(name, colon, ' ')) {
                 r->dialect = QPS_DIALECT_093;
                 r->hook = qps_slice(s + 1, (size_t)(close - s - 1));
                 r->plugin = qps_slice(name, (size_t)(colon - name));
