@@ -65,6 +65,13 @@ logday=$(sed -n '1p' "$log" | cut -c2-17)
 first_day=$(TZ=UTC "$Q" report --by day --format csv "$log" | sed -n '2p' | cut -d, -f1)
 day_logs=$(secs "$Q" report --since "$first_day" --until "$first_day" "$log")
 size=$(du -h "$year" | cut -f1)
+# the daily prune of `import --keep 365` on that store: one day goes
+cp "$year" "$work/prune.db"
+rm -f "$work/prune.db-wal" "$work/prune.db-shm"
+printf '' > "$work/empty.log"
+day_prune=$(QPSTAT_NOW=$((1735689600 + 366 * 86400)) secs "$Q" import --keep 365 --db "$work/prune.db" "$work/empty.log")
+pruned=$(( stored - $(sqlite3 "$work/prune.db" 'SELECT count(*) FROM transactions') ))
+rm -f "$work/prune.db"*
 
 cat > bench/results-store.md <<MD
 | measurement | value |
@@ -76,5 +83,6 @@ cat > bench/results-store.md <<MD
 | one-day report (every table) from that store | ${day_store} s |
 | one-day report (--by disposition) from that store | ${day_store_disp} s |
 | one-day report (every table) from the raw 1 GiB log | ${day_logs} s |
+| daily prune (\`import --keep 365\`, $pruned transactions kept as daily totals) of that store | ${day_prune} s |
 MD
 cat bench/results-store.md

@@ -230,14 +230,19 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
         return st;
     sqlite3_stmt *sel = NULL, *up = NULL;
     st = QPS_OK;
-    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE time < ?", -1, &sel,
-                           NULL) != SQLITE_OK ||
+    /* ids are time keys: old rows are a range at the start of each table */
+    int64_t tx_end = before > KEY_SEC_MAX ? INT64_MAX : qps_second_key(before);
+    int64_t conn_end = before > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(before + FOLD_SPAN);
+    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE id < ?1 AND time < ?2",
+                           -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO daily VALUES (?,?,?,1) ON CONFLICT(day, disposition, tld) "
                                   "DO UPDATE SET count = count + 1", -1, &up, NULL) != SQLITE_OK)
         st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     qps_tzcache tz = QPS_TZCACHE_INIT;
-    if (st == QPS_OK)
-        sqlite3_bind_int64(sel, 1, before);
+    if (st == QPS_OK) {
+        sqlite3_bind_int64(sel, 1, tx_end);
+        sqlite3_bind_int64(sel, 2, before);
+    }
     while (st == QPS_OK && sqlite3_step(sel) == SQLITE_ROW) {
         qps_civil c;
         char day[16], tld[256];
@@ -254,16 +259,18 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     }
     sqlite3_finalize(sel);
     sqlite3_finalize(up);
-    char sql[160];
+    char sql[200];
     if (st == QPS_OK) {
-        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE time < %lld", (long long)before);
+        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld", (long long)tx_end,
+                 (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
         else
             *removed = (uint64_t)sqlite3_changes(s->db);
     }
     if (st == QPS_OK) {
-        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE time < %lld", (long long)before);
+        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE id < %lld AND time < %lld", (long long)conn_end,
+                 (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     }
