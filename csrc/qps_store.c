@@ -122,8 +122,10 @@ static const char schema_v1[] =
 static const char schema_v2[] =
     "ALTER TABLE transactions RENAME TO transactions_v1;"
     "ALTER TABLE connections RENAME TO connections_v1;"
-    "DROP INDEX transactions_time; DROP INDEX transactions_dedup; DROP INDEX transactions_live;"
-    "DROP INDEX connections_time; DROP INDEX connections_dedup; DROP INDEX connections_live;"
+    /* (stores of early builds lack some of these) */
+    "DROP INDEX IF EXISTS transactions_time; DROP INDEX IF EXISTS transactions_dedup;"
+    "DROP INDEX IF EXISTS transactions_live; DROP INDEX IF EXISTS connections_time;"
+    "DROP INDEX IF EXISTS connections_dedup; DROP INDEX IF EXISTS connections_live;"
     "CREATE TABLE transactions ("
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
     " ip TEXT, rhost TEXT, helo TEXT, sender TEXT, recipients TEXT, disposition TEXT NOT NULL,"

@@ -90,6 +90,18 @@ for my $fixture ($sample, 't/data/dialect-08x.log', 't/data/dialect-04x.log', 't
     }
 }
 
+# ---- a schema 1 store of an early build, without the indexes of live rows
+{
+    my $db = "$tmp/v1-early.db";
+    copy('t/data/store-v1.db', $db) or die "copy: $!";
+    system('sqlite3', $db, 'DROP INDEX transactions_live; DROP INDEX connections_live;') == 0 or die 'sqlite3';
+    my ($rc, $out) = run($Q, 'import', '--db', $db, $sample);
+    is($rc, 0, 'an early schema 1 store (fewer indexes) is migrated too') or diag $out;
+    my (undef, $logs) = run($Q, 'report', '--format', 'csv', '--by', 'disposition', $sample);
+    my (undef, $store) = run($Q, 'report', '--format', 'csv', '--by', 'disposition', '--db', $db);
+    is($store, $logs, '... and reports what the logs report');
+}
+
 # ---- idempotent: a second import adds nothing
 my $db = "$tmp/q.db";
 my ($rc, $out) = run($Q, 'import', '-v', '--db', $db, $sample);
