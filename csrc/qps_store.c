@@ -448,6 +448,7 @@ qps_status qps_store_begin(qps_store *s)
     if (qps_store_exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot lock the store");
     s->in_tx = true;
+    s->tx_failed = false;
     s->gap[0].valid = s->gap[1].valid = false; /* others may have written since */
     return QPS_OK;
 }
@@ -456,10 +457,15 @@ qps_status qps_store_commit(qps_store *s)
 {
     if (!s->in_tx)
         return QPS_EINVAL;
-    qps_status pst = qps_store_flush_pending(s);
+    bool doomed = s->tx_failed;
+    qps_status pst = doomed ? QPS_EIO : qps_store_flush_pending(s);
     if (pst != QPS_OK) {
-        qps_store_exec(s, "ROLLBACK");
-        s->in_tx = false;
+        if (doomed) {
+            char why[sizeof s->error];
+            snprintf(why, sizeof why, "%s", s->error);
+            qps_store_set_error(s, QPS_EIO, "an earlier write failed (%.400s): the transaction is rolled back", why);
+        }
+        qps_store_rollback(s);
         return pst;
     }
     if (qps_store_exec(s, "COMMIT") != SQLITE_OK) {

@@ -131,6 +131,7 @@ struct qps_store {
     char error[512];
     char *prefix;       /* logterse prefix, NULL for the default */
     bool in_tx;
+    bool tx_failed;     /* a write in this transaction failed: it cannot commit */
     pending_accept *pending;
     size_t npending;
     held_record *held;
@@ -146,6 +147,15 @@ int qps_store_exec(qps_store *s, const char *sql);
 qps_status qps_store_flush_pending(qps_store *s);
 /* Forgets them (a rollback). */
 void qps_store_discard_pending(qps_store *s);
+
+/* a + b, held at the ends of int64: log labels decode to any time */
+static inline int64_t qps_sat_add(int64_t a, int64_t b)
+{
+    int64_t sum;
+    if (!__builtin_add_overflow(a, b, &sum))
+        return sum;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
 
 static inline int qps_step_done(sqlite3_stmt *st)
 {

@@ -259,7 +259,7 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     }
     sqlite3_finalize(sel);
     sqlite3_finalize(up);
-    char sql[200];
+    char sql[320];
     if (st == QPS_OK) {
         snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld", (long long)tx_end,
                  (long long)before);
@@ -267,6 +267,17 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
         else
             *removed = (uint64_t)sqlite3_changes(s->db);
+    }
+    if (st == QPS_OK) {
+        /* a folded connection that ends after the cut keeps its
+         * connection time, as a row of its own (its id is already its end's) */
+        snprintf(sql, sizeof sql,
+                 "UPDATE connections SET kind = 'connection_time', time = end_time, nsec = end_nsec, "
+                 "end_time = NULL, end_nsec = NULL, running = 0, max = 0 "
+                 "WHERE id < %lld AND time < %lld AND end_time >= %lld",
+                 (long long)conn_end, (long long)before, (long long)before);
+        if (qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     }
     if (st == QPS_OK) {
         snprintf(sql, sizeof sql, "DELETE FROM connections WHERE id < %lld AND time < %lld", (long long)conn_end,
@@ -301,8 +312,18 @@ qps_status qps_store_stat(qps_store *s, qps_store_info *out)
                                                 "(SELECT count(queue_ok) FROM transactions)");
     out->files = (uint64_t)scalar(s, "SELECT count(*) FROM files");
     out->daily_rows = (uint64_t)scalar(s, "SELECT count(*) FROM daily");
-    /* ids are in time order: the first and last rows are at hand */
-    out->first = scalar(s, "SELECT coalesce((SELECT time FROM transactions ORDER BY id LIMIT 1), 0)");
-    out->last = scalar(s, "SELECT coalesce((SELECT time FROM transactions ORDER BY id DESC LIMIT 1), 0)");
+    /* ids are in time order: the first and last rows are at hand, but for
+     * times beyond the ids' range, which share its first or last second */
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT min(time) FROM transactions WHERE id < %lld), "
+             "(SELECT time FROM transactions ORDER BY id LIMIT 1), 0)",
+             (long long)qps_second_key(1));
+    out->first = scalar(s, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT max(time) FROM transactions WHERE id >= %lld), "
+             "(SELECT time FROM transactions ORDER BY id DESC LIMIT 1), 0)",
+             (long long)qps_second_key(KEY_SEC_MAX));
+    out->last = scalar(s, sql);
     return QPS_OK;
 }

@@ -51,15 +51,15 @@ static qps_status live_rows_near(qps_store *s, bool tx, int64_t t, bool *near)
     if (s->in_tx && gap->valid && t >= gap->lo && t <= gap->hi)
         return QPS_OK;
     sqlite3_stmt *live = s->stmt[tx ? ST_LIVE_TX : ST_LIVE_CONN];
-    sqlite3_bind_int64(live, 1, t - DEDUP_WINDOW);
+    sqlite3_bind_int64(live, 1, qps_sat_add(t, -DEDUP_WINDOW));
     int rc = sqlite3_step(live);
     bool none = rc == SQLITE_ROW && sqlite3_column_type(live, 0) == SQLITE_NULL;
     int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(live, 0) : 0;
     sqlite3_reset(live);
     if (rc != SQLITE_ROW)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    if (none || next > t + DEDUP_WINDOW)
-        *gap = (live_gap){s->in_tx, t, none ? INT64_MAX : next - DEDUP_WINDOW - 1};
+    if (none || next > qps_sat_add(t, DEDUP_WINDOW))
+        *gap = (live_gap){s->in_tx, t, none ? INT64_MAX : qps_sat_add(next, -DEDUP_WINDOW - 1)};
     else
         *near = true;
     return QPS_OK;
@@ -126,13 +126,13 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
             return st;
         sqlite3_stmt *find = s->stmt[ST_FIND_LIVE_TX];
         sqlite3_bind_int64(find, 1, (sqlite3_int64)(terse_dedup(r) & DEDUP_MASK));
-        sqlite3_bind_int64(find, 2, t - DEDUP_WINDOW);
-        sqlite3_bind_int64(find, 3, t + DEDUP_WINDOW);
+        sqlite3_bind_int64(find, 2, qps_sat_add(t, -DEDUP_WINDOW));
+        sqlite3_bind_int64(find, 3, qps_sat_add(t, DEDUP_WINDOW));
         return mark_found(s, true, find, found);
     }
     sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_TX];
-    sqlite3_bind_int64(q, 1, qps_second_key(t - DEDUP_WINDOW));
-    sqlite3_bind_int64(q, 2, qps_second_key(t + DEDUP_WINDOW + 1));
+    sqlite3_bind_int64(q, 1, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
+    sqlite3_bind_int64(q, 2, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
     sqlite3_bind_int64(q, 3, r->pid);
     int rc;
     sqlite3_int64 id = 0;
@@ -163,12 +163,12 @@ static qps_status pair_fact(qps_store *s, uint64_t dedup, int64_t t, int source,
         if (st != QPS_OK || !near)
             return st;
         find = s->stmt[ST_FIND_LIVE_CONN];
-        sqlite3_bind_int64(find, 2, t - DEDUP_WINDOW);
-        sqlite3_bind_int64(find, 3, t + DEDUP_WINDOW);
+        sqlite3_bind_int64(find, 2, qps_sat_add(t, -DEDUP_WINDOW));
+        sqlite3_bind_int64(find, 3, qps_sat_add(t, DEDUP_WINDOW));
     } else {
         find = s->stmt[ST_FIND_LOGGED_CONN];
-        sqlite3_bind_int64(find, 2, qps_second_key(t - DEDUP_WINDOW));
-        sqlite3_bind_int64(find, 3, qps_second_key(t + DEDUP_WINDOW + 1));
+        sqlite3_bind_int64(find, 2, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
+        sqlite3_bind_int64(find, 3, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
     }
     sqlite3_bind_int64(find, 1, (sqlite3_int64)(dedup & DEDUP_MASK));
     return mark_found(s, false, find, found);
@@ -184,8 +184,12 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
         *added = 0;
     if (!s->stmt[ST_ADD_TX])
         return QPS_EINVAL; /* opened read-only */
-    if (s->in_tx)
-        return add_record(s, r, server, unix_sec, nsec, source, added);
+    if (s->in_tx) {
+        qps_status st = add_record(s, r, server, unix_sec, nsec, source, added);
+        if (st != QPS_OK)
+            s->tx_failed = true; /* rows reported as added may be gone: no commit */
+        return st;
+    }
     /* the twin lookup and the insert must be one transaction: an import
      * committing in between would otherwise store both copies */
     qps_status st = qps_store_begin(s);
@@ -198,7 +202,10 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
             *added = 0;
         return st;
     }
-    return qps_store_commit(s);
+    st = qps_store_commit(s);
+    if (st != QPS_OK && added)
+        *added = 0;
+    return st;
 }
 
 /* ---- rows on their way in ---- */
@@ -254,7 +261,8 @@ static void bind_cells(sqlite3_stmt *q, int first, const row_batch *b, size_t ro
             sqlite3_bind_double(q, i, c->d);
             break;
         case CELL_TEXT:
-            sqlite3_bind_text(q, i, b->text.data + c->off, (int)c->len, SQLITE_STATIC);
+            /* an empty text is '' (the arena may not exist yet), never NULL */
+            sqlite3_bind_text(q, i, c->len ? b->text.data + c->off : "", (int)c->len, SQLITE_STATIC);
             break;
         default:
             sqlite3_bind_null(q, i);
@@ -471,9 +479,20 @@ static fact_row accept_row(const pending_accept *a)
     return f;
 }
 
+static qps_status flush_all(qps_store *s);
+
 /* Writes the rows still waiting: held records, accepts whose connections
- * go on past the batch, and the rows gathered for a multi-row INSERT. */
+ * go on past the batch, and the rows gathered for a multi-row INSERT. A
+ * failure dooms the transaction: rows already reported as added are gone. */
 qps_status qps_store_flush_pending(qps_store *s)
+{
+    qps_status st = flush_all(s);
+    if (st != QPS_OK)
+        s->tx_failed = true;
+    return st;
+}
+
+static qps_status flush_all(qps_store *s)
 {
     qps_status st = write_all_held(s);
     for (size_t i = 0; i < s->npending && st == QPS_OK; i++) {
@@ -558,8 +577,8 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
         /* the plugin's note of the queue's OK: is the log's reply already
          * stored with its record? */
         sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_QUEUED];
-        sqlite3_bind_int64(q, 1, qps_second_key(t - DEDUP_WINDOW));
-        sqlite3_bind_int64(q, 2, qps_second_key(t + DEDUP_WINDOW + 1));
+        sqlite3_bind_int64(q, 1, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
+        sqlite3_bind_int64(q, 2, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
         sqlite3_bind_int64(q, 3, r->pid);
         int rc = sqlite3_step(q);
         sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
@@ -575,10 +594,12 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     pending_accept *a = folding ? find_pending(s, r->pid) : NULL;
     if (r->kind == QPS_KIND_ACCEPT) {
         if (a) {
-            /* the pid was reused: the earlier connection ended unseen */
+            /* the pid was reused: the earlier connection ended unseen (its
+             * row is written before the last one takes its slot) */
             fact_row f = accept_row(a);
+            st = insert_fact(s, &f);
             drop_pending(s, a);
-            if ((st = insert_fact(s, &f)) != QPS_OK)
+            if (st != QPS_OK)
                 return st;
         }
         if (folding && hold_accept(s, r, host, t, ns)) {
@@ -589,7 +610,7 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     fact_row f = {r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), t, ns, host,
                   r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0), r->pid, r->running, r->max,
                   r->kind == QPS_KIND_CONN_TIME, may_twin, r->millis, dedup, NULL, 0, source};
-    if (r->kind == QPS_KIND_CONN_TIME && a && t >= a->time && t - a->time <= FOLD_SPAN) {
+    if (r->kind == QPS_KIND_CONN_TIME && a && t >= a->time && (uint64_t)t - (uint64_t)a->time <= FOLD_SPAN) {
         /* one row for the connection: the accept with its time */
         fact_row folded = accept_row(a);
         folded.has_millis = true;
@@ -618,8 +639,12 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
         host = qps_slice(NULL, 0);
     bool stored = false;
     qps_status st = QPS_OK;
-    if (source != QPS_SOURCE_IMPORT && s->in_tx && (st = qps_store_flush_pending(s)) != QPS_OK)
-        return st; /* its twin may be waiting */
+    if (source != QPS_SOURCE_IMPORT && s->in_tx) {
+        if ((st = qps_store_flush_pending(s)) != QPS_OK)
+            return st; /* its twin may be waiting */
+        /* it may add a live row where an import saw none */
+        s->gap[0].valid = s->gap[1].valid = false;
+    }
     if (r->kind == QPS_KIND_TERSE) {
         held_record *h = s->nheld ? find_held(s, r->pid) : NULL;
         if (h && (st = write_held(s, h, 0)) != QPS_OK)

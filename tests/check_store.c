@@ -213,7 +213,7 @@ END_TEST
 static const char *at(int64_t t, uint32_t ns, const char *text)
 {
     static char line[1024];
-    snprintf(line, sizeof line, "@%016llx%08x %s", (unsigned long long)(t + (1LL << 62) + 10), ns, text);
+    snprintf(line, sizeof line, "@%016llx%08x %s", (unsigned long long)t + (1ULL << 62) + 10, ns, text);
     return line;
 }
 
@@ -351,11 +351,145 @@ START_TEST(times_far_away)
     qps_store *s = open_rw();
     const char *rec = "9 (deny) logging::logterse: ` 192.0.2.7\tx\tx\t\t\thelo\t903\tbad\tmsg denied before queued";
     ck_assert_int_eq(add_line(s, at(0, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
-    ck_assert_int_eq(add_line(s, at(1LL << 40, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
     ck_assert_int_eq(add_line(s, at((1LL << 40) + 1, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at(1LL << 40, 0, rec), QPS_SOURCE_IMPORT, 0), 1);
+    qps_store_info info;
+    ck_assert_int_eq(qps_store_stat(s, &info), QPS_OK);
+    ck_assert_int_eq(info.first, 0);
+    ck_assert_int_eq(info.last, (1LL << 40) + 1); /* not the last id's */
+    /* an accept and a "connection time" 2^63 s apart are not one connection */
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    add_line(s, at(-(1LL << 62), 0, "6 Accepted connection 0/40 from 192.0.2.6 / x"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(1LL << 62, 0, "6 (post-connection) connection_time: 1.000 s."), QPS_SOURCE_IMPORT, 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE end_time IS NOT NULL"), 0);
     report(s, 0, 1, (uint64_t[]){1, 0, 0, 0});
     report(s, 1LL << 40, (1LL << 40) + 1, (uint64_t[]){1, 0, 0, 0});
-    report(s, 1, INT64_MAX, (uint64_t[]){2, 0, 0, 0});
+    report(s, 1, INT64_MAX, (uint64_t[]){2, 0, 1, 0}); /* and the "connection time" at 2^62 */
+    qps_store_close(s);
+}
+END_TEST
+
+/* A reused pid's earlier accept keeps its own address. */
+START_TEST(reused_pid_keeps_each_accept)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    add_line(s, at(T0, 0, "101 Accepted connection 0/40 from 192.168.100.200 / a"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(T0 + 1, 0, "102 Accepted connection 1/40 from 10.9.9.9 / b"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(T0 + 2, 0, "101 Accepted connection 1/40 from 172.16.0.1 / c"), QPS_SOURCE_IMPORT, 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE ip = '192.168.100.200' AND pid = 101"), 1);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE ip = '10.9.9.9' AND pid = 102"), 1);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE ip = '172.16.0.1' AND pid = 101"), 1);
+    qps_store_close(s);
+}
+END_TEST
+
+/* Twins still pair after a line with a forged, far-away label, and when
+ * the plugin writes inside an import's transaction. */
+START_TEST(pairing_survives_odd_order)
+{
+    qps_store *s = open_rw();
+    const char *live = "8909 (deny) logging::logterse: ` 192.0.2.1\tx\tx\t<a@b.example>\t\thelo\t903\tno\tmsg denied "
+                       "before queued";
+    char logged[1024];
+    ck_assert_int_eq(add_line(s, live, QPS_SOURCE_PLUGIN, 1000), 1);
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    ck_assert_int_eq(add_line(s, at(INT64_MIN + 6, 0, "1 (deny) logging::logterse: ` 1.2.3.4\tx\tx\t\t\thelo\t903\tx\t"
+                                                    "msg denied before queued"),
+                              QPS_SOURCE_IMPORT, 0), 1);
+    snprintf(logged, sizeof logged, "%s", at(1000, 300, live));
+    ck_assert_int_eq(add_line(s, logged, QPS_SOURCE_IMPORT, 0), 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_uint_eq(transactions(s), 2);
+
+    /* import X, the plugin's Y, then Y's log line, in one transaction */
+    const char *y = "77 (deny) logging::logterse: ` 192.0.2.77\tx\tx\t<y@b.example>\t\thelo\t903\tno\tmsg denied "
+                    "before queued";
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    ck_assert_int_eq(add_line(s, at(5000, 0, "76 (deny) logging::logterse: ` 192.0.2.76\tx\tx\t<x@b.example>\t\thelo\t"
+                                             "903\tno\tmsg denied before queued"),
+                              QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, y, QPS_SOURCE_PLUGIN, 5000), 1);
+    snprintf(logged, sizeof logged, "%s", at(5001, 0, y));
+    ck_assert_int_eq(add_line(s, logged, QPS_SOURCE_IMPORT, 0), 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_uint_eq(transactions(s), 4);
+    qps_store_close(s);
+}
+END_TEST
+
+/* A write that fails inside a transaction dooms it: rows reported as
+ * added and then lost must not be followed by a commit that succeeds. */
+START_TEST(failed_write_dooms_transaction)
+{
+    qps_store *s = open_rw();
+    qps_store_close(s);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER boom BEFORE INSERT ON transactions WHEN NEW.pid = 999 "
+                                      "BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    char text[256];
+    qps_status st = QPS_OK;
+    for (int pid = 1; pid <= 40 && st == QPS_OK; pid++) {
+        snprintf(text, sizeof text, "%d (deny) logging::logterse: ` 192.0.2.1\tx\tx\t\t\thelo\t903\tno\tmsg denied "
+                                    "before queued", pid == 32 ? 999 : pid);
+        qps_parser *p = qps_parser_new(NULL);
+        qps_record rec;
+        const char *line = at(T0 + pid, 0, text);
+        qps_parser_parse(p, line, strlen(line), &rec);
+        st = qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL);
+        qps_parser_free(p);
+    }
+    ck_assert_int_eq(st, QPS_EIO); /* at the 32nd: the rows go in 32 at a time */
+    ck_assert_int_ne(qps_store_commit(s), QPS_OK);
+    ck_assert_ptr_nonnull(strstr(qps_store_error(s), "rolled back"));
+    ck_assert_uint_eq(transactions(s), 0);
+    /* the next transaction is a fresh one */
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_uint_eq(transactions(s), 1);
+    qps_store_close(s);
+}
+END_TEST
+
+/* Pruning keeps the connection time of a connection that ends after the
+ * cut, although its accept (in the same row) goes. */
+START_TEST(prune_keeps_later_connection_time)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    add_line(s, at(T0, 0, "5 Accepted connection 0/40 from 192.0.2.5 / x"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(T0 + 10, 0, "5 (post-connection) connection_time: 10.000 s."), QPS_SOURCE_IMPORT, 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    uint64_t removed;
+    ck_assert_int_eq(qps_store_prune(s, T0 + 5, &removed), QPS_OK);
+    report(s, T0 + 5, T0 + 100, (uint64_t[]){0, 0, 1, 0});
+    report(s, 0, T0 + 100, (uint64_t[]){0, 0, 1, 0});
+    qps_store_close(s);
+}
+END_TEST
+
+/* A record whose fields are all empty is stored, as the log report counts it. */
+START_TEST(empty_fields_are_stored)
+{
+    qps_store *s = open_rw();
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    /* no server name either: the row has no text at all */
+    const char *line = at(T0, 0, "1 (deny) logging::logterse: ` \t\t\t\t\t\t\t");
+    qps_parser *p = qps_parser_new(NULL);
+    qps_record rec;
+    ck_assert_int_eq(qps_parser_parse(p, line, strlen(line), &rec), QPS_KIND_TERSE);
+    ck_assert_int_eq(qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL), QPS_OK);
+    qps_parser_free(p);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    ck_assert_uint_eq(transactions(s), 1);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE disposition = '' AND ip = ''"), 1);
     qps_store_close(s);
 }
 END_TEST
@@ -374,10 +508,15 @@ static Suite *store_suite(void)
     tcase_add_test(core, plugin_twins_of_folded_rows);
     tcase_add_test(core, rows_of_one_instant);
     tcase_add_test(core, times_far_away);
+    tcase_add_test(core, reused_pid_keeps_each_accept);
+    tcase_add_test(core, pairing_survives_odd_order);
+    tcase_add_test(core, prune_keeps_later_connection_time);
+    tcase_add_test(core, empty_fields_are_stored);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(errors, refuses_bad_files);
+    tcase_add_test(errors, failed_write_dooms_transaction);
     suite_add_tcase(s, errors);
     return s;
 }
