@@ -25,6 +25,10 @@
 #define NSEC_BITS 30
 #define KEY_SEC_MAX ((INT64_C(1) << 32) - 1)
 
+/* The nsec of a record without a time (a log without timestamps); it is
+ * stored as -1 at time 0 and counts as untimed, as in a log report. */
+#define UNTIMED_NSEC UINT32_MAX
+
 /* An accept and its connection time become one row when the connection
  * lasted at most this long; the row's id is the end's, so reports look
  * this far past a range for accepts inside it. */

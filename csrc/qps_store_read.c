@@ -26,9 +26,9 @@ static void terse_from_row(sqlite3_stmt *q, qps_record *r)
 {
     memset(r, 0, sizeof *r);
     r->kind = QPS_KIND_TERSE;
-    r->has_time = 1;
-    r->unix_sec = sqlite3_column_int64(q, 0);
-    r->nsec = (uint32_t)sqlite3_column_int(q, 1);
+    r->has_time = sqlite3_column_int(q, 1) >= 0; /* -1: a line without a time */
+    r->unix_sec = r->has_time ? sqlite3_column_int64(q, 0) : 0;
+    r->nsec = r->has_time ? (uint32_t)sqlite3_column_int(q, 1) : 0;
     r->pid = (uint32_t)sqlite3_column_int64(q, 2);
     for (int f = 0; f <= QPS_TF_TEXT; f++)
         r->field[f] = column_str(q, 3 + f);
@@ -61,7 +61,7 @@ static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until,
     qps_record reply;
     memset(&reply, 0, sizeof reply);
     queued_reply(&reply);
-    reply.has_time = 1;
+    reply.has_time = rec.has_time;
     reply.unix_sec = rec.unix_sec;
     reply.nsec = rec.nsec;
     reply.pid = rec.pid;
@@ -86,9 +86,9 @@ static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, 
     qps_record r;
     memset(&r, 0, sizeof r);
     r.kind = fact_kind((const char *)sqlite3_column_text(q, 3));
-    r.has_time = 1;
-    r.unix_sec = sqlite3_column_int64(q, 0);
-    r.nsec = (uint32_t)sqlite3_column_int(q, 1);
+    r.has_time = sqlite3_column_int(q, 1) >= 0; /* -1: a line without a time */
+    r.unix_sec = r.has_time ? sqlite3_column_int64(q, 0) : 0;
+    r.nsec = r.has_time ? (uint32_t)sqlite3_column_int(q, 1) : 0;
     r.pid = (uint32_t)sqlite3_column_int64(q, 2);
     r.remote_ip = column_str(q, 4);
     r.running = (unsigned)sqlite3_column_int(q, 5);
@@ -96,12 +96,14 @@ static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, 
     r.millis = (uint64_t)sqlite3_column_int64(q, 7);
     if (r.kind == QPS_KIND_REPLY)
         queued_reply(&r);
-    if (r.kind != QPS_KIND_OTHER && in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0)
+    /* an untimed fact goes to fn, which knows what a selection does with it */
+    if (r.kind != QPS_KIND_OTHER && (!r.has_time || in_window(r.unix_sec, since, until)) && fn(ctx, &r) != 0)
         return 1;
     if (r.kind != QPS_KIND_ACCEPT || sqlite3_column_type(q, 8) == SQLITE_NULL)
         return 0;
     /* the folded connection time */
     r.kind = QPS_KIND_CONN_TIME;
+    r.has_time = 1;
     r.unix_sec = sqlite3_column_int64(q, 8);
     r.nsec = (uint32_t)sqlite3_column_int(q, 9);
     r.running = r.max = 0;
@@ -140,19 +142,30 @@ qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record
     qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
     if (st != QPS_OK)
         return st;
-    st = walk(s,
-              "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, code, text, spam, "
-              "queue_ok FROM transactions WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 ORDER BY id",
-              qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
+    static const char tx_cols[] = "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, "
+                                  "code, text, spam, queue_ok FROM transactions ";
+    static const char conn_cols[] = "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
+                                    "FROM connections ";
+    char sql[512];
+    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 AND nsec >= 0 ORDER BY id",
+             tx_cols);
+    st = walk(s, sql, qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
               records_of_transaction, fn, ctx);
-    if (st != QPS_OK)
-        return st;
+    /* records of logs without times (stored at time 0, nsec -1) go to fn
+     * whatever the selection, as they would from the logs */
+    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec < 0 ORDER BY id", tx_cols);
+    if (st == QPS_OK)
+        st = walk(s, sql, 0, qps_second_key(1), since, until, records_of_transaction, fn, ctx);
     /* a folded accept has the id of its end, up to FOLD_SPAN later */
-    return walk(s,
-                "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
-                "FROM connections WHERE id >= ?1 AND id < ?2 ORDER BY id",
-                qps_second_key(since), until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN),
-                since, until, records_of_connection, fn, ctx);
+    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec >= 0 ORDER BY id", conn_cols);
+    if (st == QPS_OK)
+        st = walk(s, sql, qps_second_key(since),
+                  until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN), since, until,
+                  records_of_connection, fn, ctx);
+    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec < 0 ORDER BY id", conn_cols);
+    if (st == QPS_OK)
+        st = walk(s, sql, 0, qps_second_key(1), since, until, records_of_connection, fn, ctx);
+    return st;
 }
 
 typedef struct {
@@ -233,7 +246,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     /* ids are time keys: old rows are a range at the start of each table */
     int64_t tx_end = before > KEY_SEC_MAX ? INT64_MAX : qps_second_key(before);
     int64_t conn_end = before > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(before + FOLD_SPAN);
-    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE id < ?1 AND time < ?2",
+    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE id < ?1 AND time < ?2 "
+                           "AND nsec >= 0",
                            -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO daily VALUES (?,?,?,1) ON CONFLICT(day, disposition, tld) "
                                   "DO UPDATE SET count = count + 1", -1, &up, NULL) != SQLITE_OK)
@@ -261,8 +275,9 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     sqlite3_finalize(up);
     char sql[320];
     if (st == QPS_OK) {
-        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld", (long long)tx_end,
-                 (long long)before);
+        /* (records without a time have no day to be pruned by) */
+        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld AND nsec >= 0",
+                 (long long)tx_end, (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
         else
@@ -280,8 +295,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     }
     if (st == QPS_OK) {
-        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE id < %lld AND time < %lld", (long long)conn_end,
-                 (long long)before);
+        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE id < %lld AND time < %lld AND nsec >= 0",
+                 (long long)conn_end, (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     }
@@ -316,7 +331,7 @@ qps_status qps_store_stat(qps_store *s, qps_store_info *out)
      * times beyond the ids' range, which share its first or last second */
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT coalesce((SELECT min(time) FROM transactions WHERE id < %lld), "
+             "SELECT coalesce((SELECT min(time) FROM transactions WHERE id < %lld AND nsec >= 0), "
              "(SELECT time FROM transactions ORDER BY id LIMIT 1), 0)",
              (long long)qps_second_key(1));
     out->first = scalar(s, sql);

@@ -315,7 +315,7 @@ static qps_status insert_terse(qps_store *s, const qps_record *r, qps_str host, 
 {
     row_batch *b = s->rows[0];
     cell_int(b, 0, t);
-    cell_int(b, 1, ns);
+    cell_int(b, 1, ns == UNTIMED_NSEC ? -1 : (int64_t)ns);
     cell_text(b, 2, host);
     cell_int(b, 3, r->pid);
     for (int f = 0; f <= QPS_TF_TEXT; f++)
@@ -417,7 +417,7 @@ static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int
     if (s->in_tx && source == QPS_SOURCE_IMPORT && qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued")) {
         if (s->nheld == HELD_MAX && (st = write_held(s, &s->held[0], 0)) != QPS_OK)
             return st;
-        if (hold_record(s, r, host, t, ns))
+        if (ns != UNTIMED_NSEC && hold_record(s, r, host, t, ns))
             return QPS_OK;
     }
     return insert_terse(s, r, host, t, ns, source, 0);
@@ -443,7 +443,7 @@ static qps_status insert_fact(qps_store *s, const fact_row *f)
 {
     row_batch *b = s->rows[1];
     cell_int(b, 0, f->time);
-    cell_int(b, 1, f->nsec);
+    cell_int(b, 1, f->nsec == UNTIMED_NSEC ? -1 : (int64_t)f->nsec);
     cell_text(b, 2, f->host);
     cell_int(b, 3, f->pid);
     cell_text(b, 4, qps_slice(f->kind, strlen(f->kind)));
@@ -602,7 +602,7 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
             if (st != QPS_OK)
                 return st;
         }
-        if (folding && hold_accept(s, r, host, t, ns)) {
+        if (folding && ns != UNTIMED_NSEC && hold_accept(s, r, host, t, ns)) {
             *stored = true;
             return QPS_OK;
         }
@@ -632,8 +632,10 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
 static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
                              uint32_t nsec, int source, int *added)
 {
+    /* a time of 0.0 from the caller: the record has none */
+    bool timed = r->has_time || unix_sec || nsec;
     int64_t t = r->has_time ? r->unix_sec : unix_sec;
-    uint32_t ns = r->has_time ? r->nsec : nsec;
+    uint32_t ns = r->has_time ? r->nsec : timed ? nsec : UNTIMED_NSEC;
     qps_str host = r->host.len ? r->host : qps_slice(server, server ? strlen(server) : 0);
     if (!host.len)
         host = qps_slice(NULL, 0);

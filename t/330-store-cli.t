@@ -5,6 +5,7 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use File::Copy qw(copy);
+use JSON::PP ();
 
 my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
 $ENV{TZ} = 'UTC';
@@ -88,6 +89,43 @@ for my $fixture ($sample, 't/data/dialect-08x.log', 't/data/dialect-04x.log', 't
         $_ =~ s/"kinds":\{[^}]*\},?//g for $logs, $store;    # the store keeps no other kinds
         is($store, $logs, "migrated store: report --format $fmt = report over the logs (the plugin's records paired)");
     }
+}
+
+# ---- a log without timestamps (qpsmtpd's stderr kept without multilog's
+# labels): its records have no time; the store keeps them so, and a time
+# selection leaves them out (untimed) as the log report does
+{
+    my $bare = "$tmp/bare.log";
+    open my $out, '>', $bare or die;
+    for my $f (sort glob("$sample/\@*"), "$sample/current") {
+        open my $in, '<', $f or die;
+        while (<$in>) { s/\A\@[0-9a-f]{24} //; print $out $_ }
+    }
+    close $out;
+    my $db = "$tmp/bare.db";
+    my ($rc, $out_text) = run($Q, 'import', '--db', $db, $bare);
+    is($rc, 0, 'import a log without timestamps') or diag $out_text;
+    for my $sel ([], ['--since', '2026-11-25 19:38'], ['--until', '2026-11-25 19:38']) {
+        for my $fmt (qw(text json)) {
+            my (undef, $logs) = run($Q, 'report', '--format', $fmt, @$sel, $bare);
+            my (undef, $store) = run($Q, 'report', '--format', $fmt, @$sel, '--db', $db);
+            if ($fmt eq 'json') {
+                # the store counts the lines read and invalid, not their kinds
+                # and reasons; out of range and untimed, only among the lines
+                # it keeps
+                my $js = JSON::PP->new->canonical;
+                ($logs, $store) = map {
+                    my $d = $js->decode($_);
+                    delete @$d{qw(kinds invalid)};
+                    delete @{ $d->{lines} }{qw(out_of_range untimed)};
+                    $js->encode($d)
+                } $logs, $store;
+            }
+            is($store, $logs, "no timestamps, @$sel --format $fmt: store = logs");
+        }
+    }
+    my (undef, $logs) = run($Q, 'report', '--by', 'day', '--format', 'csv', $bare);
+    unlike($logs, qr/1970/, '(no day 1970-01-01 for records without a time)');
 }
 
 # ---- a schema 1 store of an early build, without the indexes of live rows

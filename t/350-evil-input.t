@@ -7,7 +7,7 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(NOW tmpdir);
+use QpstatTest qw(NOW tmpdir run_cli);
 
 use Qpstat;
 use Qpstat::Agg;
@@ -144,6 +144,26 @@ is($store->record_line("8801 " . ('A' x (1 << 20)), time => NOW), 0, 'nor a 1 MB
 my $long = $terse =~ s/Relaying denied/'x' x 60000/er;
 is($store->record_line($long, time => NOW), 1, 'a long record (under 64 KiB) is stored');
 is($store->aggregate->counts->{transactions}, 1, 'and read back');
+
+# the same junk, among records, imported by the CLI: the store reports
+# exactly what the log report says (invalid lines counted, records kept)
+{
+    my $log = "$dir/evil.log";
+    open my $fh, '>:raw', $log or die;
+    my $i = 0;
+    for my $line (@junk) {
+        my $label = sprintf '@4000000069248%03x%08x', $i % 4096, $i;
+        print $fh "$line\n", "$label $terse\n";
+        $i++;
+    }
+    close $fh;
+    my ($out, $rc) = run_cli('import', '--db', "$dir/evil-cli.db", $log);
+    is($rc, 0, 'qpstat import takes a log of junk');
+    my ($want) = run_cli('report', $log);
+    my ($got) = run_cli('report', '--db', "$dir/evil-cli.db");
+    is($got, $want, 'and its report from the store equals the report over the log');
+    like($want, qr/Transactions: 5\d\d\b/, '(the records between the junk are counted)');
+}
 
 # threads: objects are not cloned into a new thread (CLONE_SKIP), so
 # nothing is freed twice
