@@ -128,7 +128,7 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         rc = QPS_ENOMEM;
         goto out;
     }
-    uint64_t read = 0, invalid = 0, in_batch = 0;
+    uint64_t read = 0, invalid = 0, in_batch = 0, committed = 0;
     int64_t pos = offset; /* offset of the first byte not yet consumed */
     if ((rc = qps_store_begin(store)) != QPS_OK) {
         qps_parser_free(im.parser);
@@ -183,8 +183,10 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
             carry_total = 0;
             p = nl + 1;
             if (++in_batch == BATCH_LINES) {
-                if ((rc = commit_progress(&im, &id, path, pos, read, invalid)) != QPS_OK ||
-                    (rc = qps_store_begin(store)) != QPS_OK)
+                if ((rc = commit_progress(&im, &id, path, pos, read, invalid)) != QPS_OK)
+                    break;
+                committed = im.added;
+                if ((rc = qps_store_begin(store)) != QPS_OK)
                     break;
                 read = invalid = in_batch = 0;
             }
@@ -192,14 +194,14 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
         if (rc)
             break;
     }
-    if (rc == QPS_OK) {
-        rc = commit_progress(&im, &id, path, pos, read, invalid);
-    } else {
-        qps_store_rollback(store);
-    }
+    if (rc == QPS_OK && (rc = commit_progress(&im, &id, path, pos, read, invalid)) == QPS_OK)
+        committed = im.added;
+    /* whatever failed, the store is left unlocked (a rollback outside a
+     * transaction does nothing) */
+    qps_store_rollback(store);
     qps_parser_free(im.parser);
     if (added_out)
-        *added_out += im.added;
+        *added_out += committed;
 out:
     free(buf);
     qps_buf_release(&carry);

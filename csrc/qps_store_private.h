@@ -26,8 +26,10 @@
 #define KEY_SEC_MAX ((INT64_C(1) << 32) - 1)
 
 /* The nsec of a record without a time (a log without timestamps); it is
- * stored as -1 at time 0 and counts as untimed, as in a log report. */
+ * stored as -1 at time 0 and counts as untimed, as in a log report. Its
+ * id is SQLite's next (NO_KEY): it has no time to be keyed by. */
 #define UNTIMED_NSEC UINT32_MAX
+#define NO_KEY (-1)
 
 /* An accept and its connection time become one row when the connection
  * lasted at most this long; the row's id is the end's, so reports look

@@ -110,16 +110,18 @@ static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, 
     return in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0;
 }
 
-/* Runs sql (ids from `from` to before `to`, and for a query of
- * four parameters times in [since, until)) and gives each row's records. */
+/* Runs sql (with two parameters: ids from `from` to before `to`; with
+ * four: and times in [since, until)) and gives each row's records. */
 static qps_status walk(qps_store *s, const char *sql, int64_t from, int64_t to, int64_t since, int64_t until,
                        row_reader read_row, qps_record_fn fn, void *ctx)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    sqlite3_bind_int64(q, 1, from);
-    sqlite3_bind_int64(q, 2, to);
+    if (sqlite3_bind_parameter_count(q) >= 2) {
+        sqlite3_bind_int64(q, 1, from);
+        sqlite3_bind_int64(q, 2, to);
+    }
     if (sqlite3_bind_parameter_count(q) == 4) {
         sqlite3_bind_int64(q, 3, since);
         sqlite3_bind_int64(q, 4, until);
@@ -151,20 +153,20 @@ qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record
              tx_cols);
     st = walk(s, sql, qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
               records_of_transaction, fn, ctx);
-    /* records of logs without times (stored at time 0, nsec -1) go to fn
-     * whatever the selection, as they would from the logs */
-    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec < 0 ORDER BY id", tx_cols);
+    /* records of logs without times (nsec -1, a small partial index) go to
+     * fn whatever the selection, as they would from the logs */
+    snprintf(sql, sizeof sql, "%sWHERE nsec < 0 ORDER BY id", tx_cols);
     if (st == QPS_OK)
-        st = walk(s, sql, 0, qps_second_key(1), since, until, records_of_transaction, fn, ctx);
+        st = walk(s, sql, 0, 0, since, until, records_of_transaction, fn, ctx);
     /* a folded accept has the id of its end, up to FOLD_SPAN later */
     snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec >= 0 ORDER BY id", conn_cols);
     if (st == QPS_OK)
         st = walk(s, sql, qps_second_key(since),
                   until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN), since, until,
                   records_of_connection, fn, ctx);
-    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec < 0 ORDER BY id", conn_cols);
+    snprintf(sql, sizeof sql, "%sWHERE nsec < 0 ORDER BY id", conn_cols);
     if (st == QPS_OK)
-        st = walk(s, sql, 0, qps_second_key(1), since, until, records_of_connection, fn, ctx);
+        st = walk(s, sql, 0, 0, since, until, records_of_connection, fn, ctx);
     return st;
 }
 
@@ -257,7 +259,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
         sqlite3_bind_int64(sel, 1, tx_end);
         sqlite3_bind_int64(sel, 2, before);
     }
-    while (st == QPS_OK && sqlite3_step(sel) == SQLITE_ROW) {
+    int rc = SQLITE_DONE;
+    while (st == QPS_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
         qps_civil c;
         char day[16], tld[256];
         if (qps_civil_from_unix(&tz, sqlite3_column_int64(sel, 0), 0, &c) != QPS_OK)
@@ -271,6 +274,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
         if (qps_step_done(up) != SQLITE_DONE)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot prune the store"); /* no deletes without their totals */
     sqlite3_finalize(sel);
     sqlite3_finalize(up);
     char sql[320];
@@ -302,6 +307,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     }
     if (own_tx)
         return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);
+    if (st != QPS_OK)
+        s->tx_failed = true; /* totals may be written without their deletes */
     return st;
 }
 
@@ -332,12 +339,12 @@ qps_status qps_store_stat(qps_store *s, qps_store_info *out)
     char sql[320];
     snprintf(sql, sizeof sql,
              "SELECT coalesce((SELECT min(time) FROM transactions WHERE id < %lld AND nsec >= 0), "
-             "(SELECT time FROM transactions ORDER BY id LIMIT 1), 0)",
+             "(SELECT time FROM transactions WHERE nsec >= 0 ORDER BY id LIMIT 1), 0)",
              (long long)qps_second_key(1));
     out->first = scalar(s, sql);
     snprintf(sql, sizeof sql,
-             "SELECT coalesce((SELECT max(time) FROM transactions WHERE id >= %lld), "
-             "(SELECT time FROM transactions ORDER BY id DESC LIMIT 1), 0)",
+             "SELECT coalesce((SELECT max(time) FROM transactions WHERE id >= %lld AND nsec >= 0), "
+             "(SELECT time FROM transactions WHERE nsec >= 0 ORDER BY id DESC LIMIT 1), 0)",
              (long long)qps_second_key(KEY_SEC_MAX));
     out->last = scalar(s, sql);
     return QPS_OK;

@@ -23,7 +23,10 @@
 static qps_status insert_at(qps_store *s, int insert, int last_key, int64_t key)
 {
     sqlite3_stmt *q = s->stmt[insert];
-    sqlite3_bind_int64(q, 1, key);
+    if (key == NO_KEY)
+        sqlite3_bind_null(q, 1);
+    else
+        sqlite3_bind_int64(q, 1, key);
     int rc = qps_step_done(q);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         sqlite3_stmt *m = s->stmt[last_key];
@@ -282,7 +285,10 @@ static qps_status flush_rows(qps_store *s, row_batch *b)
         sqlite3_stmt *m = s->stmt[b->multi];
         for (size_t r = 0; r < b->nrows; r++) {
             int first = (int)r * (b->ncols + 1) + 1;
-            sqlite3_bind_int64(m, first, b->key[r]);
+            if (b->key[r] == NO_KEY)
+                sqlite3_bind_null(m, first);
+            else
+                sqlite3_bind_int64(m, first, b->key[r]);
             bind_cells(m, first + 1, b, r);
         }
         int rc = qps_step_done(m);
@@ -343,7 +349,7 @@ static qps_status insert_terse(qps_store *s, const qps_record *r, qps_str host, 
         cell_int(b, 18, queue_ok);
     else
         cell_null(b, 18);
-    return end_row(s, b, qps_time_key(t, ns), s->in_tx && source == QPS_SOURCE_IMPORT);
+    return end_row(s, b, ns == UNTIMED_NSEC ? NO_KEY : qps_time_key(t, ns), s->in_tx && source == QPS_SOURCE_IMPORT);
 }
 
 static qps_status write_held(qps_store *s, held_record *h, int queue_ok)
@@ -467,7 +473,9 @@ static qps_status insert_fact(qps_store *s, const fact_row *f)
         cell_int(b, 12, (int64_t)(f->dedup & DEDUP_MASK));
     else
         cell_null(b, 12);
-    int64_t key = f->end_time ? qps_time_key(*f->end_time, f->end_nsec) : qps_time_key(f->time, f->nsec);
+    int64_t key = f->end_time                   ? qps_time_key(*f->end_time, f->end_nsec)
+                  : f->nsec == UNTIMED_NSEC ? NO_KEY
+                                            : qps_time_key(f->time, f->nsec);
     return end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
 }
 
@@ -567,7 +575,7 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     if (h) {
         /* the queue's reply shares its record's row if it has the same
          * second: no range of whole seconds can part them */
-        bool joins = r->kind == QPS_KIND_REPLY && h->time == t;
+        bool joins = r->kind == QPS_KIND_REPLY && ns != UNTIMED_NSEC && h->time == t;
         if ((st = write_held(s, h, joins)) != QPS_OK || joins) {
             *stored = st == QPS_OK;
             return st;
@@ -610,7 +618,8 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     fact_row f = {r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), t, ns, host,
                   r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0), r->pid, r->running, r->max,
                   r->kind == QPS_KIND_CONN_TIME, may_twin, r->millis, dedup, NULL, 0, source};
-    if (r->kind == QPS_KIND_CONN_TIME && a && t >= a->time && (uint64_t)t - (uint64_t)a->time <= FOLD_SPAN) {
+    if (r->kind == QPS_KIND_CONN_TIME && a && ns != UNTIMED_NSEC && t >= a->time &&
+        (uint64_t)t - (uint64_t)a->time <= FOLD_SPAN) {
         /* one row for the connection: the accept with its time */
         fact_row folded = accept_row(a);
         folded.has_millis = true;
@@ -632,10 +641,13 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
 static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
                              uint32_t nsec, int source, int *added)
 {
-    /* a time of 0.0 from the caller: the record has none */
+    /* a time of 0.0 from the caller: the record has none. A label may
+     * carry any 32 bits of nanoseconds: more than a second's are clamped
+     * (reports use the seconds), so no time is taken for UNTIMED_NSEC. */
     bool timed = r->has_time || unix_sec || nsec;
     int64_t t = r->has_time ? r->unix_sec : unix_sec;
-    uint32_t ns = r->has_time ? r->nsec : timed ? nsec : UNTIMED_NSEC;
+    uint32_t ns = r->has_time ? r->nsec : nsec;
+    ns = !timed ? UNTIMED_NSEC : ns > 999999999u ? 999999999u : ns;
     qps_str host = r->host.len ? r->host : qps_slice(server, server ? strlen(server) : 0);
     if (!host.len)
         host = qps_slice(NULL, 0);

@@ -494,6 +494,120 @@ START_TEST(empty_fields_are_stored)
 }
 END_TEST
 
+static void add_trigger(const char *sql)
+{
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* An import that fails at its very end (the file's offset) leaves the
+ * store unlocked, and a prune that fails inside a transaction dooms it. */
+START_TEST(failures_leave_the_store_usable)
+{
+    qps_store *s = open_rw();
+    qps_store_close(s);
+    add_trigger("CREATE TRIGGER boom BEFORE INSERT ON files BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    char log[300];
+    snprintf(log, sizeof log, "%s/current", dir);
+    FILE *f = fopen(log, "w");
+    fprintf(f, "%s\n", terse_line);
+    fclose(f);
+    s = open_rw();
+    uint64_t added = 0;
+    ck_assert_int_ne(qps_store_import_file(s, log, NULL, &added), QPS_OK);
+    ck_assert_uint_eq(added, 0);
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK); /* not still in the failed import's transaction */
+    ck_assert_int_eq(qps_store_rollback(s), QPS_OK);
+    ck_assert_uint_eq(transactions(s), 0);
+    qps_store_close(s);
+
+    add_trigger("DROP TRIGGER boom; CREATE TRIGGER nodel BEFORE DELETE ON transactions "
+                "BEGIN SELECT RAISE(ABORT, 'no'); END;");
+    s = open_rw();
+    ck_assert_int_eq(add_line(s, terse_line, QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    uint64_t removed;
+    ck_assert_int_ne(qps_store_prune(s, 0x6b07390dLL + 1, &removed), QPS_OK);
+    ck_assert_int_ne(qps_store_commit(s), QPS_OK); /* daily totals without their deletes: no */
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM daily"), 0);
+    ck_assert_uint_eq(transactions(s), 1);
+    qps_store_close(s);
+}
+END_TEST
+
+/* Nanoseconds beyond a second in a label are clamped, never mistaken for
+ * "no time". */
+START_TEST(odd_nanoseconds)
+{
+    qps_store *s = open_rw();
+    const char *rec = "9 (deny) logging::logterse: ` 192.0.2.7\tx\tx\t\t\thelo\t903\tbad\tmsg denied before queued";
+    ck_assert_int_eq(add_line(s, at(T0, 0xffffffffu, rec), QPS_SOURCE_IMPORT, 0), 1);
+    ck_assert_int_eq(add_line(s, at(T0, 0xc0000000u, rec), QPS_SOURCE_IMPORT, 0), 1);
+    report(s, T0, T0 + 1, (uint64_t[]){2, 0, 0, 0});
+    qps_store_close(s);
+}
+END_TEST
+
+/* Lines without a time (a log without timestamps) stay untimed: they
+ * join or fold with no timed line, whatever its time, and do not move the
+ * store's first time. */
+START_TEST(untimed_lines)
+{
+    qps_store *s = open_rw();
+    qps_parser *p = qps_parser_new(NULL);
+    const char *bare[] = {
+        "40 Accepted connection 0/40 from 192.0.2.40 / x",
+        "41 (queue) logging::logterse: ` 192.0.2.41\tx\tx\t<a@b.example>\t<c@d.example>\tqueued\t\t<id>\t"
+        "No, score=1.0 required=5.0",
+        "41 250 Queued! 1 qp 2 <id>",
+        "40 (post-connection) connection_time: 1.000 s.",
+    };
+    ck_assert_int_eq(qps_store_begin(s), QPS_OK);
+    /* timed at 0 (a forged label), then the untimed lines of the same pids */
+    add_line(s, at(0, 0, "40 Accepted connection 0/40 from 192.0.2.40 / x"), QPS_SOURCE_IMPORT, 0);
+    add_line(s, at(0, 0, bare[1]), QPS_SOURCE_IMPORT, 0);
+    for (int i = 2; i < 4; i++) {
+        qps_record rec;
+        qps_parser_parse(p, bare[i], strlen(bare[i]), &rec);
+        ck_assert_int_eq(qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL), QPS_OK);
+    }
+    for (int n = 0; n < 40; n++)
+        for (int i = 0; i < 2; i++) {
+            qps_record rec;
+            qps_parser_parse(p, bare[i], strlen(bare[i]), &rec);
+            ck_assert_int_eq(qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL), QPS_OK);
+        }
+    add_line(s, at(T0, 0, bare[1]), QPS_SOURCE_IMPORT, 0);
+    ck_assert_int_eq(qps_store_commit(s), QPS_OK);
+    qps_parser_free(p);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE queue_ok IS NOT NULL"), 0);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE end_time IS NOT NULL"), 0);
+    ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE nsec < 0"), 40);
+    qps_store_info info;
+    ck_assert_int_eq(qps_store_stat(s, &info), QPS_OK);
+    ck_assert_uint_eq(info.transactions, 42);
+    ck_assert_int_eq(info.first, 0);
+    ck_assert_int_eq(info.last, T0);
+    /* a selection leaves the untimed ones out (counted as untimed) */
+    report(s, 0, 1, (uint64_t[]){1, 1, 0, 0});
+    report(s, T0, T0 + 1, (uint64_t[]){1, 0, 0, 0});
+    qps_agg *agg = qps_agg_new(NULL);
+    ck_assert_int_eq(qps_store_aggregate(s, agg), QPS_OK);
+    qps_counts c;
+    qps_conn_stats cs;
+    qps_agg_counts(agg, &c);
+    qps_agg_conn_stats(agg, &cs);
+    ck_assert_uint_eq(c.transactions, 42);
+    ck_assert_uint_eq(cs.accepted, 41);
+    ck_assert_uint_eq(cs.timed, 1);
+    ck_assert_uint_eq(cs.queue_accepted, 1);
+    qps_agg_free(agg);
+    qps_store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -512,11 +626,14 @@ static Suite *store_suite(void)
     tcase_add_test(core, pairing_survives_odd_order);
     tcase_add_test(core, prune_keeps_later_connection_time);
     tcase_add_test(core, empty_fields_are_stored);
+    tcase_add_test(core, odd_nanoseconds);
+    tcase_add_test(core, untimed_lines);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(errors, refuses_bad_files);
     tcase_add_test(errors, failed_write_dooms_transaction);
+    tcase_add_test(errors, failures_leave_the_store_usable);
     suite_add_tcase(s, errors);
     return s;
 }
