@@ -14,8 +14,11 @@
 #include <sqlite3.h>
 
 /* Two copies of a record are the same if they are this close in time: the
- * plugin's clock reading and multilog's label differ by milliseconds. */
-#define DEDUP_WINDOW 120
+ * plugin's clock reading and multilog's label differ by milliseconds, a
+ * few seconds on a stalled disk. A live record looks for its logged copy
+ * among all the rows of this window (imported rows carry no index but
+ * their time): 30 s keep that to 0.4 ms on a server of 200 messages/s. */
+#define DEDUP_WINDOW 30
 /* The part of a record's hash kept in its dedup column (as in schema 1). */
 #define DEDUP_MASK ((1ULL << 36) - 1)
 

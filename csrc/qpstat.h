@@ -459,7 +459,7 @@ enum { QPS_SOURCE_IMPORT = 1, QPS_SOURCE_PLUGIN = 2 };
  *  ignored. Outside qps_store_begin/commit it is a transaction of its own.
  *  A record without a time gets the given time (unix_sec, nsec); server
  *  names the mail server when the line does not. A record already stored
- *  from the other source (same pid and fields within two minutes) is not
+ *  from the other source (same pid and fields within 30 seconds) is not
  *  stored again. *added (may be NULL) is 1 when the record was taken.
  *  Inside begin/commit an imported accept may wait for its connection's
  *  time, to be stored with it in one row at the latest at the commit. */

@@ -131,7 +131,7 @@ idempotent (the schema is in the README; a store of an older schema is
 migrated when it is first opened for writing). The qpsmtpd plugin
 records live; C<qpstat import> (or L</import_logs>) adds what is in the
 logs. A record written by the plugin and the same record read later from
-the log are stored once (same process id and fields within two minutes).
+the log are stored once (same process id and fields within 30 seconds).
 
 Errors croak C<Qpstat::Store::E<lt>methodE<gt>: E<lt>messageE<gt>>, with the
 store's own message (a locked, read-only, corrupt or foreign file, a newer
