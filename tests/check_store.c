@@ -43,15 +43,32 @@ static const char *terse_line =
     "@400000006b07390d1f43b72c 8909 (deny) logging::logterse: ` 127.0.0.1\tUnknown\tclient.example\t"
     "<a@b.example>\t<c@d.example>\tspamassassin\t901\tspam score exceeded threshold\tYes, score=9.0 required=5.0";
 
-static int add_line(qps_store *s, const char *line, int source, int64_t t)
+/* Parses a line and stores it from `source` (server NULL: none named, t 0:
+ * no time given). */
+static qps_status store_line(qps_store *s, const char *line, const char *server, int source, int64_t t, int *added)
 {
     qps_parser *p = qps_parser_new(NULL);
     qps_record rec;
     qps_parser_parse(p, line, strlen(line), &rec);
-    int added = -1;
-    ck_assert_int_eq(qps_store_add(s, &rec, "mx", t, 0, source, &added), QPS_OK);
+    qps_status st = qps_store_add(s, &rec, server, t, 0, source, added);
     qps_parser_free(p);
+    return st;
+}
+
+static int add_line(qps_store *s, const char *line, int source, int64_t t)
+{
+    int added = -1;
+    ck_assert_int_eq(store_line(s, line, "mx", source, t, &added), QPS_OK);
     return added;
+}
+
+/* A log file "current" in the test's directory, open for writing. */
+static FILE *new_log(char *log, size_t cap)
+{
+    snprintf(log, cap, "%s/current", dir);
+    FILE *f = fopen(log, "w");
+    ck_assert_ptr_nonnull(f);
+    return f;
 }
 
 static uint64_t transactions(qps_store *s)
@@ -132,8 +149,7 @@ END_TEST
 START_TEST(import_resumes)
 {
     char log[300];
-    snprintf(log, sizeof log, "%s/current", dir);
-    FILE *f = fopen(log, "w");
+    FILE *f = new_log(log, sizeof log);
     fprintf(f, "%s\n", terse_line);
     fprintf(f, "@400000006b07390d1f43b72d 8910 (deny) logging::logterse: ` 1.2.3.4\th\th\t\t\thelo\t903\tx\tmsg"); /* no newline yet */
     fclose(f);
@@ -324,8 +340,7 @@ END_TEST
 START_TEST(rows_of_one_instant)
 {
     char log[300];
-    snprintf(log, sizeof log, "%s/current", dir);
-    FILE *f = fopen(log, "w");
+    FILE *f = new_log(log, sizeof log);
     for (int i = 0; i < 70; i++)
         fprintf(f, "%s\n", at(T0, 500, "7 (deny) logging::logterse: ` 192.0.2.9\tx\tx\t<a@b.example>\t\tdnsbl\t901\t"
                                       "Blocked\tmsg denied before queued"));
@@ -440,12 +455,7 @@ START_TEST(failed_write_dooms_transaction)
     for (int pid = 1; pid <= 40 && st == QPS_OK; pid++) {
         snprintf(text, sizeof text, "%d (deny) logging::logterse: ` 192.0.2.1\tx\tx\t\t\thelo\t903\tno\tmsg denied "
                                     "before queued", pid == 32 ? 999 : pid);
-        qps_parser *p = qps_parser_new(NULL);
-        qps_record rec;
-        const char *line = at(T0 + pid, 0, text);
-        qps_parser_parse(p, line, strlen(line), &rec);
-        st = qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL);
-        qps_parser_free(p);
+        st = store_line(s, at(T0 + pid, 0, text), NULL, QPS_SOURCE_IMPORT, 0, NULL);
     }
     ck_assert_int_eq(st, QPS_EIO); /* at the 32nd: the rows go in 32 at a time */
     ck_assert_int_ne(qps_store_commit(s), QPS_OK);
@@ -481,12 +491,9 @@ START_TEST(empty_fields_are_stored)
     qps_store *s = open_rw();
     ck_assert_int_eq(qps_store_begin(s), QPS_OK);
     /* no server name either: the row has no text at all */
-    const char *line = at(T0, 0, "1 (deny) logging::logterse: ` \t\t\t\t\t\t\t");
-    qps_parser *p = qps_parser_new(NULL);
-    qps_record rec;
-    ck_assert_int_eq(qps_parser_parse(p, line, strlen(line), &rec), QPS_KIND_TERSE);
-    ck_assert_int_eq(qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL), QPS_OK);
-    qps_parser_free(p);
+    ck_assert_int_eq(store_line(s, at(T0, 0, "1 (deny) logging::logterse: ` \t\t\t\t\t\t\t"), NULL,
+                                QPS_SOURCE_IMPORT, 0, NULL),
+                     QPS_OK);
     ck_assert_int_eq(qps_store_commit(s), QPS_OK);
     ck_assert_uint_eq(transactions(s), 1);
     ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE disposition = '' AND ip = ''"), 1);
@@ -510,8 +517,7 @@ START_TEST(failures_leave_the_store_usable)
     qps_store_close(s);
     add_trigger("CREATE TRIGGER boom BEFORE INSERT ON files BEGIN SELECT RAISE(ABORT, 'boom'); END;");
     char log[300];
-    snprintf(log, sizeof log, "%s/current", dir);
-    FILE *f = fopen(log, "w");
+    FILE *f = new_log(log, sizeof log);
     fprintf(f, "%s\n", terse_line);
     fclose(f);
     s = open_rw();
@@ -556,7 +562,6 @@ END_TEST
 START_TEST(untimed_lines)
 {
     qps_store *s = open_rw();
-    qps_parser *p = qps_parser_new(NULL);
     const char *bare[] = {
         "40 Accepted connection 0/40 from 192.0.2.40 / x",
         "41 (queue) logging::logterse: ` 192.0.2.41\tx\tx\t<a@b.example>\t<c@d.example>\tqueued\t\t<id>\t"
@@ -568,20 +573,13 @@ START_TEST(untimed_lines)
     /* timed at 0 (a forged label), then the untimed lines of the same pids */
     add_line(s, at(0, 0, "40 Accepted connection 0/40 from 192.0.2.40 / x"), QPS_SOURCE_IMPORT, 0);
     add_line(s, at(0, 0, bare[1]), QPS_SOURCE_IMPORT, 0);
-    for (int i = 2; i < 4; i++) {
-        qps_record rec;
-        qps_parser_parse(p, bare[i], strlen(bare[i]), &rec);
-        ck_assert_int_eq(qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL), QPS_OK);
-    }
+    for (int i = 2; i < 4; i++)
+        ck_assert_int_eq(store_line(s, bare[i], NULL, QPS_SOURCE_IMPORT, 0, NULL), QPS_OK);
     for (int n = 0; n < 40; n++)
-        for (int i = 0; i < 2; i++) {
-            qps_record rec;
-            qps_parser_parse(p, bare[i], strlen(bare[i]), &rec);
-            ck_assert_int_eq(qps_store_add(s, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL), QPS_OK);
-        }
+        for (int i = 0; i < 2; i++)
+            ck_assert_int_eq(store_line(s, bare[i], NULL, QPS_SOURCE_IMPORT, 0, NULL), QPS_OK);
     add_line(s, at(T0, 0, bare[1]), QPS_SOURCE_IMPORT, 0);
     ck_assert_int_eq(qps_store_commit(s), QPS_OK);
-    qps_parser_free(p);
     ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE queue_ok IS NOT NULL"), 0);
     ck_assert_int_eq(sql_number("SELECT count(*) FROM connections WHERE end_time IS NOT NULL"), 0);
     ck_assert_int_eq(sql_number("SELECT count(*) FROM transactions WHERE nsec < 0"), 40);
