@@ -12,6 +12,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(run_cmd slurp spew);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
@@ -21,6 +23,7 @@ my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/
 plan skip_all => "no qpstat binary at $Q (build first or set QPSTAT)" unless -x $Q;
 $ENV{TZ} = 'UTC';
 $ENV{LC_ALL} = 'C';
+delete $ENV{QPSTAT_NOW};    # (QpstatTest fixes one for the fixtures)
 
 my $D = 't/data';
 my $ML = "$D/multilog-094";
@@ -29,41 +32,12 @@ my ($OLD) = sort grep { /^\@[0-9a-f]{24}\.s$/ } readdir $dh;
 closedir $dh;
 my @LOG = ("$ML/$OLD", "$ML/current");
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!";
-    local $/;
-    return scalar(<$fh>) // '';
-}
-
-sub spew {
-    my ($path, $text, $append) = @_;
-    open my $fh, $append ? '>>:raw' : '>:raw', $path or die "cannot write $path: $!";
-    print {$fh} $text;
-    close $fh or die "cannot write $path: $!";
-}
-
 # Runs qpstat; returns (stdout, stderr, exit status, seconds). Killed after
 # $timeout seconds (status -1), so no test can hang.
 my $TMP = tempdir(CLEANUP => 1);
 sub run {
     my ($args, %o) = @_;
-    my $t0 = time;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', $o{stdin} // '/dev/null' or die;
-        open STDOUT, '>', "$TMP/out" or die;
-        open STDERR, '>', "$TMP/err" or die;
-        exec $Q, @$args or exit 127;
-    }
-    my $deadline = $t0 + ($o{timeout} // 30);
-    my $status;
-    while (1) {
-        if (waitpid($pid, WNOHANG) == $pid) { $status = $? >> 8; last }
-        if (time > $deadline) { kill 'KILL', $pid; waitpid $pid, 0; $status = -1; last }
-        sleep 0.02;
-    }
-    return (slurp("$TMP/out"), slurp("$TMP/err"), $status, time - $t0);
+    return (run_cmd([$Q, @$args], %o))[0 .. 3];
 }
 
 my $golden_path = "$D/tools/tail-094.expected";

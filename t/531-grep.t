@@ -10,6 +10,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(run_cmd slurp spew);
 use File::Copy qw(copy);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
@@ -30,47 +32,13 @@ rewinddir $dh;
 my ($U) = grep { /\.u$/ } readdir $dh;
 closedir $dh;
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!";
-    local $/;
-    return scalar(<$fh>) // '';
-}
-
-sub spew {
-    my ($path, $text) = @_;
-    open my $fh, '>:raw', $path or die "cannot write $path: $!";
-    print {$fh} $text;
-    close $fh or die;
-}
-
 my $TMP = tempdir(CLEANUP => 1);
 chmod 0755, $TMP;
 # Runs qpstat (optionally as another user); (stdout, stderr, status). Killed
 # after 30 s (status -1).
 sub run {
     my ($args, %o) = @_;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', $o{stdin} // '/dev/null' or die;
-        open STDOUT, '>', "$TMP/out" or die;
-        open STDERR, '>', "$TMP/err" or die;
-        if (defined $o{uid}) {
-            $) = "$o{uid} $o{uid}";
-            $( = $o{uid};
-            $> = $< = $o{uid};
-            die "cannot drop privileges\n" if $> != $o{uid};
-        }
-        exec $Q, @$args or exit 127;
-    }
-    my $deadline = time + 30;
-    my $status;
-    while (1) {
-        if (waitpid($pid, WNOHANG) == $pid) { $status = $? >> 8; last }
-        if (time > $deadline) { kill 'KILL', $pid; waitpid $pid, 0; $status = -1; last }
-        sleep 0.02;
-    }
-    return (slurp("$TMP/out"), slurp("$TMP/err"), $status);
+    return (run_cmd([$Q, @$args], %o))[0 .. 2];
 }
 
 sub grep_events {    # the output without the stamp column

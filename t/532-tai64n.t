@@ -9,6 +9,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(run_cmd slurp spew);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
@@ -18,42 +20,17 @@ plan skip_all => "no qpstat binary at $Q (build first or set QPSTAT)" unless -x 
 my ($TAI) = grep { -x } map { "$_/tai64nlocal" } split /:/, $ENV{PATH};
 plan skip_all => 'daemontools tai64nlocal not installed (apt-get install daemontools)' unless $TAI;
 $ENV{LC_ALL} = 'C';
+delete $ENV{QPSTAT_NOW};    # (QpstatTest fixes one for the fixtures)
 
 my $TMP = tempdir(CLEANUP => 1);
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!";
-    local $/;
-    return scalar(<$fh>) // '';
-}
-
-sub spew {
-    my ($path, $text) = @_;
-    open my $fh, '>:raw', $path or die "cannot write $path: $!";
-    print {$fh} $text;
-    close $fh or die;
-}
 
 # Runs a program with $input on stdin; returns (stdout, exit code, signal).
 # Killed after 30 s.
 sub run {
     my ($input, $tz, @cmd) = @_;
     spew("$TMP/in", $input);
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        $ENV{TZ} = $tz;
-        open STDIN, '<', "$TMP/in" or die;
-        open STDOUT, '>', "$TMP/out" or die;
-        open STDERR, '>', "$TMP/err" or die;
-        exec @cmd or exit 127;
-    }
-    my $deadline = time + 30;
-    while (waitpid($pid, WNOHANG) != $pid) {
-        if (time > $deadline) { kill 'KILL', $pid; waitpid $pid, 0; last }
-        sleep 0.01;
-    }
-    return (slurp("$TMP/out"), $? >> 8, $? & 127);
+    my ($out, undef, $status, undef, $signal) = run_cmd(\@cmd, stdin => "$TMP/in", env => { TZ => $tz });
+    return ($out, $status, $signal);
 }
 
 # daemontools: label = 2^62 + 10 + unix (as two 32-bit halves), then nanoseconds

@@ -10,6 +10,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(run_cmd slurp);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
@@ -26,13 +28,6 @@ delete $ENV{QPSTAT_NOW};
 my $LOG = 't/data/tools/dnsbl.log';
 -e $LOG or BAIL_OUT("$LOG missing: run perl t/data/tools/make-tools-fixtures.pl");
 my $TMP = tempdir(CLEANUP => 1);
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or return '';
-    local $/;
-    return scalar(<$fh>) // '';
-}
 
 # ---- the test zone ----------------------------------------------------------
 sub nibbles {    # 2001:db8::1 -> 1.0.0.0....8.b.d.0.1.0.0.2
@@ -124,21 +119,7 @@ BAIL_OUT('cannot start the test DNS server on 127.0.0.1') unless $port;
 # Runs qpstat; (stdout, stderr, status, seconds); killed after 60 s (-1).
 sub run {
     my (@args) = @_;
-    my $t0 = time;
-    my $pid = fork // die;
-    if (!$pid) {
-        open STDIN, '<', '/dev/null' or die;
-        open STDOUT, '>', "$TMP/out" or die;
-        open STDERR, '>', "$TMP/err" or die;
-        exec $Q, @args or exit 127;
-    }
-    my $status;
-    while (1) {
-        if (waitpid($pid, WNOHANG) == $pid) { $status = $? >> 8; last }
-        if (time > $t0 + 60) { kill 'KILL', $pid; waitpid $pid, 0; $status = -1; last }
-        sleep 0.02;
-    }
-    return (slurp("$TMP/out"), slurp("$TMP/err"), $status, time - $t0);
+    return (run_cmd([$Q, @args], timeout => 60))[0 .. 3];
 }
 
 my @SERVER = ('--server', "127.0.0.1:$port", '--since', '2026-11-22');

@@ -9,6 +9,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(run_cmd slurp);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG mkfifo);
@@ -24,13 +26,6 @@ my $TMP = tempdir(CLEANUP => 1);
 chmod 0755, $TMP;
 my $U = "$TMP/users";
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or return '';
-    local $/;
-    return scalar(<$fh>) // '';
-}
-
 # Writes a message delivered $age seconds before now.
 sub msg {
     my ($path, $age, $text) = @_;
@@ -43,27 +38,7 @@ sub msg {
 # Runs qpstat (optionally as uid); (stdout, stderr, status, seconds).
 sub run {
     my ($args, %o) = @_;
-    my $t0 = time;
-    my $pid = fork // die;
-    if (!$pid) {
-        open STDIN, '<', '/dev/null' or die;
-        open STDOUT, '>', "$TMP/out" or die;
-        open STDERR, '>', "$TMP/err" or die;
-        if (defined $o{uid}) {
-            $) = "$o{uid} $o{uid}";
-            $( = $o{uid};
-            $> = $< = $o{uid};
-            die "cannot drop privileges\n" if $> != $o{uid};
-        }
-        exec $Q, @$args or exit 127;
-    }
-    my $status;
-    while (1) {
-        if (waitpid($pid, WNOHANG) == $pid) { $status = $? >> 8; last }
-        if (time > $t0 + 30) { kill 'KILL', $pid; waitpid $pid, 0; $status = -1; last }
-        sleep 0.02;
-    }
-    return (slurp("$TMP/out"), slurp("$TMP/err"), $status, time - $t0);
+    return (run_cmd([$Q, @$args], %o))[0 .. 3];
 }
 
 my $A = "$U/alice/Maildir";

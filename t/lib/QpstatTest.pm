@@ -1,15 +1,16 @@
 package QpstatTest;
-# Helpers shared by the Perl API tests (t/1xx-4xx, t/8xx): the golden
-# fixtures of t/data (the same the CLI and C tests read), running the CLI,
-# reading files as bytes.
+# Helpers shared by the Perl tests: the golden fixtures of t/data (the same
+# the CLI and C tests read), running the CLI or any command, reading and
+# writing files as bytes.
 use strict;
 use warnings;
 
 use Exporter 'import';
 use File::Temp ();
 use POSIX ();
+use Time::HiRes ();
 
-our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli slurp spew file_lines tmpdir parse_csv);
+our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli run_cmd slurp spew file_lines tmpdir parse_csv);
 
 # 2026-11-25 21:00:00 UTC, the fixtures' day (as t/500-cli.t)
 use constant NOW => 1795640400;
@@ -47,8 +48,8 @@ sub slurp {
 }
 
 sub spew {
-    my ($path, $data) = @_;
-    open my $fh, '>:raw', $path or die "cannot write $path: $!";
+    my ($path, $data, $append) = @_;
+    open my $fh, $append ? '>>:raw' : '>:raw', $path or die "cannot write $path: $!";
     print {$fh} $data;
     close $fh or die "cannot write $path: $!";
 }
@@ -77,6 +78,47 @@ sub run_cli {
     }
     waitpid $pid, 0;
     return (slurp("$out"), $? >> 8);
+}
+
+# Runs a command (list form) with stdin from the file $o{stdin} (default
+# /dev/null), the extra environment $o{env}, as the user $o{uid} if given;
+# kills it after $o{timeout} seconds (default 30; status -1), so no test can
+# hang. Returns (stdout, stderr, exit status, seconds, signal).
+sub run_cmd {
+    my ($cmd, %o) = @_;
+    # opened here, so a child that drops its privileges can still write them
+    my ($out, $err) = (File::Temp->new, File::Temp->new);
+    open my $in, '<', $o{stdin} // '/dev/null' or die "cannot read $o{stdin}: $!";
+    my $t0 = Time::HiRes::time();
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        @ENV{ keys %{ $o{env} } } = values %{ $o{env} } if $o{env};
+        open STDIN,  '<&', $in  or POSIX::_exit(126);
+        open STDOUT, '>&', $out or POSIX::_exit(126);
+        open STDERR, '>&', $err or POSIX::_exit(126);
+        if (defined $o{uid}) {
+            $) = "$o{uid} $o{uid}";
+            $( = $o{uid};
+            $> = $< = $o{uid};
+            die "cannot drop privileges\n" if $> != $o{uid};
+        }
+        exec @$cmd or POSIX::_exit(127);
+    }
+    my $deadline = $t0 + ($o{timeout} // 30);
+    my ($status, $signal) = (-1, 0);
+    while (1) {
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            ($status, $signal) = ($? >> 8, $? & 127);
+            last;
+        }
+        if (Time::HiRes::time() > $deadline) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+            last;
+        }
+        Time::HiRes::sleep(0.02);
+    }
+    return (slurp("$out"), slurp("$err"), $status, Time::HiRes::time() - $t0, $signal);
 }
 
 # RFC 4180 CSV (CRLF records, quoted fields) -> list of rows (array refs).
