@@ -50,6 +50,26 @@ static size_t limit_rows(size_t n, size_t top)
     return top && top < n ? top : n;
 }
 
+/* A keyed table as every format prints it: its rows (by count), how many
+ * of them to show, its total. Free rows with qps_free. */
+typedef struct {
+    qps_row *rows;
+    size_t n, shown;
+    uint64_t total;
+    bool pair; /* disposition,tld: two keys, never cut */
+} table;
+
+static qps_status load_table(const qps_agg *agg, qps_dim dim, size_t top, table *t)
+{
+    qps_status st = qps_agg_rows(agg, dim, &t->rows, &t->n);
+    if (st != QPS_OK)
+        return st;
+    t->total = qps_agg_total(agg, dim);
+    t->pair = dim == QPS_DIM_DISPOSITION_TLD;
+    t->shown = t->pair ? t->n : limit_rows(t->n, top);
+    return QPS_OK;
+}
+
 static size_t top_for(const qps_render_opts *opts, qps_dim dim)
 {
     if (opts->top)
@@ -202,13 +222,13 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         qps_buf_printf(o, "== disposition,tld ==\n");
         return seed_matrix(s, agg);
     }
-    qps_row *rows;
-    size_t n;
-    qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    table t;
+    qps_status st = load_table(agg, dim, top, &t);
     if (st != QPS_OK)
         return st;
-    uint64_t total = qps_agg_total(agg, dim);
-    size_t shown = limit_rows(n, top);
+    const qps_row *rows = t.rows;
+    uint64_t total = t.total;
+    size_t n = t.n, shown = t.shown;
     size_t name_w = strlen(qps_dim_name(dim)), count_w = 5;
     char num[32];
     for (size_t i = 0; i < shown; i++) {
@@ -255,7 +275,7 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         else
             qps_buf_printf(o, ", ham n/a\n");
     }
-    qps_free(rows);
+    qps_free(t.rows);
     return QPS_OK;
 }
 
@@ -292,27 +312,23 @@ static qps_status csv_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         }
         return QPS_OK;
     }
-    qps_row *rows;
-    size_t n;
-    qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    table t;
+    qps_status st = load_table(agg, dim, top, &t);
     if (st != QPS_OK)
         return st;
-    uint64_t total = qps_agg_total(agg, dim);
-    bool pair = dim == QPS_DIM_DISPOSITION_TLD;
-    if (pair)
+    if (t.pair)
         qps_buf_printf(o, "disposition,tld,count,percent\r\n");
     else
         qps_buf_printf(o, "%s,count,percent\r\n", qps_dim_name(dim));
-    size_t shown = pair ? n : limit_rows(n, top);
-    for (size_t i = 0; i < shown; i++) {
-        for (int k = 0; k <= (int)pair; k++) {
-            qps_escape_csv(o, rows[i].key[k].ptr, rows[i].key[k].len);
+    for (size_t i = 0; i < t.shown; i++) {
+        for (int k = 0; k <= (int)t.pair; k++) {
+            qps_escape_csv(o, t.rows[i].key[k].ptr, t.rows[i].key[k].len);
             qps_buf_putc(o, ',');
         }
-        qps_buf_printf(o, "%llu,%.2f\r\n", (unsigned long long)rows[i].count, percent(rows[i].count, total));
+        qps_buf_printf(o, "%llu,%.2f\r\n", (unsigned long long)t.rows[i].count, percent(t.rows[i].count, t.total));
         maybe_flush(s);
     }
-    qps_free(rows);
+    qps_free(t.rows);
     return QPS_OK;
 }
 
@@ -345,14 +361,14 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
                            (unsigned long long)c.timed, c.mean_s, c.p50_s, c.p90_s, c.p99_s, c.max_s);
         return QPS_OK;
     }
-    qps_row *rows;
-    size_t n;
-    qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    table t;
+    qps_status st = load_table(agg, dim, top, &t);
     if (st != QPS_OK)
         return st;
-    uint64_t total = qps_agg_total(agg, dim);
-    bool pair = dim == QPS_DIM_DISPOSITION_TLD;
-    size_t shown = pair ? n : limit_rows(n, top);
+    const qps_row *rows = t.rows;
+    uint64_t total = t.total;
+    size_t n = t.n, shown = t.shown;
+    bool pair = t.pair;
     qps_buf_printf(o, "{\"total\":%llu,\"approximate\":%s,\"distinct\":%zu,", (unsigned long long)total,
                    qps_agg_approximate(agg, dim) ? "true" : "false", n);
     if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
@@ -380,7 +396,7 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         maybe_flush(s);
     }
     qps_buf_printf(o, "]}");
-    qps_free(rows);
+    qps_free(t.rows);
     return QPS_OK;
 }
 
