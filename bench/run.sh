@@ -118,25 +118,14 @@ export LOG QPSTAT MYDATE EGREP FIRSTDAY LASTDAY
 # ---------------------------------------------------------------------------
 # 3. the commands (verbatim seed programs; FILE = the log)
 
-# (b) Count messages by qpsmtpd disposition
-P_DISP='/logterse/ { svc=$6; count[svc]++; count["Total"]++; }  END  { for (j in count) print count[j] "\t" j; }'
-# (c) Count messages denied by DNSBL Block Lists
-P_DNSBL='/logterse.*dnsbl/ { split($8,msg,"/"); svc=msg[3]; count[svc]++; count["Total"]++; } END { for (j in count) print count[j] "\t" j; }'
-# (d) Count emails by TLD and disposition (the awk part of the pipeline)
-read -r -d '' P_TLD <<'AWK'
-/logterse/ {split($4,ss,"."); ssn=0; for (i in ss) { ssn++}; \
-sendtld=tolower( ss[ssn]); sub(">","",sendtld); \
-tld=sprintf("%-20s",sendtld); plugin=sprintf("%-35s",$6); \
-plugint=sprintf("%35s%-20s",$6" ","{Total}");\
-countem=plugin tld; count[countem]++; count[plugint]++; count[tots]++; }  \
-END  \
-{ORS=""; print "Subject: Email Disposition on " date "\n\n\
-Denying plugin or \"queued\"         TLD                     Count   Pct\n\
-=================================  ====================  =======  =====\n";  \
-for (j in count) { pct=sprintf("%2.1f",(count[j]/count[tots])*100); \
-j ~ /Total/ ?  myORS= " (" pct "%)\n": myORS="\n"; \
-printf "%s%9s%s",j,count[j],myORS |"sort -b" } }
-AWK
+# the seed's programs, verbatim, as t/510 runs them (t/data/seed/*.awk):
+# (b) Count messages by qpsmtpd disposition, (c) Count messages denied by
+# DNSBL Block Lists, (d) Count emails by TLD and disposition (the awk part of
+# the pipeline; its NO-BREAK SPACE, which no awk accepts, made a space)
+SEED=$BENCH_DIR/../t/data/seed
+P_DISP=$(cat "$SEED/disposition.awk")
+P_DNSBL=$(cat "$SEED/dnsbl.awk")
+P_TLD=$(sed 's/\xc2\xa0/ /g' "$SEED/mail.awk")
 export P_DISP P_DNSBL P_TLD
 
 # row ID LABEL REQUIREMENTS COMMAND (COMMAND runs under bash -o pipefail -c)

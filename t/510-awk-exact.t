@@ -36,51 +36,17 @@ $ENV{LC_ALL} = 'C';
 delete $ENV{LANG};
 
 # ---------------------------------------------------------------------------
-# The seed's programs, verbatim (text between the single quotes of the shell
-# command, backslash-newlines included: awk joins those lines itself).
-
-# "Count messages by qpsmtpd disposition":
-#   awk -F"[\t]" '<this>' $(find ...) |sort -nr
-my $SEED_DISPOSITION = <<'AWK';
- /logterse/ { svc=$6; count[svc]++; count["Total"]++; }  END  \
-{ for (j in count) print count[j] "\t" j; }
-AWK
-
-# "Count messages denied by DNSBL Block Lists":
-#   awk -F"[\t]" '<this>' $(find ...)
-my $SEED_DNSBL = <<'AWK';
- /logterse.*dnsbl/ \
-{                                \
-split($8,msg,"/");               \
-svc=msg[3];                      \
-count[svc]++;                    \
-count["Total"]++;                \
-}                                \
-END                              \
-{                                \
-for (j in count)                 \
-print count[j] "\t" j;           \
-}
-AWK
-
-# "Count emails by TLD and disposition for today and yesterday":
-#   export LC_ALL=C; mydate=<today>\|<yesterday>; cat -v $(find ...) |tai64nlocal
-#   |egrep $mydate | grep -v ^# | awk -v date="$mydate" -v tots="<55 chars>" -F"[\t]" '<this>'
-my $SEED_MAIL = <<'AWK';
- \
-/logterse/ {split($4,ss,"."); ssn=0; for (i in ss) { ssn++}; \
-sendtld=tolower( ss[ssn]); sub(">","",sendtld); \
-tld=sprintf("%-20s",sendtld); plugin=sprintf("%-35s",$6); \
-plugint=sprintf("%35s%-20s",$6" ","{Total}");\
-countem=plugin tld; count[countem]++; count[plugint]++; count[tots]++; }  \
-END  \
-{ORS=""; print "Subject: Email Disposition on " date "\n\n\
-Denying plugin or \"queued\"         TLD                     Count   Pct\n\
-=================================  ====================  =======  =====\n";  \
-for (j in count) { pct=sprintf("%2.1f",(count[j]/count[tots])*100); \
-j ~ /Total/ ?  myORS= " (" pct "%)\n": myORS="\n"; \
-printf "%s%9s%s",j,count[j],myORS |"sort -b" } }
-AWK
+# The seed's programs, verbatim, in t/data/seed/*.awk (shared with t/515 and
+# bench/run.sh): the text between the single quotes of each shell command,
+# backslash-newlines included (awk joins those lines itself).
+#   disposition.awk  "Count messages by qpsmtpd disposition":
+#                    awk -F"[\t]" '<this>' $(find ...) |sort -nr
+#   dnsbl.awk        "Count messages denied by DNSBL Block Lists":
+#                    awk -F"[\t]" '<this>' $(find ...)
+#   mail.awk         "Count emails by TLD and disposition for today and yesterday":
+#                    export LC_ALL=C; mydate=<today>\|<yesterday>; cat -v $(find ...) |tai64nlocal
+#                    |egrep $mydate | grep -v ^# | awk -v date="$mydate" -v tots="<55 chars>" -F"[\t]" '<this>'
+my ($SEED_DISPOSITION, $SEED_DNSBL, $SEED_MAIL) = map { slurp("t/data/seed/$_.awk") } qw(disposition dnsbl mail);
 chomp($SEED_DISPOSITION, $SEED_DNSBL, $SEED_MAIL);
 my $SEED_TOTS = ' ' x 35 . '{{Total}}' . ' ' x 11;    # the seed's -v tots="..."
 

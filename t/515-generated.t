@@ -6,6 +6,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(slurp);
 use File::Temp qw(tempdir);
 
 my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
@@ -17,9 +19,8 @@ $ENV{TZ} = 'UTC';
 my $tmp = tempdir(CLEANUP => 1);
 system('cc', '-O2', '-std=c99', '-o', "$tmp/genlog", 'bench/genlog.c') == 0 or BAIL_OUT('cannot build genlog');
 
-# verbatim from the SME wiki (seed): fields split on TAB
-my $SEED_DISPOSITION = q{ /logterse/ { svc=$6; count[svc]++; count["Total"]++; }  END  { for (j in count) print count[j] "\t" j; }};
-my $SEED_DNSBL = q{ /logterse.*dnsbl/ { split($8,msg,"/"); svc=msg[3]; count[svc]++; count["Total"]++; } END { for (j in count) print count[j] "\t" j; }};
+# verbatim from the SME wiki (seed), as t/510 runs them: fields split on TAB
+my ($SEED_DISPOSITION, $SEED_DNSBL) = map { slurp("t/data/seed/$_.awk") } qw(disposition dnsbl);
 
 sub awk_counts {
     my ($awk, $prog, $file) = @_;
