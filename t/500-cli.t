@@ -15,7 +15,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use QpstatTest qw(slurp spew parse_csv);
+use QpstatTest qw(%FIXTURE run_cmd slurp spew parse_csv);
 use Test::More;
 use File::Temp ();
 use POSIX ();
@@ -34,15 +34,7 @@ $ENV{LC_ALL} = 'C';
 delete $ENV{LANG};
 
 my $D = 't/data';
-my %FIX = (
-    'multilog-094'    => "$D/multilog-094",
-    'logfile-094'     => "$D/logfile-094.log",
-    'dialect-08x'     => "$D/dialect-08x.log",
-    'dialect-04x'     => "$D/dialect-04x.log",
-    'tai64nlocal-093' => "$D/tai64nlocal-093.log",
-    'syslog-093'      => "$D/syslog-093.log",
-    'edge-cases'      => "$D/edge-cases.log",
-);
+my %FIX = %FIXTURE;
 my @FIXTURES = sort keys %FIX;
 -e $FIX{$_} or BAIL_OUT("fixture $FIX{$_} missing: run perl t/data/make-fixtures.pl") for @FIXTURES;
 
@@ -59,19 +51,8 @@ my @CSV_GOLDEN = ('disposition', 'dnsbl', 'tld', 'disposition,tld');
 # signal.
 sub run {
     my ($cmd, %o) = @_;
-    my $out = File::Temp->new;
-    my $err = File::Temp->new;
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        open STDIN, '<', $o{stdin} // '/dev/null' or POSIX::_exit(126);
-        open STDOUT, '>', "$out" or POSIX::_exit(126);
-        open STDERR, '>', "$err" or POSIX::_exit(126);
-        exec @$cmd or POSIX::_exit(127);
-    }
-    waitpid $pid, 0;
-    my $st = $?;
-    return { out => slurp("$out"), err => slurp("$err"), rc => $st >> 8, sig => $st & 127 };
+    my ($out, $err, $rc, undef, $sig) = run_cmd($cmd, %o);
+    return { out => $out, err => $err, rc => $rc, sig => $sig };
 }
 
 sub report { run([$qpstat, 'report', @_]) }

@@ -16,7 +16,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use QpstatTest qw(slurp parse_csv);
+use QpstatTest qw(run_cmd slurp parse_csv);
 use Test::More;
 use File::Temp ();
 use POSIX ();
@@ -135,20 +135,8 @@ for my $f (@FIXTURES) {
 # Runs a command (list form, no shell); returns stdout, stderr, exit code.
 sub run {
     my ($cmd, %o) = @_;
-    my $out = File::Temp->new;
-    my $err = File::Temp->new;
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        @ENV{ keys %{ $o{env} || {} } } = values %{ $o{env} || {} };
-        open STDIN, '<', $o{stdin} // '/dev/null' or POSIX::_exit(126);
-        open STDOUT, '>', "$out" or POSIX::_exit(126);
-        open STDERR, '>', "$err" or POSIX::_exit(126);
-        exec @$cmd or POSIX::_exit(127);
-    }
-    waitpid $pid, 0;
-    my $st = $?;
-    return { out => slurp("$out"), err => slurp("$err"), rc => $st >> 8, sig => $st & 127 };
+    my ($out, $err, $rc, undef, $sig) = run_cmd($cmd, %o);
+    return { out => $out, err => $err, rc => $rc, sig => $sig };
 }
 
 
