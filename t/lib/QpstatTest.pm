@@ -104,20 +104,13 @@ sub run_cmd {
         }
         exec @$cmd or POSIX::_exit(127);
     }
-    my $deadline = $t0 + ($o{timeout} // 30);
-    my ($status, $signal) = (-1, 0);
-    while (1) {
-        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-            ($status, $signal) = ($? >> 8, $? & 127);
-            last;
-        }
-        if (Time::HiRes::time() > $deadline) {
-            kill 'KILL', $pid;
-            waitpid $pid, 0;
-            last;
-        }
-        Time::HiRes::sleep(0.02);
-    }
+    # a blocking wait (no polling delay) that a timer cuts short
+    my $timed_out = 0;
+    local $SIG{ALRM} = sub { $timed_out = 1; kill 'KILL', $pid };
+    Time::HiRes::alarm($o{timeout} // 30);
+    waitpid $pid, 0;
+    Time::HiRes::alarm(0);
+    my ($status, $signal) = $timed_out ? (-1, 0) : ($? >> 8, $? & 127);
     return (slurp("$out"), slurp("$err"), $status, Time::HiRes::time() - $t0, $signal);
 }
 
