@@ -5,7 +5,7 @@
  *
  * License: MIT (see README).
  */
-#include "qps_store_private.h"
+#include "store_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>

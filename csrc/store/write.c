@@ -13,7 +13,7 @@
  *
  * License: MIT (see README).
  */
-#include "qps_store_private.h"
+#include "store_private.h"
 
 #include <stdlib.h>
 

@@ -10,7 +10,7 @@
  *
  * License: MIT (see README).
  */
-#include "qps_store_private.h"
+#include "store_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
