@@ -256,7 +256,7 @@ copy($db, $corrupt) or die;
 ($rc, $out) = run($Q, 'report', '--db', $corrupt);
 ok($rc == 1 || $rc == 0, 'corrupt store: no crash (exit ' . $rc . ')');
 unlike($out, qr/Segmentation|Aborted/, 'corrupt store: no crash message');
-like($out, qr/qpstat: .*(malformed|not a qpstat store|cannot)/, 'corrupt store: a clear message') if $rc;
+like($out, qr/qpstat report: .*(malformed|not a qpstat store|cannot)/, 'corrupt store: a clear message') if $rc;
 
 SKIP: {
     skip 'root ignores file modes', 3 if $> == 0;

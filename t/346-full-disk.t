@@ -20,7 +20,7 @@ system("$tmp/genlog --connections 3000 --seed 3 > $tmp/big.log") == 0 or die;
 my $db = "$mnt/q.db";
 my $out = `$Q import --db $db $tmp/big.log 2>&1`;
 is($? >> 8, 1, 'import onto a full disk exits 1');
-like($out, qr/qpstat: .*(full|disk|I\/O)/i, 'with a clear message') or diag $out;
+like($out, qr/qpstat import: .*(full|disk|I\/O)/i, 'with a clear message') or diag $out;
 unlike($out, qr/Segmentation|Aborted|core dumped/, 'no crash');
 $out = `$Q report --db $db --by disposition --format csv 2>&1`;
 is($? >> 8, 0, 'the store is still readable') or diag $out;
@@ -35,7 +35,7 @@ if (system('mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', $ro) == 0) {
     system('mount', '-o', 'remount,ro', $ro) == 0 or die 'remount';
     my $out = `$Q import --db $rodb t/data/multilog-094 2>&1`;
     is($? >> 8, 1, 'import into a store on a read-only file system: exit 1');
-    like($out, qr/qpstat: .*(read-only|readonly|unable to open|cannot)/i, 'with a clear message') or diag $out;
+    like($out, qr/qpstat import: .*(read-only|readonly|unable to open|cannot)/i, 'with a clear message') or diag $out;
     $out = `$Q report --db $rodb --by disposition --format csv 2>&1`;
     like($out, qr/^queued,3,/m, 'reports from the read-only store still work') or diag $out;
     system('umount', $ro);

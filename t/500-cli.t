@@ -231,7 +231,7 @@ my $tmp = File::Temp->newdir;
     }
     my $r = report($path);
     is($r->{rc}, 1, "$why: exit 1");
-    like($r->{err}, qr/^qpstat: cannot open \Q$path\E/m, "$why: 'qpstat: cannot open' on stderr");
+    like($r->{err}, qr/^qpstat report: cannot open \Q$path\E/m, "$why: 'qpstat report: cannot open' on stderr");
     $r = report('--format', 'csv', '--by', 'disposition', $path, $FIX{'edge-cases'});
     is($r->{rc}, 1, "$why next to a good file: exit 1 ...");
     like($r->{out}, qr/^queued,6,/m, '... and the report still covers the readable file');

@@ -138,7 +138,7 @@ is($out, "7001\t192.0.2.9\t0/40\n"
 # ---- errors ----------------------------------------------------------------
 ($out, $err, $rc) = run(['tail', '-n', 'all', "$TMP/missing", "$ML/current"]);
 is($rc, 1, 'a missing file: exit 1');
-like($err, qr/^qpstat: cannot open \Q$TMP\E\/missing: No such file/m, '... with a clear message');
+like($err, qr/^qpstat tail: cannot open \Q$TMP\E\/missing: No such file/m, '... with a clear message');
 is($out, join('', @golden[-3 .. -1]), '... and the other files are still read');
 ($out, $err, $rc) = run(['tail', '-n', 'ten', $ML]);
 is($rc, 2, 'bad -n: exit 2');

@@ -171,7 +171,7 @@ is(grep_events($out), ev('too_many', 20004) . (split /^/m, $EV{20005})[0], '--si
     spew("$d/$S", "\x1f\x8b\x08\x00corrupt gzip");
     ($out, $err, $rc) = run(['grep', '.', $d]);
     is($rc, 1, 'a corrupt .s file: exit 1') or diag $err;
-    like($err, qr/^qpstat: cannot read .*\Q$S\E/m, '... naming the file');
+    like($err, qr/^qpstat grep: cannot read .*\Q$S\E/m, '... naming the file');
     ($out, $err, $rc) = run(['grep', '--since', '2026-11-21', '.', $d]);
     is("$rc$err", '0', '--since skips @*.s files labelled (closed) before it');
     is(grep_events($out), ev(20003, 'too_many', 20004, 20005, 'hosts_allow', 20006), '... and reads the rest');
@@ -198,7 +198,7 @@ is(grep_events($out), ev('too_many', 20004) . (split /^/m, $EV{20005})[0], '--si
 # ---- bad input ------------------------------------------------------------------
 ($out, $err, $rc) = run(['grep', 'dnsbl', "$TMP/nope", $DIR]);
 is($rc, 1, 'a missing file: exit 1');
-like($err, qr/^qpstat: cannot open \Q$TMP\E\/nope: No such file or directory$/m, '... with a clear message');
+like($err, qr/^qpstat grep: cannot open \Q$TMP\E\/nope: No such file or directory$/m, '... with a clear message');
 is(grep_events($out), ev(20002), '... and the other logs are still searched');
 ($out, $err, $rc) = run(['grep', '-E', 'a(', $DIR]);
 is($rc, 2, 'a bad regular expression: exit 2');
@@ -226,7 +226,7 @@ SKIP: {
     skip "$Q not runnable by nobody", 3 unless (stat $q)[2] & 01;
     ($out, $err, $rc) = run(['grep', 'xyz', $d], uid => $uid);
     is($rc, 1, 'an unreadable file: exit 1');
-    like($err, qr/^qpstat: cannot open .*\Q$S\E: Permission denied$/m, '... with a clear message');
+    like($err, qr/^qpstat grep: cannot open .*\Q$S\E: Permission denied$/m, '... with a clear message');
     is(grep_events($out), join('', (split /^/m, $EV{20005})[1, 2]), '... the readable files are still searched');
 }
 {

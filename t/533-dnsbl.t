@@ -190,7 +190,7 @@ is($out, $L1, 'a trailing dot in the zone, and --until');
     ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$mport", '--timeout', '0.3',
         '--tries', '2', '--since', '2026-11-22', $LOG);
     is($rc, 1, 'a server that never answers: exit 1');
-    like($err, qr/^qpstat: dnsbl-test: lookup of \S+\.test\.bl failed: Timeout/m, '... a timeout message');
+    like($err, qr/^qpstat dnsbl-test: lookup of \S+\.test\.bl failed: Timeout/m, '... a timeout message');
     like($err, qr/does not answer \(\d+ lookups failed, none answered\); giving up/, '... and it gives up');
     cmp_ok($secs, '<', 10, "... in bounded time (${\ sprintf '%.1f', $secs} s)");
     is($out, '', '... printing no guess');

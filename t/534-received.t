@@ -134,7 +134,7 @@ is($out, $E5 . $E4 . $E3, '--local-ip in IPv4-mapped form matches too');
 # ---- bad input ------------------------------------------------------------------
 ($out, $err, $rc) = run(['received', "$TMP/none"]);
 is($rc, 1, 'a missing Maildir: exit 1');
-like($err, qr/^qpstat: cannot read \Q$TMP\E\/none: No such file or directory$/m, '... with a clear message');
+like($err, qr/^qpstat received: cannot read \Q$TMP\E\/none: No such file or directory$/m, '... with a clear message');
 ($out, $err, $rc) = run(['received']);
 is($rc, 2, 'no Maildir: exit 2');
 ($out, $err, $rc) = run(['received', '--local-ip', 'mx.example.com', $U]);
@@ -154,8 +154,8 @@ SKIP: {
     chmod 0000, "$A/new/1795640000.M1P1.mx";
     ($out, $err, $rc) = run(['received', '--local-ip', '192.168.1.10', $U], uid => $uid);
     is($rc, 1, 'an unreadable directory and file: exit 1');
-    like($err, qr/^qpstat: cannot read directory \Q$B\E\/\.Sent: Permission denied$/m, '... names the directory');
-    like($err, qr/^qpstat: cannot open \Q$A\E\/new\/1795640000\.M1P1\.mx: Permission denied$/m, '... names the file');
+    like($err, qr/^qpstat received: cannot read directory \Q$B\E\/\.Sent: Permission denied$/m, '... names the directory');
+    like($err, qr/^qpstat received: cannot open \Q$A\E\/new\/1795640000\.M1P1\.mx: Permission denied$/m, '... names the file');
     is($out, $E4 . $E3 . $E2 . $ELONG, '... and lists the rest');
     chmod 0755, "$B/.Sent";
     chmod 0644, "$A/new/1795640000.M1P1.mx";

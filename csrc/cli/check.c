@@ -101,8 +101,7 @@ int cli_check(int argc, char **argv)
                   stdout);
             return EXIT_OK;
         default:
-            fputs("Try 'qpstat check --help'.\n", stderr);
-            return EXIT_USAGE;
+            return cli_usage_hint();
         }
     }
     char *defaults[] = {"/var/log/qpsmtpd", "/var/log/sqpsmtpd"};

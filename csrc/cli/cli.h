@@ -15,8 +15,28 @@
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-/* "qpstat: <message>" on stderr. */
+/* ---- one voice (opts.c) ---- */
+
+/* Names the running command ("report") in every message; main calls it
+ * once. Without it, messages say "qpstat: ". */
+void cli_set_command(const char *name);
+/* "qpstat COMMAND: <message>" on stderr: a runtime problem (exit 1). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, then "Try 'qpstat COMMAND --help'."; returns EXIT_USAGE. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The hint line alone (after getopt's own message); returns EXIT_USAGE. */
+int cli_usage_hint(void);
+
+/* The one number parser of every option: a whole decimal number (no sign,
+ * no blanks) from min to max. On a bad text it prints the usage error
+ * naming `option` ("--top") and the range, and returns false. */
+bool cli_number(const char *option, const char *text, long min, long max, long *out);
+/* A FILE argument of `option` (--db): refuses "" and "-", and a word that
+ * starts with '-' (getopt took the next option as the argument, as in
+ * "--db --by x"). Prints the usage error unless quiet; returns false. */
+bool cli_file_argument(const char *option, const char *arg, bool quiet);
+/* --prefix: refuses an empty prefix (usage error printed). */
+bool cli_prefix_argument(const char *arg);
 
 /* The current time, or $QPSTAT_NOW (unix seconds) so tests are repeatable. */
 int64_t cli_now(void);
@@ -67,10 +87,19 @@ void cli_range_days(cli_range *r, int64_t now, int first_day_back, int last_day_
 /* Writes "YYYY-MM-DD" of a unix time in local time. */
 void cli_format_date(int64_t t, char out[11]);
 
-/* ---- the store (cli_import.c) ---- */
+/* ---- the store ---- */
 
-/* $QPSTAT_DB, else /var/lib/qpstat/qpstat.db */
-const char *cli_default_db(void);
+/* The one rule for --db and QPSTAT_DB (opts.c): --db FILE names the
+ * store; QPSTAT_DB, when set and not empty, stands for --db wherever no
+ * --db is given: import, collect and check use it instead of
+ * /var/lib/qpstat/qpstat.db, the processor stores into it, and report and
+ * summary read it when no PATH is named (a PATH given reads the logs). */
+const char *cli_db_env(void);     /* $QPSTAT_DB or NULL */
+const char *cli_default_db(void); /* $QPSTAT_DB, else /var/lib/qpstat/qpstat.db */
+/* The store report or summary reads: --db's FILE (given), else
+ * $QPSTAT_DB when no PATH is named, else NULL (read the logs). */
+const char *cli_db_source(const char *given, int npaths);
+
 /* Opens the store for reading, or for writing (creating it and its
  * directory); reports failures on stderr and returns NULL. */
 qps_store *cli_store_open(const char *path, bool write);
@@ -124,6 +153,14 @@ void cli_lines_free(cli_lines *l);
  * --yesterday and --days (only one may be given). */
 enum { CLI_OPT_TODAY = 0x1000, CLI_OPT_YESTERDAY, CLI_OPT_DAYS, CLI_OPT_SINCE, CLI_OPT_UNTIL };
 int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *exclusive);
+/* After the options: a range whose --since is not before its --until
+ * selects nothing, so it is a usage error (printed); returns 0 or EXIT_USAGE. */
+int cli_range_done(const cli_range *r);
+/* The time options' entries of a struct option table. */
+#define CLI_TIME_OPTIONS                                                                                      \
+    {"today", no_argument, NULL, CLI_OPT_TODAY}, {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},         \
+        {"days", required_argument, NULL, CLI_OPT_DAYS}, {"since", required_argument, NULL, CLI_OPT_SINCE},   \
+        {"until", required_argument, NULL, CLI_OPT_UNTIL}
 /* Whether a record's time is selected (untimed records are not, when a range is set). */
 bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t);
 /* True for a multilog old log (@label.s/.u) closed before since: every line

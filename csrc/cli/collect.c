@@ -95,7 +95,7 @@ static int import_round(qps_store *store, char **dirs, int ndirs, seen_set *seen
         }
         remember(seen, &st);
         if (verbose && added)
-            fprintf(stderr, "qpstat collect: %s: %llu new records\n", paths.paths[i], (unsigned long long)added);
+            cli_error("%s: %llu new records", paths.paths[i], (unsigned long long)added);
     }
     cli_paths_free(&paths);
     return errors;
@@ -128,18 +128,16 @@ int cli_collect(int argc, char **argv)
                   stdout);
             return EXIT_OK;
         default:
-            fputs("Try 'qpstat collect --help'.\n", stderr);
-            return EXIT_USAGE;
+            return cli_usage_hint();
         }
     }
     if (optind == argc) {
-        fputs("qpstat collect: name the log directories to follow\nTry 'qpstat collect --help'.\n", stderr);
-        return EXIT_USAGE;
+        return cli_usage("name the log directories to follow");
     }
     for (int i = optind; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-            cli_error("collect: %s is not a directory", argv[i]);
+            cli_error("%s is not a directory", argv[i]);
             return EXIT_RUNTIME;
         }
     }
@@ -158,7 +156,7 @@ int cli_collect(int argc, char **argv)
             fd = -1;
         }
     if (!force_poll && fd < 0 && verbose)
-        fprintf(stderr, "qpstat collect: inotify unavailable, polling every second\n");
+        cli_error("inotify unavailable, polling every second");
 
     seen_set seen = {0};
     int errors = 0;

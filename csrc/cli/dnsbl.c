@@ -113,7 +113,7 @@ static void lookup_failed(lookup *lk, int status)
     d->failed++;
     if (d->failures_shown < REPORT_FAILURES) {
         d->failures_shown++;
-        cli_error("dnsbl-test: lookup of %s failed: %s", lk->name, lk->error);
+        cli_error("lookup of %s failed: %s", lk->name, lk->error);
     }
     if (d->answered == 0 && d->failed >= GIVE_UP_AFTER)
         d->giving_up = true;
@@ -504,17 +504,6 @@ static bool valid_zone(const char *z)
     return true;
 }
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 int cli_dnsbl_test(int argc, char **argv)
 {
     enum { OPT_ALL = 256, OPT_SERVER, OPT_TIMEOUT, OPT_TRIES, OPT_PARALLEL, OPT_PREFIX };
@@ -551,30 +540,23 @@ int cli_dnsbl_test(int argc, char **argv)
             errno = 0;
             double s = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(s >= 0.01 && s <= 600)) {
-                cli_error("dnsbl-test: --timeout takes seconds from 0.01 to 600, not '%s'", optarg);
-                return EXIT_USAGE;
+                return cli_usage("--timeout takes seconds from 0.01 to 600, not '%s'", optarg);
             }
             timeout_ms = (int)lround(s * 1000);
             break;
         }
         case OPT_TRIES:
-            if (!parse_int(optarg, 1, 10, &tries)) {
-                cli_error("dnsbl-test: --tries takes a number from 1 to 10, not '%s'", optarg);
+            if (!cli_number("--tries", optarg, 1, 10, &tries))
                 return EXIT_USAGE;
-            }
             break;
         case OPT_PARALLEL:
-            if (!parse_int(optarg, 1, 256, &v)) {
-                cli_error("dnsbl-test: --parallel takes a number from 1 to 256, not '%s'", optarg);
+            if (!cli_number("--parallel", optarg, 1, 256, &v))
                 return EXIT_USAGE;
-            }
             d.parallel = (int)v;
             break;
         case OPT_PREFIX:
-            if (!*optarg) {
-                cli_error("dnsbl-test: --prefix must not be empty");
+            if (!cli_prefix_argument(optarg))
                 return EXIT_USAGE;
-            }
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
@@ -582,12 +564,11 @@ int cli_dnsbl_test(int argc, char **argv)
                 return rc;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        default: fputs("Try 'qpstat dnsbl-test --help'.\n", stderr); return EXIT_USAGE;
+        default: return cli_usage_hint();
         }
     }
     if (optind >= argc) {
-        cli_error("dnsbl-test: no ZONE given. Try 'qpstat dnsbl-test --help'.");
-        return EXIT_USAGE;
+        return cli_usage("no ZONE given");
     }
     char zone[256];
     snprintf(zone, sizeof zone, "%s", argv[optind++]);
@@ -595,8 +576,7 @@ int cli_dnsbl_test(int argc, char **argv)
     if (zl && zone[zl - 1] == '.')
         zone[zl - 1] = '\0';
     if (!valid_zone(zone)) {
-        cli_error("dnsbl-test: '%s' is not a DNS zone name", argv[optind - 1]);
-        return EXIT_USAGE;
+        return cli_usage("'%s' is not a DNS zone name", argv[optind - 1]);
     }
     d.zone = zone;
     if (!range.has_since && !range.has_until) {
@@ -608,7 +588,7 @@ int cli_dnsbl_test(int argc, char **argv)
 
     int st = ares_library_init(ARES_LIB_INIT_ALL);
     if (st != ARES_SUCCESS) {
-        cli_error("dnsbl-test: cannot start the resolver: %s", ares_strerror(st));
+        cli_error("cannot start the resolver: %s", ares_strerror(st));
         return EXIT_RUNTIME;
     }
     struct ares_options ao;
@@ -617,12 +597,12 @@ int cli_dnsbl_test(int argc, char **argv)
     ao.tries = (int)tries;
     st = ares_init_options(&d.channel, &ao, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (st != ARES_SUCCESS) {
-        cli_error("dnsbl-test: cannot start the resolver: %s", ares_strerror(st));
+        cli_error("cannot start the resolver: %s", ares_strerror(st));
         ares_library_cleanup();
         return EXIT_RUNTIME;
     }
     if (server && (st = ares_set_servers_ports_csv(d.channel, server)) != ARES_SUCCESS) {
-        cli_error("dnsbl-test: --server takes IP:PORT or [IPv6]:PORT, not '%s' (%s)", server, ares_strerror(st));
+        cli_error("--server takes IP:PORT or [IPv6]:PORT, not '%s' (%s)", server, ares_strerror(st));
         ares_destroy(d.channel);
         ares_library_cleanup();
         return EXIT_USAGE;
@@ -654,13 +634,13 @@ int cli_dnsbl_test(int argc, char **argv)
         }
         if (d.giving_up) {
             ares_cancel(d.channel); /* the callbacks mark the rest failed */
-            cli_error("dnsbl-test: the DNS server%s%s does not answer (%" PRIu64
+            cli_error("the DNS server%s%s does not answer (%" PRIu64
                       " lookups failed, none answered); giving up",
                       server ? " " : "", server ? server : "", d.failed);
         }
         release(&d);
         if (d.failed && !d.giving_up)
-            cli_error("dnsbl-test: %" PRIu64 " lookup%s failed (--all prints them)", d.failed,
+            cli_error("%" PRIu64 " lookup%s failed (--all prints them)", d.failed,
                       d.failed == 1 ? "" : "s");
         if (fflush(stdout) != 0 && !d.write_failed) {
             cli_error("cannot write the output: %s", strerror(errno));

@@ -119,10 +119,8 @@ int cli_grep(int argc, char **argv)
         case OPT_LINES: mode = CLI_JOIN_LINES; break;
         case OPT_LOCAL: stamp = CLI_STAMP_LOCAL; break;
         case OPT_PREFIX:
-            if (!*optarg) {
-                cli_error("grep: --prefix must not be empty");
+            if (!cli_prefix_argument(optarg))
                 return EXIT_USAGE;
-            }
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
@@ -130,17 +128,15 @@ int cli_grep(int argc, char **argv)
                 return rc;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        default: fputs("Try 'qpstat grep --help'.\n", stderr); return EXIT_USAGE;
+        default: return cli_usage_hint();
         }
     }
     if (optind >= argc) {
-        cli_error("grep: no PATTERN given. Try 'qpstat grep --help'.");
-        return EXIT_USAGE;
+        return cli_usage("no PATTERN given");
     }
     const char *pattern = argv[optind++];
     if (!*pattern) {
-        cli_error("grep: the PATTERN is empty (use . to see every connection)");
-        return EXIT_USAGE;
+        return cli_usage("the PATTERN is empty (use . to see every connection)");
     }
     m.fold = malloc(QPS_LINE_MAX + 1);
     if (!m.fold) {
@@ -152,9 +148,8 @@ int cli_grep(int argc, char **argv)
         if (err) {
             char msg[256];
             regerror(err, &m.re, msg, sizeof msg);
-            cli_error("grep: bad regular expression '%s': %s", pattern, msg);
             free(m.fold);
-            return EXIT_USAGE;
+            return cli_usage("bad regular expression '%s': %s", pattern, msg);
         }
     } else {
         m.needle_len = strlen(pattern);

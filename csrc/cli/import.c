@@ -18,12 +18,6 @@
 #include <unistd.h>
 
 
-const char *cli_default_db(void)
-{
-    const char *env = getenv("QPSTAT_DB");
-    return env && *env ? env : "/var/lib/qpstat/qpstat.db";
-}
-
 qps_store *cli_store_open(const char *path, bool write)
 {
     if (write) {
@@ -73,15 +67,10 @@ int cli_import(int argc, char **argv)
         case 'd': db = optarg; break;
         case 's': server = optarg; break;
         case 'v': verbose = true; break;
-        case 'k': {
-            char *end;
-            keep = strtol(optarg, &end, 10);
-            if (*end || keep < 1 || keep > 100000) {
-                fprintf(stderr, "qpstat import: --keep takes a number of days, not '%s'\n", optarg);
+        case 'k':
+            if (!cli_number("--keep", optarg, 1, 100000, &keep))
                 return EXIT_USAGE;
-            }
             break;
-        }
         case 'h':
             fputs("usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH...]\n"
                   "Adds the records of qpsmtpd logs to the store (default /var/lib/qpstat/qpstat.db or\n"
@@ -90,14 +79,12 @@ int cli_import(int argc, char **argv)
                   stdout);
             return EXIT_OK;
         default:
-            fputs("Try 'qpstat import --help'.\n", stderr);
-            return EXIT_USAGE;
+            return cli_usage_hint();
         }
     }
     for (int i = optind; i < argc; i++) {
         if (strcmp(argv[i], "-") == 0) {
-            fputs("qpstat import: standard input cannot be resumed: name the files\n", stderr);
-            return EXIT_USAGE;
+            return cli_usage("standard input cannot be resumed: name the files");
         }
     }
     qps_store *store = cli_store_open(db, true);
@@ -116,7 +103,7 @@ int cli_import(int argc, char **argv)
             errors++;
         total += added;
         if (verbose)
-            fprintf(stderr, "qpstat import: %s: %llu new records\n", paths.paths[i], (unsigned long long)added);
+            cli_error("%s: %llu new records", paths.paths[i], (unsigned long long)added);
     }
     cli_paths_free(&paths);
     if (keep > 0) {
@@ -125,12 +112,11 @@ int cli_import(int argc, char **argv)
             cli_error("%s", qps_store_error(store));
             errors++;
         } else if (verbose) {
-            fprintf(stderr, "qpstat import: pruned %llu records older than %ld days\n", (unsigned long long)removed,
-                    keep);
+            cli_error("pruned %llu records older than %ld days", (unsigned long long)removed, keep);
         }
     }
     if (verbose)
-        fprintf(stderr, "qpstat import: %llu new records in all\n", (unsigned long long)total);
+        cli_error("%llu new records in all", (unsigned long long)total);
     qps_store_close(store);
     return errors ? EXIT_RUNTIME : EXIT_OK;
 }

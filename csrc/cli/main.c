@@ -6,19 +6,8 @@
 #include "cli.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-void cli_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("qpstat: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static const struct {
     const char *name;
@@ -68,6 +57,7 @@ int main(int argc, char **argv)
             char name[64];
             snprintf(name, sizeof name, "qpstat %s", commands[i].name);
             argv[1] = name;
+            cli_set_command(commands[i].name);
             return commands[i].run(argc - 1, argv + 1);
         }
     }

@@ -353,31 +353,23 @@ int cli_received(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
-        case OPT_DAYS: {
-            char *end;
-            errno = 0;
-            days = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || days <= 0 || days > 100000) {
-                cli_error("received: --days takes a positive whole number, not '%s'", optarg);
+        case OPT_DAYS:
+            if (!cli_number("--days", optarg, 1, 100000, &days))
                 return EXIT_USAGE;
-            }
             break;
-        }
         case OPT_LOCAL_IP:
             if (w.nlocal == MAX_LOCAL || !parse_ip(optarg, &w.local[w.nlocal])) {
-                cli_error("received: --local-ip takes an IPv4 or IPv6 address (at most %d), not '%s'", MAX_LOCAL,
+                return cli_usage("--local-ip takes an IPv4 or IPv6 address (at most %d), not '%s'", MAX_LOCAL,
                           optarg);
-                return EXIT_USAGE;
             }
             w.nlocal++;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        default: fputs("Try 'qpstat received --help'.\n", stderr); return EXIT_USAGE;
+        default: return cli_usage_hint();
         }
     }
     if (optind >= argc) {
-        cli_error("received: name the Maildir(s) to read. Try 'qpstat received --help'.");
-        return EXIT_USAGE;
+        return cli_usage("name the Maildir(s) to read");
     }
     w.since = cli_now() - days * 86400;
     w.buf = malloc(HEADER_MAX);

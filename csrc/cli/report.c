@@ -39,14 +39,6 @@ static const qps_dim all_dims[] = {
     QPS_DIM_SCORE,       QPS_DIM_SPAM,   QPS_DIM_CONNECTIONS, QPS_DIM_CONNECTION_TIME,
 };
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "qpstat report: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'qpstat report --help'.\n");
-    return EXIT_USAGE;
-}
-
 /* "disposition,tld" is one table; any other comma separates tables. */
 static bool parse_by(const char *value, qps_dim *dims, size_t *n)
 {
@@ -70,17 +62,6 @@ static bool parse_by(const char *value, qps_dim *dims, size_t *n)
         else if (*p)
             return false;
     }
-    return true;
-}
-
-static bool parse_count(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > max)
-        return false;
-    *out = v;
     return true;
 }
 
@@ -129,11 +110,11 @@ int cli_report(int argc, char **argv)
         switch (c) {
         case 'b':
             if (!parse_by(optarg, dims, &ndims))
-                return usage_error("unknown --by dimension in '%s'", optarg);
+                return cli_usage("unknown --by dimension in '%s'", optarg);
             break;
         case 'n':
-            if (!parse_count(optarg, 1000000000L, &top))
-                return usage_error("--top takes a whole number, not '%s'", optarg);
+            if (!cli_number("--top", optarg, 0, 1000000000L, &top))
+                return EXIT_USAGE;
             break;
         case 'f':
             if (strcmp(optarg, "text") == 0)
@@ -143,34 +124,31 @@ int cli_report(int argc, char **argv)
             else if (strcmp(optarg, "csv") == 0)
                 format = QPS_FORMAT_CSV;
             else
-                return usage_error("--format is text, json or csv, not '%s'", optarg);
+                return cli_usage("--format is text, json or csv, not '%s'", optarg);
             break;
         case 'j':
-            if (!parse_count(optarg, 64, &jobs) || jobs == 0)
-                return usage_error("--jobs takes a number from 1 to 64, not '%s'", optarg);
+            if (!cli_number("--jobs", optarg, 1, 64, &jobs))
+                return EXIT_USAGE;
             break;
         case OPT_DB: db = optarg; break;
         case OPT_MAIL: mail = true; break;
         case OPT_UTC: utc = true; break;
         case OPT_PREFIX:
-            if (!*optarg)
-                return usage_error("--prefix must not be empty%s", "");
+            if (!cli_prefix_argument(optarg))
+                return EXIT_USAGE;
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
             int rc = cli_time_option(c, optarg, now, &range, &time_options);
-            if (rc != 0) {
-                fputs("Try 'qpstat report --help'.\n", stderr);
+            if (rc != 0)
                 return rc;
-            }
             break;
         }
         case 'h':
             fputs(usage_text, stdout);
             return EXIT_OK;
         default:
-            fputs("Try 'qpstat report --help'.\n", stderr);
-            return EXIT_USAGE;
+            return cli_usage_hint();
         }
     }
     if (mail) {
@@ -194,7 +172,7 @@ int cli_report(int argc, char **argv)
                 dims[ndims++] = all_dims[i];
     }
     if (format == QPS_FORMAT_CSV && ndims != 1)
-        return usage_error("--format csv prints one table: give one --by%s", "");
+        return cli_usage("--format csv prints one table: give one --by");
 
     qps_agg_opts opts = {0};
     opts.parser.terse_prefix = prefix;
@@ -219,7 +197,7 @@ int cli_report(int argc, char **argv)
     if (db) {
         if (optind < argc) {
             qps_agg_free(agg);
-            return usage_error("--db reads the store, not log files: drop '%s'", argv[optind]);
+            return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
         }
         qps_store *store = cli_store_open(db, false);
         if (!store || qps_store_aggregate(store, agg) != QPS_OK) {

@@ -273,7 +273,7 @@ int cli_processor(int argc, char **argv)
                   stdout);
             return EXIT_OK;
         } else {
-            cli_error("processor: ignoring unknown option (it must not stop multilog)");
+            cli_error("ignoring unknown option (it must not stop multilog)");
         }
     }
     summary s = {0};
@@ -289,9 +289,9 @@ int cli_processor(int argc, char **argv)
     qps_parser *parser = qps_parser_new(NULL);
     qps_store *store = NULL;
     if (db && !(store = cli_store_open(db, true)))
-        cli_error("processor: statistics go on without the store");
+        cli_error("statistics go on without the store");
     if (store && qps_store_begin(store) != QPS_OK) {
-        cli_error("processor: %s", qps_store_error(store));
+        cli_error("%s", qps_store_error(store));
         qps_store_close(store);
         store = NULL;
     }
@@ -310,7 +310,7 @@ int cli_processor(int argc, char **argv)
             break;
         }
         if (out_ok && write_all(1, buf, (size_t)n) != 0) {
-            cli_error("processor: cannot write fd 1: %s", strerror(errno));
+            cli_error("cannot write fd 1: %s", strerror(errno));
             out_ok = false;
         }
         for (ssize_t i = 0; i < n; i++) {
@@ -337,7 +337,7 @@ int cli_processor(int argc, char **argv)
             }
             offset += (int64_t)line_len + 1;
             if (store && qps_store_add(store, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL) != QPS_OK) {
-                cli_error("processor: %s", qps_store_error(store));
+                cli_error("%s", qps_store_error(store));
                 qps_store_rollback(store);
                 qps_store_close(store);
                 store = NULL;
@@ -353,16 +353,16 @@ int cli_processor(int argc, char **argv)
     if (store) {
         if ((have_id && qps_store_file_progress(store, &id, "processor", offset, lines, bad) != QPS_OK) ||
             qps_store_commit(store) != QPS_OK)
-            cli_error("processor: %s", qps_store_error(store));
+            cli_error("%s", qps_store_error(store));
         qps_store_close(store);
     }
     FILE *out = have_state_out ? fdopen(5, "w") : NULL;
     if (out) {
         write_state(&s, out, true);
         if (fclose(out) != 0)
-            cli_error("processor: cannot write the state on fd 5: %s", strerror(errno));
+            cli_error("cannot write the state on fd 5: %s", strerror(errno));
     } else {
-        cli_error("processor: fd 5 is not open: no state written (run me from multilog)");
+        cli_error("fd 5 is not open: no state written (run me from multilog)");
     }
     free(buf);
     free(line);
@@ -433,8 +433,7 @@ int cli_summary(int argc, char **argv)
                   stdout);
             return EXIT_OK;
         } else {
-            fputs("Try 'qpstat summary --help'.\n", stderr);
-            return EXIT_USAGE;
+            return cli_usage_hint();
         }
     }
     summary s = {0};

@@ -536,13 +536,9 @@ int cli_tail(int argc, char **argv)
                 keep_all = true;
                 break;
             }
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > MAX_LAST) {
-                cli_error("tail: -n takes a number from 0 to %ld or 'all', not '%s'", MAX_LAST, optarg);
+            long v;
+            if (!cli_number("-n", optarg, 0, MAX_LAST, &v))
                 return EXIT_USAGE;
-            }
             keep = (size_t)v;
             keep_all = false;
             break;
@@ -550,20 +546,17 @@ int cli_tail(int argc, char **argv)
         case OPT_LABEL: stamp = CLI_STAMP_RAW; break;
         case OPT_LOCAL: stamp = CLI_STAMP_LOCAL; break;
         case OPT_PREFIX:
-            if (!*optarg) {
-                cli_error("tail: --prefix must not be empty");
+            if (!cli_prefix_argument(optarg))
                 return EXIT_USAGE;
-            }
             prefix = optarg;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        default: fputs("Try 'qpstat tail --help'.\n", stderr); return EXIT_USAGE;
+        default: return cli_usage_hint();
         }
     }
     int npaths = argc - optind;
     if (follow_mode && npaths > 1) {
-        cli_error("tail: -f follows one file or directory");
-        return EXIT_USAGE;
+        return cli_usage("-f follows one file or directory");
     }
 
     tail_out out = {0};

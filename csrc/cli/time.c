@@ -136,7 +136,6 @@ void cli_range_days(cli_range *r, int64_t now, int first_back, int last_back)
 /* The time options shared by report, grep and dnsbl-test. */
 int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *exclusive)
 {
-    char *end;
     long days;
     switch (opt) {
     case CLI_OPT_TODAY:
@@ -148,12 +147,8 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
         ++*exclusive;
         break;
     case CLI_OPT_DAYS:
-        errno = 0;
-        days = strtol(arg, &end, 10);
-        if (errno || end == arg || *end || days <= 0 || days > 100000) {
-            cli_error("--days takes a positive whole number, not '%s'", arg);
+        if (!cli_number("--days", arg, 1, 100000, &days))
             return EXIT_USAGE;
-        }
         r->since = now - days * 86400;
         r->has_since = true;
         r->has_until = false;
@@ -162,15 +157,13 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
         break;
     case CLI_OPT_SINCE:
         if (!cli_parse_when(arg, false, &r->since)) {
-            cli_error("--since: not a date or time: '%s'", arg);
-            return EXIT_USAGE;
+            return cli_usage("--since: not a date or time: '%s'", arg);
         }
         r->has_since = true;
         break;
     case CLI_OPT_UNTIL:
         if (!cli_parse_when(arg, true, &r->until)) {
-            cli_error("--until: not a date or time: '%s'", arg);
-            return EXIT_USAGE;
+            return cli_usage("--until: not a date or time: '%s'", arg);
         }
         r->has_until = true;
         break;
@@ -178,8 +171,7 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
         return EXIT_USAGE;
     }
     if (*exclusive > 1) {
-        cli_error("give only one of --today, --yesterday and --days");
-        return EXIT_USAGE;
+        return cli_usage("give only one of --today, --yesterday and --days");
     }
     return 0;
 }
