@@ -4,10 +4,10 @@
 # the reference tools, a real qpsmtpd, sanitizers, valgrind).
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
-want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev check pkg-config"
+want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev libmicrohttpd-dev libjs-chart.js check pkg-config"
 if [ "${1:-}" = test ]; then
     want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
-qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libtest-leaktrace-perl valgrind"
+qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libtest-leaktrace-perl valgrind chromium"
 fi
 missing=""
 for p in $want; do

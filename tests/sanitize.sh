@@ -12,7 +12,7 @@ CORE="csrc/core/*.c csrc/store/*.c"
 INTERNAL="-Icsrc/core -Icsrc/store"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-$CC $FLAGS $INTERNAL -Icsrc/cli -o "$out/qpstat" csrc/cli/*.c $CORE -lsqlite3 -lz -lcares -lm -lpthread
+$CC $FLAGS $INTERNAL -Icsrc/cli -o "$out/qpstat" csrc/cli/*.c $CORE -lsqlite3 -lz -lcares -lmicrohttpd -lm -lpthread
 status=0
 for t in tests/check_*.c; do
     bin="$out/$(basename "$t" .c)"

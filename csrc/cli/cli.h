@@ -116,6 +116,7 @@ int cli_processor(int argc, char **argv);
 int cli_summary(int argc, char **argv);
 int cli_collect(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);

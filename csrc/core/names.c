@@ -59,3 +59,47 @@ qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim)
     }
     return QPS_EINVAL;
 }
+
+/* "disposition,tld" is one table; any other comma separates tables. */
+qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n)
+{
+    if (!text || !dims || !n || *n > cap)
+        return QPS_EINVAL;
+    if (strcmp(text, "all") == 0) {
+        for (int d = 0; d < QPS_DIM_COUNT_; d++) {
+            bool have = false;
+            for (size_t i = 0; i < *n; i++)
+                have |= dims[i] == (qps_dim)d;
+            if (!have && *n < cap)
+                dims[(*n)++] = (qps_dim)d;
+        }
+        return QPS_OK;
+    }
+    const char *p = text;
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        qps_dim d;
+        if (len == 11 && memcmp(p, "disposition", 11) == 0 && comma && strncmp(comma + 1, "tld", 3) == 0 &&
+            (comma[4] == '\0' || comma[4] == ',')) {
+            d = QPS_DIM_DISPOSITION_TLD;
+            len = 15;
+        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD) {
+            return QPS_EINVAL;
+        }
+        bool have = false;
+        for (size_t i = 0; i < *n; i++)
+            have |= dims[i] == d;
+        if (!have) {
+            if (*n == cap)
+                return QPS_EINVAL;
+            dims[(*n)++] = d;
+        }
+        p += len;
+        if (*p == ',' && p[1])
+            p++;
+        else if (*p)
+            return QPS_EINVAL;
+    } while (*p);
+    return QPS_OK;
+}

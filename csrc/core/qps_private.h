@@ -42,25 +42,10 @@ void qps_table_entries(const qps_table *table, qps_table_entry *entries);
 
 /* ---- growable byte buffer (qps_buf.c) ---- */
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed; /* an allocation failed; later appends are ignored */
-} qps_buf;
-
-void qps_buf_append(qps_buf *buf, const char *bytes, size_t len);
-void qps_buf_putc(qps_buf *buf, char c);
-void qps_buf_printf(qps_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void qps_buf_release(qps_buf *buf);
+/* qps_buf is public (qpstat.h) */
 
 /* ---- escaping of attacker-controlled bytes (qps_escape.c) ---- */
 
-/* For terminals: control bytes, DEL, C1 controls and invalid UTF-8 become
- * \xNN, a backslash becomes \\. */
-void qps_escape_text(qps_buf *buf, const char *s, size_t len);
-/* A JSON string body (without quotes); bytes that are not valid UTF-8 are
- * written as \u00NN (their Latin-1 reading) so the output stays valid. */
-void qps_escape_json(qps_buf *buf, const char *s, size_t len);
 /* One RFC 4180 field: escaped as for text (control bytes as \xNN, a
  * backslash doubled), then quoted when it holds a comma, a quote or
  * leading or trailing blanks. */

@@ -280,6 +280,12 @@ const char *qps_dim_name(qps_dim dim);
 /** Looks a dimension up by name; QPS_EINVAL if unknown. */
 qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim);
 
+/** Parses a list of tables as the CLI's --by takes it ("disposition,dnsbl",
+ *  where "disposition,tld" is one table; "all" for every table in report
+ *  order) and appends the dimensions not yet in dims[0..*n) at dims[*n],
+ *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
+qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
+
 /** Aggregator options; pass NULL for defaults. */
 typedef struct {
     qps_parser_opts parser;
@@ -409,6 +415,53 @@ typedef struct {
  *  format. CSV takes exactly one dimension (QPS_EINVAL otherwise). Returns
  *  QPS_EIO when the sink fails. */
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
+
+/** Options of qps_render_metrics; zeroed fields take the defaults. */
+typedef struct {
+    size_t max_labels;        /* label values per labelled metric (dispositions,
+                                 DNSBL zones), the most frequent first; the rest
+                                 is summed as "other". 0 = 50 */
+    int openmetrics;          /* 1: OpenMetrics 1.0 text (ends in "# EOF"),
+                                 0: Prometheus text format 0.0.4 */
+    int has_recent_peak;      /* 1: print recent_peak as qpsmtpd_connections_peak */
+    unsigned recent_peak;     /* highest concurrency of a recent window */
+    int has_last_record;      /* 1: print last_record as a gauge */
+    int64_t last_record;      /* unix time of the store's newest record */
+} qps_metrics_opts;
+
+/** Renders agg as Prometheus metrics (HELP and TYPE for every family):
+ *  transactions by disposition, DNSBL denials by zone, connection counters,
+ *  the spam score histogram and the connection time summary. Labels are
+ *  bounded (see max_labels) and never hold remote input other than
+ *  dispositions and DNSBL zones. QPS_EIO when the sink fails. */
+qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, qps_write_fn write, void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Output buffers and escaping                                         */
+/* ------------------------------------------------------------------ */
+
+/** A growable byte buffer. Zero it ({0}) before first use; release it with
+ *  qps_buf_release. data is NUL-terminated whenever it is not NULL (the NUL
+ *  is not counted in len). A failed allocation is sticky: failed is set,
+ *  later appends are ignored, so a caller checks once at the end. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} qps_buf;
+
+void qps_buf_append(qps_buf *buf, const char *bytes, size_t len);
+void qps_buf_putc(qps_buf *buf, char c);
+void qps_buf_printf(qps_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Frees the content and zeroes the buffer (failed included). */
+void qps_buf_release(qps_buf *buf);
+
+/** Terminal text: control bytes, DEL, C1 controls and invalid UTF-8 become
+ *  \xNN, a backslash becomes two. Appends the escaped form of s to buf. */
+void qps_escape_text(qps_buf *buf, const char *s, size_t len);
+
+/** The body of a JSON string (without the quotes), always valid JSON. */
+void qps_escape_json(qps_buf *buf, const char *s, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Store: transactions and connection facts in one SQLite file         */
