@@ -7,7 +7,7 @@ set -eu
 want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev libmicrohttpd-dev libjs-chart.js check pkg-config"
 if [ "${1:-}" = test ]; then
     want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
-qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libtest-leaktrace-perl valgrind chromium"
+qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libtest-leaktrace-perl valgrind chromium prometheus"
 fi
 missing=""
 for p in $want; do
