@@ -31,6 +31,9 @@ int cli_usage_hint(void);
  * no blanks) from min to max. On a bad text it prints the usage error
  * naming `option` ("--top") and the range, and returns false. */
 bool cli_number(const char *option, const char *text, long min, long max, long *out);
+/* The same rule without a message (for callers that report elsewhere,
+ * such as serve's HTTP parameters). */
+bool cli_whole_number(const char *text, long min, long max, long *out);
 /* A FILE argument of `option` (--db): refuses "" and "-", and a word that
  * starts with '-' (getopt took the next option as the argument, as in
  * "--db --by x"). Prints the usage error unless quiet; returns false. */

@@ -60,17 +60,24 @@ int cli_usage(const char *fmt, ...)
     return cli_usage_hint();
 }
 
-bool cli_number(const char *option, const char *text, long min, long max, long *out)
+bool cli_whole_number(const char *text, long min, long max, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
     /* strtol skips leading blanks and takes a sign: " 5" and "+5" are typos here */
-    if (errno || end == text || *end || !(*text >= '0' && *text <= '9') || v < min || v > max) {
+    if (errno || end == text || *end || !(*text >= '0' && *text <= '9') || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_number(const char *option, const char *text, long min, long max, long *out)
+{
+    if (!cli_whole_number(text, min, max, out)) {
         cli_usage("%s takes a whole number from %ld to %ld, not '%s'", option, min, max, text);
         return false;
     }
-    *out = v;
     return true;
 }
 

@@ -91,17 +91,6 @@ typedef struct {
     char bad[300];
 } report_query;
 
-static bool parse_whole(const char *s, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* One query parameter; a problem is kept for a 400 (the first one). */
 static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -115,7 +104,7 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
         if (qps_dims_parse(v, q->dims, QPS_DIM_COUNT_, &q->ndims) != QPS_OK)
             snprintf(q->bad, sizeof q->bad, "by: unknown table in '%.200s'", v);
     } else if (strcmp(key, "top") == 0) {
-        if (!parse_whole(v, 1000000, &q->top))
+        if (!cli_whole_number(v, 0, 1000000000L, &q->top))
             snprintf(q->bad, sizeof q->bad, "top takes a whole number, not '%.200s'", v);
     } else if (strcmp(key, "utc") == 0) {
         q->utc = strcmp(v, "0") != 0;
@@ -125,7 +114,7 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
         q->periods++;
     } else if (strcmp(key, "days") == 0) {
         long days;
-        if (!parse_whole(v, 100000, &days) || days == 0) {
+        if (!cli_whole_number(v, 1, 100000, &days)) {
             snprintf(q->bad, sizeof q->bad, "days takes a whole number from 1 to 100000, not '%.200s'", v);
         } else {
             q->range.since = now - days * 86400;
@@ -364,7 +353,7 @@ static bool parse_listen(const char *text, struct sockaddr_storage *ss, bool *lo
     char host[256];
     const char *colon = strrchr(text, ':');
     long port;
-    if (!colon || (size_t)(colon - text) >= sizeof host || !parse_whole(colon + 1, 65535, &port))
+    if (!colon || (size_t)(colon - text) >= sizeof host || !cli_whole_number(colon + 1, 0, 65535, &port))
         return false;
     memcpy(host, text, (size_t)(colon - text));
     host[colon - text] = '\0';
@@ -393,7 +382,7 @@ static bool read_auth(const char *path, server *s)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        cli_error("serve: cannot read %s: %s", path, strerror(errno));
+        cli_error("cannot read %s: %s", path, strerror(errno));
         return false;
     }
     char line[600];
@@ -403,7 +392,7 @@ static bool read_auth(const char *path, server *s)
     char *colon = strchr(line, ':');
     if (!ok || !colon || colon == line || !colon[1] || (size_t)(colon - line) >= sizeof s->user ||
         strlen(colon + 1) >= sizeof s->password) {
-        cli_error("serve: %s must hold one line user:password", path);
+        cli_error("%s must hold one line user:password", path);
         return false;
     }
     *colon = '\0';
@@ -429,43 +418,36 @@ int cli_serve(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
-        case OPT_DB: s.db = optarg; break;
+        case OPT_DB:
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
+            s.db = optarg;
+            break;
         case OPT_LISTEN: listen = optarg; break;
         case OPT_AUTH: auth = optarg; break;
         case OPT_THREADS:
-            if (!parse_whole(optarg, 64, &threads) || threads == 0) {
-                cli_error("serve: --threads takes a number from 1 to 64, not '%s'", optarg);
+            if (!cli_number("--threads", optarg, 1, 64, &threads))
                 return EXIT_USAGE;
-            }
             break;
         case OPT_LABELS:
-            if (!parse_whole(optarg, 100000, &labels) || labels == 0) {
-                cli_error("serve: --max-labels takes a number from 1 to 100000, not '%s'", optarg);
+            if (!cli_number("--max-labels", optarg, 1, 100000, &labels))
                 return EXIT_USAGE;
-            }
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
-        default: fputs("Try 'qpstat serve --help'.\n", stderr); return EXIT_USAGE;
+        default: return cli_usage_hint();
         }
     }
-    if (optind < argc) {
-        cli_error("serve: reads the store (--db), not '%s'", argv[optind]);
-        fputs("Try 'qpstat serve --help'.\n", stderr);
-        return EXIT_USAGE;
-    }
+    if (optind < argc)
+        return cli_usage("reads the store (--db), not log files: drop '%s'", argv[optind]);
     s.max_labels = (size_t)labels;
     struct sockaddr_storage addr;
     bool loopback = false;
-    if (!parse_listen(listen, &addr, &loopback)) {
-        cli_error("serve: --listen takes ADDR:PORT (127.0.0.1:9180, [::1]:9180), not '%s'", listen);
-        return EXIT_USAGE;
-    }
+    if (!parse_listen(listen, &addr, &loopback))
+        return cli_usage("--listen takes ADDR:PORT (127.0.0.1:9180, [::1]:9180), not '%s'", listen);
     if (auth && !read_auth(auth, &s))
         return EXIT_USAGE;
-    if (!loopback && !s.auth) {
-        cli_error("serve: %s is not a loopback address: give --auth FILE (user:password) to serve it", listen);
-        return EXIT_USAGE;
-    }
+    if (!loopback && !s.auth)
+        return cli_usage("%s is not a loopback address: give --auth FILE (user:password) to serve it", listen);
     /* SIGTERM and SIGINT are waited for below, in this thread only */
     sigset_t stop;
     sigemptyset(&stop);
@@ -481,7 +463,7 @@ int cli_serve(int argc, char **argv)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!d) {
-        cli_error("serve: cannot listen on %s: %s", listen, strerror(errno));
+        cli_error("cannot listen on %s: %s", listen, strerror(errno));
         return EXIT_RUNTIME;
     }
     fprintf(stderr, "qpstat serve: listening on http://%s/ (store %s)\n", listen, s.db);
