@@ -98,6 +98,8 @@ static qps_store *live_store(pTHX_ qps_perl_store *w, const char *method)
     return w->store;
 }
 
+/* The store says what went wrong (a read-only store, a transaction state,
+ * a lock, SQLite's message) in its error. */
 static void croak_store(pTHX_ qps_perl_store *w, const char *method, qps_status st)
 {
     if (st == QPS_ENOMEM)
@@ -188,10 +190,7 @@ _new(const char *class, SV *since, SV *until, int utc, SV *prefix, UV capacity, 
         o.utc = utc;
         Newxz(w, 1, qps_perl_agg);
         w->agg = qps_agg_new(&o);
-        w->parser = qps_parser_new(&o.parser);
-        if (!w->agg || !w->parser) {
-            qps_agg_free(w->agg);
-            qps_parser_free(w->parser);
+        if (!w->agg) {
             Safefree(w);
             croak_status(aTHX_ "Qpstat::Agg::new", QPS_ENOMEM);
         }
@@ -203,7 +202,6 @@ void
 DESTROY(Qpstat::Agg self)
     CODE:
         qps_agg_free(self->agg);
-        qps_parser_free(self->parser);
         Safefree(self);
 
 bool
@@ -211,14 +209,13 @@ add_line(Qpstat::Agg self, SV *line)
     PREINIT:
         STRLEN len;
         const char *p;
-        qps_record rec;
+        qps_kind kind;
         qps_status st;
     CODE:
         p = line_bytes(aTHX_ line, &len, "Qpstat::Agg::add_line");
-        qps_parser_parse(self->parser, p, len, &rec);
-        if ((st = qps_agg_add(self->agg, &rec)) != QPS_OK)
+        if ((st = qps_agg_add_line_kind(self->agg, p, len, &kind)) != QPS_OK)
             croak_status(aTHX_ "Qpstat::Agg::add_line", st);
-        RETVAL = rec.kind != QPS_KIND_INVALID;
+        RETVAL = kind != QPS_KIND_INVALID;
     OUTPUT:
         RETVAL
 
@@ -227,16 +224,15 @@ add_lines(Qpstat::Agg self, ...)
     PREINIT:
         STRLEN len;
         const char *p;
-        qps_record rec;
+        qps_kind kind;
         qps_status st;
     CODE:
         RETVAL = 0;
         for (I32 i = 1; i < items; i++) {
             p = line_bytes(aTHX_ ST(i), &len, "Qpstat::Agg::add_lines");
-            qps_parser_parse(self->parser, p, len, &rec);
-            if ((st = qps_agg_add(self->agg, &rec)) != QPS_OK)
+            if ((st = qps_agg_add_line_kind(self->agg, p, len, &kind)) != QPS_OK)
                 croak_status(aTHX_ "Qpstat::Agg::add_lines", st);
-            RETVAL += rec.kind != QPS_KIND_INVALID;
+            RETVAL += kind != QPS_KIND_INVALID;
         }
     OUTPUT:
         RETVAL
@@ -379,7 +375,6 @@ _open(const char *class, const char *path, int flags, int busy_ms, SV *prefix, S
     CODE:
         Newxz(w, 1, qps_perl_store);
         w->pid = getpid();
-        w->readonly = (flags & QPS_STORE_READONLY) != 0;
         po.terse_prefix = opt_str(aTHX_ prefix);
         po.now = 0;
         if ((srv = opt_str(aTHX_ server)))
@@ -430,15 +425,11 @@ _record_line(Qpstat::Store self, SV *line, IV sec, UV nsec, SV *server, int sour
     CODE:
         s = live_store(aTHX_ self, "Qpstat::Store::record_line");
         p = line_bytes(aTHX_ line, &len, "Qpstat::Store::record_line");
-        if (self->readonly)
-            croak("Qpstat::Store::record_line: the store was opened read-only");
         srv = opt_str(aTHX_ server);
         qps_parser_parse(self->parser, p, len, &rec);
         /* outside begin/commit, qps_store_add is its own transaction */
         st = qps_store_add(s, &rec, srv ? srv : self->server, (int64_t)sec, (uint32_t)nsec, source,
                            &added);
-        if (st == QPS_EINVAL)
-            croak("Qpstat::Store::record_line: the store was opened read-only");
         if (st != QPS_OK)
             croak_store(aTHX_ self, "Qpstat::Store::record_line", st);
         RETVAL = added != 0;
@@ -453,8 +444,6 @@ begin(Qpstat::Store self)
         st = qps_store_begin(live_store(aTHX_ self, "Qpstat::Store::begin"));
         if (st == QPS_OK)
             self->in_tx = 1;
-        if (st == QPS_EINVAL)
-            croak("Qpstat::Store::begin: a transaction is already open");
         if (st != QPS_OK)
             croak_store(aTHX_ self, "Qpstat::Store::begin", st);
 
@@ -465,8 +454,6 @@ commit(Qpstat::Store self)
     CODE:
         st = qps_store_commit(live_store(aTHX_ self, "Qpstat::Store::commit"));
         self->in_tx = 0; /* a failed commit rolls back */
-        if (st == QPS_EINVAL)
-            croak("Qpstat::Store::commit: no transaction is open");
         if (st != QPS_OK)
             croak_store(aTHX_ self, "Qpstat::Store::commit", st);
 
@@ -477,7 +464,7 @@ rollback(Qpstat::Store self)
     CODE:
         st = qps_store_rollback(live_store(aTHX_ self, "Qpstat::Store::rollback"));
         self->in_tx = 0;
-        if (st == QPS_EINVAL)
+        if (st == QPS_ESTATE)
             croak("Qpstat::Store::rollback: no transaction is open");
         if (st != QPS_OK)
             croak_store(aTHX_ self, "Qpstat::Store::rollback", st);
@@ -493,8 +480,8 @@ _import_file(Qpstat::Store self, const char *path, SV *server)
         s = live_store(aTHX_ self, "Qpstat::Store::import_logs");
         srv = opt_str(aTHX_ server);
         st = qps_store_import_file(s, path, srv ? srv : self->server, &added);
-        if (st == QPS_EINVAL)
-            croak("Qpstat::Store::import_logs: %s: the store is read-only or a transaction is open", path);
+        if (st == QPS_EREADONLY || st == QPS_ESTATE)
+            croak("Qpstat::Store::import_logs: %s: %s", path, qps_store_error(s));
         if (st != QPS_OK)
             croak_store(aTHX_ self, "Qpstat::Store::import_logs", st);
         RETVAL = (UV)added;
@@ -517,8 +504,6 @@ _prune(Qpstat::Store self, IV before)
         uint64_t removed = 0;
     CODE:
         st = qps_store_prune(live_store(aTHX_ self, "Qpstat::Store::prune"), (int64_t)before, &removed);
-        if (st == QPS_EINVAL)
-            croak("Qpstat::Store::prune: the store was opened read-only");
         if (st != QPS_OK)
             croak_store(aTHX_ self, "Qpstat::Store::prune", st);
         RETVAL = (UV)removed;

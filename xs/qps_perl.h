@@ -12,12 +12,9 @@
 
 #include "qpstat.h"
 
-/* What a Qpstat::Agg object points to. The parser has the aggregator's
- * options, so add_line can tell a parsed line from an invalid one and
- * still count it through qps_agg_add, exactly as qps_agg_add_line does. */
+/* What a Qpstat::Agg object points to. */
 typedef struct {
     qps_agg *agg;
-    qps_parser *parser;
 } qps_perl_agg;
 
 /* What a Qpstat::Store object points to. store is NULL after close. pid is
@@ -30,7 +27,6 @@ typedef struct {
     pid_t pid;
     char *server;
     int in_tx;    /* between begin and commit/rollback */
-    int readonly; /* opened with QPS_STORE_READONLY */
 } qps_perl_store;
 
 /* Short names of the parser's enums, for Perl ("multilog", "0.93", "fail"). */

@@ -451,6 +451,13 @@ qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len)
     return add_line(agg, line, len, true);
 }
 
+qps_status qps_agg_add_line_kind(qps_agg *agg, const char *line, size_t len, qps_kind *kind)
+{
+    qps_record rec;
+    *kind = qps_parse_checked(agg->parser, line, len, &rec, true);
+    return qps_agg_add(agg, &rec);
+}
+
 static qps_status carry_append(qps_agg *agg, const char *s, size_t len)
 {
     if (agg->carry_cap - agg->carry_len < len) {

@@ -20,7 +20,11 @@ const char *qps_strerror(qps_status status)
     case QPS_EINVAL: return "invalid argument";
     case QPS_EFORMAT: return "malformed input";
     case QPS_ERANGE: return "value out of range";
-    case QPS_EIO: return "output failed";
+    case QPS_EIO: return "input/output error";
+    case QPS_EREADONLY: return "the store is read-only";
+    case QPS_ESTATE: return "not allowed in this transaction state";
+    case QPS_ESTOPPED: return "stopped by the callback";
+    case QPS_EBUSY: return "the store is locked by another process";
     }
     return "unknown status";
 }

@@ -75,7 +75,15 @@ void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);
 /* Sender TLD as the tld dimension counts it; returns its length. */
 size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
 
-/* ---- store internals (qps_store.c) ---- */
+/* Adds pre-summed counts (a pruned day) to the disposition, tld,
+ * disposition,tld and day dimensions and to the transactions total. */
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count);
+
+/* Replaces the line counters (read, parsed, invalid): a report from the
+ * store counts the imported files' lines. */
+void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint64_t invalid);
+
+/* ---- store internals (csrc/store/open.c) ---- */
 
 /* Sets the store's error message; returns st. */
 qps_status qps_store_set_error(qps_store *store, qps_status st, const char *fmt, ...)

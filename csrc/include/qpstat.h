@@ -43,7 +43,14 @@ typedef enum {
     QPS_EINVAL,  /* an argument is out of range or NULL where not allowed */
     QPS_EFORMAT, /* input text is not in the expected format */
     QPS_ERANGE,  /* a value is outside what can be represented */
-    QPS_EIO      /* a write callback reported failure */
+    QPS_EIO,     /* a write callback or a file or SQLite operation failed */
+    /* the store's own (its message in qps_store_error()) */
+    QPS_EREADONLY, /* a write to a store opened read-only, or whose file
+                      cannot be written */
+    QPS_ESTATE,    /* begin inside a transaction, commit or rollback outside
+                      one, an import inside one */
+    QPS_ESTOPPED,  /* a walk (qps_store_each) stopped by its callback */
+    QPS_EBUSY      /* another process holds the store's lock (past busy_ms) */
 } qps_status;
 
 /** A static English description of a status code. */
@@ -307,6 +314,41 @@ typedef struct {
 
 typedef struct qps_agg qps_agg;
 
+/** Creates an aggregator (NULL when out of memory); opts is copied.
+ *
+ *  Example: a log on stdin in, its disposition table out as CSV, equal to
+ *  `qpstat report --format csv --by disposition` (compiled and run by
+ *  t/211-header-examples.t):
+ *
+ *      static int to_stdout(void *ctx, const char *buf, size_t len)
+ *      {
+ *          (void)ctx;
+ *          return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
+ *      }
+ *
+ *      int main(void)
+ *      {
+ *          qps_agg *agg = qps_agg_new(NULL);
+ *          char chunk[65536];
+ *          size_t n;
+ *          qps_status st = agg ? QPS_OK : QPS_ENOMEM;
+ *          while (st == QPS_OK && (n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+ *              st = qps_agg_feed(agg, chunk, n); // lines cut anywhere
+ *          if (st == QPS_OK)
+ *              st = qps_agg_finish(agg); // a last line without newline
+ *          qps_counts c;
+ *          if (st == QPS_OK) {
+ *              qps_agg_counts(agg, &c);
+ *              fprintf(stderr, "%llu transactions in %llu lines\n", (unsigned long long)c.transactions,
+ *                      (unsigned long long)c.lines_read);
+ *              qps_dim dims[] = {QPS_DIM_DISPOSITION};
+ *              qps_render_opts ro = {.format = QPS_FORMAT_CSV, .dims = dims, .ndims = 1};
+ *              st = qps_render(agg, &ro, to_stdout, NULL);
+ *          }
+ *          qps_agg_free(agg);
+ *          return st == QPS_OK ? 0 : 1;
+ *      }
+ */
 qps_agg *qps_agg_new(const qps_agg_opts *opts);
 void qps_agg_free(qps_agg *agg);
 
@@ -316,6 +358,10 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *rec);
 /** Parses one line (without newline) and adds it. Returns QPS_OK even for an
  *  invalid line (it is counted); QPS_ENOMEM only when memory runs out. */
 qps_status qps_agg_add_line(qps_agg *agg, const char *line, size_t len);
+
+/** The same, and *kind (not NULL) is what the line was: QPS_KIND_INVALID
+ *  for a line counted invalid. For a door that reports per line. */
+qps_status qps_agg_add_line_kind(qps_agg *agg, const char *line, size_t len, qps_kind *kind);
 
 /** Feeds a chunk of a byte stream; complete lines are added, a partial last
  *  line is kept for the next call. Lines longer than QPS_LINE_MAX are counted
@@ -480,9 +526,44 @@ enum {
 
 /** Opens (and with QPS_STORE_CREATE creates or migrates) a store. On
  *  failure returns NULL, sets *status (QPS_EIO for a file or SQLite problem,
- *  QPS_EFORMAT for a file that is not a qpstat store or has a newer schema,
- *  QPS_ENOMEM) and, when err is not NULL, writes a message to err. Waits up
- *  to busy_ms milliseconds for a lock held by another process. */
+ *  QPS_EREADONLY for a file opened to write that cannot be written,
+ *  QPS_EBUSY when it stays locked, QPS_EFORMAT for a file that is not a
+ *  qpstat store or has a newer schema, QPS_ENOMEM) and, when err is not
+ *  NULL, writes a message to err. Waits up to busy_ms milliseconds for a
+ *  lock held by another process (every later call waits as long).
+ *
+ *  Example: import logs (resuming where the last run stopped) and report
+ *  from the store, to_stdout as in qps_agg_new's example (compiled and run
+ *  by t/211-header-examples.t):
+ *
+ *      int main(int argc, char **argv) // STORE LOG...
+ *      {
+ *          char err[256];
+ *          qps_status st;
+ *          qps_store *store = qps_store_open(argv[1], QPS_STORE_CREATE, 5000, &st, err, sizeof err);
+ *          if (!store) {
+ *              fprintf(stderr, "%s: %s\n", argv[1], err);
+ *              return 1;
+ *          }
+ *          uint64_t added = 0;
+ *          for (int i = 2; i < argc && st == QPS_OK; i++)
+ *              st = qps_store_import_file(store, argv[i], NULL, &added);
+ *          qps_agg *agg = st == QPS_OK ? qps_agg_new(NULL) : NULL;
+ *          if (agg)
+ *              st = qps_store_aggregate(store, agg);
+ *          if (st == QPS_OK) {
+ *              qps_dim dims[] = {QPS_DIM_DISPOSITION};
+ *              qps_render_opts ro = {.format = QPS_FORMAT_CSV, .dims = dims, .ndims = 1};
+ *              fprintf(stderr, "%llu new records\n", (unsigned long long)added);
+ *              st = qps_render(agg, &ro, to_stdout, NULL);
+ *          } else {
+ *              fprintf(stderr, "%s\n", qps_store_error(store));
+ *          }
+ *          qps_agg_free(agg);
+ *          qps_store_close(store);
+ *          return st == QPS_OK ? 0 : 1;
+ *      }
+ */
 qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *status, char *err, size_t errlen);
 void qps_store_close(qps_store *store);
 
@@ -498,7 +579,11 @@ const char *qps_store_prefix(const qps_store *store);
 const char *qps_store_error(const qps_store *store);
 
 /** Groups writes: everything between begin and commit is stored at once or
- *  not at all (a crash in between loses nothing that was committed). */
+ *  not at all (a crash in between loses nothing that was committed).
+ *  QPS_ESTATE for a begin inside a transaction or a commit or rollback
+ *  outside one, QPS_EREADONLY for a begin on a read-only store, QPS_EBUSY
+ *  when another process holds the lock past busy_ms. A failed commit rolls
+ *  back. */
 qps_status qps_store_begin(qps_store *store);
 qps_status qps_store_commit(qps_store *store);
 qps_status qps_store_rollback(qps_store *store);
@@ -518,6 +603,8 @@ enum { QPS_SOURCE_IMPORT = 1, QPS_SOURCE_PLUGIN = 2 };
  *  time, to be stored with it in one row at the latest at the commit. */
 qps_status qps_store_add(qps_store *store, const qps_record *rec, const char *server, int64_t unix_sec,
                          uint32_t nsec, int source, int *added);
+/*  (QPS_EREADONLY on a store opened read-only; QPS_EBUSY, QPS_EIO as for a
+ *  commit; a failure inside begin/commit dooms that transaction.) */
 
 /** Identity of a log file: a hash of its first line, and its inode. */
 typedef struct {
@@ -563,27 +650,24 @@ typedef int (*qps_record_fn)(void *ctx, const qps_record *rec);
  *  connection time come together, at the connection's end). Each record
  *  is rebuilt from its row with the fields the parser gives (kind, time,
  *  pid; a record's fields; a fact's ip, running, max, millis; "250 Queued"
- *  for a queued message). QPS_EINVAL if fn stopped the walk. */
+ *  for a queued message). QPS_ESTOPPED if fn stopped the walk. */
 qps_status qps_store_each(qps_store *store, int64_t since, int64_t until, qps_record_fn fn, void *ctx);
 
 /** Deletes records older than `before` (unix time), keeping their daily
- *  totals by disposition and sender TLD for later reports. */
+ *  totals by disposition and sender TLD for later reports. QPS_EREADONLY
+ *  on a store opened read-only. */
 qps_status qps_store_prune(qps_store *store, int64_t before, uint64_t *removed);
 
 /** Totals of the store, for `qpstat check` and the summary. */
 typedef struct {
     uint64_t transactions, connection_facts, files, daily_rows;
+    uint64_t daily_transactions; /* transactions of pruned days (their totals) */
     int64_t first, last; /* time range of the stored records, 0 if none */
 } qps_store_info;
 
+/** Fills *out. QPS_EIO (the message in qps_store_error()) when SQLite
+ *  cannot read the store; *out is then zeroed or partly filled. */
 qps_status qps_store_stat(qps_store *store, qps_store_info *out);
-
-/** Adds pre-summed counts (a pruned day) to the disposition, tld,
- *  disposition,tld and day dimensions and to the transactions total. */
-qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count);
-
-/** Replaces the line counters (read, parsed, invalid). */
-void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint64_t invalid);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,9 @@
 /*
- * qps_store.c - the SQLite store: transactions, connection facts, import
+ * open.c - the SQLite store: transactions, connection facts, import
  * bookkeeping and daily totals in one file that the sqlite3 shell can read.
- * This file opens it, creates or migrates its schema, and groups writes
- * into transactions; qps_store_write.c adds records, qps_store_read.c
- * reads them back.
+ * This file opens it, creates or migrates its schema (schema.c) and
+ * prepares its statements; tx.c groups writes into transactions, write.c
+ * and batch.c add records, read.c reads them back, prune.c thins them out.
  *
  * Every row keeps the fields the aggregator reads, so a report from the
  * store runs the very same aggregator as a report from the logs.
@@ -20,126 +20,93 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const statements[ST_COUNT_] = {
-    [ST_ADD_TX] = "INSERT INTO transactions (id, time, nsec, server, pid, ip, rhost, helo, sender, recipients, "
-                  "disposition, code, text, spam, spam_verdict, score, required, source, dedup, queue_ok) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_ADD_CONN] = "INSERT INTO connections (id, time, nsec, server, pid, kind, ip, running, max, millis, "
-                    "end_time, end_nsec, source, dedup) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_LAST_TX_KEY] = "SELECT max(id) FROM transactions WHERE id BETWEEN ? AND ?",
-    [ST_LAST_CONN_KEY] = "SELECT max(id) FROM connections WHERE id BETWEEN ? AND ?",
-    [ST_LIVE_TX] = "SELECT min(time) FROM transactions WHERE source = 2 AND time >= ?",
-    [ST_LIVE_CONN] = "SELECT min(time) FROM connections WHERE source = 2 AND time >= ?",
+/* How a statement's SQL is made: written out, or from a table's column
+ * list (schema.h), so its columns are at their positions. */
+typedef enum { SQL_TEXT, SQL_INSERT, SQL_INSERT_MULTI, SQL_SELECT } sql_form;
+
+typedef struct {
+    sql_form form;
+    int table;        /* SQL_INSERT*, SQL_SELECT */
+    const char *text; /* SQL_TEXT: the statement; SQL_SELECT: what follows the columns */
+    bool writes;      /* a read-only store does not prepare it */
+} statement;
+
+static const statement statements[ST_COUNT_] = {
+    [ST_ADD_TX] = {SQL_INSERT, TB_TRANSACTIONS, NULL, true},
+    [ST_ADD_CONN] = {SQL_INSERT, TB_CONNECTIONS, NULL, true},
+    [ST_ADD_TX_MULTI] = {SQL_INSERT_MULTI, TB_TRANSACTIONS, NULL, true},
+    [ST_ADD_CONN_MULTI] = {SQL_INSERT_MULTI, TB_CONNECTIONS, NULL, true},
+    [ST_LAST_TX_KEY] = {SQL_TEXT, 0, "SELECT max(id) FROM transactions WHERE id BETWEEN ? AND ?", true},
+    [ST_LAST_CONN_KEY] = {SQL_TEXT, 0, "SELECT max(id) FROM connections WHERE id BETWEEN ? AND ?", true},
+    [ST_LIVE_TX] = {SQL_TEXT, 0, "SELECT min(time) FROM transactions WHERE source = 2 AND time >= ?", true},
+    [ST_LIVE_CONN] = {SQL_TEXT, 0, "SELECT min(time) FROM connections WHERE source = 2 AND time >= ?", true},
     /* an imported copy looks among the few live rows (a partial index) */
-    [ST_FIND_LIVE_TX] = "SELECT id FROM transactions WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
-                        "AND dedup = ?1 AND twin = 0 LIMIT 1",
-    [ST_FIND_LIVE_CONN] = "SELECT id FROM connections WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
-                          "AND dedup = ?1 AND twin = 0 LIMIT 1",
+    [ST_FIND_LIVE_TX] = {SQL_TEXT, 0,
+                         "SELECT id FROM transactions WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
+                         "AND dedup = ?1 AND twin = 0 LIMIT 1",
+                         true},
+    [ST_FIND_LIVE_CONN] = {SQL_TEXT, 0,
+                           "SELECT id FROM connections WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
+                           "AND dedup = ?1 AND twin = 0 LIMIT 1",
+                           true},
     /* a live copy looks among the rows of its minutes (ids are times) */
-    [ST_FIND_LOGGED_TX] = "SELECT id, ip, rhost, helo, sender, recipients, disposition, code, text, spam "
-                          "FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 AND source != 2 "
-                          "AND twin = 0 ORDER BY id",
-    [ST_FIND_LOGGED_CONN] = "SELECT id FROM connections WHERE id BETWEEN ?2 AND ?3 AND dedup = ?1 "
-                            "AND source != 2 AND twin = 0 LIMIT 1",
-    [ST_TWIN_TX] = "UPDATE transactions SET twin = 1 WHERE id = ?",
-    [ST_FIND_LOGGED_QUEUED] = "SELECT id FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 "
-                              "AND queue_ok = 1 AND source != 2 LIMIT 1",
-    [ST_MARK_QUEUED] = "UPDATE transactions SET queue_ok = 2 WHERE id = ?",
-    [ST_TWIN_CONN] = "UPDATE connections SET twin = 1 WHERE id = ?",
-    [ST_FILE_GET] = "SELECT offset FROM files WHERE head_hash = ?",
-    [ST_FILE_SET] = "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, strftime('%s','now')) "
-                    "ON CONFLICT(head_hash) DO UPDATE SET inode = ?2, name = ?3, offset = ?4, "
-                    "lines_read = lines_read + ?5, lines_invalid = lines_invalid + ?6, "
-                    "updated = strftime('%s','now')",
+    [ST_FIND_LOGGED_TX] = {SQL_SELECT, TB_TRANSACTIONS,
+                           "WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 AND source != 2 AND twin = 0 ORDER BY id", true},
+    [ST_FIND_LOGGED_CONN] = {SQL_TEXT, 0,
+                             "SELECT id FROM connections WHERE id BETWEEN ?2 AND ?3 AND dedup = ?1 "
+                             "AND source != 2 AND twin = 0 LIMIT 1",
+                             true},
+    [ST_TWIN_TX] = {SQL_TEXT, 0, "UPDATE transactions SET twin = 1 WHERE id = ?", true},
+    [ST_FIND_LOGGED_QUEUED] = {SQL_TEXT, 0,
+                               "SELECT id FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 "
+                               "AND queue_ok = 1 AND source != 2 LIMIT 1",
+                               true},
+    [ST_MARK_QUEUED] = {SQL_TEXT, 0, "UPDATE transactions SET queue_ok = 2 WHERE id = ?", true},
+    [ST_TWIN_CONN] = {SQL_TEXT, 0, "UPDATE connections SET twin = 1 WHERE id = ?", true},
+    [ST_FILE_GET] = {SQL_TEXT, 0, "SELECT offset FROM files WHERE head_hash = ?", false},
+    [ST_FILE_SET] = {SQL_TEXT, 0,
+                     "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, strftime('%s','now')) "
+                     "ON CONFLICT(head_hash) DO UPDATE SET inode = ?2, name = ?3, offset = ?4, "
+                     "lines_read = lines_read + ?5, lines_invalid = lines_invalid + ?6, "
+                     "updated = strftime('%s','now')",
+                     true},
 };
 
-/* The single-row INSERT `sql` for MULTI_ROWS rows. */
-static char *multi_row_sql(const char *sql)
+static void statement_sql(const statement *st, qps_buf *out)
 {
-    const char *values = strstr(sql, "VALUES ");
-    const char *tuple = values ? values + 7 : NULL;
-    if (!tuple)
-        return NULL;
-    size_t head = (size_t)(tuple - sql), len = strlen(tuple);
-    char *out = malloc(head + MULTI_ROWS * (len + 1) + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    memcpy(o, sql, head);
-    o += head;
-    for (int r = 0; r < MULTI_ROWS; r++) {
-        if (r)
-            *o++ = ',';
-        memcpy(o, tuple, len);
-        o += len;
+    switch (st->form) {
+    case SQL_INSERT:
+        store_insert_sql(&store_tables[st->table], 1, out);
+        break;
+    case SQL_INSERT_MULTI:
+        store_insert_sql(&store_tables[st->table], MULTI_ROWS, out);
+        break;
+    case SQL_SELECT:
+        store_select_sql(&store_tables[st->table], out);
+        qps_buf_printf(out, "%s", st->text);
+        break;
+    default:
+        qps_buf_printf(out, "%s", st->text);
     }
-    *o = '\0';
-    return out;
 }
 
-/* Statements a read-only store does not prepare. */
-static bool writes(int i)
-{
-    return i == ST_ADD_TX || i == ST_ADD_CONN || i == ST_ADD_TX_MULTI || i == ST_ADD_CONN_MULTI || i == ST_FILE_SET || i == ST_TWIN_TX || i == ST_TWIN_CONN ||
-           i == ST_LIVE_TX || i == ST_LIVE_CONN || i == ST_LAST_TX_KEY || i == ST_LAST_CONN_KEY ||
-           i == ST_FIND_LIVE_TX || i == ST_FIND_LIVE_CONN || i == ST_FIND_LOGGED_TX || i == ST_FIND_LOGGED_CONN ||
-           i == ST_FIND_LOGGED_QUEUED || i == ST_MARK_QUEUED;
-}
-
-/* Version 1, as earlier qpstat releases created it. */
-static const char schema_v1[] =
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE transactions ("
-    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
-    " ip TEXT, rhost TEXT, helo TEXT, sender TEXT, recipients TEXT, disposition TEXT NOT NULL,"
-    " code TEXT, text TEXT, spam TEXT, spam_verdict INTEGER, score REAL, required REAL,"
-    " source INTEGER NOT NULL, dedup INTEGER NOT NULL, twin INTEGER NOT NULL DEFAULT 0,"
-    " line BLOB NOT NULL);"
-    "CREATE INDEX transactions_time ON transactions(time);"
-    "CREATE INDEX transactions_dedup ON transactions(dedup);"
-    "CREATE INDEX transactions_live ON transactions(time) WHERE source = 2;"
-    "CREATE TABLE connections ("
-    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
-    " kind TEXT NOT NULL, ip TEXT, running INTEGER, max INTEGER, millis INTEGER,"
-    " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0,"
-    " line BLOB NOT NULL);"
-    "CREATE INDEX connections_time ON connections(time);"
-    "CREATE INDEX connections_dedup ON connections(dedup) WHERE dedup IS NOT NULL;"
-    "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
-    "CREATE TABLE files ("
-    " head_hash INTEGER PRIMARY KEY, inode INTEGER, name TEXT, offset INTEGER NOT NULL,"
-    " lines_read INTEGER NOT NULL DEFAULT 0, lines_invalid INTEGER NOT NULL DEFAULT 0, updated INTEGER);"
-    "CREATE TABLE daily ("
-    " day TEXT NOT NULL, disposition TEXT NOT NULL, tld TEXT NOT NULL, count INTEGER NOT NULL,"
-    " PRIMARY KEY (day, disposition, tld));";
-
-/* Version 2: ids are time keys (the tables are their own time index), no
- * raw lines, dedup without its time bucket and only on live records,
+/* From version 1 (earlier qpstat releases; meta, files and daily are as
+ * they were) to 2: ids are time keys (the tables are their own time index),
+ * no raw lines, dedup without its time bucket and only on live records,
  * transactions that may carry their queue's reply, connection rows that
  * may carry their connection time. Rows keep their order; ids that two
- * rows would share (same nanosecond) go up by one, as new rows' do. */
-static const char schema_v2[] =
+ * rows would share (same nanosecond) go up by one, as new rows' do. The
+ * new tables are created from the column lists between `before` and
+ * `after`. */
+static const char v1_to_v2_before[] =
     "ALTER TABLE transactions RENAME TO transactions_v1;"
     "ALTER TABLE connections RENAME TO connections_v1;"
     /* (stores of early builds lack some of these) */
     "DROP INDEX IF EXISTS transactions_time; DROP INDEX IF EXISTS transactions_dedup;"
     "DROP INDEX IF EXISTS transactions_live; DROP INDEX IF EXISTS connections_time;"
-    "DROP INDEX IF EXISTS connections_dedup; DROP INDEX IF EXISTS connections_live;"
-    "CREATE TABLE transactions ("
-    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
-    " ip TEXT, rhost TEXT, helo TEXT, sender TEXT, recipients TEXT, disposition TEXT NOT NULL,"
-    " code TEXT, text TEXT, spam TEXT, spam_verdict INTEGER, score REAL, required REAL, queue_ok INTEGER,"
-    " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX transactions_live ON transactions(time) WHERE source = 2;"
-    "CREATE INDEX transactions_untimed ON transactions(nsec) WHERE nsec < 0;"
-    "CREATE TABLE connections ("
-    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, nsec INTEGER NOT NULL, server TEXT, pid INTEGER,"
-    " kind TEXT NOT NULL, ip TEXT, running INTEGER, max INTEGER, millis INTEGER,"
-    " end_time INTEGER, end_nsec INTEGER,"
-    " source INTEGER NOT NULL, dedup INTEGER, twin INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
-    "CREATE INDEX connections_untimed ON connections(nsec) WHERE nsec < 0;"
+    "DROP INDEX IF EXISTS connections_dedup; DROP INDEX IF EXISTS connections_live;";
+static const char v1_to_v2_after[] =
     /* id_i = max(id_{i-1} + 1, key_i) over the rows in time order */
     "INSERT INTO transactions (id, time, nsec, server, pid, ip, rhost, helo, sender, recipients, disposition,"
     " code, text, spam, spam_verdict, score, required, source, dedup, twin)"
@@ -155,12 +122,32 @@ static const char schema_v2[] =
     "       row_number() OVER (ORDER BY time, nsec, id) AS rn FROM connections_v1);"
     "DROP TABLE transactions_v1; DROP TABLE connections_v1;";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
-#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+/* The SQL that brings a store of schema `version` to QPS_STORE_SCHEMA. */
+static void migration_sql(int version, qps_buf *out)
+{
+    if (version == 0) {
+        for (int t = 0; t < TB_COUNT_; t++)
+            store_create_sql(&store_tables[t], out);
+        return;
+    }
+    qps_buf_printf(out, "%s", v1_to_v2_before);
+    store_create_sql(&store_tables[TB_TRANSACTIONS], out);
+    store_create_sql(&store_tables[TB_CONNECTIONS], out);
+    qps_buf_printf(out, "%s", v1_to_v2_after);
+}
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)
 {
     snprintf(s->error, sizeof s->error, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
+    if (st == QPS_EIO && s->db) {
+        /* what SQLite knows went wrong */
+        switch (sqlite3_errcode(s->db) & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED: return QPS_EBUSY;
+        case SQLITE_READONLY: return QPS_EREADONLY;
+        case SQLITE_NOMEM: return QPS_ENOMEM;
+        }
+    }
     return st;
 }
 
@@ -248,9 +235,14 @@ static qps_status migrate(qps_store *s, bool readonly)
         qps_store_exec(s, "ROLLBACK");
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
     }
-    for (int v = version; v < NMIGRATIONS; v++) {
-        if (qps_store_exec(s, migrations[v]) != SQLITE_OK) {
-            qps_status st = qps_store_fail(s, QPS_EIO, "cannot create the schema");
+    if (version < QPS_STORE_SCHEMA) {
+        qps_buf sql = {0};
+        migration_sql(version, &sql);
+        qps_status st = sql.failed ? QPS_ENOMEM : QPS_OK;
+        if (st == QPS_OK && qps_store_exec(s, sql.data) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot create the schema");
+        qps_buf_release(&sql);
+        if (st != QPS_OK) {
             qps_store_exec(s, "ROLLBACK");
             return st;
         }
@@ -295,7 +287,7 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
     sqlite3_extended_result_codes(s->db, 1);
     if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
         snprintf(s->error, sizeof s->error, "cannot write the store: it is read-only");
-        return QPS_EIO;
+        return QPS_EREADONLY;
     }
     qps_status st = migrate(s, readonly);
     if (st == QPS_OK && !readonly) {
@@ -313,20 +305,16 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
-        if (readonly && writes(i))
+        if (readonly && statements[i].writes)
             continue;
-        char *multi = NULL;
-        if (i == ST_ADD_TX_MULTI || i == ST_ADD_CONN_MULTI) {
-            multi = multi_row_sql(statements[i == ST_ADD_TX_MULTI ? ST_ADD_TX : ST_ADD_CONN]);
-            if (!multi) {
-                st = QPS_ENOMEM;
-                break;
-            }
-        }
-        if (sqlite3_prepare_v3(s->db, multi ? multi : statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
-                               NULL) != SQLITE_OK)
+        qps_buf sql = {0};
+        statement_sql(&statements[i], &sql);
+        if (sql.failed)
+            st = QPS_ENOMEM;
+        else if (sqlite3_prepare_v3(s->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+                 SQLITE_OK)
             st = qps_store_fail(s, QPS_EFORMAT, "not a qpstat store");
-        free(multi);
+        qps_buf_release(&sql);
     }
     return st;
 }
@@ -362,9 +350,9 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
         return NULL;
     }
     *s->rows[0] = (row_batch){.single = ST_ADD_TX, .multi = ST_ADD_TX_MULTI, .last_key = ST_LAST_TX_KEY,
-                              .ncols = 19};
+                              .ncols = store_tables[TB_TRANSACTIONS].ninsert};
     *s->rows[1] = (row_batch){.single = ST_ADD_CONN, .multi = ST_ADD_CONN_MULTI, .last_key = ST_LAST_CONN_KEY,
-                              .ncols = 13};
+                              .ncols = store_tables[TB_CONNECTIONS].ninsert};
     bool readonly = flags & QPS_STORE_READONLY;
     if (!readonly && (flags & QPS_STORE_CREATE)) {
         /* create it ourselves, for the mode: SQLite would use 0644 */
@@ -441,80 +429,4 @@ const char *qps_store_prefix(const qps_store *s)
 const char *qps_store_error(const qps_store *s)
 {
     return s && s->error[0] ? s->error : "no error";
-}
-
-qps_status qps_store_begin(qps_store *s)
-{
-    if (s->in_tx)
-        return QPS_EINVAL;
-    if (qps_store_exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
-        return qps_store_fail(s, QPS_EIO, "cannot lock the store");
-    s->in_tx = true;
-    s->tx_failed = false;
-    s->gap[0].valid = s->gap[1].valid = false; /* others may have written since */
-    return QPS_OK;
-}
-
-qps_status qps_store_commit(qps_store *s)
-{
-    if (!s->in_tx)
-        return QPS_EINVAL;
-    bool doomed = s->tx_failed;
-    qps_status pst = doomed ? QPS_EIO : qps_store_flush_pending(s);
-    if (pst != QPS_OK) {
-        if (doomed) {
-            char why[sizeof s->error];
-            snprintf(why, sizeof why, "%s", s->error);
-            qps_store_set_error(s, QPS_EIO, "an earlier write failed (%.400s): the transaction is rolled back", why);
-        }
-        qps_store_rollback(s);
-        return pst;
-    }
-    if (qps_store_exec(s, "COMMIT") != SQLITE_OK) {
-        qps_status st = qps_store_fail(s, QPS_EIO, "cannot commit to the store");
-        qps_store_exec(s, "ROLLBACK");
-        s->in_tx = false;
-        return st;
-    }
-    s->in_tx = false;
-    return QPS_OK;
-}
-
-qps_status qps_store_rollback(qps_store *s)
-{
-    if (!s->in_tx)
-        return QPS_EINVAL;
-    qps_store_exec(s, "ROLLBACK");
-    s->in_tx = false;
-    qps_store_discard_pending(s);
-    return QPS_OK;
-}
-
-qps_status qps_store_file_offset(qps_store *s, const qps_file_id *id, int64_t *offset)
-{
-    sqlite3_stmt *q = s->stmt[ST_FILE_GET];
-    sqlite3_bind_int64(q, 1, (sqlite3_int64)id->head_hash);
-    int rc = sqlite3_step(q);
-    *offset = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-    sqlite3_reset(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    return QPS_OK;
-}
-
-qps_status qps_store_file_progress(qps_store *s, const qps_file_id *id, const char *name, int64_t offset,
-                                   uint64_t lines_read, uint64_t lines_invalid)
-{
-    sqlite3_stmt *q = s->stmt[ST_FILE_SET];
-    if (!q)
-        return QPS_EINVAL;
-    sqlite3_bind_int64(q, 1, (sqlite3_int64)id->head_hash);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)id->inode);
-    sqlite3_bind_text(q, 3, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(q, 4, offset);
-    sqlite3_bind_int64(q, 5, (sqlite3_int64)lines_read);
-    sqlite3_bind_int64(q, 6, (sqlite3_int64)lines_invalid);
-    if (qps_step_done(q) != SQLITE_DONE)
-        return qps_store_fail(s, QPS_EIO, "cannot write the store");
-    return QPS_OK;
 }

@@ -1,7 +1,7 @@
 /*
- * qps_store_read.c - records out of the store: rebuilt from their rows as
- * the parser would have given them, for reports, the summary, pruning
- * and the store's totals.
+ * read.c - records out of the store: rebuilt from their rows (read at
+ * their columns' positions, schema.h) as the parser would have given them,
+ * for reports and the summary; and the store's totals.
  *
  * License: MIT (see README).
  */
@@ -26,14 +26,14 @@ static void terse_from_row(sqlite3_stmt *q, qps_record *r)
 {
     memset(r, 0, sizeof *r);
     r->kind = QPS_KIND_TERSE;
-    r->has_time = sqlite3_column_int(q, 1) >= 0; /* -1: a line without a time */
-    r->unix_sec = r->has_time ? sqlite3_column_int64(q, 0) : 0;
-    r->nsec = r->has_time ? (uint32_t)sqlite3_column_int(q, 1) : 0;
-    r->pid = (uint32_t)sqlite3_column_int64(q, 2);
+    r->has_time = sqlite3_column_int(q, TX_NSEC) >= 0; /* -1: a line without a time */
+    r->unix_sec = r->has_time ? sqlite3_column_int64(q, TX_TIME) : 0;
+    r->nsec = r->has_time ? (uint32_t)sqlite3_column_int(q, TX_NSEC) : 0;
+    r->pid = (uint32_t)sqlite3_column_int64(q, TX_PID);
     for (int f = 0; f <= QPS_TF_TEXT; f++)
-        r->field[f] = column_str(q, 3 + f);
-    bool has_spam = sqlite3_column_type(q, 3 + QPS_TF_SPAM) != SQLITE_NULL;
-    r->field[QPS_TF_SPAM] = has_spam ? column_str(q, 3 + QPS_TF_SPAM) : qps_slice(NULL, 0);
+        r->field[f] = column_str(q, TX_IP + f);
+    bool has_spam = sqlite3_column_type(q, TX_SPAM) != SQLITE_NULL;
+    r->field[QPS_TF_SPAM] = has_spam ? column_str(q, TX_SPAM) : qps_slice(NULL, 0);
     r->nfields = has_spam ? 9 : 8;
 }
 
@@ -56,7 +56,7 @@ static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until,
     terse_from_row(q, &rec);
     if (fn(ctx, &rec) != 0)
         return 1;
-    if (sqlite3_column_type(q, 12) == SQLITE_NULL)
+    if (sqlite3_column_type(q, TX_QUEUE_OK) == SQLITE_NULL)
         return 0;
     qps_record reply;
     memset(&reply, 0, sizeof reply);
@@ -85,38 +85,46 @@ static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, 
 {
     qps_record r;
     memset(&r, 0, sizeof r);
-    r.kind = fact_kind((const char *)sqlite3_column_text(q, 3));
-    r.has_time = sqlite3_column_int(q, 1) >= 0; /* -1: a line without a time */
-    r.unix_sec = r.has_time ? sqlite3_column_int64(q, 0) : 0;
-    r.nsec = r.has_time ? (uint32_t)sqlite3_column_int(q, 1) : 0;
-    r.pid = (uint32_t)sqlite3_column_int64(q, 2);
-    r.remote_ip = column_str(q, 4);
-    r.running = (unsigned)sqlite3_column_int(q, 5);
-    r.max = (unsigned)sqlite3_column_int(q, 6);
-    r.millis = (uint64_t)sqlite3_column_int64(q, 7);
+    r.kind = fact_kind((const char *)sqlite3_column_text(q, CN_KIND));
+    r.has_time = sqlite3_column_int(q, CN_NSEC) >= 0; /* -1: a line without a time */
+    r.unix_sec = r.has_time ? sqlite3_column_int64(q, CN_TIME) : 0;
+    r.nsec = r.has_time ? (uint32_t)sqlite3_column_int(q, CN_NSEC) : 0;
+    r.pid = (uint32_t)sqlite3_column_int64(q, CN_PID);
+    r.remote_ip = column_str(q, CN_IP);
+    r.running = (unsigned)sqlite3_column_int(q, CN_RUNNING);
+    r.max = (unsigned)sqlite3_column_int(q, CN_MAX);
+    r.millis = (uint64_t)sqlite3_column_int64(q, CN_MILLIS);
     if (r.kind == QPS_KIND_REPLY)
         queued_reply(&r);
     /* an untimed fact goes to fn, which knows what a selection does with it */
     if (r.kind != QPS_KIND_OTHER && (!r.has_time || in_window(r.unix_sec, since, until)) && fn(ctx, &r) != 0)
         return 1;
-    if (r.kind != QPS_KIND_ACCEPT || sqlite3_column_type(q, 8) == SQLITE_NULL)
+    if (r.kind != QPS_KIND_ACCEPT || sqlite3_column_type(q, CN_END_TIME) == SQLITE_NULL)
         return 0;
     /* the folded connection time */
     r.kind = QPS_KIND_CONN_TIME;
     r.has_time = 1;
-    r.unix_sec = sqlite3_column_int64(q, 8);
-    r.nsec = (uint32_t)sqlite3_column_int(q, 9);
+    r.unix_sec = sqlite3_column_int64(q, CN_END_TIME);
+    r.nsec = (uint32_t)sqlite3_column_int(q, CN_END_NSEC);
     r.running = r.max = 0;
     return in_window(r.unix_sec, since, until) && fn(ctx, &r) != 0;
 }
 
-/* Runs sql (with two parameters: ids from `from` to before `to`; with
- * four: and times in [since, until)) and gives each row's records. */
-static qps_status walk(qps_store *s, const char *sql, int64_t from, int64_t to, int64_t since, int64_t until,
-                       row_reader read_row, qps_record_fn fn, void *ctx)
+/* Runs the table's whole rows WHERE `where` (with two parameters: ids from
+ * `from` to before `to`; with four: and times in [since, until)) and gives
+ * each row's records. */
+static qps_status walk(qps_store *s, int table, const char *where, int64_t from, int64_t to, int64_t since,
+                       int64_t until, row_reader read_row, qps_record_fn fn, void *ctx)
 {
+    qps_buf sql = {0};
+    store_select_sql(&store_tables[table], &sql);
+    qps_buf_printf(&sql, "%s", where);
+    if (sql.failed)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory reading the store");
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+    int prc = sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
+    qps_buf_release(&sql);
+    if (prc != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
     if (sqlite3_bind_parameter_count(q) >= 2) {
         sqlite3_bind_int64(q, 1, from);
@@ -130,7 +138,7 @@ static qps_status walk(qps_store *s, const char *sql, int64_t from, int64_t to, 
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
         if (read_row(q, since, until, fn, ctx) != 0) {
-            st = QPS_EINVAL;
+            st = qps_store_set_error(s, QPS_ESTOPPED, "the walk was stopped by its callback");
             break;
         }
     if (st == QPS_OK && rc != SQLITE_DONE)
@@ -144,29 +152,21 @@ qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record
     qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
     if (st != QPS_OK)
         return st;
-    static const char tx_cols[] = "SELECT time, nsec, pid, ip, rhost, helo, sender, recipients, disposition, "
-                                  "code, text, spam, queue_ok FROM transactions ";
-    static const char conn_cols[] = "SELECT time, nsec, pid, kind, ip, running, max, millis, end_time, end_nsec "
-                                    "FROM connections ";
-    char sql[512];
-    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 AND nsec >= 0 ORDER BY id",
-             tx_cols);
-    st = walk(s, sql, qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
+    st = walk(s, TB_TRANSACTIONS, "WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 AND nsec >= 0 ORDER BY id",
+              qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
               records_of_transaction, fn, ctx);
     /* records of logs without times (nsec -1, a small partial index) go to
-     * fn whatever the selection, as they would from the logs */
-    snprintf(sql, sizeof sql, "%sWHERE nsec < 0", tx_cols); /* (in id order: all have nsec -1) */
+     * fn whatever the selection, as they would from the logs (in id order:
+     * all have nsec -1) */
     if (st == QPS_OK)
-        st = walk(s, sql, 0, 0, since, until, records_of_transaction, fn, ctx);
+        st = walk(s, TB_TRANSACTIONS, "WHERE nsec < 0", 0, 0, since, until, records_of_transaction, fn, ctx);
     /* a folded accept has the id of its end, up to FOLD_SPAN later */
-    snprintf(sql, sizeof sql, "%sWHERE id >= ?1 AND id < ?2 AND nsec >= 0 ORDER BY id", conn_cols);
     if (st == QPS_OK)
-        st = walk(s, sql, qps_second_key(since),
+        st = walk(s, TB_CONNECTIONS, "WHERE id >= ?1 AND id < ?2 AND nsec >= 0 ORDER BY id", qps_second_key(since),
                   until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN), since, until,
                   records_of_connection, fn, ctx);
-    snprintf(sql, sizeof sql, "%sWHERE nsec < 0", conn_cols);
     if (st == QPS_OK)
-        st = walk(s, sql, 0, 0, since, until, records_of_connection, fn, ctx);
+        st = walk(s, TB_CONNECTIONS, "WHERE nsec < 0", 0, 0, since, until, records_of_connection, fn, ctx);
     return st;
 }
 
@@ -189,7 +189,7 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
     agg_feed feed = {agg, QPS_OK};
     qps_status st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX,
                                    add_to_agg, &feed);
-    if (st == QPS_EINVAL)
+    if (st == QPS_ESTOPPED)
         return feed.status;
     if (st != QPS_OK)
         return st;
@@ -234,118 +234,57 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
     return QPS_OK;
 }
 
-qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
-{
-    *removed = 0;
-    if (!s->stmt[ST_ADD_TX])
-        return QPS_EINVAL;
-    bool own_tx = !s->in_tx;
-    qps_status st = own_tx ? qps_store_begin(s) : qps_store_flush_pending(s);
-    if (st != QPS_OK)
-        return st;
-    sqlite3_stmt *sel = NULL, *up = NULL;
-    st = QPS_OK;
-    /* ids are time keys: old rows are a range at the start of each table */
-    int64_t tx_end = before > KEY_SEC_MAX ? INT64_MAX : qps_second_key(before);
-    int64_t conn_end = before > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(before + FOLD_SPAN);
-    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE id < ?1 AND time < ?2 "
-                           "AND nsec >= 0",
-                           -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT INTO daily VALUES (?,?,?,1) ON CONFLICT(day, disposition, tld) "
-                                  "DO UPDATE SET count = count + 1", -1, &up, NULL) != SQLITE_OK)
-        st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
-    qps_tzcache tz = QPS_TZCACHE_INIT;
-    if (st == QPS_OK) {
-        sqlite3_bind_int64(sel, 1, tx_end);
-        sqlite3_bind_int64(sel, 2, before);
-    }
-    int rc = SQLITE_DONE;
-    while (st == QPS_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        qps_civil c;
-        char day[16], tld[256];
-        if (qps_civil_from_unix(&tz, sqlite3_column_int64(sel, 0), 0, &c) != QPS_OK)
-            continue;
-        snprintf(day, sizeof day, "%04d-%02d-%02d", c.year, c.month, c.day);
-        const char *sender = (const char *)sqlite3_column_text(sel, 2);
-        size_t tl = qps_sender_tld(qps_slice(sender ? sender : "", sender ? strlen(sender) : 0), tld, sizeof tld);
-        sqlite3_bind_text(up, 1, day, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(up, 2, (const char *)sqlite3_column_text(sel, 1), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(up, 3, tld, (int)tl, SQLITE_TRANSIENT);
-        if (qps_step_done(up) != SQLITE_DONE)
-            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
-    }
-    if (st == QPS_OK && rc != SQLITE_DONE)
-        st = qps_store_fail(s, QPS_EIO, "cannot prune the store"); /* no deletes without their totals */
-    sqlite3_finalize(sel);
-    sqlite3_finalize(up);
-    char sql[320];
-    if (st == QPS_OK) {
-        /* (records without a time have no day to be pruned by) */
-        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld AND nsec >= 0",
-                 (long long)tx_end, (long long)before);
-        if (qps_store_exec(s, sql) != SQLITE_OK)
-            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
-        else
-            *removed = (uint64_t)sqlite3_changes(s->db);
-    }
-    if (st == QPS_OK) {
-        /* a folded connection that ends after the cut keeps its
-         * connection time, as a row of its own (its id is already its end's) */
-        snprintf(sql, sizeof sql,
-                 "UPDATE connections SET kind = 'connection_time', time = end_time, nsec = end_nsec, "
-                 "end_time = NULL, end_nsec = NULL, running = 0, max = 0 "
-                 "WHERE id < %lld AND time < %lld AND end_time >= %lld",
-                 (long long)conn_end, (long long)before, (long long)before);
-        if (qps_store_exec(s, sql) != SQLITE_OK)
-            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
-    }
-    if (st == QPS_OK) {
-        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE id < %lld AND time < %lld AND nsec >= 0",
-                 (long long)conn_end, (long long)before);
-        if (qps_store_exec(s, sql) != SQLITE_OK)
-            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
-    }
-    if (own_tx)
-        return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);
-    if (st != QPS_OK)
-        s->tx_failed = true; /* totals may be written without their deletes */
-    return st;
-}
-
-static int64_t scalar(qps_store *s, const char *sql)
+/* The one value sql gives; false (the store's error set) when it fails. */
+static bool scalar(qps_store *s, const char *sql, int64_t *v)
 {
     sqlite3_stmt *q;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW)
-            v = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
+    *v = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        qps_store_fail(s, QPS_EIO, "cannot read the store");
+        return false;
     }
-    return v;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(q, 0);
+    else
+        qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW;
 }
 
 qps_status qps_store_stat(qps_store *s, qps_store_info *out)
 {
-    if (s->in_tx && qps_store_flush_pending(s) != QPS_OK)
-        return QPS_EIO;
-    out->transactions = (uint64_t)scalar(s, "SELECT count(*) FROM transactions");
-    /* a folded accept row holds two facts, a queued record with its reply too */
-    out->connection_facts = (uint64_t)scalar(s, "SELECT (SELECT count(*) + count(end_time) FROM connections) + "
-                                                "(SELECT count(queue_ok) FROM transactions)");
-    out->files = (uint64_t)scalar(s, "SELECT count(*) FROM files");
-    out->daily_rows = (uint64_t)scalar(s, "SELECT count(*) FROM daily");
+    memset(out, 0, sizeof *out);
+    qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
+    if (st != QPS_OK)
+        return st;
     /* ids are in time order: the first and last rows are at hand, but for
      * times beyond the ids' range, which share its first or last second */
-    char sql[320];
-    snprintf(sql, sizeof sql,
+    char first[320], last[320];
+    snprintf(first, sizeof first,
              "SELECT coalesce((SELECT min(time) FROM transactions WHERE id < %lld AND nsec >= 0), "
              "(SELECT time FROM transactions WHERE nsec >= 0 ORDER BY id LIMIT 1), 0)",
              (long long)qps_second_key(1));
-    out->first = scalar(s, sql);
-    snprintf(sql, sizeof sql,
+    snprintf(last, sizeof last,
              "SELECT coalesce((SELECT max(time) FROM transactions WHERE id >= %lld AND nsec >= 0), "
              "(SELECT time FROM transactions WHERE nsec >= 0 ORDER BY id DESC LIMIT 1), 0)",
              (long long)qps_second_key(KEY_SEC_MAX));
-    out->last = scalar(s, sql);
+    const struct {
+        const char *sql;
+        int64_t *out;
+    } q[] = {
+        {"SELECT count(*) FROM transactions", (int64_t *)&out->transactions},
+        /* a folded accept row holds two facts, a queued record with its reply too */
+        {"SELECT (SELECT count(*) + count(end_time) FROM connections) + (SELECT count(queue_ok) FROM transactions)",
+         (int64_t *)&out->connection_facts},
+        {"SELECT count(*) FROM files", (int64_t *)&out->files},
+        {"SELECT count(*) FROM daily", (int64_t *)&out->daily_rows},
+        {"SELECT coalesce(sum(count), 0) FROM daily", (int64_t *)&out->daily_transactions},
+        {first, &out->first},
+        {last, &out->last},
+    };
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        if (!scalar(s, q[i].sql, q[i].out))
+            return QPS_EIO;
     return QPS_OK;
 }

@@ -1,8 +1,11 @@
 /*
- * qps_store_private.h - what the store's files share: its handle, its
+ * store_private.h - what the store's files share: its handle, its
  * statements, the rows on their way in, and the time keys that are its
- * ids. qps_store.c opens, migrates and commits; qps_store_write.c adds
- * records; qps_store_read.c reads them back.
+ * ids. Who calls whom (no file calls back into one that calls it):
+ * open.c opens and migrates (schema.c); tx.c groups writes (batch.c);
+ * write.c pairs and adds records (tx.c, batch.c); read.c and prune.c
+ * read and thin out (tx.c, batch.c); files.c and import.c keep the
+ * imported files' offsets.
  *
  * License: MIT (see README).
  */
@@ -10,6 +13,7 @@
 #define QPS_STORE_PRIVATE_H
 
 #include "qps_private.h"
+#include "schema.h"
 
 #include <sqlite3.h>
 
@@ -47,7 +51,7 @@
 /* Imported rows go in by this many per INSERT: the statement's cursor
  * stays at the table's end, where the next row goes. */
 #define MULTI_ROWS 32
-#define MAX_COLS 20
+#define MAX_COLS TX_NCOLS
 
 static inline int64_t qps_time_key(int64_t t, uint32_t nsec)
 {
@@ -113,10 +117,12 @@ typedef struct {
     size_t off, len;
 } cell;
 
-/* Rows of one table on their way in: MULTI_ROWS of them at once. */
+/* Rows of one table on their way in: MULTI_ROWS of them at once. A row's
+ * cells are at their columns' positions (schema.h); its id (column 0) is
+ * its key. */
 typedef struct {
     int single, multi, last_key; /* statements */
-    int ncols;                   /* values after the id */
+    int ncols;                   /* columns an INSERT sets, the id included */
     size_t nrows;
     int64_t key[MULTI_ROWS];
     cell cells[MULTI_ROWS][MAX_COLS];
@@ -148,7 +154,24 @@ struct qps_store {
     row_batch *rows[2]; /* transactions, connections */
 };
 
-/* Sets the store's error to "what: SQLite's message"; returns st. */
+/* One row of the connections table. A folded accept (end != NULL) carries
+ * its connection's time and takes the id of its end. */
+typedef struct {
+    const char *kind;
+    int64_t time;
+    uint32_t nsec;
+    qps_str host, ip;
+    uint32_t pid;
+    unsigned running, max;
+    bool has_millis, has_dedup;
+    uint64_t millis, dedup;
+    const int64_t *end_time;
+    uint32_t end_nsec;
+    int source;
+} fact_row;
+
+/* Sets the store's error to "what: SQLite's message"; returns st, or for
+ * QPS_EIO what SQLite's error says (QPS_EBUSY, QPS_EREADONLY, QPS_ENOMEM). */
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what);
 int qps_store_exec(qps_store *s, const char *sql);
 /* Writes the rows an import keeps back (held records, waiting accepts,
@@ -156,6 +179,28 @@ int qps_store_exec(qps_store *s, const char *sql);
 qps_status qps_store_flush_pending(qps_store *s);
 /* Forgets them (a rollback). */
 void qps_store_discard_pending(qps_store *s);
+
+/* ---- batch.c: rows into their tables ---- */
+
+/* A transactions row; queue_ok: 0, or 1 when the queue's "250 Queued"
+ * reply shares it. Imports inside a transaction gather rows. */
+qps_status store_insert_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
+                              int queue_ok);
+qps_status store_insert_fact(qps_store *s, const fact_row *f);
+/* The row of an accept that waited for its connection time in vain. */
+fact_row store_accept_row(const pending_accept *a);
+/* Writes a held record (with the queue's reply when queue_ok) and drops it
+ * from the held ones (the last takes its slot). */
+qps_status store_write_held(qps_store *s, held_record *h, int queue_ok);
+
+/* pid + the record's fields: the same for the plugin's copy and the log's */
+static inline uint64_t store_terse_dedup(const qps_record *r)
+{
+    const char *start = r->field[QPS_TF_IP].ptr;
+    const qps_str last = r->nfields == 9 ? r->field[QPS_TF_SPAM] : r->field[QPS_TF_TEXT];
+    size_t len = (size_t)(last.ptr + last.len - start);
+    return qps_hash_bytes(start, len) ^ ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL);
+}
 
 /* a + b, held at the ends of int64: log labels decode to any time */
 static inline int64_t qps_sat_add(int64_t a, int64_t b)

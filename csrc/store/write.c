@@ -1,47 +1,19 @@
 /*
- * qps_store_write.c - records into the store.
+ * write.c - records into the store.
  *
  * A record written live by the qpsmtpd plugin and the same record imported
  * later from the log are twins: the second copy finds the first (same pid
  * and fields, within two minutes) and is not stored again.
  *
- * What makes an import fast: a row's id is its time key, so the table
- * itself is the time index and an import appends at its end; no other
- * index is touched by an imported row; imported rows go in MULTI_ROWS per
- * INSERT; an accepted connection and its connection time, and a queued
- * record and its queue's reply, share a row when imported together.
+ * An import (inside a transaction) holds a queued record back until its
+ * queue's reply, and an accept until its connection time, so each pair
+ * shares a row; batch.c writes the rows.
  *
  * License: MIT (see README).
  */
 #include "store_private.h"
 
 #include <stdlib.h>
-
-/* Runs an insert whose first parameter is the row's id, the time key
- * `key`; a key taken already (two rows in one nanosecond, or many from a
- * plugin that gives whole seconds) moves past the last id of its second. */
-static qps_status insert_at(qps_store *s, int insert, int last_key, int64_t key)
-{
-    sqlite3_stmt *q = s->stmt[insert];
-    if (key == NO_KEY)
-        sqlite3_bind_null(q, 1);
-    else
-        sqlite3_bind_int64(q, 1, key);
-    int rc = qps_step_done(q);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        sqlite3_stmt *m = s->stmt[last_key];
-        sqlite3_bind_int64(m, 1, key);
-        sqlite3_bind_int64(m, 2, key | ((INT64_C(1) << NSEC_BITS) - 1));
-        rc = sqlite3_step(m);
-        int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(m, 0) : key;
-        sqlite3_reset(m);
-        if (rc != SQLITE_ROW)
-            return qps_store_fail(s, QPS_EIO, "cannot read the store");
-        sqlite3_bind_int64(q, 1, last + 1);
-        rc = qps_step_done(q);
-    }
-    return rc == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
-}
 
 /* Are there live rows within DEDUP_WINDOW of t? Most stores have none
  * near an imported line: the next live row's time (from the small index
@@ -86,14 +58,6 @@ static qps_status mark_found(qps_store *s, bool tx, sqlite3_stmt *find, bool *fo
     return QPS_OK;
 }
 
-/* pid + the record's fields: the same for the plugin's copy and the log's */
-static uint64_t terse_dedup(const qps_record *r)
-{
-    const char *start = r->field[QPS_TF_IP].ptr;
-    const qps_str last = r->nfields == 9 ? r->field[QPS_TF_SPAM] : r->field[QPS_TF_TEXT];
-    size_t len = (size_t)(last.ptr + last.len - start);
-    return qps_hash_bytes(start, len) ^ ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL);
-}
 
 static bool same_text(sqlite3_stmt *q, int col, qps_str v)
 {
@@ -102,14 +66,15 @@ static bool same_text(sqlite3_stmt *q, int col, qps_str v)
     return n == v.len && (n == 0 || memcmp(c, v.ptr, n) == 0);
 }
 
-/* A row of ST_FIND_LOGGED_TX with the record's fields. */
+/* A row of ST_FIND_LOGGED_TX (a whole transactions row) with the record's
+ * fields. */
 static bool same_fields(sqlite3_stmt *q, const qps_record *r)
 {
     for (int f = 0; f <= QPS_TF_TEXT; f++)
-        if (!same_text(q, 1 + f, r->field[f]))
+        if (!same_text(q, TX_IP + f, r->field[f]))
             return false;
-    bool has_spam = sqlite3_column_type(q, 1 + QPS_TF_SPAM) != SQLITE_NULL;
-    return has_spam == (r->nfields == 9) && (!has_spam || same_text(q, 1 + QPS_TF_SPAM, r->field[QPS_TF_SPAM]));
+    bool has_spam = sqlite3_column_type(q, TX_SPAM) != SQLITE_NULL;
+    return has_spam == (r->nfields == 9) && (!has_spam || same_text(q, TX_SPAM, r->field[QPS_TF_SPAM]));
 }
 
 /* A record is the twin of one stored from the other source (the plugin's
@@ -128,7 +93,7 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
         if ((st = live_rows_near(s, true, t, &near)) != QPS_OK || !near)
             return st;
         sqlite3_stmt *find = s->stmt[ST_FIND_LIVE_TX];
-        sqlite3_bind_int64(find, 1, (sqlite3_int64)(terse_dedup(r) & DEDUP_MASK));
+        sqlite3_bind_int64(find, 1, (sqlite3_int64)(store_terse_dedup(r) & DEDUP_MASK));
         sqlite3_bind_int64(find, 2, qps_sat_add(t, -DEDUP_WINDOW));
         sqlite3_bind_int64(find, 3, qps_sat_add(t, DEDUP_WINDOW));
         return mark_found(s, true, find, found);
@@ -141,7 +106,7 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
     sqlite3_int64 id = 0;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
         if (same_fields(q, r)) {
-            id = sqlite3_column_int64(q, 0);
+            id = sqlite3_column_int64(q, TX_ID);
             break;
         }
     sqlite3_reset(q);
@@ -186,7 +151,7 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
     if (added)
         *added = 0;
     if (!s->stmt[ST_ADD_TX])
-        return QPS_EINVAL; /* opened read-only */
+        return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
     if (s->in_tx) {
         qps_status st = add_record(s, r, server, unix_sec, nsec, source, added);
         if (st != QPS_OK)
@@ -211,161 +176,6 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
     return st;
 }
 
-/* ---- rows on their way in ---- */
-
-static cell *next_cell(row_batch *b, int col)
-{
-    return &b->cells[b->nrows][col];
-}
-
-static void cell_null(row_batch *b, int col)
-{
-    next_cell(b, col)->type = CELL_NULL;
-}
-
-static void cell_int(row_batch *b, int col, int64_t v)
-{
-    cell *c = next_cell(b, col);
-    c->type = CELL_INT;
-    c->i = v;
-}
-
-static void cell_real(row_batch *b, int col, double v)
-{
-    cell *c = next_cell(b, col);
-    c->type = CELL_REAL;
-    c->d = v;
-}
-
-/* a slice without pointer is NULL, an empty one '' */
-static void cell_text(row_batch *b, int col, qps_str v)
-{
-    cell *c = next_cell(b, col);
-    if (!v.ptr) {
-        c->type = CELL_NULL;
-        return;
-    }
-    c->type = CELL_TEXT;
-    c->off = b->text.len;
-    c->len = v.len;
-    qps_buf_append(&b->text, v.ptr, v.len);
-}
-
-static void bind_cells(sqlite3_stmt *q, int first, const row_batch *b, size_t row)
-{
-    for (int col = 0; col < b->ncols; col++) {
-        const cell *c = &b->cells[row][col];
-        int i = first + col;
-        switch (c->type) {
-        case CELL_INT:
-            sqlite3_bind_int64(q, i, c->i);
-            break;
-        case CELL_REAL:
-            sqlite3_bind_double(q, i, c->d);
-            break;
-        case CELL_TEXT:
-            /* an empty text is '' (the arena may not exist yet), never NULL */
-            sqlite3_bind_text(q, i, c->len ? b->text.data + c->off : "", (int)c->len, SQLITE_STATIC);
-            break;
-        default:
-            sqlite3_bind_null(q, i);
-        }
-    }
-}
-
-/* Inserts the rows waiting in b: all in one statement when there are
- * MULTI_ROWS of them and none of their ids is taken, else one by one. */
-static qps_status flush_rows(qps_store *s, row_batch *b)
-{
-    qps_status st = QPS_OK;
-    if (b->text.failed)
-        st = qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
-    bool one_by_one = st == QPS_OK && b->nrows < MULTI_ROWS;
-    if (st == QPS_OK && !one_by_one) {
-        sqlite3_stmt *m = s->stmt[b->multi];
-        for (size_t r = 0; r < b->nrows; r++) {
-            int first = (int)r * (b->ncols + 1) + 1;
-            if (b->key[r] == NO_KEY)
-                sqlite3_bind_null(m, first);
-            else
-                sqlite3_bind_int64(m, first, b->key[r]);
-            bind_cells(m, first + 1, b, r);
-        }
-        int rc = qps_step_done(m);
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-            one_by_one = true;
-        else if (rc != SQLITE_DONE)
-            st = qps_store_fail(s, QPS_EIO, "cannot write the store");
-    }
-    for (size_t r = 0; one_by_one && r < b->nrows && st == QPS_OK; r++) {
-        bind_cells(s->stmt[b->single], 2, b, r);
-        st = insert_at(s, b->single, b->last_key, b->key[r]);
-    }
-    b->nrows = 0;
-    b->text.len = 0;
-    b->text.failed = 0;
-    return st;
-}
-
-/* Ends the row begun with the cells set: imports (inside a transaction)
- * gather MULTI_ROWS rows, anything else goes in at once. */
-static qps_status end_row(qps_store *s, row_batch *b, int64_t key, bool gather)
-{
-    b->key[b->nrows++] = key;
-    return gather && b->nrows < MULTI_ROWS ? QPS_OK : flush_rows(s, b);
-}
-
-/* queue_ok: 0, or 1 when the queue's "250 Queued" reply comes with it */
-static qps_status insert_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
-                               int queue_ok)
-{
-    row_batch *b = s->rows[0];
-    cell_int(b, 0, t);
-    cell_int(b, 1, ns == UNTIMED_NSEC ? -1 : (int64_t)ns);
-    cell_text(b, 2, host);
-    cell_int(b, 3, r->pid);
-    for (int f = 0; f <= QPS_TF_TEXT; f++)
-        cell_text(b, 4 + f, r->field[f]);
-    cell_text(b, 12, r->nfields == 9 ? r->field[QPS_TF_SPAM] : qps_slice(NULL, 0));
-    qps_spam spam;
-    if (r->nfields == 9 && qps_spam_parse(r->field[QPS_TF_SPAM], &spam) == QPS_OK) {
-        cell_int(b, 13, spam.is_spam);
-        cell_real(b, 14, spam.score);
-        if (spam.has_required)
-            cell_real(b, 15, spam.required);
-        else
-            cell_null(b, 15);
-    } else {
-        cell_null(b, 13);
-        cell_null(b, 14);
-        cell_null(b, 15);
-    }
-    cell_int(b, 16, source);
-    if (source == QPS_SOURCE_IMPORT)
-        cell_null(b, 17);
-    else
-        cell_int(b, 17, (int64_t)(terse_dedup(r) & DEDUP_MASK));
-    if (queue_ok)
-        cell_int(b, 18, queue_ok);
-    else
-        cell_null(b, 18);
-    return end_row(s, b, ns == UNTIMED_NSEC ? NO_KEY : qps_time_key(t, ns), s->in_tx && source == QPS_SOURCE_IMPORT);
-}
-
-static qps_status write_held(qps_store *s, held_record *h, int queue_ok)
-{
-    qps_status st = insert_terse(s, &h->rec, qps_slice(h->host_len ? h->host : NULL, h->host_len), h->time,
-                                 h->nsec, QPS_SOURCE_IMPORT, queue_ok);
-    /* the last one takes its place, its fields pointing into their new home */
-    held_record *last = &s->held[--s->nheld];
-    if (h != last) {
-        *h = *last;
-        for (int f = 0; f < QPS_TF_COUNT_; f++)
-            if (last->rec.field[f].ptr)
-                h->rec.field[f].ptr = h->bytes + (last->rec.field[f].ptr - last->bytes);
-    }
-    return st;
-}
 
 static held_record *find_held(qps_store *s, uint32_t pid)
 {
@@ -401,16 +211,6 @@ static bool hold_record(qps_store *s, const qps_record *r, qps_str host, int64_t
     return true;
 }
 
-/* Stores the records held back; before a write from another source, a
- * read, or the commit. */
-static qps_status write_all_held(qps_store *s)
-{
-    qps_status st = QPS_OK;
-    while (s->nheld && st == QPS_OK)
-        st = write_held(s, &s->held[s->nheld - 1], 0);
-    s->nheld = 0;
-    return st;
-}
 
 static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
                             bool *stored)
@@ -421,100 +221,14 @@ static qps_status add_terse(qps_store *s, const qps_record *r, qps_str host, int
         return st;
     *stored = true;
     if (s->in_tx && source == QPS_SOURCE_IMPORT && qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued")) {
-        if (s->nheld == HELD_MAX && (st = write_held(s, &s->held[0], 0)) != QPS_OK)
+        if (s->nheld == HELD_MAX && (st = store_write_held(s, &s->held[0], 0)) != QPS_OK)
             return st;
         if (ns != UNTIMED_NSEC && hold_record(s, r, host, t, ns))
             return QPS_OK;
     }
-    return insert_terse(s, r, host, t, ns, source, 0);
+    return store_insert_terse(s, r, host, t, ns, source, 0);
 }
 
-/* One row of the connections table. A folded accept (end != NULL) carries
- * its connection's time and takes the id of its end. */
-typedef struct {
-    const char *kind;
-    int64_t time;
-    uint32_t nsec;
-    qps_str host, ip;
-    uint32_t pid;
-    unsigned running, max;
-    bool has_millis, has_dedup;
-    uint64_t millis, dedup;
-    const int64_t *end_time;
-    uint32_t end_nsec;
-    int source;
-} fact_row;
-
-static qps_status insert_fact(qps_store *s, const fact_row *f)
-{
-    row_batch *b = s->rows[1];
-    cell_int(b, 0, f->time);
-    cell_int(b, 1, f->nsec == UNTIMED_NSEC ? -1 : (int64_t)f->nsec);
-    cell_text(b, 2, f->host);
-    cell_int(b, 3, f->pid);
-    cell_text(b, 4, qps_slice(f->kind, strlen(f->kind)));
-    cell_text(b, 5, f->ip);
-    cell_int(b, 6, f->running);
-    cell_int(b, 7, f->max);
-    if (f->has_millis)
-        cell_int(b, 8, (int64_t)f->millis);
-    else
-        cell_null(b, 8);
-    if (f->end_time) {
-        cell_int(b, 9, *f->end_time);
-        cell_int(b, 10, f->end_nsec);
-    } else {
-        cell_null(b, 9);
-        cell_null(b, 10);
-    }
-    cell_int(b, 11, f->source);
-    /* facts that cannot have a twin carry no dedup */
-    if (f->has_dedup)
-        cell_int(b, 12, (int64_t)(f->dedup & DEDUP_MASK));
-    else
-        cell_null(b, 12);
-    int64_t key = f->end_time                   ? qps_time_key(*f->end_time, f->end_nsec)
-                  : f->nsec == UNTIMED_NSEC ? NO_KEY
-                                            : qps_time_key(f->time, f->nsec);
-    return end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
-}
-
-static fact_row accept_row(const pending_accept *a)
-{
-    fact_row f = {"accept", a->time, a->nsec, qps_slice(a->host_len ? a->host : NULL, a->host_len),
-                  qps_slice(a->ip_len ? a->ip : NULL, a->ip_len), a->pid, a->running, a->max,
-                  false, false, 0, 0, NULL, 0, QPS_SOURCE_IMPORT};
-    return f;
-}
-
-static qps_status flush_all(qps_store *s);
-
-/* Writes the rows still waiting: held records, accepts whose connections
- * go on past the batch, and the rows gathered for a multi-row INSERT. A
- * failure dooms the transaction: rows already reported as added are gone. */
-qps_status qps_store_flush_pending(qps_store *s)
-{
-    qps_status st = flush_all(s);
-    if (st != QPS_OK)
-        s->tx_failed = true;
-    return st;
-}
-
-static qps_status flush_all(qps_store *s)
-{
-    qps_status st = write_all_held(s);
-    for (size_t i = 0; i < s->npending && st == QPS_OK; i++) {
-        fact_row f = accept_row(&s->pending[i]);
-        st = insert_fact(s, &f);
-    }
-    s->npending = 0;
-    for (int t = 0; t < 2; t++) {
-        qps_status rst = flush_rows(s, s->rows[t]);
-        if (st == QPS_OK)
-            st = rst;
-    }
-    return st;
-}
 
 static pending_accept *find_pending(qps_store *s, uint32_t pid)
 {
@@ -569,14 +283,14 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     held_record *h = folding ? find_held(s, r->pid) : NULL;
     if (may_twin && ((st = pair_fact(s, dedup, t, source, &found)) != QPS_OK || found)) {
         if (h && st == QPS_OK)
-            st = write_held(s, h, 0);
+            st = store_write_held(s, h, 0);
         return st;
     }
     if (h) {
         /* the queue's reply shares its record's row if it has the same
          * second: no range of whole seconds can part them */
         bool joins = r->kind == QPS_KIND_REPLY && ns != UNTIMED_NSEC && h->time == t;
-        if ((st = write_held(s, h, joins)) != QPS_OK || joins) {
+        if ((st = store_write_held(s, h, joins)) != QPS_OK || joins) {
             *stored = st == QPS_OK;
             return st;
         }
@@ -604,8 +318,8 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
         if (a) {
             /* the pid was reused: the earlier connection ended unseen (its
              * row is written before the last one takes its slot) */
-            fact_row f = accept_row(a);
-            st = insert_fact(s, &f);
+            fact_row f = store_accept_row(a);
+            st = store_insert_fact(s, &f);
             drop_pending(s, a);
             if (st != QPS_OK)
                 return st;
@@ -621,17 +335,17 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     if (r->kind == QPS_KIND_CONN_TIME && a && ns != UNTIMED_NSEC && t >= a->time &&
         (uint64_t)t - (uint64_t)a->time <= FOLD_SPAN) {
         /* one row for the connection: the accept with its time */
-        fact_row folded = accept_row(a);
+        fact_row folded = store_accept_row(a);
         folded.has_millis = true;
         folded.millis = r->millis;
         folded.has_dedup = true;
         folded.dedup = dedup;
         folded.end_time = &t;
         folded.end_nsec = ns;
-        st = insert_fact(s, &folded);
+        st = store_insert_fact(s, &folded);
         drop_pending(s, a);
     } else {
-        st = insert_fact(s, &f);
+        st = store_insert_fact(s, &f);
     }
     if (st == QPS_OK)
         *stored = true;
@@ -661,7 +375,7 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
     }
     if (r->kind == QPS_KIND_TERSE) {
         held_record *h = s->nheld ? find_held(s, r->pid) : NULL;
-        if (h && (st = write_held(s, h, 0)) != QPS_OK)
+        if (h && (st = store_write_held(s, h, 0)) != QPS_OK)
             return st;
         st = add_terse(s, r, host, t, ns, source, &stored);
     }
@@ -673,12 +387,3 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
     return st;
 }
 
-void qps_store_discard_pending(qps_store *s)
-{
-    s->npending = s->nheld = 0;
-    for (int t = 0; t < 2; t++) {
-        s->rows[t]->nrows = 0;
-        s->rows[t]->text.len = 0;
-        s->rows[t]->text.failed = 0;
-    }
-}

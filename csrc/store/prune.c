@@ -1,0 +1,88 @@
+/*
+ * prune.c - thins the store out: records older than a day are deleted and
+ * their daily totals by disposition and sender TLD kept (table daily), so
+ * reports over pruned days still count them.
+ *
+ * License: MIT (see README).
+ */
+#include "store_private.h"
+
+#include <stdio.h>
+
+qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
+{
+    *removed = 0;
+    if (!s->stmt[ST_ADD_TX])
+        return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
+    bool own_tx = !s->in_tx;
+    qps_status st = own_tx ? qps_store_begin(s) : qps_store_flush_pending(s);
+    if (st != QPS_OK)
+        return st;
+    sqlite3_stmt *sel = NULL, *up = NULL;
+    st = QPS_OK;
+    /* ids are time keys: old rows are a range at the start of each table */
+    int64_t tx_end = before > KEY_SEC_MAX ? INT64_MAX : qps_second_key(before);
+    int64_t conn_end = before > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(before + FOLD_SPAN);
+    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE id < ?1 AND time < ?2 "
+                           "AND nsec >= 0",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO daily VALUES (?,?,?,1) ON CONFLICT(day, disposition, tld) "
+                                  "DO UPDATE SET count = count + 1", -1, &up, NULL) != SQLITE_OK)
+        st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    qps_tzcache tz = QPS_TZCACHE_INIT;
+    if (st == QPS_OK) {
+        sqlite3_bind_int64(sel, 1, tx_end);
+        sqlite3_bind_int64(sel, 2, before);
+    }
+    int rc = SQLITE_DONE;
+    while (st == QPS_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        qps_civil c;
+        char day[16], tld[256];
+        if (qps_civil_from_unix(&tz, sqlite3_column_int64(sel, 0), 0, &c) != QPS_OK)
+            continue;
+        snprintf(day, sizeof day, "%04d-%02d-%02d", c.year, c.month, c.day);
+        const char *sender = (const char *)sqlite3_column_text(sel, 2);
+        size_t tl = qps_sender_tld(qps_slice(sender ? sender : "", sender ? strlen(sender) : 0), tld, sizeof tld);
+        sqlite3_bind_text(up, 1, day, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(up, 2, (const char *)sqlite3_column_text(sel, 1), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(up, 3, tld, (int)tl, SQLITE_TRANSIENT);
+        if (qps_step_done(up) != SQLITE_DONE)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot prune the store"); /* no deletes without their totals */
+    sqlite3_finalize(sel);
+    sqlite3_finalize(up);
+    char sql[320];
+    if (st == QPS_OK) {
+        /* (records without a time have no day to be pruned by) */
+        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld AND nsec >= 0",
+                 (long long)tx_end, (long long)before);
+        if (qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+        else
+            *removed = (uint64_t)sqlite3_changes(s->db);
+    }
+    if (st == QPS_OK) {
+        /* a folded connection that ends after the cut keeps its
+         * connection time, as a row of its own (its id is already its end's) */
+        snprintf(sql, sizeof sql,
+                 "UPDATE connections SET kind = 'connection_time', time = end_time, nsec = end_nsec, "
+                 "end_time = NULL, end_nsec = NULL, running = 0, max = 0 "
+                 "WHERE id < %lld AND time < %lld AND end_time >= %lld",
+                 (long long)conn_end, (long long)before, (long long)before);
+        if (qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    }
+    if (st == QPS_OK) {
+        snprintf(sql, sizeof sql, "DELETE FROM connections WHERE id < %lld AND time < %lld AND nsec >= 0",
+                 (long long)conn_end, (long long)before);
+        if (qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+    }
+    if (own_tx)
+        return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);
+    if (st != QPS_OK)
+        s->tx_failed = true; /* totals may be written without their deletes */
+    return st;
+}

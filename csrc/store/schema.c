@@ -1,0 +1,123 @@
+/*
+ * schema.c - the column lists of the store's tables (schema.h) and the SQL
+ * made from them.
+ *
+ * License: MIT (see README).
+ */
+#include "schema.h"
+
+#define NCOLS(a) ((int)(sizeof a / sizeof a[0]))
+
+static const store_column tx_cols[TX_NCOLS] = {
+    [TX_ID] = {"id", "INTEGER PRIMARY KEY"},
+    [TX_TIME] = {"time", "INTEGER NOT NULL"},
+    [TX_NSEC] = {"nsec", "INTEGER NOT NULL"},
+    [TX_SERVER] = {"server", "TEXT"},
+    [TX_PID] = {"pid", "INTEGER"},
+    [TX_IP] = {"ip", "TEXT"},
+    [TX_RHOST] = {"rhost", "TEXT"},
+    [TX_HELO] = {"helo", "TEXT"},
+    [TX_SENDER] = {"sender", "TEXT"},
+    [TX_RECIPIENTS] = {"recipients", "TEXT"},
+    [TX_DISPOSITION] = {"disposition", "TEXT NOT NULL"},
+    [TX_CODE] = {"code", "TEXT"},
+    [TX_TEXT] = {"text", "TEXT"},
+    [TX_SPAM] = {"spam", "TEXT"},
+    [TX_SPAM_VERDICT] = {"spam_verdict", "INTEGER"},
+    [TX_SCORE] = {"score", "REAL"},
+    [TX_REQUIRED] = {"required", "REAL"},
+    [TX_QUEUE_OK] = {"queue_ok", "INTEGER"},
+    [TX_SOURCE] = {"source", "INTEGER NOT NULL"},
+    [TX_DEDUP] = {"dedup", "INTEGER"},
+    [TX_TWIN] = {"twin", "INTEGER NOT NULL DEFAULT 0"},
+};
+
+static const store_column conn_cols[CN_NCOLS] = {
+    [CN_ID] = {"id", "INTEGER PRIMARY KEY"},
+    [CN_TIME] = {"time", "INTEGER NOT NULL"},
+    [CN_NSEC] = {"nsec", "INTEGER NOT NULL"},
+    [CN_SERVER] = {"server", "TEXT"},
+    [CN_PID] = {"pid", "INTEGER"},
+    [CN_KIND] = {"kind", "TEXT NOT NULL"},
+    [CN_IP] = {"ip", "TEXT"},
+    [CN_RUNNING] = {"running", "INTEGER"},
+    [CN_MAX] = {"max", "INTEGER"},
+    [CN_MILLIS] = {"millis", "INTEGER"},
+    [CN_END_TIME] = {"end_time", "INTEGER"},
+    [CN_END_NSEC] = {"end_nsec", "INTEGER"},
+    [CN_SOURCE] = {"source", "INTEGER NOT NULL"},
+    [CN_DEDUP] = {"dedup", "INTEGER"},
+    [CN_TWIN] = {"twin", "INTEGER NOT NULL DEFAULT 0"},
+};
+
+static const store_column file_cols[FL_NCOLS] = {
+    [FL_HEAD_HASH] = {"head_hash", "INTEGER PRIMARY KEY"},
+    [FL_INODE] = {"inode", "INTEGER"},
+    [FL_NAME] = {"name", "TEXT"},
+    [FL_OFFSET] = {"offset", "INTEGER NOT NULL"},
+    [FL_LINES_READ] = {"lines_read", "INTEGER NOT NULL DEFAULT 0"},
+    [FL_LINES_INVALID] = {"lines_invalid", "INTEGER NOT NULL DEFAULT 0"},
+    [FL_UPDATED] = {"updated", "INTEGER"},
+};
+
+static const store_column daily_cols[DY_NCOLS] = {
+    [DY_DAY] = {"day", "TEXT NOT NULL"},
+    [DY_DISPOSITION] = {"disposition", "TEXT NOT NULL"},
+    [DY_TLD] = {"tld", "TEXT NOT NULL"},
+    [DY_COUNT] = {"count", "INTEGER NOT NULL"},
+};
+
+static const store_column meta_cols[MT_NCOLS] = {
+    [MT_KEY] = {"key", "TEXT PRIMARY KEY"},
+    [MT_VALUE] = {"value", "TEXT NOT NULL"},
+};
+
+const store_table store_tables[TB_COUNT_] = {
+    /* twin is never inserted: a row is born unpaired */
+    [TB_TRANSACTIONS] = {"transactions", tx_cols, NCOLS(tx_cols), TX_TWIN, NULL,
+                         /* the few live rows (twin search); the untimed ones */
+                         "CREATE INDEX transactions_live ON transactions(time) WHERE source = 2;"
+                         "CREATE INDEX transactions_untimed ON transactions(nsec) WHERE nsec < 0;"},
+    [TB_CONNECTIONS] = {"connections", conn_cols, NCOLS(conn_cols), CN_TWIN, NULL,
+                        "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
+                        "CREATE INDEX connections_untimed ON connections(nsec) WHERE nsec < 0;"},
+    [TB_FILES] = {"files", file_cols, NCOLS(file_cols), FL_NCOLS, NULL, NULL},
+    [TB_DAILY] = {"daily", daily_cols, NCOLS(daily_cols), DY_NCOLS, "PRIMARY KEY (day, disposition, tld)", NULL},
+    [TB_META] = {"meta", meta_cols, NCOLS(meta_cols), MT_NCOLS, NULL, NULL},
+};
+
+static void column_list(const store_table *t, int n, qps_buf *out)
+{
+    for (int c = 0; c < n; c++)
+        qps_buf_printf(out, "%s%s", c ? ", " : "", t->cols[c].name);
+}
+
+void store_create_sql(const store_table *t, qps_buf *out)
+{
+    qps_buf_printf(out, "CREATE TABLE %s (", t->name);
+    for (int c = 0; c < t->ncols; c++)
+        qps_buf_printf(out, "%s%s %s", c ? ", " : "", t->cols[c].name, t->cols[c].type);
+    if (t->constraint)
+        qps_buf_printf(out, ", %s", t->constraint);
+    qps_buf_printf(out, ");%s", t->indexes ? t->indexes : "");
+}
+
+void store_insert_sql(const store_table *t, int rows, qps_buf *out)
+{
+    qps_buf_printf(out, "INSERT INTO %s (", t->name);
+    column_list(t, t->ninsert, out);
+    qps_buf_printf(out, ") VALUES ");
+    for (int r = 0; r < rows; r++) {
+        qps_buf_printf(out, "%s(", r ? "," : "");
+        for (int c = 0; c < t->ninsert; c++)
+            qps_buf_printf(out, "%s?", c ? "," : "");
+        qps_buf_printf(out, ")");
+    }
+}
+
+void store_select_sql(const store_table *t, qps_buf *out)
+{
+    qps_buf_printf(out, "SELECT ");
+    column_list(t, t->ncols, out);
+    qps_buf_printf(out, " FROM %s ", t->name);
+}

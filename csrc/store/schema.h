@@ -1,0 +1,100 @@
+/*
+ * schema.h - the store's tables, one column list each. The CREATE TABLE,
+ * the INSERT column lists and the positions rows are read at all come from
+ * these lists: a column is named in one place, and code says TX_NSEC where
+ * it used to say 1 or 12.
+ *
+ * The lists describe the current schema (QPS_STORE_SCHEMA). A migration
+ * from an older version renames the old tables, creates these and copies
+ * the rows over by name; when a new version changes a list, the previous
+ * version's CREATE text is frozen into its migration.
+ *
+ * License: MIT (see README).
+ */
+#ifndef QPS_STORE_SCHEMA_H
+#define QPS_STORE_SCHEMA_H
+
+#include "qps_private.h"
+
+/* transactions: one logterse record per row (the order of the table) */
+enum {
+    TX_ID, /* the record's time key (store_private.h), SQLite's next if untimed */
+    TX_TIME,
+    TX_NSEC, /* -1: a line without a time */
+    TX_SERVER,
+    TX_PID,
+    TX_IP, /* TX_IP + QPS_TF_x is the record's field x */
+    TX_RHOST,
+    TX_HELO,
+    TX_SENDER,
+    TX_RECIPIENTS,
+    TX_DISPOSITION,
+    TX_CODE,
+    TX_TEXT,
+    TX_SPAM,
+    TX_SPAM_VERDICT,
+    TX_SCORE,
+    TX_REQUIRED,
+    TX_QUEUE_OK, /* 1: the queue's "250 Queued" reply shares the row */
+    TX_SOURCE,   /* QPS_SOURCE_IMPORT or QPS_SOURCE_PLUGIN */
+    TX_DEDUP,    /* live rows only: a hash of pid and fields */
+    TX_TWIN,     /* 1 once the copy from the other source was seen */
+    TX_NCOLS
+};
+
+/* connections: one fact per row, or an accept with its connection time */
+enum {
+    CN_ID, /* the fact's time key; a folded accept's is its end's */
+    CN_TIME,
+    CN_NSEC,
+    CN_SERVER,
+    CN_PID,
+    CN_KIND, /* qps_kind_name() of the fact, "queued" for a queue's OK */
+    CN_IP,
+    CN_RUNNING,
+    CN_MAX,
+    CN_MILLIS,
+    CN_END_TIME, /* a folded accept: its connection time's time */
+    CN_END_NSEC,
+    CN_SOURCE,
+    CN_DEDUP,
+    CN_TWIN,
+    CN_NCOLS
+};
+
+/* files: how far each log file was imported */
+enum { FL_HEAD_HASH, FL_INODE, FL_NAME, FL_OFFSET, FL_LINES_READ, FL_LINES_INVALID, FL_UPDATED, FL_NCOLS };
+
+/* daily: the totals of pruned days */
+enum { DY_DAY, DY_DISPOSITION, DY_TLD, DY_COUNT, DY_NCOLS };
+
+/* meta: key/value facts about the store (its schema version) */
+enum { MT_KEY, MT_VALUE, MT_NCOLS };
+
+typedef struct {
+    const char *name;
+    const char *type; /* SQL type and constraints */
+} store_column;
+
+typedef struct {
+    const char *name;
+    const store_column *cols;
+    int ncols;
+    int ninsert;            /* an INSERT sets the first ninsert columns */
+    const char *constraint; /* a table constraint after the columns, or NULL */
+    const char *indexes;    /* its CREATE INDEX statements, or NULL */
+} store_table;
+
+enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_COUNT_ };
+
+extern const store_table store_tables[TB_COUNT_];
+
+/* Appends "CREATE TABLE t (...);" and t's CREATE INDEX statements. */
+void store_create_sql(const store_table *t, qps_buf *out);
+/* Appends "INSERT INTO t (c0, ...) VALUES (?,...)" with `rows` tuples of
+ * the first ninsert columns. */
+void store_insert_sql(const store_table *t, int rows, qps_buf *out);
+/* Appends "SELECT c0, c1, ... FROM t ": every column, at its position. */
+void store_select_sql(const store_table *t, qps_buf *out);
+
+#endif
