@@ -233,6 +233,8 @@ sub broken_store_case {
     push @rc, run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, "no $_") for 1 .. 3;
     push @rc, run_hook($p, $q, 'queue', tx());
     is_deeply(\@rc, [(DECLINED) x 4], "$name: every hook returns DECLINED");
+    # the connection ends: records kept for a locked store are given up
+    is(run_hook($p, $q, 'post-connection', tx()), DECLINED, "$name: post-connection returns DECLINED");
     my @terse = grep { /logging::logterse: ` / } @{ $q->{stderr} };
     is(scalar @terse, 4, "$name: every terse line is still logged");
     my @warn = grep { / qpstat: cannot record into / } @{ $q->{stderr} };
@@ -261,8 +263,75 @@ broken_store_case('missing directory', "$dir/no/such/dir/x.db");
     run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'after the lock') for 1 .. 2;
     $holder->begin;
     run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'locked again');
+    run_hook($p, $q, 'post-connection', tx());
     $holder->rollback;
     is(scalar(grep { / qpstat: cannot record into / } @{ $q->{stderr} }), 2, 'a new failure after a success warns again');
+}
+# --- a store locked for a while: records are kept and written later
+{
+    my $kdb = "$dir/kept.db";
+    my $holder = Qpstat::Store->open($kdb, create => 1);
+    my ($p, $q) = load_plugin(db => $kdb, busy_ms => 50);
+    $holder->begin;
+    my $t0 = Time::HiRes::time();
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, "kept $_") for 1 .. 3;
+    my $waited = Time::HiRes::time() - $t0;
+    $holder->rollback;
+    is($holder->info->{transactions}, 0, 'kept: nothing written while the store is locked');
+    is(scalar(grep { / qpstat: / } @{ $q->{stderr} }), 0, 'kept: no warning while the records wait');
+    note(sprintf 'three hooks waited %.0f ms in all for a store locked with busy_ms 50', $waited * 1000);
+    run_hook($p, $q, 'queue', tx());
+    is($holder->info->{transactions}, 4, 'kept: the next record brings the three kept ones in');
+    # another process holds the lock until told to let it go
+    pipe my $lr, my $lw or die;
+    pipe my $gr, my $gw or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $lr;
+        close $gw;
+        my $other = Qpstat::Store->open($kdb);
+        $other->begin;
+        syswrite $lw, "L";
+        sysread $gr, my $go, 1;
+        $other->rollback;
+        POSIX::_exit(0);
+    }
+    close $lw;
+    close $gr;
+    sysread $lr, my $ready, 1;
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'kept until the end');
+    is($holder->info->{transactions}, 4, 'kept: a record waits while another process holds the store');
+    syswrite $gw, "G";
+    waitpid $pid, 0;
+    run_hook($p, $q, 'post-connection', tx());
+    is($holder->info->{transactions}, 5, 'kept: post-connection writes the records still kept');
+    is(scalar(grep { / qpstat: / } @{ $q->{stderr} }), 0, 'kept: and nothing was given up');
+    # the log of these lines adds nothing to the store
+    my @lines = grep { /logging::logterse: ` / } @{ $q->{stderr} };
+    my $log = "$dir/kept.log";
+    my $t = int(Time::HiRes::time());
+    spew($log, join '', map { sprintf "\@40000000%08x%08x %s\n", $t + 10, 500, $_ } @lines);
+    is($holder->import_logs($log), 0, 'kept: importing their log adds nothing');
+    is($holder->info->{transactions}, 5, 'kept: nothing twice');
+    # a child that exits (qpsmtpd's timeout) with a record kept stores it at exit
+    pipe my $r, my $w or die;
+    $pid = fork // die;
+    if (!$pid) {
+        close $w;
+        my $mine = Qpstat::Store->open($kdb);
+        $mine->begin;
+        run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, 'kept at exit');
+        $mine->rollback;
+        $mine->close;
+        exit 0;    # END blocks run, as after qpsmtpd's "Connection Timed Out"
+    }
+    close $r;
+    close $w;
+    waitpid $pid, 0;
+    is($holder->info->{transactions}, 6, 'kept: a process ending with a kept record stores it at exit');
+    is(scalar(grep { / qpstat: / } @{ $q->{stderr} }), 0, 'kept: the parent keeps none of its child\'s records');
+    run_hook($p, $q, 'post-connection', tx());
+    is($holder->info->{transactions}, 6, 'kept: the parent does not store its child\'s record again');
 }
 SKIP: {
     skip 'root writes read-only files', 4 if $> == 0;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How a statement's SQL is made: written out, or from a table's column
@@ -193,9 +194,25 @@ static int user_version(qps_store *s, int *version)
 /* Brings the schema to QPS_STORE_SCHEMA inside one write transaction. */
 static qps_status migrate(qps_store *s, bool readonly)
 {
-    int version = 0;
-    int rc = user_version(s, &version);
-    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+    /* the version and the tables in one statement, one snapshot: another
+     * process creating the schema meanwhile must not make a new store look
+     * like someone else's database */
+    int version = 0, tables = 0;
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT (SELECT user_version FROM pragma_user_version), "
+                                "(SELECT count(*) FROM sqlite_master)",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            version = sqlite3_column_int(q, 0);
+            tables = sqlite3_column_int(q, 1);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(q);
+    }
+    if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
         return qps_store_fail(s, QPS_EFORMAT, "not a qpstat store");
     if (rc != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
@@ -204,19 +221,10 @@ static qps_status migrate(qps_store *s, bool readonly)
                  version, QPS_STORE_SCHEMA);
         return QPS_EFORMAT;
     }
-    if (version == 0) {
-        /* a non-empty database without our version is someone else's */
-        sqlite3_stmt *st;
-        int tables = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
-            return qps_store_fail(s, QPS_EFORMAT, "not a qpstat store");
-        if (sqlite3_step(st) == SQLITE_ROW)
-            tables = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-        if (tables > 0) {
-            snprintf(s->error, sizeof s->error, "not a qpstat store (an SQLite database of something else)");
-            return QPS_EFORMAT;
-        }
+    /* a non-empty database without our version is someone else's */
+    if (version == 0 && tables > 0) {
+        snprintf(s->error, sizeof s->error, "not a qpstat store (an SQLite database of something else)");
+        return QPS_EFORMAT;
     }
     if (version == QPS_STORE_SCHEMA)
         return QPS_OK;
@@ -259,6 +267,37 @@ static qps_status migrate(qps_store *s, bool readonly)
     return QPS_OK;
 }
 
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* SQLite's own busy handler sleeps up to 100 ms between tries: with forty
+ * qpsmtpd children taking turns, a waiter that slept through the short
+ * gaps between the others' transactions could wait past busy_ms while the
+ * store was free most of the time. Tries come every 0.25 to 2 ms at
+ * first, then every 2 to 4 ms (spread so that waiters do not march in
+ * step), and busy_ms is wall time, not the sum of the planned sleeps. */
+static int busy_wait(void *arg, int tries)
+{
+    qps_store *s = arg;
+    int64_t now = monotonic_ns();
+    if (tries == 0)
+        s->busy_since = now;
+    int64_t left = (int64_t)s->busy_ms * 1000000 - (now - s->busy_since);
+    if (left <= 0)
+        return 0;
+    s->busy_rng = s->busy_rng * 1103515245u + 12345u;
+    int64_t ns = tries < 4 ? (INT64_C(250000) << tries) : INT64_C(2000000) + (s->busy_rng >> 8) % 2000000;
+    if (ns > left)
+        ns = left;
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 /* Opens the database and readies it; for a read-only opening, `immutable`
  * tells SQLite that nobody can write it (a store on a read-only file system
  * has no -shm file to coordinate readers through). */
@@ -283,7 +322,9 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
     free(uri);
     if (rc != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot open the store");
-    sqlite3_busy_timeout(s->db, busy_ms > 0 ? busy_ms : 0);
+    s->busy_ms = busy_ms > 0 ? busy_ms : 0;
+    s->busy_rng = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)s;
+    sqlite3_busy_handler(s->db, busy_wait, s);
     sqlite3_extended_result_codes(s->db, 1);
     if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
         snprintf(s->error, sizeof s->error, "cannot write the store: it is read-only");

@@ -147,6 +147,9 @@ struct qps_store {
     char *prefix;       /* logterse prefix, NULL for the default */
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
+    int busy_ms;        /* how long a lock held by another process is waited for */
+    int64_t busy_since; /* when the current wait began (ns, monotonic) */
+    uint32_t busy_rng;  /* spreads the waiters' retries */
     pending_accept *pending;
     size_t npending;
     held_record *held;

@@ -14,6 +14,14 @@ my %LOG_LEVEL = (
     LOGDEBUG => 7, LOGINFO => 6, LOGNOTICE => 5, LOGWARN => 4,
     LOGERROR => 3, LOGCRIT => 2, LOGALERT  => 1, LOGEMERG => 0, LOGRADAR => 0,
 );
+# Records a hook could not store because the store was locked stay in
+# memory, this many at most, and go in with the next record or at the
+# connection's end.
+use constant KEPT_MAX => 1000;
+# At the connection's end (the client has its answer) a locked store is
+# waited for this many times busy_ms before its kept records are given up.
+use constant END_TRIES => 3;
+
 my $FS = "\t";
 my %OPTION = map { $_ => 1 } qw(prefix loglevel db name busy_ms);
 
@@ -34,6 +42,7 @@ sub register {
         master_pid  => $$,    # the process that loaded the plugins (forkserver/prefork parent)
         warned      => 0,
     };
+    $st->{plugin} = $plugin;    # for END (the plugin lives as long as its process)
     # as logging/logterse 1.1
     $st->{prefix} = $1 if defined $args{prefix} && $args{prefix} =~ /^(.+)$/;
     if (defined $args{loglevel}) {
@@ -150,15 +159,20 @@ sub queue_ok {
 # hook_post_connection: the connection's time, as the connection_time
 # plugin would log it, into the store only. When connection_time itself is
 # loaded its log line is the record (imported later), so nothing is stored
-# here: one connection, one connection time.
+# here: one connection, one connection time. Then every record still kept
+# goes in: the client has its answer, so a locked store is waited for
+# END_TRIES times busy_ms before they are given up.
 sub connection_end {
     my ($plugin) = @_;
     my $st = $plugin->{_qpstat} or return DECLINED;
     my $start = delete $st->{conn_start};
-    return DECLINED unless $st->{db} && $start;
-    return DECLINED if _has_connection_time_plugin($plugin);
-    my $line = stderr_line('post-connection', 'connection_time', sprintf '%.3f s.', Time::HiRes::time() - $start);
-    _record($plugin, $line);
+    return DECLINED unless $st->{db};
+    if ($start && !_has_connection_time_plugin($plugin)) {
+        my $line = stderr_line('post-connection', 'connection_time', sprintf '%.3f s.', Time::HiRes::time() - $start);
+        my $kept = _kept($st);
+        push @$kept, [$line, Time::HiRes::time()] if @$kept < KEPT_MAX;
+    }
+    _flush($plugin, END_TRIES, 1);
     return DECLINED;
 }
 
@@ -172,34 +186,109 @@ sub _has_connection_time_plugin {
       (ref $list eq 'ARRAY' && grep { ref $_ eq 'HASH' && ($_->{name} // '') =~ /^connection_time/ } @$list) ? 1 : 0;
 }
 
-# Into the store, never failing: a store that is missing, locked,
-# read-only or broken costs one warning per process (again after a success)
-# and the line stays in the log for `qpstat import`.
+# Every plugin state of this process, for the records still kept at exit.
+my @STATES;
+
+# Into the store, never failing: the line and its time join the records
+# kept, and all of them go in at once (one transaction, one wait of at most
+# busy_ms for the lock). A locked store keeps them for the next hook; a
+# store that is missing, read-only or broken drops them. Records given up
+# cost one warning per process (again after a success); their lines stay
+# in the log for `qpstat import`.
 sub _record {
     my ($plugin, $line) = @_;
     my $st = $plugin->{_qpstat};
-    my $ok = eval {
-        my $store = _store($st);
-        $store->record_line($line, time => Time::HiRes::time(), source => 'plugin');
-        1;
-    };
-    my $err = $@;
+    _kept($st);
+    if (@{ $st->{kept} } < KEPT_MAX) {
+        push @{ $st->{kept} }, [$line, Time::HiRes::time()];
+    }
+    else {
+        _give_up($plugin, $st, 'more than ' . KEPT_MAX . ' records wait for a locked store', 1);
+    }
+    return _flush($plugin, 1);
+}
+
+# The records kept by this process (a forked child drops its parent's:
+# the parent stores them itself).
+sub _kept {
+    my ($st) = @_;
+    if (($st->{kept_pid} // 0) != $$) {
+        $st->{kept}     = [];
+        $st->{kept_pid} = $$;
+        push @STATES, $st unless grep { $_ == $st } @STATES;
+    }
+    return $st->{kept};
+}
+
+# Writes the kept records, trying up to $tries times; true when none is
+# left. What a locked store leaves is kept, unless $last.
+sub _flush {
+    my ($plugin, $tries, $last) = @_;
+    my $st   = $plugin->{_qpstat};
+    my $kept = _kept($st);
+    return 1 unless @$kept && $st->{db};
+    my ($ok, $err);
+    for (1 .. $tries) {
+        $ok = eval {
+            my $store = _store($st);
+            if (@$kept == 1) {
+                $store->record_line($kept->[0][0], time => $kept->[0][1], source => 'plugin');
+            }
+            else {
+                $store->begin;
+                my $done = eval {
+                    $store->record_line($_->[0], time => $_->[1], source => 'plugin') for @$kept;
+                    $store->commit;
+                    1;
+                };
+                unless ($done) {
+                    my $e = $@;
+                    eval { $store->rollback };
+                    die $e;
+                }
+            }
+            1;
+        };
+        $err = $@;
+        last if $ok || !_is_busy($err);
+    }
     # The process that forks the connections keeps no handle open: a child
     # must never inherit one.
     _close($st) if $$ == $st->{master_pid};
     if ($ok) {
+        @$kept = ();
         $st->{warned} = 0;
         return 1;
     }
     _close($st);
-    unless ($st->{warned}) {
-        $st->{warned} = 1;
-        $err =~ s/ at \S+ line \d+(?:, <[^>]*> (?:line|chunk) \d+)?\.?\n?\z//;
-        $err =~ s/\s+\z//;
-        $err =~ s/\AQpstat::Store::\w+: (?:\Q$st->{db}\E: )?//;
-        $plugin->log(LOGWARN, "cannot record into $st->{db} (the line stays in the log for 'qpstat import'): $err");
-    }
+    _give_up($plugin, $st, $err) if $last || !_is_busy($err);
     return 0;
+}
+
+sub _is_busy { ($_[0] // '') =~ /database (?:table )?is locked|\bbusy\b/i }
+
+# Drops the kept records (all, or with $new only the one arriving) and
+# warns once.
+sub _give_up {
+    my ($plugin, $st, $err, $new) = @_;
+    @{ $st->{kept} } = () unless $new;
+    return if $st->{warned};
+    $st->{warned} = 1;
+    $err =~ s/ at \S+ line \d+(?:, <[^>]*> (?:line|chunk) \d+)?\.?\n?\z//;
+    $err =~ s/\s+\z//;
+    $err =~ s/\AQpstat::Store::\w+: (?:\Q$st->{db}\E: )?//;
+    eval { $plugin->log(LOGWARN, "cannot record into $st->{db} (the line stays in the log for 'qpstat import'): $err"); 1 };
+    return;
+}
+
+# A process that ends with records kept (a connection cut short by
+# qpsmtpd's timeout exits without post-connection) tries once more.
+END {
+    for my $st (@STATES) {
+        next unless ($st->{kept_pid} // 0) == $$ && @{ $st->{kept} || [] } && $st->{plugin};
+        local $?;
+        eval { _flush($st->{plugin}, END_TRIES, 1); 1 };
+    }
 }
 
 # The store handle of this process: opened on first use, again after fork.
