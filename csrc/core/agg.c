@@ -47,10 +47,7 @@ struct qps_agg {
     /* connection_time */
     uint64_t *ms_hist, *sec_hist; /* allocated on first use */
     uint64_t timed, beyond_day, sum_ms, max_ms;
-    /* qps_agg_feed state */
-    char *carry;
-    size_t carry_len, carry_cap;
-    bool skipping;      /* inside a line longer than QPS_LINE_MAX */
+    qps_lines *lines;   /* qps_agg_feed's splitter, made at the first feed */
     bool prev_terse;    /* the previous line was a record (or its continuation) */
     char score_keys[SCORE_BUCKETS][8];
     char day_key[32];   /* "YYYY-MM-DD" of the last record's day */
@@ -105,7 +102,7 @@ void qps_agg_free(qps_agg *agg)
         qps_table_free(agg->table[d]);
     free(agg->ms_hist);
     free(agg->sec_hist);
-    free(agg->carry);
+    qps_lines_free(agg->lines);
     free(agg);
 }
 
@@ -430,15 +427,6 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
     return QPS_OK;
 }
 
-static void count_invalid(qps_agg *agg, qps_bad_reason why)
-{
-    agg->counts.lines_read++;
-    agg->counts.lines_invalid++;
-    agg->counts.by_kind[QPS_KIND_INVALID]++;
-    agg->counts.by_bad[why]++;
-    agg->prev_terse = false;
-}
-
 static qps_status add_line(qps_agg *agg, const char *line, size_t len, bool may_hold_nul)
 {
     qps_record rec;
@@ -458,84 +446,58 @@ qps_status qps_agg_add_line_kind(qps_agg *agg, const char *line, size_t len, qps
     return qps_agg_add(agg, &rec);
 }
 
-static qps_status carry_append(qps_agg *agg, const char *s, size_t len)
+typedef struct {
+    qps_agg *agg;
+    const char *chunk, *end;
+    bool may_hold_nul;
+    qps_status st;
+} feed_ctx;
+
+static inline int feed_line(void *ctx, const char *line, size_t len)
 {
-    if (agg->carry_cap - agg->carry_len < len) {
-        size_t cap = agg->carry_cap ? agg->carry_cap : 4096;
-        while (cap - agg->carry_len < len)
-            cap *= 2;
-        char *c = realloc(agg->carry, cap);
-        if (!c)
-            return QPS_ENOMEM;
-        agg->carry = c;
-        agg->carry_cap = cap;
-    }
-    memcpy(agg->carry + agg->carry_len, s, len);
-    agg->carry_len += len;
-    return QPS_OK;
+    feed_ctx *f = ctx;
+    /* a line carried over from the chunk before is scanned for NUL alone */
+    bool in_chunk = line >= f->chunk && line < f->end;
+    return (f->st = add_line(f->agg, line, len, !in_chunk || f->may_hold_nul)) != QPS_OK;
 }
 
 qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len)
 {
-    const char *p = chunk, *end = chunk + len;
-    qps_status st;
-    if (agg->skipping) {
-        const char *nl = memchr(p, '\n', len);
-        if (!nl)
-            return QPS_OK;
-        agg->skipping = false;
-        p = nl + 1;
-    }
-    if (agg->carry_len && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t take = (size_t)((nl ? nl : end) - p);
-        if (agg->carry_len + take > QPS_LINE_MAX) {
-            count_invalid(agg, QPS_BAD_TOO_LONG);
-            agg->carry_len = 0;
-            if (!nl) {
-                agg->skipping = true;
-                return QPS_OK;
-            }
-        } else {
-            if ((st = carry_append(agg, p, take)) != QPS_OK)
-                return st;
-            if (!nl)
-                return QPS_OK;
-            st = qps_agg_add_line(agg, agg->carry, agg->carry_len);
-            agg->carry_len = 0;
-            if (st != QPS_OK)
-                return st;
-        }
-        p = nl + 1;
-    }
+    if (!agg->lines && !(agg->lines = qps_lines_new()))
+        return QPS_ENOMEM;
+    qps_status st = qps_lines_feed(agg->lines, chunk, len);
+    if (st != QPS_OK)
+        return st;
     /* one NUL scan per chunk instead of one per line */
-    bool may_hold_nul = p < end && memchr(p, '\0', (size_t)(end - p)) != NULL;
-    while (p < end) {
-        const char *nl = qps_find_newline(p, end);
-        if (!nl) {
-            if ((size_t)(end - p) > QPS_LINE_MAX) {
-                count_invalid(agg, QPS_BAD_TOO_LONG);
-                agg->skipping = true;
-                return QPS_OK;
-            }
-            return carry_append(agg, p, (size_t)(end - p));
-        }
-        if ((st = add_line(agg, p, (size_t)(nl - p), may_hold_nul)) != QPS_OK)
-            return st;
-        p = nl + 1;
+    feed_ctx f = {agg, chunk, chunk + len, len && memchr(chunk, '\0', len) != NULL, QPS_OK};
+    if (qps_lines_each(agg->lines, feed_line, &f) != 0) {
+        qps_str rest;
+        qps_lines_end(agg->lines, &rest); /* drop the rest: the caller stops */
     }
-    return QPS_OK;
+    return f.st;
 }
 
 qps_status qps_agg_finish(qps_agg *agg)
 {
     qps_status st = QPS_OK;
-    if (agg->carry_len)
-        st = qps_agg_add_line(agg, agg->carry, agg->carry_len);
-    agg->carry_len = 0;
-    agg->skipping = false;
+    qps_str line;
+    if (agg->lines && qps_lines_end(agg->lines, &line))
+        st = qps_agg_add_line(agg, line.ptr, line.len);
     agg->prev_terse = false;
     return st;
+}
+
+qps_status qps_agg_read(qps_agg *agg, qps_reader *reader)
+{
+    const char *chunk;
+    size_t len;
+    qps_status st, fed = QPS_OK;
+    while ((st = qps_reader_read(reader, &chunk, &len)) == QPS_OK && len)
+        if ((fed = qps_agg_feed(agg, chunk, len)) != QPS_OK)
+            break;
+    /* the lines before a read error count, the last one too */
+    qps_status fin = qps_agg_finish(agg);
+    return fed != QPS_OK ? fed : st != QPS_OK ? st : fin;
 }
 
 /* ---- merging and reading ---- */

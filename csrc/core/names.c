@@ -25,6 +25,9 @@ const char *qps_strerror(qps_status status)
     case QPS_ESTATE: return "not allowed in this transaction state";
     case QPS_ESTOPPED: return "stopped by the callback";
     case QPS_EBUSY: return "the store is locked by another process";
+    case QPS_EREAD: return "read error";
+    case QPS_ETRUNCATED: return "compressed data cut short";
+    case QPS_ECORRUPT: return "compressed data damaged";
     }
     return "unknown status";
 }

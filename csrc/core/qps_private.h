@@ -144,4 +144,68 @@ static inline qps_str qps_slice(const char *p, size_t len)
     return s;
 }
 
+/* ---- line splitter (lines.c) ---- */
+
+/* The splitter's state is here, not in qpstat.h, so that the aggregator
+ * can take a line inline (qps_lines_take): a function call per line is a
+ * measurable part of a report. */
+struct qps_lines {
+    const char *p, *end; /* the unread part of the chunk being split */
+    char *carry;         /* a line cut by a chunk's end: QPS_LINE_MAX + 1 bytes */
+    size_t carry_len;
+    bool skipping;       /* inside a too-long line already delivered */
+    uint64_t offset;     /* bytes of the complete lines taken so far */
+    uint64_t partial;    /* bytes taken of the line not yet complete */
+};
+
+/* The slow path of qps_lines_next: a carried or over-long line, or the
+ * end of the chunk. */
+int qps_lines_next_slow(qps_lines *l, qps_str *line);
+
+static inline int qps_lines_take(qps_lines *l, qps_str *line)
+{
+    if (l->carry_len == 0 && !l->skipping && l->p < l->end) {
+        const char *nl = qps_find_newline(l->p, l->end);
+        if (nl && nl - l->p <= QPS_LINE_MAX) {
+            line->ptr = l->p;
+            line->len = (size_t)(nl - l->p);
+            l->offset += line->len + 1;
+            l->p = nl + 1;
+            return 1;
+        }
+    }
+    return qps_lines_next_slow(l, line);
+}
+
+/* Every line of the chunk fed last to fn, as qps_lines_take gives them,
+ * with the common case (a whole line inside the chunk) in a loop on
+ * locals: the aggregator's per-line cost. Returns 0 or fn's value. */
+static inline int qps_lines_each(qps_lines *l, int (*fn)(void *, const char *, size_t), void *ctx)
+{
+    for (;;) {
+        if (l->carry_len == 0 && !l->skipping) {
+            const char *p = l->p, *end = l->end, *nl;
+            uint64_t offset = l->offset;
+            int rc = 0;
+            while (p < end && (nl = qps_find_newline(p, end)) != NULL && nl - p <= QPS_LINE_MAX) {
+                const char *at = p;
+                offset += (uint64_t)(nl - p) + 1;
+                p = nl + 1;
+                if ((rc = fn(ctx, at, (size_t)(nl - at))) != 0)
+                    break;
+            }
+            l->p = p;
+            l->offset = offset;
+            if (rc)
+                return rc;
+        }
+        qps_str line;
+        if (!qps_lines_next_slow(l, &line))
+            return 0;
+        int rc = fn(ctx, line.ptr, line.len);
+        if (rc)
+            return rc;
+    }
+}
+
 #endif /* QPS_PRIVATE_H */

@@ -50,7 +50,13 @@ typedef enum {
     QPS_ESTATE,    /* begin inside a transaction, commit or rollback outside
                       one, an import inside one */
     QPS_ESTOPPED,  /* a walk (qps_store_each) stopped by its callback */
-    QPS_EBUSY      /* another process holds the store's lock (past busy_ms) */
+    QPS_EBUSY,     /* another process holds the store's lock (past busy_ms) */
+    /* reading logs (qps_reader) */
+    QPS_EREAD,   /* reading input failed; qps_reader_errno() says why */
+    QPS_ETRUNCATED, /* compressed input ends inside a member: the data
+                       before the cut was delivered */
+    QPS_ECORRUPT /* compressed input is damaged (bad data or check value):
+                    the data before the damage was delivered */
 } qps_status;
 
 /** A static English description of a status code. */
@@ -258,6 +264,198 @@ typedef struct {
 qps_status qps_spam_parse(qps_str field, qps_spam *out);
 
 /* ------------------------------------------------------------------ */
+/* Reading logs: the line splitter, the reader, the log set            */
+/* ------------------------------------------------------------------ */
+/*
+ * Every door reads logs through these three, so a file means the same to
+ * `qpstat report`, `tail`, `grep`, the summary and the Perl modules:
+ *
+ *     qps_logset *set = qps_logset_new();
+ *     qps_logset_add(set, "/var/log/qpsmtpd");      // or a file, or "-"
+ *     // print qps_logset_note()s: skipped FIFOs, unreadable directories
+ *     qps_reader *r = qps_reader_new();
+ *     qps_lines *lines = qps_lines_new();
+ *     for (size_t i = 0; i < qps_logset_count(set); i++) {
+ *         const qps_log_entry *e = qps_logset_entry(set, i);
+ *         qps_status st = qps_reader_open_entry(r, e);
+ *         const char *chunk;
+ *         size_t len;
+ *         while (st == QPS_OK && (st = qps_reader_read(r, &chunk, &len)) == QPS_OK && len) {
+ *             qps_str line;
+ *             qps_lines_feed(lines, chunk, len);
+ *             while (qps_lines_next(lines, &line))
+ *                 use(line);                     // len > QPS_LINE_MAX: too long
+ *         }
+ *         // st != QPS_OK: "cannot read e->path: qps_reader_error(r)",
+ *         // after every intact line was delivered
+ *         qps_str last;
+ *         if (qps_lines_end(lines, &last))
+ *             use(last);                         // no newline at the end
+ *         qps_reader_close(r);
+ *     }
+ */
+
+/* -- the line splitter -- */
+
+/** Splits a byte stream cut into chunks anywhere into lines (without the
+ *  newline). A line inside a chunk is handed out where it lies (no copy);
+ *  only a line cut by a chunk's end is copied. A line longer than
+ *  QPS_LINE_MAX is ONE line, handed out as its first QPS_LINE_MAX + 1
+ *  bytes (so qps_parser_parse() counts it QPS_BAD_TOO_LONG); the rest of
+ *  it is skipped unread and never held: memory stays bounded on any input. */
+typedef struct qps_lines qps_lines;
+
+/** A splitter (it holds QPS_LINE_MAX + 1 bytes for a cut line). NULL when
+ *  out of memory. */
+qps_lines *qps_lines_new(void);
+void qps_lines_free(qps_lines *lines);
+
+/** Gives the splitter the next chunk, which must stay valid and unchanged
+ *  until qps_lines_next() returns 0. QPS_EINVAL if the previous chunk was
+ *  not used up. */
+qps_status qps_lines_feed(qps_lines *lines, const char *chunk, size_t len);
+
+/** Takes the next complete line into *line (borrowed: from the chunk, or
+ *  from the splitter for a cut line; valid until the next call on lines).
+ *  Returns 1, or 0 when the chunk is used up (a partial last line is kept
+ *  for the next chunk). line->len > QPS_LINE_MAX means the line was
+ *  longer than that. */
+int qps_lines_next(qps_lines *lines, qps_str *line);
+
+/** Ends the stream: returns 1 with a last line that had no newline, else 0.
+ *  The splitter is then ready for a new stream (qps_lines_offset() stays). */
+int qps_lines_end(qps_lines *lines, qps_str *line);
+
+/** Receives one line; returns 0 to go on. */
+typedef int (*qps_line_fn)(void *ctx, const char *line, size_t len);
+
+/** Feeds a chunk and calls fn for each complete line in it. Returns 0, or
+ *  the first non-zero value fn returned (the rest of the chunk is then
+ *  dropped: the caller is stopping). */
+int qps_lines_split(qps_lines *lines, const char *chunk, size_t len, qps_line_fn fn, void *ctx);
+
+/** qps_lines_end() through fn: 0, or what fn returned. */
+int qps_lines_finish(qps_lines *lines, qps_line_fn fn, void *ctx);
+
+/** Bytes of the complete lines (newline included) taken since
+ *  qps_lines_new(): where the next line starts in the stream. */
+uint64_t qps_lines_offset(const qps_lines *lines);
+
+/* -- the log set -- */
+
+/** The files that paths stand for, in time order, each file once:
+ *  a multilog directory gives its @<label>.s/.u files in label order, then
+ *  current; a logrotate directory gives x.log.N[.gz] oldest first, then
+ *  x.log; other names (files, FIFOs, devices: read as streams) and "-"
+ *  (stdin) are kept as given. A file named twice (the same device and
+ *  inode, by any name) is kept the first time only. FIFOs, devices and
+ *  sockets found in a directory are skipped with a note, never opened. */
+typedef struct qps_logset qps_logset;
+
+typedef struct {
+    const char *path; /* owned by the set */
+    int from_dir;     /* found in a directory: open it QPS_READ_REGULAR */
+    int is_stdin;     /* "-" */
+} qps_log_entry;
+
+/** What the set noticed (the door prints them). */
+typedef enum {
+    QPS_NOTE_SKIPPED,   /* a FIFO, device or socket in a directory, not read */
+    QPS_NOTE_EMPTY_DIR, /* a directory with no log file in it */
+    QPS_NOTE_DIR_ERROR  /* a directory that cannot be read (errno in err): an error */
+} qps_note_kind;
+
+typedef struct {
+    qps_note_kind kind;
+    const char *path; /* owned by the set */
+    int err;
+} qps_log_note;
+
+qps_logset *qps_logset_new(void);
+void qps_logset_free(qps_logset *set);
+
+/** Adds what path stands for. QPS_ENOMEM when memory runs out; anything
+ *  else (a directory that cannot be read) is a note, not a failure. */
+qps_status qps_logset_add(qps_logset *set, const char *path);
+
+size_t qps_logset_count(const qps_logset *set);
+/** The i-th file to read (i < qps_logset_count()); owned by the set. */
+const qps_log_entry *qps_logset_entry(const qps_logset *set, size_t i);
+
+size_t qps_logset_note_count(const qps_logset *set);
+const qps_log_note *qps_logset_note(const qps_logset *set, size_t i);
+
+/* -- the reader -- */
+
+/** Reads one file or stream in large chunks. Gzip is recognised by its
+ *  content, not its name; members follow each other, and plain text after
+ *  the last member is read as plain text. Errors come after every intact
+ *  byte before them was delivered: QPS_EREAD (errno in qps_reader_errno()),
+ *  QPS_ETRUNCATED (a .gz cut short), QPS_ECORRUPT (bad data or CRC). */
+typedef struct qps_reader qps_reader;
+
+/** A reader (it holds a 1 MiB buffer, and zlib's state once needed). NULL
+ *  when out of memory. One reader reads any number of files in turn. */
+qps_reader *qps_reader_new(void);
+/** Closes what is open and frees the reader. */
+void qps_reader_free(qps_reader *reader);
+
+enum {
+    /* Only a regular file (or a directory, which fails with EISDIR): a
+     * FIFO, device or socket is refused (QPS_EREAD, errno ENODEV) without
+     * being read or waited for. For files found by qps_logset in a
+     * directory: nothing qpstat opens on its own initiative can block it. */
+    QPS_READ_REGULAR = 1
+};
+
+/** Opens path for reading as the reader does, for a caller that reads the
+ *  descriptor itself (following a growing file): a FIFO is never waited
+ *  for unless it is to be read (no QPS_READ_REGULAR); a directory, or with
+ *  QPS_READ_REGULAR anything but a regular file, is QPS_EREAD with errno
+ *  EISDIR / ENODEV. On QPS_EREAD errno says why. *fd is the caller's. */
+qps_status qps_open_log(const char *path, int flags, int *fd);
+
+/** Opens path (a file, FIFO, device...; a directory gives QPS_EREAD with
+ *  EISDIR). Any file open before is closed first. */
+qps_status qps_reader_open(qps_reader *reader, const char *path, int flags);
+
+/** Reads fd from its current position; the reader closes it at
+ *  qps_reader_close() only when own is 1 (pass 0 for fd 0). */
+qps_status qps_reader_adopt(qps_reader *reader, int fd, int own);
+
+/** Opens a qps_logset entry as the set means it: "-" is fd 0, a file found
+ *  in a directory is QPS_READ_REGULAR, a name given is read as it is. */
+qps_status qps_reader_open_entry(qps_reader *reader, const qps_log_entry *entry);
+
+/** The next chunk of (inflated) data: *chunk borrows the reader's buffer
+ *  until the next call. QPS_OK with *len == 0 is the end of the input.
+ *  After an error, later calls return the same error. */
+qps_status qps_reader_read(qps_reader *reader, const char **chunk, size_t *len);
+
+/** What is open. */
+typedef struct {
+    int fd;          /* -1 when nothing is open */
+    int regular;     /* 1 for a regular file */
+    int gzip;        /* 1 once gzip was recognised (for a regular file, at
+                        open; for a stream, at the first read) */
+    int64_t size;    /* a regular file's size, else -1 */
+    uint64_t dev, inode;
+} qps_reader_info;
+
+void qps_reader_get_info(const qps_reader *reader, qps_reader_info *out);
+
+/** The errno of the last QPS_EREAD, 0 otherwise. */
+int qps_reader_errno(const qps_reader *reader);
+
+/** Why the last call failed, in words ("Is a directory", "unexpected end
+ *  of gzip data", "gzip data check failed (bad CRC)"). Reader-owned. */
+const char *qps_reader_error(const qps_reader *reader);
+
+/** Closes the input (QPS_EREAD if close() fails); the reader can open the
+ *  next one. */
+qps_status qps_reader_close(qps_reader *reader);
+
+/* ------------------------------------------------------------------ */
 /* Aggregator                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -371,6 +569,12 @@ qps_status qps_agg_feed(qps_agg *agg, const char *chunk, size_t len);
 /** Adds the partial line kept by qps_agg_feed (a file that does not end in a
  *  newline). Call it at the end of each stream. */
 qps_status qps_agg_finish(qps_agg *agg);
+
+/** Reads everything reader gives (see qps_reader_read) into agg, then ends
+ *  the stream (qps_agg_finish). Returns QPS_OK; the reader's error
+ *  (QPS_EREAD, QPS_ETRUNCATED, QPS_ECORRUPT) after every line before it
+ *  was added; or QPS_ENOMEM. The reader stays open. */
+qps_status qps_agg_read(qps_agg *agg, qps_reader *reader);
 
 /** Adds every count of src into dst. Options of dst are kept. */
 qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src);
