@@ -44,33 +44,50 @@ bool cli_prefix_argument(const char *arg);
 /* The current time, or $QPSTAT_NOW (unix seconds) so tests are repeatable. */
 int64_t cli_now(void);
 
-/* ---- inputs (cli_input.c) ---- */
+/* ---- inputs (input.c): the core's qps_logset and qps_reader, with messages ---- */
 
+/* The logs that arguments stand for (qps_logset_add), or with no arguments
+ * the SME default directories. Notes are printed on stderr (skipped FIFOs
+ * and devices as warnings); errors are counted in *errors. NULL (after a
+ * message) when out of memory. */
+qps_logset *cli_logs_expand(char **args, int nargs, int *errors);
+
+/* The same as a list of paths, for commands that name files to the store. */
 typedef struct {
     char **paths;
     size_t n, cap;
 } cli_paths;
-
-/* Expands arguments into the files to read, in time order: a multilog
- * directory gives its @*.s/@*.u files in label order, then current; a
- * logrotate directory gives name.log.N[.gz] oldest first, then name.log;
- * "-" stays "-" (stdin). With no arguments the SME defaults are used.
- * Problems are reported on stderr and counted in *errors. */
 bool cli_paths_expand(char **args, int nargs, cli_paths *out, int *errors);
 void cli_paths_free(cli_paths *paths);
 
 /* Receives the bytes of a file; returns 0 to go on. */
 typedef int (*cli_chunk_fn)(void *ctx, const char *buf, size_t len);
 
-/* Streams a file (gzip by content, "-" = stdin) to fn. Returns 0, or -1
- * after reporting the problem on stderr. */
+/* Streams a log (plain or gzip) to fn. Returns 0, or -1 after reporting a
+ * read error on stderr (the data before it was given to fn) or when fn
+ * stopped. */
+int cli_read_entry(const qps_log_entry *entry, cli_chunk_fn fn, void *ctx);
+/* The same for a name given by the user ("-" = stdin). */
 int cli_read_file(const char *path, cli_chunk_fn fn, void *ctx);
 
+/* Receives one line (without its newline); returns 0 to go on. */
+typedef int (*cli_line_fn)(void *ctx, const char *line, size_t len);
+
+/* Streams a log's lines to fn through lines (the one splitter: a line over
+ * QPS_LINE_MAX comes as its first QPS_LINE_MAX + 1 bytes), the last line
+ * without newline included. Returns as cli_read_entry. */
+int cli_read_lines(const qps_log_entry *entry, qps_lines *lines, cli_line_fn fn, void *ctx);
+
+/* "cannot read PATH: why" (or "cannot open" when opening failed) for a
+ * reader's failure; returns -1. */
+int cli_read_error(const char *path, const qps_reader *reader, qps_status st, bool opening);
+
 /* Aggregates a large regular file with `jobs` threads, each reading one
- * newline-aligned part into its own aggregator, merged into agg. Returns 1
+ * newline-aligned part into its own aggregator, merged into agg. fd is a
+ * plain regular file of `size` bytes opened by a qps_reader. Returns 1
  * when it handled the file, 0 when the file should be read sequentially
- * (small, compressed, not a regular file), -1 after reporting an error. */
-int cli_parallel_aggregate(const char *path, qps_agg *agg, const qps_agg_opts *opts, int jobs);
+ * (small), -1 after reporting an error. */
+int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg, const qps_agg_opts *opts, int jobs);
 
 /* ---- time selection (cli_time.c) ---- */
 
@@ -138,19 +155,6 @@ void cli_sbuf_add(cli_sbuf *b, const char *s, size_t n);
 void cli_sbuf_add_escaped(cli_sbuf *b, const char *s, size_t n);
 void cli_sbuf_free(cli_sbuf *b);
 
-/* Splits streamed chunks into lines (without the newline). Lines longer than
- * QPS_LINE_MAX are dropped. fn returning non-zero stops the stream. */
-typedef int (*cli_line_fn)(void *ctx, const char *line, size_t len);
-typedef struct {
-    cli_line_fn fn;
-    void *ctx;
-    char *buf;
-    size_t len, cap;
-    bool skipping;
-} cli_lines;
-int cli_lines_feed(void *lines, const char *chunk, size_t len); /* a cli_chunk_fn */
-int cli_lines_finish(cli_lines *l); /* passes on a last line without newline */
-void cli_lines_free(cli_lines *l);
 
 /* The report's time options for other commands: opt is one of CLI_OPT_*;
  * returns 0, or EXIT_USAGE after a message. *exclusive counts --today,

@@ -609,22 +609,21 @@ int cli_dnsbl_test(int argc, char **argv)
     }
     qps_parser_opts po = {prefix, now};
     d.parser = qps_parser_new(&po);
-    cli_lines lines = {on_line, &d, NULL, 0, 0, false};
-    cli_paths paths = {0};
+    qps_lines *lines = qps_lines_new();
+    qps_logset *logs = NULL;
     int errors = 0;
     rc = EXIT_OK;
-    if (!d.parser) {
+    if (!d.parser || !lines) {
         cli_error("out of memory");
         rc = EXIT_RUNTIME;
-    } else if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+    } else if (!(logs = cli_logs_expand(argv + optind, argc - optind, &errors))) {
         rc = EXIT_RUNTIME;
     } else {
-        for (size_t i = 0; i < paths.n && !d.giving_up && !d.oom && !d.write_failed; i++) {
-            if (range.has_since && cli_file_before(paths.paths[i], range.since))
+        for (size_t i = 0; i < qps_logset_count(logs) && !d.giving_up && !d.oom && !d.write_failed; i++) {
+            const qps_log_entry *e = qps_logset_entry(logs, i);
+            if (range.has_since && cli_file_before(e->path, range.since))
                 continue;
-            if (cli_read_file(paths.paths[i], cli_lines_feed, &lines) != 0 && !d.giving_up)
-                errors++;
-            else if (cli_lines_finish(&lines) != 0 && !d.giving_up)
+            if (cli_read_lines(e, lines, on_line, &d) != 0 && !d.giving_up)
                 errors++;
         }
         /* the answers still outstanding */
@@ -667,8 +666,8 @@ int cli_dnsbl_test(int argc, char **argv)
         free(lk->txt);
         free(lk);
     }
-    cli_paths_free(&paths);
-    cli_lines_free(&lines);
+    qps_logset_free(logs);
+    qps_lines_free(lines);
     qps_parser_free(d.parser);
     return rc;
 }

@@ -173,24 +173,23 @@ int cli_grep(int argc, char **argv)
     jo.terse_prefix = prefix;
     jo.now = now;
     cli_join *join = cli_join_new(&jo);
-    cli_lines lines = {cli_join_line, join, NULL, 0, 0, false};
-    cli_paths paths = {0};
+    qps_lines *lines = qps_lines_new();
+    qps_logset *logs = NULL;
     int errors = 0;
     rc = EXIT_OK;
-    if (!join) {
+    if (!join || !lines) {
         cli_error("out of memory");
         rc = EXIT_RUNTIME;
-    } else if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+    } else if (!(logs = cli_logs_expand(argv + optind, argc - optind, &errors))) {
         rc = EXIT_RUNTIME;
     } else {
         /* one stream over every file, in time order, so that a connection
          * cut by a rotation stays one connection */
-        for (size_t i = 0; i < paths.n; i++) {
-            if (range.has_since && cli_file_before(paths.paths[i], range.since))
+        for (size_t i = 0; i < qps_logset_count(logs); i++) {
+            const qps_log_entry *e = qps_logset_entry(logs, i);
+            if (range.has_since && cli_file_before(e->path, range.since))
                 continue;
-            if (cli_read_file(paths.paths[i], cli_lines_feed, &lines) != 0)
-                errors++;
-            if (cli_lines_finish(&lines) != 0)
+            if (cli_read_lines(e, lines, cli_join_line, join) != 0)
                 errors++;
             if (ferror(stdout))
                 break; /* reported once; the rest would fail the same way */
@@ -204,8 +203,8 @@ int cli_grep(int argc, char **argv)
         if (errors)
             rc = EXIT_RUNTIME;
     }
-    cli_paths_free(&paths);
-    cli_lines_free(&lines);
+    qps_logset_free(logs);
+    qps_lines_free(lines);
     cli_join_free(join);
     if (m.regex)
         regfree(&m.re);

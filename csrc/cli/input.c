@@ -1,46 +1,94 @@
 /*
- * cli_input.c - which files a command reads, in which order, and reading
- * them (plain, gzip, stdin) in large chunks.
+ * input.c - the CLI's side of reading logs: the SME default directories
+ * and the messages. Which files, in which order, and reading them is the
+ * core's (qps_logset, qps_reader, qps_lines).
  *
  * License: MIT (see README).
  */
 #include "cli.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
-
-#define CHUNK (1 << 20)
 
 static const char *const default_dirs[] = {"/var/log/qpsmtpd", "/var/log/sqpsmtpd"};
 
-static bool push(cli_paths *p, const char *dir, const char *name)
+/* Prints the notes from `from` on; returns how many were errors. */
+static int print_notes(const qps_logset *set, size_t from)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        char **paths = realloc(p->paths, cap * sizeof *paths);
-        if (!paths)
-            return false;
-        p->paths = paths;
-        p->cap = cap;
+    int errors = 0;
+    for (size_t i = from; i < qps_logset_note_count(set); i++) {
+        const qps_log_note *n = qps_logset_note(set, i);
+        switch (n->kind) {
+        case QPS_NOTE_SKIPPED:
+            cli_error("warning: %s is not a regular file (a FIFO, device or socket): skipped", n->path);
+            break;
+        case QPS_NOTE_EMPTY_DIR:
+            cli_error("warning: no log files in %s", n->path);
+            break;
+        case QPS_NOTE_DIR_ERROR:
+            cli_error("cannot read directory %s: %s", n->path, strerror(n->err));
+            errors++;
+            break;
+        }
     }
-    char *path;
-    if (dir) {
-        size_t dl = strlen(dir);
-        bool slash = dl && dir[dl - 1] == '/';
-        if (asprintf(&path, "%s%s%s", dir, slash ? "" : "/", name) < 0)
-            return false;
-    } else if (!(path = strdup(name))) {
+    return errors;
+}
+
+qps_logset *cli_logs_expand(char **args, int nargs, int *errors)
+{
+    qps_logset *set = qps_logset_new();
+    if (!set) {
+        cli_error("out of memory");
+        return NULL;
+    }
+    qps_status st = QPS_OK;
+    if (nargs == 0) {
+        int found = 0;
+        for (size_t i = 0; st == QPS_OK && i < sizeof default_dirs / sizeof default_dirs[0]; i++) {
+            struct stat sb;
+            if (stat(default_dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                found++;
+                st = qps_logset_add(set, default_dirs[i]);
+            }
+        }
+        if (!found) {
+            cli_error("no log directory found (/var/log/qpsmtpd, /var/log/sqpsmtpd): name the logs to read");
+            ++*errors;
+        }
+    }
+    for (int i = 0; st == QPS_OK && i < nargs; i++)
+        st = qps_logset_add(set, args[i]);
+    *errors += print_notes(set, 0);
+    if (st != QPS_OK) {
+        cli_error("listing the logs: %s", qps_strerror(st));
+        qps_logset_free(set);
+        return NULL;
+    }
+    return set;
+}
+
+bool cli_paths_expand(char **args, int nargs, cli_paths *out, int *errors)
+{
+    qps_logset *set = cli_logs_expand(args, nargs, errors);
+    if (!set)
         return false;
+    size_t n = qps_logset_count(set);
+    bool ok = true;
+    char **paths = realloc(out->paths, (out->n + n + 1) * sizeof *paths);
+    if (!paths) {
+        ok = false;
+    } else {
+        out->paths = paths;
+        out->cap = out->n + n + 1;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (out->paths[out->n] = strdup(qps_logset_entry(set, i)->path)) != NULL && ++out->n;
     }
-    p->paths[p->n++] = path;
-    return true;
+    if (!ok)
+        cli_error("out of memory");
+    qps_logset_free(set);
+    return ok;
 }
 
 void cli_paths_free(cli_paths *p)
@@ -52,251 +100,70 @@ void cli_paths_free(cli_paths *p)
     p->n = p->cap = 0;
 }
 
-/* multilog's old logs: '@' + 24 hex digits + ".s" or ".u" */
-static bool is_multilog_old(const char *name)
+int cli_read_error(const char *path, const qps_reader *r, qps_status st, bool opening)
 {
-    size_t len = strlen(name);
-    if (len != 27 || name[0] != '@' || name[25] != '.' || (name[26] != 's' && name[26] != 'u'))
-        return false;
-    for (int i = 1; i < 25; i++)
-        if (!strchr("0123456789abcdef", name[i]))
-            return false;
-    return true;
+    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+    if (st == QPS_EREAD && qps_reader_errno(r) == ENODEV)
+        cli_error("%s is not a regular file (a FIFO, device or socket): skipped", name);
+    else
+        cli_error("cannot %s %s: %s", opening && qps_reader_errno(r) != EISDIR ? "open" : "read", name,
+                  qps_reader_error(r));
+    return -1;
 }
 
-/* logrotate names: "x.log", "x.log.N", "x.log.N.gz"; returns N (0 for the
- * live file), -1 for anything else. */
-static long rotation_number(const char *name)
+int cli_read_entry(const qps_log_entry *e, cli_chunk_fn fn, void *ctx)
 {
-    const char *log = strstr(name, ".log");
-    if (!log || log == name)
-        return -1;
-    const char *rest = log + 4;
-    if (*rest == '\0')
-        return 0;
-    if (*rest != '.')
-        return -1;
-    char *end;
-    long n = strtol(rest + 1, &end, 10);
-    if (end == rest + 1 || n <= 0 || (*end && strcmp(end, ".gz") != 0))
-        return -1;
-    return n;
-}
-
-typedef struct {
-    char *name;
-    long rank;
-} dir_entry;
-
-static int by_name(const void *a, const void *b)
-{
-    const dir_entry *x = a, *y = b;
-    return strcmp(x->name, y->name);
-}
-
-static int by_rotation(const void *a, const void *b)
-{
-    const dir_entry *x = a, *y = b;
-    if (x->rank != y->rank)
-        return x->rank > y->rank ? -1 : 1; /* oldest (highest N) first */
-    return strcmp(x->name, y->name);
-}
-
-static bool expand_dir(const char *dir, cli_paths *out, int *errors)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        cli_error("cannot read directory %s: %s", dir, strerror(errno));
-        ++*errors;
-        return true;
-    }
-    dir_entry *old = NULL, *rotated = NULL;
-    size_t nold = 0, nrot = 0, capold = 0, caprot = 0;
-    bool has_current = false, ok = true;
-    struct dirent *e;
-    while (ok && (e = readdir(d))) {
-        dir_entry **list;
-        size_t *n, *cap;
-        long rank = 0;
-        if (strcmp(e->d_name, "current") == 0) {
-            has_current = true;
-            continue;
-        } else if (is_multilog_old(e->d_name)) {
-            list = &old, n = &nold, cap = &capold;
-        } else if ((rank = rotation_number(e->d_name)) >= 0) {
-            list = &rotated, n = &nrot, cap = &caprot;
-        } else {
-            continue; /* state, lock, processor files, anything else */
-        }
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 16;
-            dir_entry *grown = realloc(*list, *cap * sizeof **list);
-            if (!grown) {
-                ok = false;
-                break;
-            }
-            *list = grown;
-        }
-        (*list)[*n].name = strdup(e->d_name);
-        (*list)[*n].rank = rank;
-        ok = (*list)[(*n)++].name != NULL;
-    }
-    closedir(d);
-    if (ok) {
-        /* labels sort in time order, so the names do */
-        if (nold)
-            qsort(old, nold, sizeof *old, by_name);
-        if (nrot)
-            qsort(rotated, nrot, sizeof *rotated, by_rotation);
-        for (size_t i = 0; ok && i < nold; i++)
-            ok = push(out, dir, old[i].name);
-        if (ok && has_current)
-            ok = push(out, dir, "current");
-        for (size_t i = 0; ok && i < nrot; i++)
-            ok = push(out, dir, rotated[i].name);
-    }
-    for (size_t i = 0; i < nold; i++)
-        free(old[i].name);
-    for (size_t i = 0; i < nrot; i++)
-        free(rotated[i].name);
-    free(old);
-    free(rotated);
-    if (!ok)
-        cli_error("out of memory listing %s", dir);
-    else if (nold + nrot == 0 && !has_current)
-        cli_error("warning: no log files in %s", dir);
-    return ok;
-}
-
-bool cli_paths_expand(char **args, int nargs, cli_paths *out, int *errors)
-{
-    if (nargs == 0) {
-        int found = 0;
-        for (size_t i = 0; i < sizeof default_dirs / sizeof default_dirs[0]; i++) {
-            struct stat st;
-            if (stat(default_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-                found++;
-                if (!expand_dir(default_dirs[i], out, errors))
-                    return false;
-            }
-        }
-        if (!found) {
-            cli_error("no log directory found (/var/log/qpsmtpd, /var/log/sqpsmtpd): name the logs to read");
-            ++*errors;
-        }
-        return true;
-    }
-    for (int i = 0; i < nargs; i++) {
-        struct stat st;
-        if (strcmp(args[i], "-") != 0 && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (!expand_dir(args[i], out, errors))
-                return false;
-        } else if (!push(out, NULL, args[i])) {
-            cli_error("out of memory");
-            return false;
-        }
-    }
-    return true;
-}
-
-static int read_plain(int fd, const char *path, cli_chunk_fn fn, void *ctx, char *buf)
-{
-    for (;;) {
-        ssize_t n = read(fd, buf, CHUNK);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            cli_error("cannot read %s: %s", path, strerror(errno));
-            return -1;
-        }
-        if (n == 0)
-            return 0;
-        if (fn(ctx, buf, (size_t)n) != 0)
-            return -1;
-    }
-}
-
-static int read_gzip(int fd, const char *path, cli_chunk_fn fn, void *ctx, char *buf)
-{
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        cli_error("cannot read %s: out of memory", path);
-        close(fd);
+    qps_reader *r = qps_reader_new();
+    if (!r) {
+        cli_error("out of memory reading %s", e->path);
         return -1;
     }
-    gzbuffer(gz, CHUNK);
+    qps_status st = qps_reader_open_entry(r, e);
+    bool opening = st != QPS_OK;
+    const char *chunk;
+    size_t len;
     int rc = 0;
-    for (;;) {
-        int n = gzread(gz, buf, CHUNK);
-        if (n < 0) {
-            int zerr;
-            const char *msg = gzerror(gz, &zerr);
-            cli_error("cannot read %s: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
-            rc = -1;
+    while (st == QPS_OK && (st = qps_reader_read(r, &chunk, &len)) == QPS_OK && len)
+        if ((rc = fn(ctx, chunk, len)) != 0)
             break;
-        }
-        if (n == 0) {
-            int zerr;
-            const char *msg = gzerror(gz, &zerr);
-            if (zerr != Z_OK && zerr != Z_STREAM_END) {
-                cli_error("cannot read %s: %s", path, msg);
-                rc = -1;
-            }
-            break;
-        }
-        if (fn(ctx, buf, (size_t)n) != 0) {
-            rc = -1;
-            break;
-        }
-    }
-    gzclose_r(gz); /* closes fd */
-    return rc;
+    if (st == QPS_OK)
+        st = qps_reader_close(r);
+    if (st != QPS_OK)
+        rc = cli_read_error(e->path, r, st, opening);
+    qps_reader_free(r);
+    return rc ? -1 : 0;
 }
 
 int cli_read_file(const char *path, cli_chunk_fn fn, void *ctx)
 {
-    bool is_stdin = strcmp(path, "-") == 0;
-    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
+    qps_log_entry e = {path, 0, strcmp(path, "-") == 0};
+    return cli_read_entry(&e, fn, ctx);
+}
+
+typedef struct {
+    qps_lines *lines;
+    cli_line_fn fn;
+    void *ctx;
+    int stopped; /* what fn returned when it stopped the stream */
+} line_feed;
+
+static int feed_lines(void *ctx, const char *chunk, size_t len)
+{
+    line_feed *f = ctx;
+    return f->stopped = qps_lines_split(f->lines, chunk, len, f->fn, f->ctx);
+}
+
+int cli_read_lines(const qps_log_entry *e, qps_lines *lines, cli_line_fn fn, void *ctx)
+{
+    line_feed f = {lines, fn, ctx, 0};
+    int rc = cli_read_entry(e, feed_lines, &f);
+    qps_str last;
+    if (f.stopped) {
+        qps_lines_end(lines, &last); /* the caller stopped: nothing more for it */
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error("cannot read %s: is a directory", path);
-        if (!is_stdin)
-            close(fd);
+    /* the lines before a read error count, the last one too */
+    if (qps_lines_end(lines, &last) && fn(ctx, last.ptr, last.len) != 0)
         return -1;
-    }
-    char *buf = malloc(CHUNK);
-    if (!buf) {
-        cli_error("out of memory reading %s", path);
-        if (!is_stdin)
-            close(fd);
-        return -1;
-    }
-#ifdef POSIX_FADV_SEQUENTIAL
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
-    /* gzip is recognised by its magic bytes, not by the name; a pipe goes
-     * through zlib, which passes plain text through unchanged */
-    unsigned char magic[2];
-    int rc;
-    if (!S_ISREG(st.st_mode) ||
-        (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)) {
-        int zfd = is_stdin ? dup(fd) : fd; /* gzclose must not close fd 0 */
-        if (zfd < 0) {
-            cli_error("cannot read %s: %s", path, strerror(errno));
-            rc = -1;
-        } else {
-            rc = read_gzip(zfd, path, fn, ctx, buf);
-        }
-        fd = -1;
-    } else {
-        rc = read_plain(fd, path, fn, ctx, buf);
-    }
-    free(buf);
-    if (fd >= 0 && !is_stdin)
-        close(fd);
     return rc;
 }

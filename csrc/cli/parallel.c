@@ -77,20 +77,12 @@ static void *run_part(void *arg)
     return NULL;
 }
 
-int cli_parallel_aggregate(const char *path, qps_agg *agg, const qps_agg_opts *opts, int jobs)
+int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg, const qps_agg_opts *opts, int jobs)
 {
-    if (jobs < 2 || strcmp(path, "-") == 0)
+    if (jobs < 2 || strcmp(path, "-") == 0 || size < 2 * PART_MIN)
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0; /* the sequential reader reports it */
-    struct stat st;
-    unsigned char magic[2];
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 2 * PART_MIN ||
-        (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)) {
-        close(fd);
-        return 0;
-    }
+    struct stat st = {0};
+    st.st_size = (off_t)size;
     if (st.st_size / jobs < PART_MIN)
         jobs = (int)(st.st_size / PART_MIN);
     part parts[16];
@@ -136,6 +128,5 @@ int cli_parallel_aggregate(const char *path, qps_agg *agg, const qps_agg_opts *o
         }
         qps_agg_free(parts[i].agg);
     }
-    close(fd);
-    return rc;
+    return rc; /* fd is the reader's */
 }

@@ -65,14 +65,33 @@ static bool parse_by(const char *value, qps_dim *dims, size_t *n)
     return true;
 }
 
-static int feed_agg(void *ctx, const char *buf, size_t len)
+/* One log into agg: a large plain file by parts in threads, anything else
+ * as a stream. Returns 0, or -1 after a message. */
+static int read_log(const qps_log_entry *e, qps_reader *r, qps_agg *agg, const qps_agg_opts *opts, int jobs)
 {
-    qps_status st = qps_agg_feed(ctx, buf, len);
-    if (st != QPS_OK) {
-        cli_error("%s", qps_strerror(st));
-        return -1;
+    qps_status st = qps_reader_open_entry(r, e);
+    bool opening = st != QPS_OK;
+    if (st == QPS_OK) {
+        qps_reader_info info;
+        qps_reader_get_info(r, &info);
+        int done = info.regular && !info.gzip ? cli_parallel_aggregate(e->path, info.fd, info.size, agg, opts, jobs) : 0;
+        if (done != 0) {
+            qps_reader_close(r);
+            return done > 0 ? 0 : -1;
+        }
+        st = qps_agg_read(agg, r);
     }
-    return 0;
+    if (st == QPS_OK)
+        st = qps_reader_close(r);
+    int rc = 0;
+    if (st == QPS_ENOMEM) {
+        cli_error("%s", qps_strerror(st));
+        rc = -1;
+    } else if (st != QPS_OK) {
+        rc = cli_read_error(e->path, r, st, opening);
+    }
+    qps_reader_close(r);
+    return rc;
 }
 
 int cli_write_stdout(void *ctx, const char *buf, size_t len)
@@ -209,18 +228,21 @@ int cli_report(int argc, char **argv)
         }
         qps_store_close(store);
     } else {
-        cli_paths paths = {0};
-        if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+        qps_logset *logs = cli_logs_expand(argv + optind, argc - optind, &errors);
+        qps_reader *r = qps_reader_new();
+        if (!logs || !r) {
+            if (logs)
+                cli_error("out of memory");
+            qps_logset_free(logs);
+            qps_reader_free(r);
             qps_agg_free(agg);
             return EXIT_RUNTIME;
         }
-        for (size_t i = 0; i < paths.n; i++) {
-            int done = cli_parallel_aggregate(paths.paths[i], agg, &opts, (int)jobs);
-            if (done < 0 || (done == 0 && cli_read_file(paths.paths[i], feed_agg, agg) != 0))
+        for (size_t i = 0; i < qps_logset_count(logs); i++)
+            if (read_log(qps_logset_entry(logs, i), r, agg, &opts, (int)jobs) != 0)
                 errors++;
-            qps_agg_finish(agg);
-        }
-        cli_paths_free(&paths);
+        qps_reader_free(r);
+        qps_logset_free(logs);
     }
 
     int rc = errors ? EXIT_RUNTIME : EXIT_OK;

@@ -371,30 +371,19 @@ int cli_processor(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Lines of a file for the summary; a line longer than the buffer is
- * parsed by its head, which is all a record's count needs. */
+/* Lines of a file for the summary (the core's splitter: an over-long line
+ * is one invalid line, as the report counts it). */
 typedef struct {
     summary *s;
     qps_parser *parser;
-    char data[QPS_LINE_MAX];
-    size_t len;
 } line_reader;
 
-static int feed_summary(void *ctx, const char *buf, size_t len)
+static int summary_line(void *ctx, const char *line, size_t len)
 {
     line_reader *r = ctx;
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] != '\n') {
-            if (r->len < sizeof r->data)
-                r->data[r->len] = buf[i];
-            r->len++;
-            continue;
-        }
-        qps_record rec;
-        qps_parser_parse(r->parser, r->data, r->len < sizeof r->data ? r->len : sizeof r->data, &rec);
-        add_record(r->s, &rec);
-        r->len = 0;
-    }
+    qps_record rec;
+    qps_parser_parse(r->parser, line, len, &rec);
+    add_record(r->s, &rec);
     return 0;
 }
 
@@ -454,31 +443,27 @@ int cli_summary(int argc, char **argv)
         }
         qps_store_close(store);
     } else {
-        cli_paths paths = {0};
-        if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+        qps_logset *logs = cli_logs_expand(argv + optind, argc - optind, &errors);
+        qps_lines *lines = qps_lines_new();
+        if (!logs || !lines) {
+            if (logs)
+                cli_error("out of memory");
+            qps_logset_free(logs);
+            qps_lines_free(lines);
             qps_parser_free(parser);
             return EXIT_RUNTIME;
         }
-        for (size_t i = 0; i < paths.n; i++) {
+        line_reader reader = {&s, parser};
+        for (size_t i = 0; i < qps_logset_count(logs); i++) {
             /* only the last file counts as "most recent" */
             for (size_t k = 0; k < s.n; k++)
                 s.d[k].current = 0;
             s.log_timed = false;
-            line_reader *reader = calloc(1, sizeof *reader);
-            if (!reader) {
-                cli_error("out of memory");
+            if (cli_read_lines(qps_logset_entry(logs, i), lines, summary_line, &reader) != 0)
                 errors++;
-                break;
-            }
-            reader->s = &s;
-            reader->parser = parser;
-            if (cli_read_file(paths.paths[i], feed_summary, reader) != 0)
-                errors++;
-            if (reader->len)
-                feed_summary(reader, "\n", 1);
-            free(reader);
         }
-        cli_paths_free(&paths);
+        qps_lines_free(lines);
+        qps_logset_free(logs);
     }
     write_state(&s, stdout, false);
     free(s.d);

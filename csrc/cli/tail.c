@@ -119,11 +119,13 @@ static void ring_free(tail_out *t)
 }
 
 /* A directory stands for its current. Caller frees. */
-static char *resolve(const char *arg)
+static char *resolve(const char *arg, bool *from_dir)
 {
     struct stat st;
     char *path;
+    *from_dir = false;
     if (strcmp(arg, "-") != 0 && stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *from_dir = true; /* found, not named: never a FIFO or device */
         size_t n = strlen(arg);
         if (asprintf(&path, "%s%scurrent", arg, n && arg[n - 1] == '/' ? "" : "/") < 0)
             return NULL;
@@ -218,6 +220,27 @@ static int follow_line(void *ctx, const char *line, size_t len)
     return cli_join_line(f->join, line, len);
 }
 
+/* The splitter and where its lines go. */
+typedef struct {
+    qps_lines *split;
+    follow_state *f;
+} tail_lines;
+
+static int lines_feed(tail_lines *t, const char *buf, size_t n)
+{
+    return qps_lines_split(t->split, buf, n, follow_line, t->f);
+}
+
+static int lines_finish(tail_lines *t)
+{
+    return qps_lines_finish(t->split, follow_line, t->f);
+}
+
+static int chunk_feed(void *ctx, const char *buf, size_t n)
+{
+    return lines_feed(ctx, buf, n);
+}
+
 /* Starts skipping what was read (see follow_line). */
 static void start_filter(follow_state *f)
 {
@@ -231,7 +254,7 @@ static void start_filter(follow_state *f)
 }
 
 /* Reads fd to its end; returns 0, or -1 after an error. */
-static int drain(int fd, const char *path, cli_lines *lines, char *buf, off_t *offset)
+static int drain(int fd, const char *path, tail_lines *lines, char *buf, off_t *offset)
 {
     for (;;) {
         ssize_t n = read(fd, buf, READ_SIZE);
@@ -244,7 +267,7 @@ static int drain(int fd, const char *path, cli_lines *lines, char *buf, off_t *o
         if (n == 0)
             return 0;
         *offset += n;
-        if (cli_lines_feed(lines, buf, (size_t)n) != 0)
+        if (lines_feed(lines, buf, (size_t)n) != 0)
             return -1;
     }
 }
@@ -306,13 +329,14 @@ static old_log *list_old_logs(const char *dir, size_t *n)
 
 /* Reads one rotated file through the filter. A file removed meanwhile
  * (multilog's n limit) is reported, not fatal. */
-static void read_rotated(const char *dir, const char *name, cli_lines *lines)
+static void read_rotated(const char *dir, const char *name, tail_lines *lines)
 {
     char *path;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
         return;
-    cli_read_file(path, cli_lines_feed, lines);
-    cli_lines_finish(lines);
+    qps_log_entry e = {path, 1, 0};
+    cli_read_entry(&e, chunk_feed, lines);
+    lines_finish(lines);
     free(path);
 }
 
@@ -327,7 +351,7 @@ static void read_rotated(const char *dir, const char *name, cli_lines *lines)
  * Returns the new descriptor, or -1 when current is not there yet (the
  * next poll tries again). */
 static int catch_up(const char *path, const char *dir, dev_t old_dev, ino_t old_ino, follow_state *f,
-                    cli_lines *lines, char *buf)
+                    tail_lines *lines, char *buf)
 {
     char after[28] = "";
     bool first = true;
@@ -342,9 +366,9 @@ static int catch_up(const char *path, const char *dir, dev_t old_dev, ino_t old_
     }
     int result = -1, waits = 0;
     for (int round = 0; round < 1000; round++) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd;
         struct stat cur, prev, pst;
-        if (fd < 0 || fstat(fd, &cur) != 0) {
+        if (qps_open_log(path, QPS_READ_REGULAR, &fd) != QPS_OK || fstat(fd, &cur) != 0) {
             if (fd >= 0)
                 close(fd);
             break;
@@ -392,12 +416,13 @@ static int catch_up(const char *path, const char *dir, dev_t old_dev, ino_t old_
         free(logs);
         if (has_prev && !(prev.st_dev == prev_dev && prev.st_ino == prev_ino)) {
             /* a processor's input: complete, newer than every @ file */
-            int pfd = open(previous, O_RDONLY | O_CLOEXEC);
+            int pfd;
+            qps_open_log(previous, QPS_READ_REGULAR, &pfd);
             struct stat pst;
             off_t ignored = 0;
             if (pfd >= 0 && fstat(pfd, &pst) == 0 && pst.st_dev == prev.st_dev && pst.st_ino == prev.st_ino) {
                 drain(pfd, previous, lines, buf, &ignored);
-                cli_lines_finish(lines);
+                lines_finish(lines);
                 prev_dev = prev.st_dev;
                 prev_ino = prev.st_ino;
                 if (prev.st_dev == cur.st_dev && prev.st_ino == cur.st_ino)
@@ -422,17 +447,15 @@ static int catch_up(const char *path, const char *dir, dev_t old_dev, ino_t old_
 
 /* -f: reads path, prints the ring, then polls for growth and rotation.
  * Returns only on an error or at the end of a pipe. */
-static int follow(const char *path, cli_lines *lines, follow_state *f, tail_out *out)
+static int follow(const char *path, bool from_dir, tail_lines *lines, follow_state *f, tail_out *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
-        return EXIT_RUNTIME;
-    }
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        cli_error("cannot follow %s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
-        close(fd);
+    if (qps_open_log(path, from_dir ? QPS_READ_REGULAR : 0, &fd) != QPS_OK || fstat(fd, &st) != 0) {
+        cli_error(errno == ENODEV ? "cannot follow %s: not a regular file (a FIFO, device or socket)"
+                                  : "cannot follow %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return EXIT_RUNTIME;
     }
     char *buf = malloc(READ_SIZE);
@@ -461,7 +484,7 @@ static int follow(const char *path, cli_lines *lines, follow_state *f, tail_out 
         goto done;
     if (!regular) {
         /* a pipe or terminal: read it to its end, as it came */
-        rc = cli_lines_finish(lines) == 0 && flush_out() == 0 ? EXIT_OK : EXIT_RUNTIME;
+        rc = lines_finish(lines) == 0 && flush_out() == 0 ? EXIT_OK : EXIT_RUNTIME;
         goto done;
     }
     for (;;) {
@@ -476,7 +499,7 @@ static int follow(const char *path, cli_lines *lines, follow_state *f, tail_out 
                 /* rotated: finish the old file (lines written just before
                  * the rename), the files rotated since, then the new one */
                 if (fd >= 0) {
-                    if (drain(fd, path, lines, buf, &offset) != 0 || cli_lines_finish(lines) != 0)
+                    if (drain(fd, path, lines, buf, &offset) != 0 || lines_finish(lines) != 0)
                         goto done;
                     close(fd);
                 }
@@ -493,7 +516,7 @@ static int follow(const char *path, cli_lines *lines, follow_state *f, tail_out 
                 }
             } else if (now.st_size < offset) {
                 /* truncated in place (copytruncate) */
-                if (cli_lines_finish(lines) != 0 || lseek(fd, 0, SEEK_SET) < 0)
+                if (lines_finish(lines) != 0 || lseek(fd, 0, SEEK_SET) < 0)
                     goto done;
                 offset = 0;
                 if (drain(fd, path, lines, buf, &offset) != 0)
@@ -585,25 +608,31 @@ int cli_tail(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     follow_state fs = {.join = join};
-    cli_lines lines = {follow_line, &fs, NULL, 0, 0, false};
+    tail_lines lines = {qps_lines_new(), &fs};
+    if (!lines.split) {
+        cli_error("out of memory");
+        cli_join_free(join);
+        ring_free(&out);
+        return EXIT_RUNTIME;
+    }
 
     int rc = EXIT_OK;
     char *fallback[] = {"/var/log/qpsmtpd"};
     char **args = npaths ? argv + optind : fallback;
     int nargs = npaths ? npaths : 1;
     for (int i = 0; i < nargs; i++) {
-        char *path = resolve(args[i]);
+        bool from_dir;
+        char *path = resolve(args[i], &from_dir);
         if (!path) {
             cli_error("out of memory");
             rc = EXIT_RUNTIME;
             break;
         }
         if (follow_mode) {
-            rc = follow(path, &lines, &fs, &out); /* returns on an error or at the end of a pipe */
+            rc = follow(path, from_dir, &lines, &fs, &out); /* returns on an error or at the end of a pipe */
         } else {
-            if (cli_read_file(path, cli_lines_feed, &lines) != 0)
-                rc = EXIT_RUNTIME;
-            if (cli_lines_finish(&lines) != 0)
+            qps_log_entry e = {path, from_dir, strcmp(path, "-") == 0};
+            if (cli_read_lines(&e, lines.split, follow_line, &fs) != 0)
                 rc = EXIT_RUNTIME;
         }
         free(path);
@@ -611,7 +640,7 @@ int cli_tail(int argc, char **argv)
     if (cli_join_finish(join) != 0 || ring_release(&out) != 0)
         rc = EXIT_RUNTIME;
     cli_join_free(join);
-    cli_lines_free(&lines);
+    qps_lines_free(lines.split);
     free(fs.same.h);
     free(fs.seen.h);
     ring_free(&out);
