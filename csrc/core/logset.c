@@ -75,7 +75,8 @@ static char *join(const char *dir, const char *name)
     bool slash = dl && dir[dl - 1] != '/';
     char *path = malloc(dl + slash + nl + 1);
     if (path) {
-        memcpy(path, dir, dl);
+        if (dl)
+            memcpy(path, dir, dl);
         if (slash)
             path[dl] = '/';
         memcpy(path + dl + slash, name, nl + 1);
