@@ -118,33 +118,24 @@ sub _dates_label {
       (defined $o->{until} ? $date->($o->{until} - 1) : '');
 }
 
-# The files a path stands for, in time order, as `qpstat` reads them: a
-# multilog directory gives its @<label>.s/.u files in name (= time) order,
-# then current; a logrotate directory gives x.log.N[.gz] oldest first, then
-# x.log. Anything else is returned as it is.
-sub log_files {
-    my @out;
-    for my $path (@_) {
-        unless (-d $path) {
-            push @out, $path;
-            next;
-        }
-        opendir my $dh, $path or Carp::croak("Qpstat::log_files: cannot read directory $path: $!");
-        my @names = readdir $dh;
-        closedir $dh;
-        my $dir = $path =~ m{/\z} ? $path : "$path/";
-        my @old = sort grep { /\A\@[0-9a-f]{24}\.[su]\z/ } @names;
-        my (@rotated, %rank);
-        for (@names) {
-            next unless /\A(.+?\.log)(?:\.([0-9]+)(?:\.gz)?)?\z/ && (!defined $2 || $2 > 0);
-            next if /\A\.log/;
-            $rank{$_} = $2 // 0;
-            push @rotated, $_;
-        }
-        @rotated = sort { $rank{$b} <=> $rank{$a} || $a cmp $b } @rotated;
-        push @out, map { "$dir$_" } @old, (grep { $_ eq 'current' } @names), @rotated;
+# The core's log set (qps_logset): the files paths stand for, in time
+# order, each file once, as [path, from_dir, is_stdin]. Special files found
+# in a directory are skipped with a warning; an unreadable directory croaks
+# in the name of $method.
+sub _log_set {
+    my ($method, @paths) = @_;
+    my ($entries, $notes) = _log_set_xs(@paths);
+    for my $n (@$notes) {
+        my ($kind, $path, $why) = @$n;
+        Carp::croak("$method: cannot read directory $path: $why") if $kind eq 'error';
+        Carp::carp("$method: $path is not a regular file (a FIFO, device or socket): skipped")
+          if $kind eq 'skipped';
     }
-    return @out;
+    return @$entries;
+}
+
+sub log_files {
+    return map { $_->[0] } _log_set('Qpstat::log_files', @_);
 }
 
 1;
@@ -270,10 +261,13 @@ time that year-less syslog stamps are read against (default: now).
 
     my @files = Qpstat::log_files('/var/log/qpsmtpd', 'old.log.gz');
 
-The files that paths stand for, in time order, as C<qpstat> reads them: a
-multilog directory gives its C<@E<lt>labelE<gt>.s>/C<.u> files in label order,
-then C<current>; a logrotate directory gives C<x.log.N[.gz]> oldest first,
-then C<x.log>. Other paths are returned unchanged.
+The files that paths stand for, in time order, as C<qpstat> reads them (the
+same C code): a multilog directory gives its C<@E<lt>labelE<gt>.s>/C<.u> files
+in label order, then C<current>; a logrotate directory gives C<x.log.N[.gz]>
+oldest first, then C<x.log>. Other paths are returned unchanged. A file named
+twice (by any name: the same device and inode) is returned once. A FIFO,
+device or socket found in a directory is left out with a warning (reading it
+could block or never end); named directly, it is returned.
 
 =head1 A CUSTOM REPORT IN A FEW LINES
 

@@ -194,4 +194,34 @@ is($full->{transactions}, 17 * 300, 'the big log: 5100 transactions');
     is(scalar(() = $g2 =~ /shortone/g), 3, 'grep: the records around it are');
 }
 
+# ---- the Perl API reads through the same core (no Perl file finder or gunzip) ----
+{
+    require Qpstat;
+    require Qpstat::Agg;
+    my @warn;
+    local $SIG{__WARN__} = sub { push @warn, @_ };
+    my $d = "$tmp/special-fifo";
+    is_deeply([Qpstat::log_files($d, $d, "$d/$OLD")], ["$d/$OLD"], 'log_files: a FIFO in a directory left out, a file named twice once');
+    like($warn[0] // '', qr/^Qpstat::log_files: \Q$d\E\/current is not a regular file.*skipped at /, '... with a warning');
+    @warn = ();
+    my $agg = Qpstat::Agg->new->add_file($d);
+    is($agg->counts->{transactions}, $old_only->{transactions}, 'add_file: the FIFO is not read, the rest is');
+    like($warn[0] // '', qr/Qpstat::Agg::add_file: .*not a regular file/, '... with a warning');
+
+    my %want = (cut => undef, crc => 5100);
+    ($want{cut}) = map { $_->{transactions} } (report_json(["$tmp/cut.gz"]))[0];
+    for my $f (qw(cut crc)) {
+        my $a = Qpstat::Agg->new;
+        ok(!eval { $a->add_file("$tmp/$f.gz"); 1 }, "add_file $f.gz croaks");
+        like($@, qr/^Qpstat::Agg::add_file: cannot read \Q$tmp\E\/$f\.gz: (unexpected end|damaged gzip)/, '... saying why');
+        is($a->counts->{transactions}, $want{$f}, '... after counting what report counts');
+    }
+    is(Qpstat::Agg->new->add_file("$tmp/mixed/qpsmtpd.log.1.gz")->counts->{transactions}, 17,
+        'add_file: gzip then plain text, both read');
+    my $c = Qpstat::Agg->new->add_file("$tmp/long.log")->counts;
+    is_deeply([$c->{invalid}{too_long}, $c->{transactions}], [2, 3], 'add_file: over-long lines as report counts them');
+    ok(!eval { Qpstat::Agg->new->add_file("$tmp/dir-current"); 1 }, 'add_file: a directory named current croaks');
+    like($@, qr/cannot read .*current: Is a directory/, '... saying why');
+}
+
 done_testing;

@@ -170,6 +170,53 @@ _dim_names()
         for (int d = 0; d < QPS_DIM_COUNT_; d++)
             mXPUSHp(qps_dim_name((qps_dim)d), strlen(qps_dim_name((qps_dim)d)));
 
+void
+_log_set_xs(...)
+    PREINIT:
+        qps_logset *set;
+        qps_status st = QPS_OK;
+        AV *entries, *notes;
+        STRLEN len;
+        const char *path;
+    PPCODE:
+        /* ([path, from_dir, is_stdin]...) and ([kind, path, why]...) of the
+         * core's qps_logset; the Perl side warns and croaks */
+        if (!(set = qps_logset_new()))
+            croak_status(aTHX_ "Qpstat::log_files", QPS_ENOMEM);
+        for (I32 i = 0; st == QPS_OK && i < items; i++) {
+            path = SvPVbyte(ST(i), len);
+            if (strlen(path) != len) {
+                qps_logset_free(set);
+                croak("Qpstat::log_files: a path with a NUL byte");
+            }
+            st = qps_logset_add(set, path);
+        }
+        if (st != QPS_OK) {
+            qps_logset_free(set);
+            croak_status(aTHX_ "Qpstat::log_files", st);
+        }
+        entries = newAV();
+        notes = newAV();
+        for (size_t i = 0; i < qps_logset_count(set); i++) {
+            const qps_log_entry *e = qps_logset_entry(set, i);
+            AV *one = newAV();
+            av_push(one, newSVpv(e->path, 0));
+            av_push(one, newSViv(e->from_dir));
+            av_push(one, newSViv(e->is_stdin));
+            av_push(entries, newRV_noinc((SV *)one));
+        }
+        for (size_t i = 0; i < qps_logset_note_count(set); i++) {
+            const qps_log_note *n = qps_logset_note(set, i);
+            AV *one = newAV();
+            av_push(one, newSVpv(n->kind == QPS_NOTE_SKIPPED ? "skipped" : n->kind == QPS_NOTE_EMPTY_DIR ? "empty" : "error", 0));
+            av_push(one, newSVpv(n->path, 0));
+            av_push(one, newSVpv(n->err ? strerror(n->err) : "", 0));
+            av_push(notes, newRV_noinc((SV *)one));
+        }
+        qps_logset_free(set);
+        mXPUSHs(newRV_noinc((SV *)entries));
+        mXPUSHs(newRV_noinc((SV *)notes));
+
 
 MODULE = Qpstat    PACKAGE = Qpstat::Agg
 
@@ -250,6 +297,35 @@ feed(Qpstat::Agg self, SV *chunk)
         p = SvPVbyte_nomg(chunk, len);
         if ((st = qps_agg_feed(self->agg, p, len)) != QPS_OK)
             croak_status(aTHX_ "Qpstat::Agg::feed", st);
+
+SV *
+_add_log(Qpstat::Agg self, const char *path, int from_dir, int is_stdin)
+    PREINIT:
+        qps_reader *r;
+        qps_log_entry e;
+        qps_status st;
+    CODE:
+        /* the core's reader and qps_agg_read: undef, or why the log could
+         * not be read to its end (what came before the error is counted) */
+        if (!(r = qps_reader_new()))
+            croak_status(aTHX_ "Qpstat::Agg::add_file", QPS_ENOMEM);
+        e.path = path;
+        e.from_dir = from_dir;
+        e.is_stdin = is_stdin;
+        st = qps_reader_open_entry(r, &e);
+        if (st == QPS_OK)
+            st = qps_agg_read(self->agg, r);
+        if (st == QPS_OK)
+            st = qps_reader_close(r);
+        if (st == QPS_ENOMEM) {
+            qps_reader_free(r);
+            croak_status(aTHX_ "Qpstat::Agg::add_file", st);
+        }
+        RETVAL = st == QPS_OK ? &PL_sv_undef
+                              : newSVpvf("cannot read %s: %s", is_stdin ? "standard input" : path, qps_reader_error(r));
+        qps_reader_free(r);
+    OUTPUT:
+        RETVAL
 
 void
 finish(Qpstat::Agg self)

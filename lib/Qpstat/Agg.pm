@@ -60,20 +60,10 @@ sub new {
 sub add_file {
     my ($self, @paths) = @_;
     Carp::croak('Qpstat::Agg::add_file: no path given') unless @paths;
-    require IO::Uncompress::Gunzip;
-    for my $file (Qpstat::log_files(@paths)) {
-        my $fh = IO::Uncompress::Gunzip->new($file, Transparent => 1, MultiStream => 1)
-          or Carp::croak("Qpstat::Agg::add_file: cannot read $file: $IO::Uncompress::Gunzip::GunzipError");
-        my $buf;
-        while (1) {
-            my $n = $fh->read($buf, 1 << 20);
-            Carp::croak("Qpstat::Agg::add_file: cannot read $file: $IO::Uncompress::Gunzip::GunzipError")
-              if $n < 0;
-            last if $n == 0;
-            eval { $self->feed($buf); 1 } or Qpstat::_rethrow($@);
-        }
-        $fh->close;
-        eval { $self->finish; 1 } or Qpstat::_rethrow($@);
+    for my $log (Qpstat::_log_set('Qpstat::Agg::add_file', @paths)) {
+        my $err = eval { $self->_add_log(@$log) };
+        Qpstat::_rethrow($@) if $@;
+        Carp::croak("Qpstat::Agg::add_file: $err") if defined $err;
     }
     return $self;
 }
@@ -222,8 +212,10 @@ Adds many lines in one call; returns how many were not invalid.
     $agg->add_file(@paths);
 
 Reads files, gzip files (recognised by content) and directories (see
-L<Qpstat/log_files>) in time order, as C<qpstat report> does. Returns the
-aggregator. Croaks C<Qpstat::Agg::add_file: cannot read ...>.
+L<Qpstat/log_files>) in time order, with the reader and line splitter of
+C<qpstat report>, so the counts are its counts. Returns the aggregator.
+Croaks C<Qpstat::Agg::add_file: cannot read FILE: why> for a read error, a
+truncated C<.gz> or a bad CRC, after counting every intact line before it.
 
 =head2 feed, finish
 
