@@ -84,16 +84,24 @@ static char *join(const char *dir, const char *name)
     return path;
 }
 
+/* Makes room for one more element in *array (n used of *cap). */
+static bool room_for_one(void **array, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t grown_cap = *cap ? *cap * 2 : 16;
+    void *grown = realloc(*array, grown_cap * size);
+    if (!grown)
+        return false;
+    *array = grown;
+    *cap = grown_cap;
+    return true;
+}
+
 static qps_status note(qps_logset *set, qps_note_kind kind, const char *dir, const char *name, int err)
 {
-    if (set->nnotes == set->capnotes) {
-        size_t cap = set->capnotes ? set->capnotes * 2 : 8;
-        qps_log_note *grown = realloc(set->notes, cap * sizeof *grown);
-        if (!grown)
-            return QPS_ENOMEM;
-        set->notes = grown;
-        set->capnotes = cap;
-    }
+    if (!room_for_one((void **)&set->notes, set->nnotes, &set->capnotes, sizeof *set->notes))
+        return QPS_ENOMEM;
     char *path = name ? join(dir, name) : join(NULL, dir);
     if (!path)
         return QPS_ENOMEM;
@@ -111,14 +119,8 @@ static qps_status push(qps_logset *set, const char *dir, const char *name, const
         for (size_t i = 0; i < set->n; i++)
             if (set->entries[i].have_id && set->entries[i].dev == st->st_dev && set->entries[i].ino == st->st_ino)
                 return QPS_OK;
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 16;
-        entry *grown = realloc(set->entries, cap * sizeof *grown);
-        if (!grown)
-            return QPS_ENOMEM;
-        set->entries = grown;
-        set->cap = cap;
-    }
+    if (!room_for_one((void **)&set->entries, set->n, &set->cap, sizeof *set->entries))
+        return QPS_ENOMEM;
     char *path = dir ? join(dir, name) : join(NULL, name);
     if (!path)
         return QPS_ENOMEM;
@@ -213,14 +215,9 @@ static qps_status expand_dir(qps_logset *set, const char *dir)
             st = note(set, QPS_NOTE_SKIPPED, dir, de->d_name, 0);
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            dir_entry *grown = realloc(list, cap * sizeof *grown);
-            if (!grown) {
-                st = QPS_ENOMEM;
-                break;
-            }
-            list = grown;
+        if (!room_for_one((void **)&list, n, &cap, sizeof *list)) {
+            st = QPS_ENOMEM;
+            break;
         }
         list[n].name = strdup(de->d_name);
         list[n].rank = rank;
