@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 out=build-san
 mkdir -p "$out/corpus"
 clang -g -O1 -std=gnu99 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Icsrc/include -Icsrc/core -Icsrc/store -o "$out/fuzz_parse" tests/fuzz_parse.c csrc/core/*.c csrc/store/*.c -lsqlite3 -lz
+    -Icsrc/include -Icsrc/core -Icsrc/store -o "$out/fuzz_parse" tests/fuzz_parse.c csrc/core/*.c csrc/store/*.c $(make -s --no-print-directory print-libs)
 # one line per corpus file: the parser sees every kind of line at once
 i=0
 for f in t/data/multilog-094/current t/data/multilog-094/@*.s t/data/*.log; do

@@ -10,13 +10,16 @@ CC=${CC_SAN:-clang}
 FLAGS="-g -O1 -std=gnu99 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -D_GNU_SOURCE -Icsrc/include"
 CORE="csrc/core/*.c csrc/store/*.c"
 INTERNAL="-Icsrc/core -Icsrc/store"
+# the link flags of Makefile.PL (the one place they are written)
+LIBS=$(make -s --no-print-directory print-libs)
+CLI_LIBS=$(make -s --no-print-directory print-cli-libs)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-$CC $FLAGS $INTERNAL -Icsrc/cli -o "$out/qpstat" csrc/cli/*.c $CORE -lsqlite3 -lz -lcares -lmicrohttpd -lm -lpthread
+$CC $FLAGS $INTERNAL -Icsrc/cli -o "$out/qpstat" csrc/cli/*.c $CORE $LIBS $CLI_LIBS
 status=0
 for t in tests/check_*.c; do
     bin="$out/$(basename "$t" .c)"
-    $CC $FLAGS $INTERNAL $(pkg-config --cflags check) -o "$bin" "$t" $CORE -lsqlite3 -lz $(pkg-config --libs check)
+    $CC $FLAGS $INTERNAL $(pkg-config --cflags check) -o "$bin" "$t" $CORE $LIBS $(pkg-config --libs check)
     echo "== $bin"
     CK_FORK=no QPS_TEST_DATA=t/data "$bin" || status=1
 done
