@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages qpstat needs, when missing: to build it
 # (`sh scripts/deps.sh`), or to build and test it (`sh scripts/deps.sh test`:
-# the reference tools, a real qpsmtpd, sanitizers, valgrind).
+# the reference tools, a real qpsmtpd, sanitizers, valgrind, the Debian
+# packaging tools t/700 builds the .deb with). Debian's qpsmtpd 0.94 does not
+# pull in libnet-ip-perl, which its stock check_relay needs to start.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
 want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev libmicrohttpd-dev libjs-chart.js check pkg-config"
 if [ "${1:-}" = test ]; then
     want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
-qpsmtpd swaks libnet-dns-perl libmailtools-perl sqlite3 libtest-leaktrace-perl valgrind chromium prometheus"
+qpsmtpd swaks libnet-dns-perl libmailtools-perl libnet-ip-perl sqlite3 libtest-leaktrace-perl valgrind chromium prometheus
+dpkg-dev debhelper fakeroot lintian"
 fi
 missing=""
 for p in $want; do

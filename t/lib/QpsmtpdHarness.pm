@@ -366,17 +366,21 @@ sub spamd_port { $_[0]{spamd_port} }
 # with stdout+stderr into `multilog t s16777215 n20 <tmp>/log` (multilog's
 # default s99999 n10 keeps only ~1 MB: a busy test would lose its first
 # lines to rotation), and waits for "Listening on". Options: env (extra
-# environment), multilog (the size/number actions), start_timeout.
+# environment), multilog (the size/number actions), start_timeout,
+# installed (1: no -I of the repository's blib, the Qpstat module comes from
+# the system: t/700 runs the installed package), log_file (the file that
+# logging/file writes, read by log_text after the multilog directory).
 sub start {
     my ($self, %o) = @_;
     croak "already started" if $self->{qp_pid};
     croak "write_config first" unless -f $self->confdir . '/plugins';
+    $self->{log_file} = $o{log_file};
     my $port = $self->{port} = $o{port} || free_port();
     pipe(my $r, my $w) or croak "pipe: $!";
     my $ml = $self->spawn({ name => 'multilog', stdin => $r, stdout => '/dev/null' },
         which('multilog'), 't', @{ $o{multilog} || ['s16777215', 'n20'] }, $self->logdir);
     $self->{ml_pid} = $ml;
-    my @cmd = ($^X, '-Tw', "-I$REPO/blib/lib", "-I$REPO/blib/arch", "-I$QP_PERL5", $FORKSERVER,
+    my @cmd = ($^X, '-Tw', ($o{installed} ? () : ("-I$REPO/blib/lib", "-I$REPO/blib/arch")), "-I$QP_PERL5", $FORKSERVER,
         '-l', '127.0.0.1', '-p', $port,
         '-c', $o{max_conn} || 15, '-m', defined $o{max_per_ip} ? $o{max_per_ip} : 5,
         ($> == 0 ? ('-u', $self->{user}) : ()));
@@ -469,7 +473,8 @@ sub log_text {
     my $d = $self->logdir;
     opendir my $dh, $d or return '';
     my @old = sort grep { /^@[0-9a-f]{24}\.[su]$/ } readdir $dh;
-    return join '', map { slurp("$d/$_") // '' } @old, 'current';
+    return join '', (map { slurp("$d/$_") // '' } @old, 'current'),
+        ($self->{log_file} ? slurp($self->{log_file}) // '' : ());
 }
 
 # Waits until the log matches $re (or $timeout s); returns the match or undef.
