@@ -441,15 +441,29 @@ qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write
         qps_buf_append(&s.out, "\n\n", 2);
         st = seed_matrix(&s, agg);
         break;
-    case QPS_FORMAT_TEXT:
+    case QPS_FORMAT_TEXT: {
         qps_buf_printf(&s.out, "Lines: %llu read, %llu parsed, %llu invalid. Transactions: %llu.\n",
                        (unsigned long long)c.lines_read, (unsigned long long)c.lines_parsed,
                        (unsigned long long)c.lines_invalid, (unsigned long long)c.transactions);
+        /* qpsmtpd lines but not one logterse record, in or out of the time
+         * selection: a qpsmtpd that never loaded logterse (stock Debian). A
+         * table of zeros would read as "no mail"; say why instead, and keep
+         * the connection tables, which do not need logterse. */
+        bool no_terse = c.transactions == 0 && c.lines_parsed > 0 && c.by_kind[QPS_KIND_TERSE] == 0 &&
+                        c.out_of_range == 0;
+        if (no_terse)
+            qps_buf_printf(&s.out, "No logterse records in these logs: qpsmtpd logged no transaction summary."
+                                   "\nLoad the qpstat plugin (or logging/logterse) in qpsmtpd's config/plugins,"
+                                   "\nbefore the queue plugin, to count transactions: see README.md,"
+                                   "\n\"The qpsmtpd plugin\" (or perldoc /usr/share/qpsmtpd/plugins/qpstat).\n");
         for (size_t i = 0; i < opts->ndims && st == QPS_OK; i++) {
+            if (no_terse && opts->dims[i] != QPS_DIM_CONNECTIONS && opts->dims[i] != QPS_DIM_CONNECTION_TIME)
+                continue;
             qps_buf_putc(&s.out, '\n');
             st = text_dim(&s, agg, opts->dims[i], top_for(opts, opts->dims[i]));
         }
         break;
+    }
     case QPS_FORMAT_CSV:
         st = csv_dim(&s, agg, opts->dims[0], top_for(opts, opts->dims[0]));
         break;
