@@ -2,7 +2,7 @@
 # Installs the Debian packages qpstat needs, when missing: to build it
 # (`sh scripts/deps.sh`), or to build and test it (`sh scripts/deps.sh test`:
 # the reference tools, a real qpsmtpd, sanitizers, valgrind, the Debian
-# packaging tools t/700 builds the .deb with). Debian's qpsmtpd 0.94 does not
+# packaging tools t/720 builds the .deb with). Debian's qpsmtpd 0.94 does not
 # pull in libnet-ip-perl, which its stock check_relay needs to start.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# t/700-debian-package.t - the Debian packages as an admin gets them.
+# t/720-debian-package.t - the Debian packages as an admin gets them.
 #
 # As root on a machine with dpkg-buildpackage and debhelper: copies the files
 # of MANIFEST (what `make dist` packs) to a temporary tree, builds the binary
@@ -52,8 +52,8 @@ if (my @p = grep { !/not built/ } QpsmtpdHarness::prereq_problems()) { plan skip
 plan skip_all => 'Debian\'s stock /etc/qpsmtpd missing (package qpsmtpd)' unless -f '/etc/qpsmtpd/plugins';
 
 # the README's block of stock-Debian steps
-my ($steps) = slurp('README.md') =~ /<!-- t\/700: stock Debian steps -->\n```sh\n(.*?)```/s
-    or BAIL_OUT('README.md has no "t/700: stock Debian steps" block');
+my ($steps) = slurp('README.md') =~ /<!-- t\/720: stock Debian steps -->\n```sh\n(.*?)```/s
+    or BAIL_OUT('README.md has no "t/720: stock Debian steps" block');
 my @steps = grep { /\S/ } split /\n/, $steps;
 
 my $version = (slurp('debian/changelog') =~ /^qpstat \(([^)]+)\)/)[0];
@@ -96,7 +96,7 @@ for my $p (@PKGS) {
     $contents{$p} = { map { (split ' ', $_, 6)[5] =~ s{^\.}{}r => 1 } split /\n/, $out };
 }
 ok($contents{qpstat}{$_}, "qpstat has $_") for '/usr/bin/qpstat', '/lib/systemd/system/qpstat-collect.service',
-    '/var/lib/qpstat/';
+    '/lib/systemd/system/qpstat-serve.service', '/var/lib/qpstat/';
 ok((grep { m{^/usr/share/man/man1/qpstat\.1\w*\.gz$} } keys %{ $contents{qpstat} }), 'qpstat has the man page');
 ok($contents{'libqpstat-perl'}{'/usr/share/qpsmtpd/plugins/qpstat'}, 'libqpstat-perl has the plugin');
 ok((grep { m{^/usr/lib/[^/]+/perl5/[\d.]+/auto/Qpstat/Qpstat\.so$} } keys %{ $contents{'libqpstat-perl'} }),
@@ -132,10 +132,15 @@ my @st = stat $STORE_DIR;
 ok(@st, "$STORE_DIR created");
 is(scalar getpwuid($st[4] // -1), 'qpsmtpd', "$STORE_DIR owned by qpsmtpd");
 is(($st[2] // 0) & 07777, 0750, "mode 0750");
-my $unit = slurp('/lib/systemd/system/qpstat-collect.service');
-like($unit, qr/^User=qpsmtpd$/m, 'the unit runs as qpsmtpd');
-like($unit, qr/^ReadWritePaths=\/var\/lib\/qpstat$/m, 'and may write only the store');
-ok(!-e '/etc/systemd/system/multi-user.target.wants/qpstat-collect.service', 'the unit is not enabled');
+for my $name (qw(qpstat-collect qpstat-serve)) {
+    my $unit = slurp("/lib/systemd/system/$name.service");
+    like($unit, qr/^User=qpsmtpd$/m, "$name runs as qpsmtpd");
+    like($unit, qr/^ReadWritePaths=\/var\/lib\/qpstat$/m, 'and may write only the store');
+    like($unit, qr{^ExecStart=/usr/bin/qpstat \Q${\ ($name =~ s/qpstat-//r)}\E --db /var/lib/qpstat/qpstat\.db }m,
+        'on the store the plugin writes');
+    ok(!-e "/etc/systemd/system/multi-user.target.wants/$name.service", "$name is not enabled");
+}
+like(slurp('/lib/systemd/system/qpstat-serve.service'), qr/--listen 127\.0\.0\.1:\d+$/m, 'serve on loopback');
 
 # the installed binary on the fixtures: t/500's golden files
 {
