@@ -39,7 +39,8 @@ static const char usage_text[] =
     "  PID  -   Too many connections: n >= M            the server is full and waits\n"
     "  PID  IP  hosts_allow  DETAILS                    hosts_allow denial\n"
     "Lines of one connection are joined by pid (0.93+ connection_time lines carry no IP).\n"
-    "PATH is a multilog directory (its current is read), a log file, or - for standard input;\n"
+    "PATH is a multilog directory (its current is read), a logrotate directory (its x.log, as\n"
+    "qpsmtpd's logging/file writes it), a log file, or - for standard input;\n"
     "default /var/log/qpsmtpd.\n"
     "\n"
     "  -f, --follow     keep reading current as it grows, across rotations (Ctrl-C ends)\n"
@@ -118,7 +119,26 @@ static void ring_free(tail_out *t)
     free(t->lens);
 }
 
-/* A directory stands for its current. Caller frees. */
+/* The live file of a logrotate directory (qpsmtpd's logging/file): the
+ * log set's last entry, x.log, which logrotate renames to x.log.1 (create)
+ * or empties (copytruncate); follow() handles both. NULL when the
+ * directory has none (no file ending in ".log" last). Caller frees. */
+static char *logrotate_live(const char *dir)
+{
+    qps_logset *set = qps_logset_new();
+    char *path = NULL;
+    if (set && qps_logset_add(set, dir) == QPS_OK && qps_logset_count(set) > 0) {
+        const char *last = qps_logset_entry(set, qps_logset_count(set) - 1)->path;
+        size_t n = strlen(last);
+        if (n > 4 && strcmp(last + n - 4, ".log") == 0)
+            path = strdup(last);
+    }
+    qps_logset_free(set);
+    return path;
+}
+
+/* A directory stands for its current (multilog), or else for its live
+ * x.log (logrotate). Caller frees. */
 static char *resolve(const char *arg, bool *from_dir)
 {
     struct stat st;
@@ -129,6 +149,13 @@ static char *resolve(const char *arg, bool *from_dir)
         size_t n = strlen(arg);
         if (asprintf(&path, "%s%scurrent", arg, n && arg[n - 1] == '/' ? "" : "/") < 0)
             return NULL;
+        if (lstat(path, &st) != 0 && errno == ENOENT) {
+            char *live = logrotate_live(arg);
+            if (live) {
+                free(path);
+                return live;
+            }
+        }
         return path;
     }
     return strdup(arg);
@@ -270,6 +297,35 @@ static int drain(int fd, const char *path, tail_lines *lines, char *buf, off_t *
         if (lines_feed(lines, buf, (size_t)n) != 0)
             return -1;
     }
+}
+
+/* The first bytes of the file being followed. logrotate's copytruncate
+ * empties the file in place and qpsmtpd writes on: by the next poll it can
+ * be as long as before, so its size does not show the truncation, its head
+ * does (checked before reading on, so no line is read from the middle). */
+enum { HEAD_MAX = 64 };
+typedef struct {
+    char bytes[HEAD_MAX];
+    size_t len;
+} file_head;
+
+/* Notes up to HEAD_MAX bytes of what was read so far (offset bytes). */
+static void head_note(int fd, off_t offset, file_head *h)
+{
+    if (h->len == HEAD_MAX || offset <= (off_t)h->len)
+        return;
+    size_t want = offset < HEAD_MAX ? (size_t)offset : HEAD_MAX;
+    ssize_t n = pread(fd, h->bytes, want, 0);
+    h->len = n > 0 ? (size_t)n : 0;
+}
+
+static bool head_changed(int fd, const file_head *h)
+{
+    char now[HEAD_MAX];
+    if (!h->len)
+        return false;
+    ssize_t n = pread(fd, now, h->len, 0);
+    return n != (ssize_t)h->len || memcmp(now, h->bytes, h->len) != 0;
 }
 
 static int flush_out(void)
@@ -478,10 +534,12 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
     ino_t ino = st.st_ino;
     bool regular = S_ISREG(st.st_mode);
     off_t offset = 0;
+    file_head head = {.len = 0};
     int rc = EXIT_RUNTIME;
     /* the partial last line stays in `lines` until its newline arrives */
     if (drain(fd, path, lines, buf, &offset) != 0 || ring_release(out) != 0)
         goto done;
+    head_note(fd, offset, &head);
     if (!regular) {
         /* a pipe or terminal: read it to its end, as it came */
         rc = lines_finish(lines) == 0 && flush_out() == 0 ? EXIT_OK : EXIT_RUNTIME;
@@ -491,8 +549,17 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
         struct timespec ts = {0, POLL_NS};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
+        if (fd >= 0 && head_changed(fd, &head)) {
+            /* emptied and written again in place (copytruncate) */
+            if (lines_finish(lines) != 0 || lseek(fd, 0, SEEK_SET) < 0)
+                goto done;
+            offset = 0;
+            head.len = 0;
+        }
         if (fd >= 0 && drain(fd, path, lines, buf, &offset) != 0)
             goto done;
+        if (fd >= 0)
+            head_note(fd, offset, &head);
         struct stat now;
         if (stat(path, &now) == 0) {
             if (fd < 0 || now.st_dev != dev || now.st_ino != ino) {
@@ -505,6 +572,7 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
                 }
                 fd = catch_up(path, dir, dev, ino, f, lines, buf);
                 offset = 0;
+                head.len = 0;
                 if (fd >= 0 && fstat(fd, &now) == 0) {
                     dev = now.st_dev;
                     ino = now.st_ino;
@@ -519,9 +587,12 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
                 if (lines_finish(lines) != 0 || lseek(fd, 0, SEEK_SET) < 0)
                     goto done;
                 offset = 0;
+                head.len = 0;
                 if (drain(fd, path, lines, buf, &offset) != 0)
                     goto done;
             }
+            if (fd >= 0)
+                head_note(fd, offset, &head);
         }
         /* a missing path is a rotation in progress: keep the old file */
         if (flush_out() != 0)
