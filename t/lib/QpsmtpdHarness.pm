@@ -368,8 +368,11 @@ sub spamd_port { $_[0]{spamd_port} }
 # lines to rotation), and waits for "Listening on". Options: env (extra
 # environment), multilog (the size/number actions), start_timeout,
 # installed (1: no -I of the repository's blib, the Qpstat module comes from
-# the system: t/700 runs the installed package), log_file (the file that
-# logging/file writes, read by log_text after the multilog directory).
+# the system: t/720 runs the installed package), log_file (the file that
+# logging/file writes, read by log_text after the multilog directory),
+# multilog_prefix (a command multilog runs under, e.g. setpriv to run it as
+# SME's smelog would: t/735).
+# The multilog process id is $h->{ml_pid} (SIGALRM rotates).
 sub start {
     my ($self, %o) = @_;
     croak "already started" if $self->{qp_pid};
@@ -378,7 +381,7 @@ sub start {
     my $port = $self->{port} = $o{port} || free_port();
     pipe(my $r, my $w) or croak "pipe: $!";
     my $ml = $self->spawn({ name => 'multilog', stdin => $r, stdout => '/dev/null' },
-        which('multilog'), 't', @{ $o{multilog} || ['s16777215', 'n20'] }, $self->logdir);
+        @{ $o{multilog_prefix} || [] }, which('multilog'), 't', @{ $o{multilog} || ['s16777215', 'n20'] }, $self->logdir);
     $self->{ml_pid} = $ml;
     my @cmd = ($^X, '-Tw', ($o{installed} ? () : ("-I$REPO/blib/lib", "-I$REPO/blib/arch")), "-I$QP_PERL5", $FORKSERVER,
         '-l', '127.0.0.1', '-p', $port,
