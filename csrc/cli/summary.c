@@ -31,6 +31,7 @@ typedef struct {
     uint32_t first_ns;
     uint64_t current;  /* in the most recent log */
     uint64_t total;    /* cumulative, including current */
+    uint64_t recent;   /* summary: in the newest log read so far */
 } disposition;
 
 typedef struct {
@@ -41,6 +42,8 @@ typedef struct {
     bool has_epoch;
     int64_t log_first, log_last; /* of the most recent log */
     bool log_timed;
+    int64_t last;      /* the last time ever seen (the cumulative Finish) */
+    bool has_last;
 } summary;
 
 static disposition *find(summary *s, const char *name, size_t len, bool create)
@@ -121,6 +124,9 @@ static void add_record(summary *s, const qps_record *r)
         if (!s->log_timed || r->unix_sec > s->log_last)
             s->log_last = r->unix_sec;
         s->log_timed = true;
+        if (!s->has_last || r->unix_sec > s->last)
+            s->last = r->unix_sec;
+        s->has_last = true;
         if (!s->has_epoch) {
             s->epoch = r->unix_sec;
             s->epoch_ns = r->nsec;
@@ -202,7 +208,9 @@ static void write_state(summary *s, FILE *out, bool data_lines)
         tot += s->d[i].total;
     }
     int64_t log_span = s->log_timed ? s->log_last - s->log_first : 0;
-    int64_t finish = s->log_timed ? s->log_last : s->epoch;
+    /* (right after a rotation the most recent log is empty: the
+     * cumulative totals still end at the last line ever seen) */
+    int64_t finish = s->has_last ? s->last : s->epoch;
     int64_t cum_span = s->has_epoch ? finish - s->epoch : 0;
     char a[32], b[32];
     fprintf(out, "#\n# Most recent logfile\n# -------------------\n#\n");
@@ -232,8 +240,9 @@ static void write_state(summary *s, FILE *out, bool data_lines)
                 per_day(d->total, finish - d->first));
     }
     fprintf(out, "# ----------------------------------------------------------------------------\n");
-    fprintf(out, "# %-30.30s %6llu %3d%% %8llu %10llu %3d%% %8llu\n", "TOTALS", (unsigned long long)cur, 100,
-            per_day(cur, log_span), (unsigned long long)tot, 100, per_day(tot, cum_span));
+    /* nothing counted is no 100% of anything */
+    fprintf(out, "# %-30.30s %6llu %3d%% %8llu %10llu %3d%% %8llu\n", "TOTALS", (unsigned long long)cur, cur ? 100 : 0,
+            per_day(cur, log_span), (unsigned long long)tot, tot ? 100 : 0, per_day(tot, cum_span));
 }
 
 static bool fd_open(int fd)
@@ -387,22 +396,112 @@ static int summary_line(void *ctx, const char *line, size_t len)
     return 0;
 }
 
-/* From the store: everything is cumulative, the last day is "most recent". */
-typedef struct {
-    summary *s;
-    int64_t recent;
-} store_reader;
+/* "Most recent" means the same from the logs and from the store: the
+ * newest log file (the one whose last timed line is the latest; right
+ * after a rotation that is the rotated file, not the empty current). The
+ * store knows each imported file's span (qps_store_log_span); a store that
+ * only the plugin fed has none, and its most recent log is its last day. */
 
-static int summary_from_store(void *ctx, const qps_record *rec)
+static int first_seen(void *ctx, qps_str name, int64_t first)
 {
-    store_reader *r = ctx;
-    add_record(r->s, rec);
-    if (rec->kind == QPS_KIND_TERSE && rec->unix_sec < r->recent) {
-        disposition *d = find(r->s, rec->field[QPS_TF_DISPOSITION].ptr, rec->field[QPS_TF_DISPOSITION].len, false);
-        if (d)
-            d->current--;
-    }
+    disposition *d = find(ctx, name.ptr, name.len, true);
+    if (d)
+        d->first = first;
     return 0;
+}
+
+/* The disposition rows of agg into the summary's current or total counts. */
+static qps_status disposition_counts(summary *s, const qps_agg *agg, bool total)
+{
+    qps_row *rows;
+    size_t n;
+    qps_status st = qps_agg_rows(agg, QPS_DIM_DISPOSITION, &rows, &n);
+    for (size_t i = 0; st == QPS_OK && i < n; i++) {
+        disposition *d = find(s, rows[i].key[0].ptr, rows[i].key[0].len, true);
+        if (!d)
+            st = QPS_ENOMEM;
+        else if (total)
+            d->total += rows[i].count;
+        else
+            d->current += rows[i].count;
+    }
+    if (st == QPS_OK)
+        qps_free(rows);
+    return st;
+}
+
+/* Counts through the core aggregator: everything (the pruned days' totals
+ * included) as cumulative, the most recent log's span as current. */
+static qps_status summary_from_store(qps_store *store, summary *s)
+{
+    qps_store_info info;
+    qps_log_span span;
+    qps_status st = qps_store_stat(store, &info);
+    if (st == QPS_OK)
+        st = qps_store_log_span(store, &span);
+    if (st == QPS_OK)
+        st = qps_store_first_seen(store, first_seen, s);
+    if (st != QPS_OK)
+        return st;
+    if (span.files) {
+        s->epoch = span.first;
+        s->has_epoch = true;
+        s->log_first = span.recent_first;
+        s->log_last = span.recent_last;
+        s->last = span.last;
+        s->has_last = s->log_timed = true;
+    }
+    if (info.transactions && info.last >= info.first) {
+        /* live records may be newer than the logs imported */
+        if (!s->has_last || info.last > s->last)
+            s->last = info.last;
+        if (!s->has_epoch || info.first < s->epoch)
+            s->epoch = info.first;
+        s->has_last = s->has_epoch = true;
+        if (!span.files) {
+            s->log_last = info.last;
+            s->log_first = info.last - 86399 > info.first ? info.last - 86399 : info.first;
+            s->log_timed = true;
+        }
+    }
+    /* a pruned day counts from its midnight, but nothing was seen before
+     * the first line the store knows of */
+    bool known = s->has_epoch;
+    for (size_t i = 0; !known && i < s->n; i++)
+        if (!s->has_epoch || s->d[i].first < s->epoch) {
+            s->epoch = s->d[i].first;
+            s->has_epoch = true;
+        }
+    for (size_t i = 0; i < s->n; i++)
+        if (s->d[i].first < s->epoch)
+            s->d[i].first = s->epoch;
+    qps_agg_opts all = {.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION)};
+    qps_agg_opts recent = all;
+    recent.since = s->log_first;
+    recent.until = s->log_last + 1;
+    recent.has_since = recent.has_until = 1;
+    qps_agg *agg_all = qps_agg_new(&all), *agg_recent = s->log_timed ? qps_agg_new(&recent) : NULL;
+    if (!agg_all || (s->log_timed && !agg_recent))
+        st = QPS_ENOMEM;
+    if (st == QPS_OK && (st = qps_store_aggregate(store, agg_all)) == QPS_OK)
+        st = disposition_counts(s, agg_all, true);
+    if (st == QPS_OK && agg_recent && (st = qps_store_aggregate(store, agg_recent)) == QPS_OK)
+        st = disposition_counts(s, agg_recent, false);
+    qps_agg_free(agg_all);
+    qps_agg_free(agg_recent);
+    return st;
+}
+
+/* After each log file: the newest one so far keeps its counts as recent. */
+static void end_of_file(summary *s, bool *have_recent, int64_t *recent_first, int64_t *recent_last)
+{
+    if (s->log_timed && (!*have_recent || s->log_last >= *recent_last)) {
+        for (size_t k = 0; k < s->n; k++)
+            s->d[k].recent = s->d[k].current;
+        *recent_first = s->log_first;
+        *recent_last = s->log_last;
+        *have_recent = true;
+    }
 }
 
 int cli_summary(int argc, char **argv)
@@ -418,7 +517,9 @@ int cli_summary(int argc, char **argv)
         } else if (c == 'h') {
             fputs("usage: qpstat summary [--db FILE | PATH...]\n"
                   "The qplogsumm report at any time: cumulative totals per disposition over the logs\n"
-                  "(or the store); \"most recent\" is the last file read (or the store's last day).\n",
+                  "(or the store, pruned days included). \"Most recent\" is the newest log file (whose\n"
+                  "last line is the latest; the rotated one when current is still empty), from the\n"
+                  "logs and from the store alike (a store only the plugin feeds: its last day).\n",
                   stdout);
             return EXIT_OK;
         } else {
@@ -434,11 +535,9 @@ int cli_summary(int argc, char **argv)
             qps_parser_free(parser);
             return EXIT_RUNTIME;
         }
-        qps_store_info info;
-        qps_store_stat(store, &info);
-        store_reader reader = {&s, info.last - 86400};
-        if (qps_store_each(store, INT64_MIN, INT64_MAX, summary_from_store, &reader) != QPS_OK) {
-            cli_error("%s: %s", db, qps_store_error(store));
+        qps_status st = summary_from_store(store, &s);
+        if (st != QPS_OK) {
+            cli_error("%s: %s", db, st == QPS_ENOMEM ? qps_strerror(st) : qps_store_error(store));
             errors++;
         }
         qps_store_close(store);
@@ -454,16 +553,25 @@ int cli_summary(int argc, char **argv)
             return EXIT_RUNTIME;
         }
         line_reader reader = {&s, parser};
+        bool have_recent = false;
+        int64_t recent_first = 0, recent_last = 0;
         for (size_t i = 0; i < qps_logset_count(logs); i++) {
-            /* only the last file counts as "most recent" */
             for (size_t k = 0; k < s.n; k++)
                 s.d[k].current = 0;
             s.log_timed = false;
             if (cli_read_lines(qps_logset_entry(logs, i), lines, summary_line, &reader) != 0)
                 errors++;
+            end_of_file(&s, &have_recent, &recent_first, &recent_last);
         }
         qps_lines_free(lines);
         qps_logset_free(logs);
+        if (have_recent) {
+            for (size_t k = 0; k < s.n; k++)
+                s.d[k].current = s.d[k].recent;
+            s.log_first = recent_first;
+            s.log_last = recent_last;
+            s.log_timed = true;
+        }
     }
     write_state(&s, stdout, false);
     free(s.d);

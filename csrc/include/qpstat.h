@@ -869,6 +869,24 @@ typedef struct {
     int64_t first, last; /* time range of the stored records, 0 if none */
 } qps_store_info;
 
+/** The times of the imported logs, kept per file as they were imported
+ *  (every timed line, record or not; pruning keeps them). */
+typedef struct {
+    uint64_t files;                  /* files with timed lines; 0: the rest is 0 */
+    int64_t first, last;             /* the first and last timed line of them all */
+    int64_t recent_first, recent_last; /* of the newest file (its last line is the latest) */
+} qps_log_span;
+
+qps_status qps_store_log_span(qps_store *store, qps_log_span *out);
+
+/** Receives a disposition and the time of its first stored record. */
+typedef int (*qps_first_seen_fn)(void *ctx, qps_str disposition, int64_t first);
+
+/** Calls fn for every disposition of the store's transactions (timed ones,
+ *  and the pruned days' totals: a day counts from its local midnight) with
+ *  the time it was first seen. QPS_ESTOPPED if fn stopped. */
+qps_status qps_store_first_seen(qps_store *store, qps_first_seen_fn fn, void *ctx);
+
 /** Fills *out. QPS_EIO (the message in qps_store_error()) when SQLite
  *  cannot read the store; *out is then zeroed or partly filled. */
 qps_status qps_store_stat(qps_store *store, qps_store_info *out);

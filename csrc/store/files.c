@@ -31,5 +31,5 @@ qps_status qps_store_file_progress(qps_store *s, const qps_file_id *id, const ch
     sqlite3_bind_int64(q, 6, (sqlite3_int64)lines_invalid);
     if (qps_step_done(q) != SQLITE_DONE)
         return qps_store_fail(s, QPS_EIO, "cannot write the store");
-    return QPS_OK;
+    return store_span_commit(s, (int64_t)id->head_hash);
 }

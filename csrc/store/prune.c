@@ -18,12 +18,17 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     qps_status st = own_tx ? qps_store_begin(s) : qps_store_flush_pending(s);
     if (st != QPS_OK)
         return st;
-    sqlite3_stmt *sel = NULL, *up = NULL;
+    sqlite3_stmt *sel = NULL, *up = NULL, *keep = NULL;
     st = QPS_OK;
     /* ids are time keys: old rows are a range at the start of each table */
     int64_t tx_end = before > KEY_SEC_MAX ? INT64_MAX : qps_second_key(before);
     int64_t conn_end = before > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(before + FOLD_SPAN);
-    if (sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender FROM transactions WHERE id < ?1 AND time < ?2 "
+    /* a record whose time has no calendar day (far outside the years
+     * local time can name) has no daily total to live on in: it is kept */
+    if (qps_store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS prune_keep (id INTEGER PRIMARY KEY); "
+                          "DELETE FROM temp.prune_keep") != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.prune_keep VALUES (?)", -1, &keep, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT time, disposition, sender, id FROM transactions WHERE id < ?1 AND time < ?2 "
                            "AND nsec >= 0",
                            -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO daily VALUES (?,?,?,1) ON CONFLICT(day, disposition, tld) "
@@ -38,8 +43,12 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     while (st == QPS_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
         qps_civil c;
         char day[16], tld[256];
-        if (qps_civil_from_unix(&tz, sqlite3_column_int64(sel, 0), 0, &c) != QPS_OK)
+        if (qps_civil_from_unix(&tz, sqlite3_column_int64(sel, 0), 0, &c) != QPS_OK) {
+            sqlite3_bind_int64(keep, 1, sqlite3_column_int64(sel, 3));
+            if (qps_step_done(keep) != SQLITE_DONE)
+                st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
             continue;
+        }
         snprintf(day, sizeof day, "%04d-%02d-%02d", c.year, c.month, c.day);
         const char *sender = (const char *)sqlite3_column_text(sel, 2);
         size_t tl = qps_sender_tld(qps_slice(sender ? sender : "", sender ? strlen(sender) : 0), tld, sizeof tld);
@@ -53,10 +62,13 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
         st = qps_store_fail(s, QPS_EIO, "cannot prune the store"); /* no deletes without their totals */
     sqlite3_finalize(sel);
     sqlite3_finalize(up);
+    sqlite3_finalize(keep);
     char sql[320];
     if (st == QPS_OK) {
         /* (records without a time have no day to be pruned by) */
-        snprintf(sql, sizeof sql, "DELETE FROM transactions WHERE id < %lld AND time < %lld AND nsec >= 0",
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM transactions WHERE id < %lld AND time < %lld AND nsec >= 0 "
+                 "AND id NOT IN (SELECT id FROM temp.prune_keep)",
                  (long long)tx_end, (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");

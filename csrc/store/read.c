@@ -288,3 +288,48 @@ qps_status qps_store_stat(qps_store *s, qps_store_info *out)
             return QPS_EIO;
     return QPS_OK;
 }
+
+qps_status qps_store_first_seen(qps_store *s, qps_first_seen_fn fn, void *ctx)
+{
+    qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
+    if (st != QPS_OK)
+        return st;
+    /* a pruned day's records were first seen on that day at the latest */
+    static const char sql[] = "SELECT disposition, min(t) FROM ("
+                              " SELECT disposition, min(time) AS t FROM transactions WHERE nsec >= 0 GROUP BY 1"
+                              " UNION ALL SELECT disposition, NULL FROM daily) GROUP BY 1";
+    sqlite3_stmt *q, *d = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT min(day) FROM daily WHERE disposition = ?", -1, &d, NULL) != SQLITE_OK) {
+        sqlite3_finalize(q);
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *disp = (const char *)sqlite3_column_text(q, 0);
+        size_t len = disp ? (size_t)sqlite3_column_bytes(q, 0) : 0;
+        bool timed = sqlite3_column_type(q, 1) != SQLITE_NULL;
+        int64_t first = timed ? sqlite3_column_int64(q, 1) : 0;
+        sqlite3_bind_text(d, 1, disp ? disp : "", (int)len, SQLITE_TRANSIENT);
+        if (sqlite3_step(d) == SQLITE_ROW && sqlite3_column_type(d, 0) != SQLITE_NULL) {
+            qps_civil c = {0};
+            int64_t start;
+            const char *day = (const char *)sqlite3_column_text(d, 0);
+            if (day && sscanf(day, "%d-%d-%d", &c.year, &c.month, &c.day) == 3 &&
+                qps_unix_from_civil(NULL, &c, 0, &start) == QPS_OK && (!timed || start < first)) {
+                first = start;
+                timed = true;
+            }
+        }
+        sqlite3_reset(d);
+        if (timed && fn(ctx, qps_slice(disp ? disp : "", len), first) != 0) {
+            st = qps_store_set_error(s, QPS_ESTOPPED, "the walk was stopped by its callback");
+            break;
+        }
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_finalize(q);
+    sqlite3_finalize(d);
+    return st;
+}

@@ -109,6 +109,13 @@ typedef struct {
     int64_t lo, hi;
 } live_gap;
 
+/* The first and last time of the timed lines an import passed (stored
+ * or not) in the current transaction (span.c). */
+typedef struct {
+    bool valid;
+    int64_t first, last;
+} log_span;
+
 /* A value of a row waiting in a row_batch; text is in the batch's arena. */
 typedef struct {
     enum { CELL_NULL, CELL_INT, CELL_REAL, CELL_TEXT } type;
@@ -155,6 +162,7 @@ struct qps_store {
     held_record *held;
     size_t nheld;
     row_batch *rows[2]; /* transactions, connections */
+    log_span span;      /* times of the lines imported in this transaction */
 };
 
 /* One row of the connections table. A folded accept (end != NULL) carries
@@ -182,6 +190,22 @@ int qps_store_exec(qps_store *s, const char *sql);
 qps_status qps_store_flush_pending(qps_store *s);
 /* Forgets them (a rollback). */
 void qps_store_discard_pending(qps_store *s);
+
+/* ---- span.c: the logs' times, beyond the rows ---- */
+
+/* Notes an imported line's time in the transaction's span. */
+static inline void store_span_note(qps_store *s, int64_t t)
+{
+    if (!s->span.valid || t < s->span.first)
+        s->span.first = t;
+    if (!s->span.valid || t > s->span.last)
+        s->span.last = t;
+    s->span.valid = true;
+}
+/* Adds the transaction's span to what the store keeps of the file `file`
+ * (its key in the files table) and of all logs; call it with the file's
+ * progress, inside the transaction. */
+qps_status store_span_commit(qps_store *s, int64_t file);
 
 /* ---- batch.c: rows into their tables ---- */
 

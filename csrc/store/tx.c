@@ -20,6 +20,7 @@ qps_status qps_store_begin(qps_store *s)
         return qps_store_fail(s, QPS_EIO, "cannot lock the store");
     s->in_tx = true;
     s->tx_failed = false;
+    s->span.valid = false;
     s->gap[0].valid = s->gap[1].valid = false; /* others may have written since */
     return QPS_OK;
 }

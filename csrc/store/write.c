@@ -365,6 +365,8 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
     qps_str host = r->host.len ? r->host : qps_slice(server, server ? strlen(server) : 0);
     if (!host.len)
         host = qps_slice(NULL, 0);
+    if (timed && source == QPS_SOURCE_IMPORT && s->in_tx)
+        store_span_note(s, t);
     bool stored = false;
     qps_status st = QPS_OK;
     if (source != QPS_SOURCE_IMPORT && s->in_tx) {
