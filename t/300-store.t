@@ -83,7 +83,7 @@ sub snapshot {
         my ($csv) = run_cli('report', '--format', 'csv', '--by', $by, '--db', $path);
         is($ro->report(format => 'csv', by => $by), $csv, "report --by $by equals the CLI's --db report");
     }
-    my ($since) = run_cli('report', '--format', 'csv', '--since', '2026-11-25 19:38Z', '--db', $path);
+    my ($since) = run_cli('report', '--format', 'csv', '--by', 'disposition', '--since', '2026-11-25 19:38Z', '--db', $path);
     is($ro->report(format => 'csv', since => 1795635480), $since, 'a time selection equals the CLI\'s');
     my ($mail) = run_cli('report', '--mail', '--db', $path);
     is($ro->report(format => 'mail', now => NOW), $mail, 'the mail report (today and yesterday) equals --mail');

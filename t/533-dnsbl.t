@@ -122,7 +122,7 @@ sub run {
     return (run_cmd([$Q, @args], timeout => 60))[0 .. 3];
 }
 
-my @SERVER = ('--server', "127.0.0.1:$port", '--since', '2026-11-22');
+my @SERVER = ('--resolver', "127.0.0.1:$port", '--since', '2026-11-22');
 my $L1 = "2026-11-22 08:00:00\tqueued\t192.0.2.1\t1.5\tFrom: news\@example.org\tTo: a\@example.com,b\@example.com\t"
     . "A: 127.0.0.2\tTXT: Listed: see https://bl.example/q?192.0.2.1\n";
 my $L2 = "2026-11-22 08:01:00\tqueued\t192.0.2.2\t-1.0\tFrom: root\@127.0.0.1.example.net\tTo: a\@example.com\tA: \tTXT: \n";
@@ -156,9 +156,9 @@ is($out, $L1 . $L2 . $L3 . $L5 . $L6 . $L7, '--all: unlisted senders too (A: emp
 is($out, $L1, 'a trailing dot in the zone, and --until');
 {
     local $ENV{QPSTAT_NOW} = 1795337340;    # 2026-11-22 08:49 UTC
-    ($out) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$port", $LOG);
+    ($out) = run('dnsbl-test', 'test.bl', '--resolver', "127.0.0.1:$port", $LOG);
     is($out, $L1 . $L3 . $L6 . $L7, 'default: the last day (the 2026-11-20 record is left out)');
-    ($out) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$port", '--days', '3', $LOG);
+    ($out) = run('dnsbl-test', 'test.bl', '--resolver', "127.0.0.1:$port", '--days', '3', $LOG);
     like($out, qr/^2026-11-20 01:00:00\tqueued\t192\.0\.2\.1\t0\.5\tFrom: old\@example\.org/, '--days 3 takes it in');
 }
 
@@ -187,7 +187,7 @@ is($out, $L1, 'a trailing dot in the zone, and --until');
     # a UDP socket that receives and never replies
     my $mute = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 0) or die;
     my $mport = $mute->sockport;
-    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$mport", '--timeout', '0.3',
+    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--resolver', "127.0.0.1:$mport", '--timeout', '0.3',
         '--tries', '2', '--since', '2026-11-22', $LOG);
     is($rc, 1, 'a server that never answers: exit 1');
     like($err, qr/^qpstat dnsbl-test: lookup of \S+\.test\.bl failed: Timeout/m, '... a timeout message');
@@ -195,7 +195,7 @@ is($out, $L1, 'a trailing dot in the zone, and --until');
     cmp_ok($secs, '<', 10, "... in bounded time (${\ sprintf '%.1f', $secs} s)");
     is($out, '', '... printing no guess');
 
-    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$mport", '--timeout', '0.3',
+    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--resolver', "127.0.0.1:$mport", '--timeout', '0.3',
         '--all', '--since', '2026-11-22', $LOG);
     is($rc, 1, '--all with a mute server: exit 1');
     like($out, qr/\tA: error: [^\t]+\tTXT: \n/, '... the failed lookups are shown as errors');
@@ -205,7 +205,7 @@ is($out, $L1, 'a trailing dot in the zone, and --until');
     open my $fh, '>', "$TMP/one.log" or die;
     print {$fh} (grep { /21002 \(queue\)/ } split /^/m, slurp($LOG));
     close $fh;
-    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$mport", '--since', '2026-11-22',
+    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--resolver', "127.0.0.1:$mport", '--since', '2026-11-22',
         "$TMP/one.log");
     is($rc, 1, 'default timeouts: exit 1');
     like($err, qr/1 lookup failed/, '... counted');
@@ -213,7 +213,7 @@ is($out, $L1, 'a trailing dot in the zone, and --until');
 
     # nothing listens there at all
     close $mute;
-    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$mport", '--timeout', '0.3',
+    ($out, $err, $rc, $secs) = run('dnsbl-test', 'test.bl', '--resolver', "127.0.0.1:$mport", '--timeout', '0.3',
         '--since', '2026-11-22', $LOG);
     is($rc, 1, 'no server at all: exit 1');
     cmp_ok($secs, '<', 10, '... in bounded time');
@@ -224,9 +224,13 @@ is($out, $L1, 'a trailing dot in the zone, and --until');
 is($rc, 2, 'no zone: exit 2');
 ($out, $err, $rc) = run('dnsbl-test', 'bad zone!', $LOG);
 is($rc, 2, 'a bad zone name: exit 2');
-($out, $err, $rc) = run('dnsbl-test', 'test.bl', '--server', 'not-an-address', $LOG);
-is($rc, 2, 'a bad --server: exit 2');
-like($err, qr/--server takes IP:PORT/, '... says what it takes');
+($out, $err, $rc) = run('dnsbl-test', 'test.bl', '--resolver', 'not-an-address', $LOG);
+is($rc, 2, 'a bad --resolver: exit 2');
+like($err, qr/--resolver takes IP:PORT/, '... says what it takes');
+($out, $err, $rc) = run('dnsbl-test', 'test.bl', '--server', "127.0.0.1:$port", $LOG);
+is($rc, 2, '--server (the old name of --resolver): exit 2');
+like($err, qr/^qpstat dnsbl-test: --server is now --resolver .*\nTry 'qpstat dnsbl-test --help'\.$/, '... naming the new one');
+is($out, '', '... and nothing looked up');
 ($out, $err, $rc) = run('dnsbl-test', 'test.bl', '--timeout', '0', $LOG);
 is($rc, 2, 'a bad --timeout: exit 2');
 ($out, $err, $rc) = run('dnsbl-test', 'test.bl', @SERVER, "$TMP/missing.log", $LOG);

@@ -89,7 +89,11 @@ int cli_check(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:fh", options, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
+        case 'd':
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
+            db = optarg;
+            break;
         case 'f': o.fix = true; break;
         case 'h':
             fputs("usage: qpstat check [--fix] [--db FILE] [DIR...]\n"
@@ -97,7 +101,11 @@ int cli_check(int argc, char **argv)
                   "a missing state file (blocks inbound mail at the next rotation), unprocessed .u\n"
                   "files, unreadable logs, and a store that is behind the logs. --fix recreates the\n"
                   "state file and imports what the store lacks, .u files included. Exit 1 while a\n"
-                  "problem remains.\n",
+                  "problem remains.\n"
+                  "\n"
+                  "  -d, --db FILE  the store (default $QPSTAT_DB or /var/lib/qpstat/qpstat.db, if it exists)\n"
+                  "  -f, --fix      recreate the state file, import what the store lacks\n"
+                  "  -h, --help     this help\n",
                   stdout);
             return EXIT_OK;
         default:

@@ -164,11 +164,6 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
 /* After the options: a range whose --since is not before its --until
  * selects nothing, so it is a usage error (printed); returns 0 or EXIT_USAGE. */
 int cli_range_done(const cli_range *r);
-/* The time options' entries of a struct option table. */
-#define CLI_TIME_OPTIONS                                                                                      \
-    {"today", no_argument, NULL, CLI_OPT_TODAY}, {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},         \
-        {"days", required_argument, NULL, CLI_OPT_DAYS}, {"since", required_argument, NULL, CLI_OPT_SINCE},   \
-        {"until", required_argument, NULL, CLI_OPT_UNTIL}
 /* Whether a record's time is selected (untimed records are not, when a range is set). */
 bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t);
 /* True for a multilog old log (@label.s/.u) closed before since: every line

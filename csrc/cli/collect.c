@@ -115,16 +115,27 @@ int cli_collect(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:s:vh", options, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
+        case 'd':
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
+            db = optarg;
+            break;
         case 's': server = optarg; break;
         case '1': once = true; break;
         case 'p': force_poll = true; break;
         case 'v': verbose = true; break;
         case 'h':
-            fputs("usage: qpstat collect [--db FILE] [--poll] [--once] [-v] DIR...\n"
+            fputs("usage: qpstat collect [--db FILE] [--server NAME] [--poll] [--once] [-v] DIR...\n"
                   "Imports multilog directories into the store and keeps following them: new lines in\n"
                   "current, rotations, .u files after a crash. Stops cleanly on SIGTERM or SIGINT; a\n"
-                  "restart resumes where it stopped.\n",
+                  "restart resumes where it stopped.\n"
+                  "\n"
+                  "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
+                  "  -s, --server NAME  the mail server's name for records whose lines name none\n"
+                  "  --poll             poll every second instead of using inotify\n"
+                  "  --once             one import pass, then exit (1 if a file failed)\n"
+                  "  -v, --verbose      the new records of each file\n"
+                  "  -h, --help         this help\n",
                   stdout);
             return EXIT_OK;
         default:

@@ -48,8 +48,10 @@ static const char usage_text[] =
     "  --days N          transactions of the last N*24 hours (default 1)\n"
     "  --today, --yesterday, --since TIME, --until TIME   as for qpstat report\n"
     "  --all             print unlisted transactions too (A: empty) and failed lookups\n"
-    "  --server IP:PORT  DNS server to ask (default: /etc/resolv.conf); [IPv6]:PORT\n"
-    "  --timeout SECS    per try (default 2), --tries N (default 2)\n"
+    "  --resolver IP:PORT  DNS server to ask (default: /etc/resolv.conf); [IPv6]:PORT\n"
+    "                    (--server, its old name, is refused: it names a mail server in import)\n"
+    "  --timeout SECS    per try (default 2)\n"
+    "  --tries N         tries per lookup (default 2)\n"
     "  --parallel N      lookups in flight at once (default 32)\n"
     "  --prefix STR      logterse prefix (default `)\n"
     "  -h, --help        this help\n"
@@ -506,10 +508,11 @@ static bool valid_zone(const char *z)
 
 int cli_dnsbl_test(int argc, char **argv)
 {
-    enum { OPT_ALL = 256, OPT_SERVER, OPT_TIMEOUT, OPT_TRIES, OPT_PARALLEL, OPT_PREFIX };
+    enum { OPT_ALL = 256, OPT_SERVER, OPT_RESOLVER, OPT_TIMEOUT, OPT_TRIES, OPT_PARALLEL, OPT_PREFIX };
     static const struct option options[] = {
         {"all", no_argument, NULL, OPT_ALL},
-        {"server", required_argument, NULL, OPT_SERVER},
+        {"resolver", required_argument, NULL, OPT_RESOLVER},
+        {"server", required_argument, NULL, OPT_SERVER}, /* the old name, refused */
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"tries", required_argument, NULL, OPT_TRIES},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -534,7 +537,10 @@ int cli_dnsbl_test(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case OPT_ALL: d.all = true; break;
-        case OPT_SERVER: server = optarg; break;
+        case OPT_RESOLVER: server = optarg; break;
+        case OPT_SERVER:
+            return cli_usage("--server is now --resolver (the DNS server to ask): --server names a mail server "
+                             "in qpstat import");
         case OPT_TIMEOUT: {
             char *end;
             errno = 0;
@@ -567,9 +573,10 @@ int cli_dnsbl_test(int argc, char **argv)
         default: return cli_usage_hint();
         }
     }
-    if (optind >= argc) {
+    if (cli_range_done(&range) != 0)
+        return EXIT_USAGE;
+    if (optind >= argc)
         return cli_usage("no ZONE given");
-    }
     char zone[256];
     snprintf(zone, sizeof zone, "%s", argv[optind++]);
     size_t zl = strlen(zone);
@@ -602,7 +609,7 @@ int cli_dnsbl_test(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     if (server && (st = ares_set_servers_ports_csv(d.channel, server)) != ARES_SUCCESS) {
-        cli_error("--server takes IP:PORT or [IPv6]:PORT, not '%s' (%s)", server, ares_strerror(st));
+        cli_usage("--resolver takes IP:PORT or [IPv6]:PORT, not '%s' (%s)", server, ares_strerror(st));
         ares_destroy(d.channel);
         ares_library_cleanup();
         return EXIT_USAGE;

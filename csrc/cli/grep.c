@@ -40,7 +40,8 @@ static const char usage_text[] =
     "  --today, --yesterday, --days N (the last N*24 hours)\n"
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm\n"
     "  --prefix STR          logterse prefix (default `)\n"
-    "  -h, --help            this help\n";
+    "  -h, --help            this help\n"
+    "Exit status: 0 when a connection matched, 1 when none did (or a file could not be read).\n";
 
 typedef struct {
     bool regex, icase;
@@ -73,9 +74,10 @@ static bool match_line(void *ctx, const char *text, size_t len)
     return memmem(m->fold, len, m->needle, m->needle_len) != NULL;
 }
 
+/* ctx counts the lines written: none is exit 1, as grep(1) */
 static int write_line(void *ctx, const char *line, size_t len)
 {
-    (void)ctx;
+    ++*(uint64_t *)ctx;
     if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF) {
         cli_error("cannot write the output: %s", strerror(errno));
         return -1;
@@ -131,9 +133,10 @@ int cli_grep(int argc, char **argv)
         default: return cli_usage_hint();
         }
     }
-    if (optind >= argc) {
+    if (cli_range_done(&range) != 0)
+        return EXIT_USAGE;
+    if (optind >= argc)
         return cli_usage("no PATTERN given");
-    }
     const char *pattern = argv[optind++];
     if (!*pattern) {
         return cli_usage("the PATTERN is empty (use . to see every connection)");
@@ -168,7 +171,9 @@ int cli_grep(int argc, char **argv)
     jo.mode = mode;
     jo.match = match_line;
     jo.match_ctx = &m;
+    uint64_t written = 0;
     jo.emit = write_line;
+    jo.emit_ctx = &written;
     jo.range = &range;
     jo.terse_prefix = prefix;
     jo.now = now;
@@ -200,7 +205,7 @@ int cli_grep(int argc, char **argv)
             cli_error("cannot write the output: %s", strerror(errno));
             errors++;
         }
-        if (errors)
+        if (errors || written == 0)
             rc = EXIT_RUNTIME;
     }
     qps_logset_free(logs);

@@ -64,7 +64,11 @@ int cli_import(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:k:s:vh", options, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
+        case 'd':
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
+            db = optarg;
+            break;
         case 's': server = optarg; break;
         case 'v': verbose = true; break;
         case 'k':
@@ -73,9 +77,15 @@ int cli_import(int argc, char **argv)
             break;
         case 'h':
             fputs("usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH...]\n"
-                  "Adds the records of qpsmtpd logs to the store (default /var/lib/qpstat/qpstat.db or\n"
-                  "$QPSTAT_DB). Safe to run again: files are resumed where they were left and no\n"
-                  "record is stored twice. --keep DAYS deletes older records, keeping daily totals.\n",
+                  "Adds the records of qpsmtpd logs to the store. Safe to run again: files are resumed\n"
+                  "where they were left and no record is stored twice. PATH: as for qpstat report\n"
+                  "(default /var/log/qpsmtpd and /var/log/sqpsmtpd); not - (stdin cannot be resumed).\n"
+                  "\n"
+                  "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
+                  "  -k, --keep DAYS    then delete records older than DAYS days, keeping daily totals\n"
+                  "  -s, --server NAME  the mail server's name for records whose lines name none\n"
+                  "  -v, --verbose      the new records of each file, and in all\n"
+                  "  -h, --help         this help\n",
                   stdout);
             return EXIT_OK;
         default:

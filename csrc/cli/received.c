@@ -360,7 +360,7 @@ int cli_received(int argc, char **argv)
         case OPT_LOCAL_IP:
             if (w.nlocal == MAX_LOCAL || !parse_ip(optarg, &w.local[w.nlocal])) {
                 return cli_usage("--local-ip takes an IPv4 or IPv6 address (at most %d), not '%s'", MAX_LOCAL,
-                          optarg);
+                                 optarg);
             }
             w.nlocal++;
             break;

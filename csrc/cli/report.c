@@ -20,15 +20,18 @@ static const char usage_text[] =
     "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
     "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
     "                     score, spam, connections, connection-time (default: all)\n"
-    "  --top N            rows per table (default: all; 20 for sender/recipient/ip/helo)\n"
-    "  --format FMT       text (default), json or csv (csv prints one table)\n"
+    "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
+    "                     recipient, ip and helo)\n"
+    "  --format FMT       text (default), json or csv (csv holds one table: give one --by)\n"
     "  --mail             the \"Email Disposition on <date>\" message for sendmail -t\n"
-    "                     (today and yesterday unless a time option is given)\n"
+    "                     (today and yesterday unless a time option is given; not with\n"
+    "                     --format, --by or --top)\n"
     "  --today, --yesterday, --days N (the last N*24 hours)\n"
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm;\n"
     "                     a date alone as --until includes that day\n"
     "  --utc              hour and day tables in UTC instead of local time\n"
-    "  --db FILE          report from the store (see qpstat import) instead of logs\n"
+    "  --db FILE          report from the store (see qpstat import) instead of logs;\n"
+    "                     $QPSTAT_DB stands for --db when no PATH is given\n"
     "  --prefix STR       logterse prefix (default `)\n"
     "  -j, --jobs N       threads for large files (default: one per CPU)\n"
     "  -h, --help         this help\n";
@@ -118,14 +121,14 @@ int cli_report(int argc, char **argv)
     long top = -1;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
-    bool mail = false, utc = false;
+    bool mail = false, utc = false, format_given = false;
     const char *prefix = NULL, *db = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:n:f:j:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (!parse_by(optarg, dims, &ndims))
@@ -136,6 +139,7 @@ int cli_report(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'f':
+            format_given = true;
             if (strcmp(optarg, "text") == 0)
                 format = QPS_FORMAT_TEXT;
             else if (strcmp(optarg, "json") == 0)
@@ -149,7 +153,11 @@ int cli_report(int argc, char **argv)
             if (!cli_number("--jobs", optarg, 1, 64, &jobs))
                 return EXIT_USAGE;
             break;
-        case OPT_DB: db = optarg; break;
+        case OPT_DB:
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
+            db = optarg;
+            break;
         case OPT_MAIL: mail = true; break;
         case OPT_UTC: utc = true; break;
         case OPT_PREFIX:
@@ -170,6 +178,20 @@ int cli_report(int argc, char **argv)
             return cli_usage_hint();
         }
     }
+    if (cli_range_done(&range) != 0)
+        return EXIT_USAGE;
+    /* the message has one layout and one table */
+    if (mail && (format_given || ndims || top >= 0))
+        return cli_usage("--mail writes one message of its own (the disposition,tld table, every row, as text): "
+                         "drop %s",
+                         format_given ? "--format" : ndims ? "--by" : "--top");
+    if (format == QPS_FORMAT_CSV && ndims != 1)
+        return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
+                         "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
+                         "connection-time)");
+    if (db && optind < argc)
+        return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
+    db = cli_db_source(db, argc - optind);
     if (mail) {
         if (!range.has_since && !range.has_until)
             cli_range_days(&range, now, 1, 0);
@@ -183,15 +205,9 @@ int cli_report(int argc, char **argv)
         }
         format = QPS_FORMAT_MAIL;
     }
-    if (ndims == 0) {
-        if (format == QPS_FORMAT_CSV)
-            dims[ndims++] = QPS_DIM_DISPOSITION;
-        else
-            for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
-                dims[ndims++] = all_dims[i];
-    }
-    if (format == QPS_FORMAT_CSV && ndims != 1)
-        return cli_usage("--format csv prints one table: give one --by");
+    if (ndims == 0)
+        for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
+            dims[ndims++] = all_dims[i];
 
     qps_agg_opts opts = {0};
     opts.parser.terse_prefix = prefix;
@@ -214,10 +230,6 @@ int cli_report(int argc, char **argv)
     }
     int errors = 0;
     if (db) {
-        if (optind < argc) {
-            qps_agg_free(agg);
-            return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
-        }
         qps_store *store = cli_store_open(db, false);
         if (!store || qps_store_aggregate(store, agg) != QPS_OK) {
             if (store)

@@ -269,22 +269,33 @@ int cli_processor(int argc, char **argv)
     static const struct option options[] = {
         {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *db = NULL;
+    bool db_given = false;
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
-        if (c == 'd')
-            db = optarg;
-        else if (c == 'h') {
+        if (c == 'd') {
+            /* a bad --db must not stop multilog either: warn, go on without it */
+            db_given = true;
+            if (cli_file_argument("--db", optarg, true))
+                db = optarg;
+            else
+                cli_error("--db needs a FILE, not '%s': statistics go on without the store", optarg);
+        } else if (c == 'h') {
             fputs("usage: multilog t '!qpstat processor [--db FILE]' DIR\n"
                   "A multilog processor, drop-in for qplogsumm.pl: copies fd 0 to fd 1, reads the old\n"
-                  "state on fd 4 and writes the new one on fd 5. Always exits 0.\n",
+                  "state on fd 4 and writes the new one on fd 5. Always exits 0.\n"
+                  "\n"
+                  "  -d, --db FILE  also import the log into the store (default $QPSTAT_DB, if set)\n"
+                  "  -h, --help     this help\n",
                   stdout);
             return EXIT_OK;
         } else {
             cli_error("ignoring unknown option (it must not stop multilog)");
         }
     }
+    if (!db_given)
+        db = cli_db_env();
     summary s = {0};
     bool have_state_in = fd_open(4), have_state_out = fd_open(5);
     if (have_state_in) {
@@ -513,19 +524,27 @@ int cli_summary(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
         if (c == 'd') {
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
             db = optarg;
         } else if (c == 'h') {
             fputs("usage: qpstat summary [--db FILE | PATH...]\n"
                   "The qplogsumm report at any time: cumulative totals per disposition over the logs\n"
                   "(or the store, pruned days included). \"Most recent\" is the newest log file (whose\n"
                   "last line is the latest; the rotated one when current is still empty), from the\n"
-                  "logs and from the store alike (a store only the plugin feeds: its last day).\n",
+                  "logs and from the store alike (a store only the plugin feeds: its last day).\n"
+                  "\n"
+                  "  -d, --db FILE  the store instead of the logs ($QPSTAT_DB when no PATH is given)\n"
+                  "  -h, --help     this help\n",
                   stdout);
             return EXIT_OK;
         } else {
             return cli_usage_hint();
         }
     }
+    if (db && optind < argc)
+        return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
+    db = cli_db_source(db, argc - optind);
     summary s = {0};
     qps_parser *parser = qps_parser_new(NULL);
     int errors = 0;

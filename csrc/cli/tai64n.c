@@ -219,14 +219,15 @@ int cli_tai64n(int argc, char **argv)
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         fputs("usage: qpstat tai64n [FILE...]\n"
               "Replaces the TAI64N label at the start of each line with local time, as\n"
-              "daemontools' tai64nlocal does (TZ is honoured); reads stdin without FILE.\n",
+              "daemontools' tai64nlocal does (TZ is honoured); reads stdin without FILE.\n"
+              "\n"
+              "  -h, --help  this help\n",
               stdout);
         return EXIT_OK;
     }
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "qpstat tai64n: unknown option '%s'\nTry 'qpstat tai64n --help'.\n", argv[i]);
-            return EXIT_USAGE;
+            return cli_usage("unknown option '%s'", argv[i]);
         }
     }
     filter *f = calloc(1, sizeof *f);
