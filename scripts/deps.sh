@@ -11,7 +11,7 @@ want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc
 if [ "${1:-}" = test ]; then
     want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
 qpsmtpd swaks libnet-dns-perl libmailtools-perl libnet-ip-perl sqlite3 libtest-leaktrace-perl valgrind chromium prometheus
-dpkg-dev debhelper fakeroot lintian rpm libtext-template-perl"
+dpkg-dev debhelper fakeroot lintian rpm libtext-template-perl man-db"
 fi
 SUDO=""
 need_root() {
