@@ -163,6 +163,14 @@ usage_error(['dnsbl-test', 'z.example', '--server', '127.0.0.1:53', $LOG], qr/--
     is($r->{rc}, 0, 'collect --once with QPSTAT_DB: exit 0') or diag $r->{err};
     ok(-s $db3, '... into that store');
 
+    # check compares the store QPSTAT_DB names, as it does --db's
+    my $none = "$tmp/missing.db";
+    my $c1 = q_run(['check', '--db', $none, $ML]);
+    my $c2 = q_run(['check', $ML], env => { QPSTAT_DB => $none });
+    is($c2->{rc}, $c1->{rc}, 'check with QPSTAT_DB = check --db (exit status)');
+    like($c2->{err} . $c2->{out}, qr/\Q$none\E/, '... it checks that store');
+    ok(!-e $none, '... without creating it');
+
     # the processor never stops multilog: a bad --db is a warning
     my $in = "$ML/current";
     $r = q_run(['processor', '--db', '--bad'], stdin => $in);

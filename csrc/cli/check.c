@@ -103,7 +103,7 @@ int cli_check(int argc, char **argv)
                   "state file and imports what the store lacks, .u files included. Exit 1 while a\n"
                   "problem remains.\n"
                   "\n"
-                  "  -d, --db FILE  the store (default $QPSTAT_DB or /var/lib/qpstat/qpstat.db, if it exists)\n"
+                  "  -d, --db FILE  the store (default $QPSTAT_DB; else /var/lib/qpstat/qpstat.db if it exists)\n"
                   "  -f, --fix      recreate the state file, import what the store lacks\n"
                   "  -h, --help     this help\n",
                   stdout);
@@ -119,7 +119,9 @@ int cli_check(int argc, char **argv)
         dirs = defaults;
         ndirs = 2;
     }
-    /* the store is checked when named or when the default one exists */
+    /* the store is checked when named (--db, QPSTAT_DB) or when the default one exists */
+    if (!db)
+        db = cli_db_env();
     if (!db && access(cli_default_db(), F_OK) == 0)
         db = cli_default_db();
     qps_store *store = NULL;

@@ -111,7 +111,7 @@ void cli_format_date(int64_t t, char out[11]);
 
 /* The one rule for --db and QPSTAT_DB (opts.c): --db FILE names the
  * store; QPSTAT_DB, when set and not empty, stands for --db wherever no
- * --db is given: import, collect and check use it instead of
+ * --db is given: import, collect, check and serve use it instead of
  * /var/lib/qpstat/qpstat.db, the processor stores into it, and report and
  * summary read it when no PATH is named (a PATH given reads the logs). */
 const char *cli_db_env(void);     /* $QPSTAT_DB or NULL */
