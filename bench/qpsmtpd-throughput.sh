@@ -44,7 +44,7 @@ warn "# plugins/qpstat not usable ($why): only none and logterse are measured\n"
 
 sub cpu_seconds {    # utime + stime + cutime + cstime of a process
     my ($pid) = @_;
-    my $s = QpsmtpdHarness::slurp("/proc/$pid/stat") // return;
+    my $s = QpstatTest::slurp("/proc/$pid/stat", missing_ok => 1) // return;
     $s =~ s/^.*\) //s;    # after "(comm) "
     my @f = split ' ', $s;
     return ($f[11] + $f[12] + $f[13] + $f[14]) / $tck;    # fields 14-17

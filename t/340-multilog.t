@@ -5,15 +5,17 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(qpstat_bin);
 use File::Temp qw(tempdir);
-use Cwd qw(abs_path);
 use Time::HiRes qw(sleep time);
 use IO::Handle;
 
 my $multilog = (grep { -x } map { "$_/multilog" } split /:/, $ENV{PATH})[0];
 plan skip_all => 'daemontools multilog not installed' unless $multilog;
 
-my $Q = abs_path($ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat'));
+my $Q = qpstat_bin() or BAIL_OUT('no qpstat binary: build first');
+delete $ENV{QPSTAT_NOW};    # the real clock (QpstatTest fixes one for the fixtures)
 $ENV{TZ} = 'UTC';
 my $tmp = tempdir(CLEANUP => 1);
 my $dir = "$tmp/log";

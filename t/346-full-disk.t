@@ -3,11 +3,13 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use QpstatTest qw(qpstat_bin);
 use File::Temp qw(tempdir);
-use Cwd qw(abs_path);
 
 plan skip_all => 'needs root to mount a tmpfs' if $> != 0;
-my $Q = abs_path($ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat'));
+my $Q = qpstat_bin() or BAIL_OUT('no qpstat binary: build first');
+delete $ENV{QPSTAT_NOW};    # the real clock (QpstatTest fixes one for the fixtures)
 my $tmp = tempdir(CLEANUP => 1);
 my $mnt = "$tmp/small";
 mkdir $mnt or die;

@@ -15,15 +15,15 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use QpstatTest qw(%FIXTURE run_cmd slurp spew parse_csv);
+use QpstatTest qw(qpstat_bin golden_path golden_csv_dims %FIXTURE run_cmd slurp spew parse_csv);
 use Test::More;
 use File::Temp ();
 use POSIX ();
 use JSON::PP ();
 
-my $qpstat = $ENV{QPSTAT} || (-e 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
-unless (-x $qpstat) {
-    fail("qpstat binary '$qpstat' exists and is executable (build first, or set QPSTAT)");
+my $qpstat = qpstat_bin();
+unless ($qpstat) {
+    fail('a qpstat binary exists and is executable (build first, or set QPSTAT)');
     done_testing;
     exit;
 }
@@ -42,8 +42,6 @@ my @FIXTURES = sort keys %FIX;
 my @KEYED = ('disposition', 'dnsbl', 'tld', 'disposition,tld', 'hour', 'day', 'sender', 'recipient', 'ip',
     'helo', 'score', 'spam');
 my @METRIC = ('connections', 'connection-time');
-# CSV goldens: these four for every fixture, everything for edge-cases.
-my @CSV_GOLDEN = ('disposition', 'dnsbl', 'tld', 'disposition,tld');
 
 
 
@@ -63,8 +61,7 @@ sub report { run([$qpstat, 'report', @_]) }
 
 sub golden {
     my ($fixture, $by, $fmt, @args) = @_;
-    (my $tag = $by) =~ s/,/_/g;
-    my $name = "$D/$fixture.$tag.$fmt.expected";
+    my $name = golden_path($fixture, $by, $fmt);
     (my $got = $name) =~ s/\.expected$/.got/;
     my $r = report(@args, $FIX{$fixture});
     my $label = "golden $fixture --by $by --format $fmt";
@@ -90,8 +87,7 @@ sub golden {
 for my $f (@FIXTURES) {
     golden($f, 'all', 'text', '--format', 'text');
     golden($f, 'all', 'json', '--format', 'json');
-    my @csv = $f eq 'edge-cases' ? (@KEYED, @METRIC) : @CSV_GOLDEN;
-    golden($f, $_, 'csv', '--format', 'csv', '--by', $_) for @csv;
+    golden($f, $_, 'csv', '--format', 'csv', '--by', $_) for golden_csv_dims($f);
 }
 golden('edge-cases', 'mail', 'text', '--mail');
 

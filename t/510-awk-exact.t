@@ -16,14 +16,14 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use QpstatTest qw(run_cmd slurp parse_csv);
+use QpstatTest qw(qpstat_bin run_cmd slurp parse_csv);
 use Test::More;
 use File::Temp ();
 use POSIX ();
 
-my $qpstat = $ENV{QPSTAT} || (-e 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
-unless (-x $qpstat) {
-    fail("qpstat binary '$qpstat' exists and is executable (build first, or set QPSTAT)");
+my $qpstat = qpstat_bin();
+unless ($qpstat) {
+    fail('a qpstat binary exists and is executable (build first, or set QPSTAT)');
     done_testing;
     exit;
 }

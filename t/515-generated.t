@@ -7,10 +7,10 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(slurp);
+use QpstatTest qw(qpstat_bin slurp);
 use File::Temp qw(tempdir);
 
-my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
+my $Q = qpstat_bin() or BAIL_OUT('no qpstat binary: build first');
 my @AWKS = grep { my $a = $_; grep { -x "$_/$a" } split /:/, $ENV{PATH} } qw(gawk mawk);
 plan skip_all => 'neither gawk nor mawk installed' unless @AWKS;
 $ENV{LC_ALL} = 'C';

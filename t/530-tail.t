@@ -13,14 +13,14 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(run_cmd slurp spew);
+use QpstatTest qw(qpstat_bin run_cmd slurp spew);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use IO::Compress::Gzip qw(gzip $GzipError);
 
-my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
-plan skip_all => "no qpstat binary at $Q (build first or set QPSTAT)" unless -x $Q;
+my $Q = qpstat_bin();
+plan skip_all => 'no qpstat binary (build first or set QPSTAT)' unless $Q;
 $ENV{TZ} = 'UTC';
 $ENV{LC_ALL} = 'C';
 delete $ENV{QPSTAT_NOW};    # (QpstatTest fixes one for the fixtures)

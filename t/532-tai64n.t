@@ -10,13 +10,13 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(run_cmd slurp spew);
+use QpstatTest qw(qpstat_bin run_cmd slurp spew);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
-plan skip_all => "no qpstat binary at $Q (build first or set QPSTAT)" unless -x $Q;
+my $Q = qpstat_bin();
+plan skip_all => 'no qpstat binary (build first or set QPSTAT)' unless $Q;
 my ($TAI) = grep { -x } map { "$_/tai64nlocal" } split /:/, $ENV{PATH};
 plan skip_all => 'daemontools tai64nlocal not installed (apt-get install daemontools)' unless $TAI;
 $ENV{LC_ALL} = 'C';

@@ -11,14 +11,14 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(run_cmd slurp);
+use QpstatTest qw(qpstat_bin run_cmd slurp);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
-plan skip_all => "no qpstat binary at $Q (build first or set QPSTAT)" unless -x $Q;
+my $Q = qpstat_bin();
+plan skip_all => 'no qpstat binary (build first or set QPSTAT)' unless $Q;
 eval { require Net::DNS::Nameserver; 1 }
     or plan skip_all => 'Net::DNS::Nameserver missing (apt-get install libnet-dns-perl)';
 $ENV{TZ} = 'UTC';

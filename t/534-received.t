@@ -10,14 +10,14 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(run_cmd slurp);
+use QpstatTest qw(qpstat_bin run_cmd slurp);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG mkfifo);
 use Time::HiRes qw(sleep time);
 
-my $Q = $ENV{QPSTAT} || (-x 'blib/script/qpstat' ? 'blib/script/qpstat' : 'csrc/qpstat');
-plan skip_all => "no qpstat binary at $Q (build first or set QPSTAT)" unless -x $Q;
+my $Q = qpstat_bin();
+plan skip_all => 'no qpstat binary (build first or set QPSTAT)' unless $Q;
 $ENV{LC_ALL} = 'C';
 my $NOW = 1795640400;    # 2026-11-25 21:00 UTC
 $ENV{QPSTAT_NOW} = $NOW;

@@ -101,7 +101,7 @@ sub run_once {
     $h->write_config(
         plugins => [split /\n/, QpsmtpdHarness::template('plugins-600',
             SPAMD_PORT => $spamd, LOGGER => $logger, MAILDIR => $h->maildir)],
-        files => { map { $_ => QpsmtpdHarness::slurp("$DATA/$_") } qw(badmailfrom badrcptto badhelo hosts_allow) },
+        files => { map { $_ => QpstatTest::slurp("$DATA/$_") } qw(badmailfrom badrcptto badhelo hosts_allow) },
     );
     $h->start(max_conn => 15, max_per_ip => 2);
     note("qpsmtpd: " . $h->{qp_cmd});

@@ -112,8 +112,8 @@ sub run_phase {
 
     if ($locker) {
         my $st = QpsmtpdHarness::wait_pid($locker, 60);
-        is($st, 0, "$phase: the locking writer (sqlite3 BEGIN EXCLUSIVE) ran") or diag(QpsmtpdHarness::slurp($lockout));
-        my $out = QpsmtpdHarness::slurp($lockout) // '';
+        is($st, 0, "$phase: the locking writer (sqlite3 BEGIN EXCLUSIVE) ran") or diag(QpstatTest::slurp($lockout, missing_ok => 1));
+        my $out = QpstatTest::slurp($lockout, missing_ok => 1) // '';
         my ($ls) = $out =~ /^locked (\d+(?:\.\d+)?)/m;
         my ($le) = $out =~ /^unlocked (\d+(?:\.\d+)?)/m;
         ok($ls && $le && $le - $ls >= $LOCK_S - 0.5, "$phase: the store was held exclusively for ${LOCK_S} s")
@@ -130,7 +130,7 @@ sub run_phase {
     if ($importer) {
         QpsmtpdHarness::write_file($h->tmp . '/importer.stop', '');
         my $st = QpsmtpdHarness::wait_pid($importer, 60);
-        my $out = QpsmtpdHarness::slurp($impout) // '';
+        my $out = QpstatTest::slurp($impout, missing_ok => 1) // '';
         my ($runs, $bad) = $out =~ /^runs=(\d+) failed=(\d+)/m;
         ok(defined $runs && $runs >= 2, "$phase: qpstat import ran while the clients were sending (" . ($runs // 0) . " times)")
             or diag($out);

@@ -28,6 +28,9 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+# the tests' one binary lookup and slurp; required, not imported: a live
+# server's tests keep the real clock and zone
+require QpstatTest;
 
 our $REPO = abs_path(dirname(__FILE__) . '/../..');
 our $FORKSERVER = $ENV{QPSMTPD_FORKSERVER} || '/usr/bin/qpsmtpd-forkserver';
@@ -49,20 +52,6 @@ sub which {
     return;
 }
 
-# The binary of the CLI: $QPSTAT, else csrc/qpstat, else blib/script/qpstat.
-sub qpstat_bin {
-    return $ENV{QPSTAT} if $ENV{QPSTAT};
-    for ("$REPO/csrc/qpstat", "$REPO/blib/script/qpstat") {
-        next unless -x $_;
-        # the plugin writes with blib's XS module, qpstat reads: one build
-        my $so = "$REPO/blib/arch/auto/Qpstat/Qpstat.so";
-        diag_once("$_ is older than $so: the CLI and the plugin may come from different builds (run make)")
-            if -e $so && (stat $_)[9] < (stat $so)[9] - 60;
-        return $_;
-    }
-    return "$REPO/csrc/qpstat";
-}
-
 # Returns a list of human-readable problems; empty when qpsmtpd can be run.
 sub prereq_problems {
     my @p;
@@ -73,8 +62,7 @@ sub prereq_problems {
     for my $m (['Net::DNS', 'libnet-dns-perl'], ['Mail::Header', 'libmailtools-perl']) {
         system($^X, "-I$QP_PERL5", "-M$m->[0]", '-e1') == 0 or push @p, "Perl module $m->[0] missing ($m->[1])";
     }
-    my $bin = qpstat_bin();
-    push @p, "$bin not built (perl Makefile.PL && make)" unless -x $bin;
+    push @p, "$REPO/csrc/qpstat not built (perl Makefile.PL && make)" unless QpstatTest::qpstat_bin();
     return @p;
 }
 
@@ -178,14 +166,6 @@ sub write_file {
     return $path;
 }
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or return;
-    local $/;
-    my $s = <$fh>;
-    return defined $s ? $s : '';
-}
-
 # ---------------------------------------------------------------- configuration
 
 # write_config(plugins => [lines], files => {name => content}, plugin_dirs => [extra dirs])
@@ -217,7 +197,7 @@ sub write_config {
 # A template from t/data/qpsmtpd/<name>, with @VAR@ replaced from %vars.
 sub template {
     my ($name, %vars) = @_;
-    my $t = slurp("$REPO/t/data/qpsmtpd/$name");
+    my $t = QpstatTest::slurp("$REPO/t/data/qpsmtpd/$name");
     croak "template t/data/qpsmtpd/$name missing" unless defined $t;
     $t =~ s/\@(\w+)\@/exists $vars{$1} ? $vars{$1} : croak "template $name: no value for \@$1\@"/ge;
     return $t;
@@ -339,7 +319,7 @@ sub capture_cmd {
         $st = wait_pid($pid, 5);
     }
     my $exit = $timed_out ? -1 : !defined $st || $st < 0 ? -1 : ($st & 127) ? 128 + ($st & 127) : $st >> 8;
-    return { exit => $exit, stdout => slurp("$out"), stderr => slurp("$err"), timed_out => $timed_out };
+    return { exit => $exit, stdout => QpstatTest::slurp("$out"), stderr => QpstatTest::slurp("$err"), timed_out => $timed_out };
 }
 
 # ---------------------------------------------------------------- fake spamd
@@ -350,7 +330,7 @@ sub start_spamd {
     my $pid = $self->spawn({ name => 'fake-spamd', stdout => '/dev/null', stdin => '/dev/null' },
         $^X, "$REPO/t/fake-spamd.pl", '--port', 0, '--port-file', $pf, '--lifetime', $self->{lifetime});
     $self->{spamd_pid} = $pid;
-    my $port = wait_until(10, sub { my $s = slurp($pf); $s && $s =~ /^(\d+)/ ? $1 : undef })
+    my $port = wait_until(10, sub { my $s = QpstatTest::slurp($pf, missing_ok => 1); $s && $s =~ /^(\d+)/ ? $1 : undef })
         or croak "fake spamd did not start within 10 s";
     $self->{spamd_port} = $port;
     note_("fake spamd on 127.0.0.1:$port");
@@ -476,8 +456,8 @@ sub log_text {
     my $d = $self->logdir;
     opendir my $dh, $d or return '';
     my @old = sort grep { /^@[0-9a-f]{24}\.[su]$/ } readdir $dh;
-    return join '', (map { slurp("$d/$_") // '' } @old, 'current'),
-        ($self->{log_file} ? slurp($self->{log_file}) // '' : ());
+    return join '', (map { QpstatTest::slurp("$d/$_", missing_ok => 1) // '' } @old, 'current'),
+        ($self->{log_file} ? QpstatTest::slurp($self->{log_file}, missing_ok => 1) // '' : ());
 }
 
 # Waits until the log matches $re (or $timeout s); returns the match or undef.
@@ -516,7 +496,7 @@ sub terse_records {
 sub qpstat {
     my ($self, @args) = @_;
     my $o = ref $args[0] eq 'HASH' ? shift @args : {};
-    return capture_cmd($o->{timeout} || 120, { env => { LC_ALL => 'C', %{ $o->{env} || {} } } }, qpstat_bin(), @args);
+    return capture_cmd($o->{timeout} || 120, { env => { LC_ALL => 'C', %{ $o->{env} || {} } } }, QpstatTest::qpstat_bin() // croak('no qpstat binary: build first'), @args);
 }
 
 # "name,count,percent" CSV (CRLF) -> { name => count }. The header is checked.
@@ -698,7 +678,7 @@ sub run_children {
         defined wait_pid($pid, $left > 0 ? $left : 0) or do { kill 'KILL', $pid; wait_pid($pid, 5) };
     }
     @{ $self->{children} } = ();
-    return map { slurp("$dir/$_") } 0 .. $n - 1;
+    return map { QpstatTest::slurp("$dir/$_", missing_ok => 1) } 0 .. $n - 1;
 }
 
 # ==================================================================== client

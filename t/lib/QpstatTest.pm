@@ -1,16 +1,26 @@
 package QpstatTest;
 # Helpers shared by the Perl tests: the golden fixtures of t/data (the same
-# the CLI and C tests read), running the CLI or any command, reading and
-# writing files as bytes.
+# the CLI and C tests read), the one lookup of the qpstat binary, running the
+# CLI or any command, reading and writing files as bytes.
+#
+# `use QpstatTest qw(...)` also fixes the environment of the CLI tests (UTC,
+# a fixed "now", C locale); `require QpstatTest` (QpsmtpdHarness, for tests
+# against a live server) leaves the environment alone.
 use strict;
 use warnings;
 
-use Exporter 'import';
+use Cwd ();
+use Exporter ();
+use File::Basename ();
 use File::Temp ();
 use POSIX ();
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli run_cmd slurp spew file_lines tmpdir parse_csv);
+our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli run_cli_merged run_cmd slurp spew file_lines tmpdir
+  parse_csv golden_csv_dims golden_path);
+
+# the repository, wherever the test runs from
+my $REPO = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
 
 # 2026-11-25 21:00:00 UTC, the fixtures' day (as t/500-cli.t)
 use constant NOW => 1795640400;
@@ -27,21 +37,56 @@ our %FIXTURE = (
 );
 our @FIXTURES = sort keys %FIXTURE;
 
-# The same environment as the CLI tests: UTC, a fixed "now", C locale.
-$ENV{TZ}         = 'UTC';
-$ENV{QPSTAT_NOW} = NOW;
-$ENV{LC_ALL}     = 'C';
-delete $ENV{LANG};
-POSIX::tzset();
-
-sub qpstat_bin {
-    my $bin = $ENV{QPSTAT} || (-x 'csrc/qpstat' ? 'csrc/qpstat' : 'blib/script/qpstat');
-    return -x $bin ? $bin : undef;
+# The golden outputs of `qpstat report` (t/500 compares the CLI, t/200 the
+# Perl aggregator with them): text and JSON of every table for every
+# fixture, CSV of these four tables (of every table for edge-cases), and
+# edge-cases' --mail. A missing golden file is a failure, never a skip.
+my @CSV_GOLDEN = ('disposition', 'dnsbl', 'tld', 'disposition,tld');
+my @ALL_DIMS = ('disposition', 'dnsbl', 'tld', 'disposition,tld', 'hour', 'day', 'sender', 'recipient', 'ip',
+    'helo', 'score', 'spam', 'connections', 'connection-time');
+sub golden_csv_dims { my ($fixture) = @_; return $fixture eq 'edge-cases' ? @ALL_DIMS : @CSV_GOLDEN }
+# t/data/<fixture>.<by>.<fmt>.expected, "," in by written "_" ("all" = every table)
+sub golden_path {
+    my ($fixture, $by, $fmt) = @_;
+    (my $tag = $by) =~ s/,/_/g;
+    return "$D/$fixture.$tag.$fmt.expected";
 }
 
+# The environment of the CLI tests: UTC, a fixed "now", C locale.
+sub import {
+    $ENV{TZ}         = 'UTC';
+    $ENV{QPSTAT_NOW} = NOW;
+    $ENV{LC_ALL}     = 'C';
+    delete $ENV{LANG};
+    POSIX::tzset();
+    goto &Exporter::import;
+}
+
+# The one binary every test runs: $QPSTAT, else the build's csrc/qpstat (make
+# copies it to blib/script/qpstat, which may be older), as an absolute path
+# so that a test may chdir. undef when there is none. Warns once when it is
+# older than the XS module the plugin and Qpstat::Store load: the CLI and the
+# Perl side would come from different builds.
+my $warned;
+sub qpstat_bin {
+    my $bin = $ENV{QPSTAT} || (grep { -x } "$REPO/csrc/qpstat", "$REPO/blib/script/qpstat")[0];
+    return undef unless defined $bin && -x $bin && !-d _;
+    $bin = Cwd::abs_path($bin);
+    my $so = "$REPO/blib/arch/auto/Qpstat/Qpstat.so";
+    if (!$warned++ && -e $so && (stat $bin)[9] < (stat $so)[9] - 60) {
+        print STDERR "# $bin is older than $so: the CLI and the plugin may come from different builds (run make)\n";
+    }
+    return $bin;
+}
+
+# A file's bytes. Dies when it cannot be read, unless missing_ok => 1: then
+# undef (a file a process has not written yet).
 sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "cannot read $path: $!";
+    my ($path, %o) = @_;
+    open my $fh, '<:raw', $path or do {
+        return undef if $o{missing_ok};
+        die "cannot read $path: $!";
+    };
     local $/;
     my $s = <$fh>;
     return $s // '';
@@ -80,8 +125,18 @@ sub run_cli {
     return (slurp("$out"), $? >> 8);
 }
 
+# Runs `qpstat ARGS` (list form) with stderr merged into stdout, as 2>&1;
+# returns (exit status, output).
+sub run_cli_merged {
+    my (@args) = @_;
+    my $bin = qpstat_bin() or die "no qpstat binary: build first";
+    my ($out, undef, $rc) = run_cmd([$bin, @args], merge => 1);
+    return ($rc, $out);
+}
+
 # Runs a command (list form) with stdin from the file $o{stdin} (default
-# /dev/null), the extra environment $o{env}, as the user $o{uid} if given;
+# /dev/null), the extra environment $o{env}, as the user $o{uid} if given,
+# stderr into stdout's file when $o{merge};
 # kills it after $o{timeout} seconds (default 30; status -1), so no test can
 # hang. Returns (stdout, stderr, exit status, seconds, signal).
 sub run_cmd {
@@ -95,7 +150,7 @@ sub run_cmd {
         @ENV{ keys %{ $o{env} } } = values %{ $o{env} } if $o{env};
         open STDIN,  '<&', $in  or POSIX::_exit(126);
         open STDOUT, '>&', $out or POSIX::_exit(126);
-        open STDERR, '>&', $err or POSIX::_exit(126);
+        open STDERR, '>&', $o{merge} ? $out : $err or POSIX::_exit(126);
         if (defined $o{uid}) {
             $) = "$o{uid} $o{uid}";
             $( = $o{uid};
