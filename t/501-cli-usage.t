@@ -103,6 +103,10 @@ usage_error(['report', '--db', 'x.db', $LOG], qr/--db reads the store, not log f
     'report --db FILE PATH');
 usage_error(['summary', '--db', 'x.db', $LOG], qr/--db reads the store, not log files: drop '\Q$LOG\E'/,
     'summary --db FILE PATH');
+usage_error(['report', '--db', 'x.db', '--prefix', '~'], qr/--prefix reads log files, and this report reads the store \(--db\)/,
+    'report --db with --prefix');
+usage_error(['report', '--db', 'x.db', '-j', '2'], qr/--jobs reads log files, and this report reads the store \(--db\)/,
+    'report --db with --jobs');
 usage_error(['dnsbl-test', 'z.example', '--server', '127.0.0.1:53', $LOG], qr/--server is now --resolver/,
     'dnsbl-test --server (renamed)');
 {

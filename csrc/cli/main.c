@@ -33,7 +33,8 @@ static void usage(FILE *to)
     fprintf(to, "usage: qpstat COMMAND [options] [args]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(to, "\n'qpstat COMMAND --help' describes a command; 'qpstat --version' prints the version.\n");
+    fprintf(to, "\n'qpstat COMMAND --help' lists a command's options, the qpstat(1) man page documents\n"
+                "them all; 'qpstat --version' prints the version.\n");
 }
 
 int main(int argc, char **argv)

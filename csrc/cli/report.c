@@ -121,7 +121,7 @@ int cli_report(int argc, char **argv)
     long top = -1;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
-    bool mail = false, utc = false, format_given = false;
+    bool mail = false, utc = false, format_given = false, jobs_given = false;
     const char *prefix = NULL, *db = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
@@ -150,6 +150,7 @@ int cli_report(int argc, char **argv)
                 return cli_usage("--format is text, json or csv, not '%s'", optarg);
             break;
         case 'j':
+            jobs_given = true;
             if (!cli_number("--jobs", optarg, 1, 64, &jobs))
                 return EXIT_USAGE;
             break;
@@ -191,7 +192,12 @@ int cli_report(int argc, char **argv)
                          "connection-time)");
     if (db && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
+    const char *given_db = db;
     db = cli_db_source(db, argc - optind);
+    /* the store holds parsed records: nothing of the logs' reading applies */
+    if (db && (prefix || jobs_given))
+        return cli_usage("%s reads log files, and this report reads the store (%s): drop it or name the logs",
+                         prefix ? "--prefix" : "--jobs", given_db ? "--db" : "$QPSTAT_DB");
     if (mail) {
         if (!range.has_since && !range.has_until)
             cli_range_days(&range, now, 1, 0);
