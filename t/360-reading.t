@@ -67,7 +67,7 @@ for my $kind (sort keys %special) {
         [import  => ['import', '--db', "$tmp/$kind.db", $d]],
         [collect => ['collect', '--once', '--db', "$tmp/$kind.db", $d]],
         [check   => ['check', '--db', "$tmp/$kind.db", $d]],
-        [dnsbl   => ['dnsbl-test', 'zen.example', '--server', '127.0.0.1:9', $d]],
+        [dnsbl   => ['dnsbl-test', 'zen.example', '--resolver', '127.0.0.1:9', $d]],
     );
     for my $c (@cmds) {
         my ($name, $args) = @$c;
