@@ -104,6 +104,26 @@ subtest 'the API equals report --db --format json' => sub {
     }
 };
 
+subtest 'filters and the list API' => sub {
+    for my $q (['where=disposition%3Dbadmailfrom', '--where', 'disposition=badmailfrom'],
+               ['where=tld%3Dcom&where=disposition%3Dqueued&days=7', '--where', 'tld=com', '--where', 'disposition=queued', '--days', '7'],
+               ['where=ip%3D127.0.0.1&limit=3', '--where', 'ip=127.0.0.1', '--limit', '3']) {
+        my ($query, @opts) = @$q;
+        my $r = $http->get("$base/api/list?$query");
+        is($r->{status}, 200, "/api/list?$query is 200") or diag($r->{content});
+        my ($want) = run_cmd([$Q, 'list', '--db', $db, '--format', 'json', @opts]);
+        is_deeply(decode_json($r->{content}), decode_json($want), "= qpstat list --db --format json @opts");
+        next if grep { $_ eq '--limit' } @opts;
+        my $rep = $http->get("$base/api/report?by=disposition&$query");
+        my ($wrep) = run_cmd([$Q, 'report', '--db', $db, '--format', 'json', '--by', 'disposition', @opts]);
+        is_deeply(decode_json($rep->{content}), decode_json($wrep), "/api/report?by=disposition&$query = report --db @opts");
+    }
+    for my $q ('where=nonsense%3D1', 'where=disposition', 'by=connections&where=ip%3D1', 'limit=x') {
+        my $path = $q =~ /^by=/ ? 'report' : 'list';
+        is($http->get("$base/api/$path?$q")->{status}, 400, "/api/$path?$q is 400");
+    }
+};
+
 subtest 'bad requests' => sub {
     for my $q ('by=nonsense', 'days=x', 'days=0', 'top=-1', 'since=2026-13-01', 'foo=1', 'today=1&days=3',
                'since=2026-11-20&until=2026-11-10') {
@@ -243,9 +263,20 @@ SKIP: {
     ($dom) = browse("$b/");
     my ($want) = run_cmd([$Q, 'report', '--db', $db, '--format', 'json', '--by', 'disposition', '--days', '7']);
     my $rep = decode_json($want);
-    my ($total) = $dom =~ /id="t-transactions">(\d+)</;
+    my ($total) = $dom =~ /id="t-transactions"[^>]*>(\d+)</;
     is($total, $rep->{transactions}, "the page's total = report --db --days 7 ($rep->{transactions})");
     my ($points) = $dom =~ /id="c-disposition" data-points="(\d+)"/;
+    # a count opened: the drill-down lists exactly its transactions
+    my ($bm) = run_cmd([$Q, 'report', '--db', $db, '--format', 'json', '--by', 'disposition', '--days', '7',
+                        '--where', 'disposition=badmailfrom']);
+    my $n = decode_json($bm)->{transactions};
+    my ($drill) = browse("$b/#where=disposition%3Dbadmailfrom");
+    my ($matched) = $drill =~ /<section id="drill"[^>]*data-matched="(\d+)"/;
+    is($matched, $n, "the drill-down of disposition=badmailfrom lists report's count ($n)");
+    my $rows = () = $drill =~ /<tr class="tx">/g;
+    is($rows, $n, 'one row per transaction');
+    my $other = () = $drill =~ /<tr class="tx"><td>[^<]*<\/td>(?:<td[^>]*>[^<]*<\/td>){4}<td>(?!badmailfrom<)/g;
+    is($other, 0, 'and only those');
     ok($points && $points > 0, "the denying-plugins chart drew $points bars") or diag(substr($dom, 0, 3000));
     like($dom, qr/<canvas id="c-time"[^>]* data-points="[1-9]/, 'the transactions-over-time chart drew');
     # the screenshot is a test artefact (docs/dashboard.png is a copy of one)

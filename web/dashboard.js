@@ -34,7 +34,13 @@ function rows(report, dim) {
   return d && d.rows ? d.rows : [];
 }
 
-function barChart(id, labels, values, label) {
+// Every count opens its transactions: a link sets the hash, the hash
+// opens the drill-down (so a drill-down can be bookmarked and shared).
+function drillTo(filters) {
+  location.hash = 'where=' + filters.map((f) => encodeURIComponent(f)).join('&where=');
+}
+
+function barChart(id, labels, values, label, key) {
   const canvas = el(id);
   if (!window.Chart) return;
   if (!charts[id]) {
@@ -42,6 +48,9 @@ function barChart(id, labels, values, label) {
       type: 'bar',
       data: { labels: [], datasets: [{ label: label, data: [], backgroundColor: '#4a7fb0' }] },
       options: {
+        onClick: (evt, elements, chart) => {
+          if (elements.length) drillTo([chart.$qpstatKey() + '=' + chart.data.labels[elements[0].index]]);
+        },
         animation: false,
         aspectRatio: canvas.parentElement.classList.contains('wide') ? 5 : 2,
         plugins: { legend: { display: false } },
@@ -50,10 +59,18 @@ function barChart(id, labels, values, label) {
     });
   }
   const chart = charts[id];
+  chart.$qpstatKey = () => key;
   chart.data.labels = labels;
   chart.data.datasets[0].data = values;
   chart.update();
   canvas.dataset.points = String(values.length);
+}
+
+function linkCell(row, text, filters) {
+  const td = cell(row, text, false);
+  td.className = 'link';
+  td.addEventListener('click', () => drillTo(filters));
+  return td;
 }
 
 function fillTop(id, list, keyName) {
@@ -61,7 +78,7 @@ function fillTop(id, list, keyName) {
   table.replaceChildren();
   for (const r of list) {
     const tr = document.createElement('tr');
-    cell(tr, r[keyName], false);
+    linkCell(tr, r[keyName], [keyName + '=' + r[keyName]]);
     cell(tr, String(r.count), true);
     cell(tr, r.percent.toFixed(2) + '%', true);
     table.appendChild(tr);
@@ -98,6 +115,8 @@ function fillHeat(report) {
       const hit = cells.find((r) => r.disposition === d && r.tld === t);
       const n = hit ? hit.count : 0;
       const td = cell(tr, n ? String(n) : '', true);
+      if (n) td.addEventListener('click', () => drillTo(['disposition=' + d, 'tld=' + t]));
+      if (n) td.classList.add('link');
       if (n) td.style.backgroundColor = 'rgba(200, 60, 40, ' + (0.1 + 0.8 * n / max).toFixed(2) + ')';
     }
     table.appendChild(tr);
@@ -117,13 +136,14 @@ function show(report) {
 
   const byDay = el('period').value !== 'today' && el('period').value !== 'yesterday';
   const time = rows(report, byDay ? 'day' : 'hour');
-  barChart('c-time', time.map((r) => r[byDay ? 'day' : 'hour']), time.map((r) => r.count), 'transactions');
+  const timeKey = byDay ? 'day' : 'hour';
+  barChart('c-time', time.map((r) => r[timeKey]), time.map((r) => r.count), 'transactions', timeKey);
   const denied = disp.filter((r) => r.disposition !== 'queued');
-  barChart('c-disposition', denied.map((r) => r.disposition), denied.map((r) => r.count), 'denials');
+  barChart('c-disposition', denied.map((r) => r.disposition), denied.map((r) => r.count), 'denials', 'disposition');
   const dnsbl = rows(report, 'dnsbl');
-  barChart('c-dnsbl', dnsbl.map((r) => r.dnsbl), dnsbl.map((r) => r.count), 'denials');
+  barChart('c-dnsbl', dnsbl.map((r) => r.dnsbl), dnsbl.map((r) => r.count), 'denials', 'dnsbl');
   const score = rows(report, 'score');
-  barChart('c-score', score.map((r) => r.score), score.map((r) => r.count), 'messages');
+  barChart('c-score', score.map((r) => r.score), score.map((r) => r.count), 'messages', 'score');
   fillKV('connections', report.dimensions.connections);
   fillKV('connection-time', report.dimensions['connection-time']);
   fillHeat(report);
@@ -131,6 +151,42 @@ function show(report) {
   fillTop('top-helo', rows(report, 'helo'), 'helo');
   fillTop('top-sender', rows(report, 'sender'), 'sender');
   fillTop('top-recipient', rows(report, 'recipient'), 'recipient');
+}
+
+const LIST_COLUMNS = ['time', 'ip', 'helo', 'sender', 'recipients', 'disposition', 'code', 'text', 'score'];
+
+// The drill-down: the transactions behind the count named in the hash.
+async function drill() {
+  const m = /^#where=(.*)$/.exec(location.hash);
+  const box = el('drill');
+  if (!m) { box.hidden = true; return; }
+  const filters = m[1] === '' ? [] : m[1].split('&where=').map((f) => decodeURIComponent(f));
+  const p = rangeParams();
+  for (const f of filters) p.append('where', f);
+  p.set('limit', '500');
+  box.hidden = false;
+  el('drill-title').textContent = filters.length ? filters.join(' and ') : 'all transactions';
+  const table = el('drill-table');
+  try {
+    const res = await fetch('/api/list?' + p.toString(), { cache: 'no-store' });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error || res.statusText);
+    table.replaceChildren();
+    const head = document.createElement('tr');
+    for (const c of LIST_COLUMNS) cell(head, c, false);
+    table.appendChild(head);
+    for (const t of body.transactions) {
+      const tr = document.createElement('tr');
+      tr.className = 'tx';
+      for (const c of LIST_COLUMNS) cell(tr, t[c] === null ? '' : String(t[c]), c === 'score');
+      table.appendChild(tr);
+    }
+    el('drill-count').textContent = body.matched + ' transactions' +
+      (body.shown < body.matched ? ', the newest ' + body.shown + ' shown' : '');
+    box.dataset.matched = String(body.matched);
+  } catch (e) {
+    el('drill-count').textContent = 'cannot list: ' + e.message;
+  }
 }
 
 async function refresh() {
@@ -154,8 +210,12 @@ document.addEventListener('DOMContentLoaded', () => {
   form.addEventListener('change', () => {
     form.parentElement.classList.toggle('custom', el('period').value === 'custom');
     refresh();
+    drill();
   });
   form.addEventListener('submit', (e) => e.preventDefault());
+  el('drill-close').addEventListener('click', (e) => { e.preventDefault(); location.hash = ''; });
+  window.addEventListener('hashchange', drill);
   refresh();
+  drill();
   setInterval(refresh, REFRESH_MS);
 });

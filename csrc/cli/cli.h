@@ -137,6 +137,18 @@ int cli_summary(int argc, char **argv);
 int cli_collect(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_list(int argc, char **argv);
+
+/* --where KEY=VALUE filters (list.c), shared by report, list and serve. */
+#define CLI_WHERE_MAX 16
+typedef struct {
+    qps_where w[CLI_WHERE_MAX];
+    size_t n;
+} cli_where;
+/* Adds one filter; false (usage error printed) for a bad one. */
+bool cli_where_option(cli_where *where, const char *arg);
+/* The same without a message: NULL, or why the filter is refused. */
+const char *cli_where_add(cli_where *where, const char *arg);
 
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);

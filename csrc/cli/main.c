@@ -25,6 +25,7 @@ static const struct {
     {"received", cli_received, "recent Maildir messages and the IP that delivered them"},
     {"collect", cli_collect, "follow multilog directories into the store, across rotations"},
     {"check", cli_check, "find (and --fix) a missing state file, .u files, a store behind"},
+    {"list", cli_list, "the transactions behind a count, newest first (--where KEY=VALUE)"},
     {"serve", cli_serve, "the dashboard, its JSON API and Prometheus metrics over HTTP"},
 };
 

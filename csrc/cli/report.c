@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  --today, --yesterday, --days N (the last N*24 hours)\n"
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm;\n"
     "                     a date alone as --until includes that day\n"
+    "  --where KEY=VALUE  only the transactions a table counts under that key (repeatable,\n"
+    "                     all must match): disposition=rhsbl, tld=com, ip=192.0.2.1, code=550...\n"
     "  --utc              hour and day tables in UTC instead of local time\n"
     "  --db FILE          report from the store (see qpstat import) instead of logs;\n"
     "                     $QPSTAT_DB stands for --db when no PATH is given\n"
@@ -105,7 +107,7 @@ int cli_write_stdout(void *ctx, const char *buf, size_t len)
 
 int cli_report(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX };
+    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX, OPT_WHERE };
     static const struct option options[] = {
         {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
@@ -113,9 +115,10 @@ int cli_report(int argc, char **argv)
         {"days", required_argument, NULL, CLI_OPT_DAYS}, {"since", required_argument, NULL, CLI_OPT_SINCE},
         {"until", required_argument, NULL, CLI_OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
         {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
-        {"db", required_argument, NULL, OPT_DB}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, OPT_DB}, {"where", required_argument, NULL, OPT_WHERE},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
+    cli_where where = {0};
     qps_dim dims[QPS_DIM_COUNT_];
     size_t ndims = 0;
     long top = -1;
@@ -160,6 +163,10 @@ int cli_report(int argc, char **argv)
             db = optarg;
             break;
         case OPT_MAIL: mail = true; break;
+        case OPT_WHERE:
+            if (!cli_where_option(&where, optarg))
+                return EXIT_USAGE;
+            break;
         case OPT_UTC: utc = true; break;
         case OPT_PREFIX:
             if (!cli_prefix_argument(optarg))
@@ -213,7 +220,11 @@ int cli_report(int argc, char **argv)
     }
     if (ndims == 0)
         for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
-            dims[ndims++] = all_dims[i];
+            if (!where.n || (all_dims[i] != QPS_DIM_CONNECTIONS && all_dims[i] != QPS_DIM_CONNECTION_TIME))
+                dims[ndims++] = all_dims[i];
+    for (size_t i = 0; where.n && i < ndims; i++)
+        if (dims[i] == QPS_DIM_CONNECTIONS || dims[i] == QPS_DIM_CONNECTION_TIME)
+            return cli_usage("--where selects transactions: the %s table is not made of them", qps_dim_name(dims[i]));
 
     qps_agg_opts opts = {0};
     opts.parser.terse_prefix = prefix;
@@ -223,6 +234,8 @@ int cli_report(int argc, char **argv)
     opts.has_since = range.has_since;
     opts.has_until = range.has_until;
     opts.utc = utc;
+    opts.where = where.w;
+    opts.nwhere = where.n;
     /* only the tables printed are filled */
     if (format == QPS_FORMAT_MAIL)
         opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD);

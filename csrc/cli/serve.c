@@ -27,8 +27,8 @@
 
 static const char usage_text[] =
     "usage: qpstat serve [--db FILE] [--listen ADDR:PORT] [--auth FILE] [--threads N]\n"
-    "Serves the dashboard (/), the JSON API (/api/report) and Prometheus metrics\n"
-    "(/metrics) from the store, read-only.\n"
+    "Serves the dashboard (/), the JSON API (/api/report, /api/list) and Prometheus\n"
+    "metrics (/metrics) from the store, read-only.\n"
     "\n"
     "  --db FILE          the store (default $QPSTAT_DB or /var/lib/qpstat/qpstat.db)\n"
     "  --listen ADDR:PORT address to listen on (default 127.0.0.1:9180; [::1]:PORT for IPv6)\n"
@@ -84,7 +84,9 @@ static void json_error(reply *r, unsigned status, const char *fmt, ...)
 typedef struct {
     qps_dim dims[QPS_DIM_COUNT_];
     size_t ndims;
-    long top;
+    cli_where where;
+    long top, limit;
+    bool list;          /* /api/list: limit instead of by and top */
     bool utc;
     cli_range range;
     int periods; /* today, yesterday, days: at most one */
@@ -100,10 +102,17 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
         return MHD_YES;
     const char *v = value ? value : "";
     int64_t now = cli_now();
-    if (strcmp(key, "by") == 0) {
+    if (strcmp(key, "where") == 0) {
+        const char *why = cli_where_add(&q->where, v);
+        if (why)
+            snprintf(q->bad, sizeof q->bad, "where: %s (not '%.100s')", why, v);
+    } else if (q->list && strcmp(key, "limit") == 0) {
+        if (!cli_whole_number(v, 0, 100000, &q->limit))
+            snprintf(q->bad, sizeof q->bad, "limit takes a whole number from 0 to 100000, not '%.200s'", v);
+    } else if (!q->list && strcmp(key, "by") == 0) {
         if (qps_dims_parse(v, q->dims, QPS_DIM_COUNT_, &q->ndims) != QPS_OK)
             snprintf(q->bad, sizeof q->bad, "by: unknown table in '%.200s'", v);
-    } else if (strcmp(key, "top") == 0) {
+    } else if (!q->list && strcmp(key, "top") == 0) {
         if (!cli_whole_number(v, 0, 1000000000L, &q->top))
             snprintf(q->bad, sizeof q->bad, "top takes a whole number, not '%.200s'", v);
     } else if (strcmp(key, "utc") == 0) {
@@ -135,21 +144,41 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+/* The query of /api/report or /api/list; false (and a 400) when it is bad. */
+static bool parse_query(struct MHD_Connection *c, report_query *q, reply *r)
+{
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, report_arg, q);
+    if (!q->bad[0] && q->periods > 1)
+        snprintf(q->bad, sizeof q->bad, "today, yesterday and days exclude each other");
+    if (!q->bad[0] && q->range.has_since && q->range.has_until && q->range.until <= q->range.since)
+        snprintf(q->bad, sizeof q->bad, "until is not after since");
+    for (size_t i = 0; !q->bad[0] && q->where.n && i < q->ndims; i++)
+        if (q->dims[i] == QPS_DIM_CONNECTIONS || q->dims[i] == QPS_DIM_CONNECTION_TIME)
+            snprintf(q->bad, sizeof q->bad, "where selects transactions: the %s table is not made of them",
+                     qps_dim_name(q->dims[i]));
+    if (q->bad[0]) {
+        json_error(r, MHD_HTTP_BAD_REQUEST, "%s", q->bad);
+        return false;
+    }
+    return true;
+}
+
 static void api_report(const server *s, struct MHD_Connection *c, reply *r)
 {
     report_query q = {.top = -1};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, report_arg, &q);
-    if (!q.bad[0] && q.periods > 1)
-        snprintf(q.bad, sizeof q.bad, "today, yesterday and days exclude each other");
-    if (!q.bad[0] && q.range.has_since && q.range.has_until && q.range.until <= q.range.since)
-        snprintf(q.bad, sizeof q.bad, "until is not after since");
-    if (q.bad[0]) {
-        json_error(r, MHD_HTTP_BAD_REQUEST, "%s", q.bad);
+    if (!parse_query(c, &q, r))
         return;
+    if (q.ndims == 0) {
+        qps_dim all[QPS_DIM_COUNT_];
+        size_t n = 0;
+        qps_dims_parse("all", all, QPS_DIM_COUNT_, &n);
+        for (size_t i = 0; i < n; i++)
+            if (!q.where.n || (all[i] != QPS_DIM_CONNECTIONS && all[i] != QPS_DIM_CONNECTION_TIME))
+                q.dims[q.ndims++] = all[i];
     }
-    if (q.ndims == 0)
-        qps_dims_parse("all", q.dims, QPS_DIM_COUNT_, &q.ndims);
     qps_agg_opts opts = {0};
+    opts.where = q.where.w;
+    opts.nwhere = q.where.n;
     opts.since = q.range.since;
     opts.until = q.range.until;
     opts.has_since = q.range.has_since;
@@ -180,6 +209,60 @@ static void api_report(const server *s, struct MHD_Connection *c, reply *r)
     }
     qps_store_close(store);
     qps_agg_free(agg);
+}
+
+/* ---- /api/list ---- */
+
+typedef struct {
+    qps_agg *selection;
+    qps_list *list;
+    bool oom;
+} lister;
+
+static int list_record(void *ctx, const qps_record *rec)
+{
+    lister *l = ctx;
+    if (qps_agg_selects(l->selection, rec) && qps_list_add(l->list, rec) != QPS_OK)
+        l->oom = true;
+    return l->oom;
+}
+
+static void api_list(const server *s, struct MHD_Connection *c, reply *r)
+{
+    report_query q = {.top = -1, .limit = 100, .list = true};
+    if (!parse_query(c, &q, r))
+        return;
+    qps_agg_opts opts = {0};
+    opts.where = q.where.w;
+    opts.nwhere = q.where.n;
+    opts.since = q.range.since;
+    opts.until = q.range.until;
+    opts.has_since = q.range.has_since;
+    opts.has_until = q.range.has_until;
+    opts.utc = q.utc;
+    opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM);
+    lister l = {qps_agg_new(&opts), qps_list_new((size_t)q.limit), false};
+    qps_status st;
+    char err[512];
+    qps_store *store = l.selection && l.list ? qps_store_open(s->db, QPS_STORE_READONLY, 2000, &st, err, sizeof err)
+                                             : NULL;
+    if (!l.selection || !l.list) {
+        json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    } else if (!store) {
+        json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s: %s", s->db, err);
+    } else if (qps_store_each(store, q.range.has_since ? q.range.since : INT64_MIN,
+                              q.range.has_until ? q.range.until : INT64_MAX, list_record, &l) != QPS_OK) {
+        json_error(r, l.oom ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
+                   l.oom ? "out of memory" : qps_store_error(store));
+    } else if (qps_list_render(l.list, QPS_FORMAT_JSON, q.utc, buf_sink, &r->body) != QPS_OK) {
+        json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    } else {
+        r->status = MHD_HTTP_OK;
+        r->type = "application/json";
+    }
+    qps_store_close(store);
+    qps_list_free(l.list);
+    qps_agg_free(l.selection);
 }
 
 /* ---- /metrics ---- */
@@ -327,6 +410,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         json_error(&r, MHD_HTTP_UNAUTHORIZED, "authentication required");
     } else if (strcmp(url, "/api/report") == 0) {
         api_report(s, c, &r);
+    } else if (strcmp(url, "/api/list") == 0) {
+        api_list(s, c, &r);
     } else if (strcmp(url, "/metrics") == 0) {
         metrics(s, c, &r);
     } else {

@@ -53,12 +53,42 @@ struct qps_agg {
     char day_key[32];   /* "YYYY-MM-DD" of the last record's day */
     size_t day_len;
     int day_year, day_month, day_mday;
+    qps_where *where;   /* the filters, copied with their values */
+    size_t nwhere;
 };
 
 static const char hour_keys[24][3] = {
     "00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11",
     "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23",
 };
+
+/* The filters and their values in one block, so the caller's may go. */
+static bool copy_where(qps_agg *agg)
+{
+    const qps_where *src = agg->opts.where;
+    size_t n = src ? agg->opts.nwhere : 0, bytes = n * sizeof(qps_where);
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(src[i].value ? src[i].value : "") + 1;
+    agg->opts.where = NULL;
+    agg->opts.nwhere = 0;
+    if (n == 0)
+        return true;
+    qps_where *w = malloc(bytes);
+    if (!w)
+        return false;
+    char *text = (char *)(w + n);
+    for (size_t i = 0; i < n; i++) {
+        const char *v = src[i].value ? src[i].value : "";
+        size_t len = strlen(v) + 1;
+        memcpy(text, v, len);
+        w[i].dim = src[i].dim;
+        w[i].value = text;
+        text += len;
+    }
+    agg->where = w;
+    agg->nwhere = n;
+    return true;
+}
 
 qps_agg *qps_agg_new(const qps_agg_opts *opts)
 {
@@ -70,6 +100,10 @@ qps_agg *qps_agg_new(const qps_agg_opts *opts)
     size_t capacity = agg->opts.table_capacity ? agg->opts.table_capacity : DEFAULT_CAPACITY;
     agg->opts.table_capacity = capacity;
     agg->keep = agg->opts.dims ? agg->opts.dims : ~0u;
+    if (!copy_where(agg)) {
+        free(agg);
+        return NULL;
+    }
     /* the disposition x TLD table shows each disposition's total */
     if (agg->keep & QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD))
         agg->keep |= QPS_DIM_BIT(QPS_DIM_DISPOSITION);
@@ -103,6 +137,7 @@ void qps_agg_free(qps_agg *agg)
     free(agg->ms_hist);
     free(agg->sec_hist);
     qps_lines_free(agg->lines);
+    free(agg->where);
     free(agg);
 }
 
@@ -371,6 +406,88 @@ static bool in_range(const qps_agg *agg, const qps_record *r)
     return true;
 }
 
+/* ---- the where filters ---- */
+
+static bool eq(qps_str s, const char *v, size_t vlen)
+{
+    return s.len == vlen && memcmp(s.ptr, v, vlen) == 0;
+}
+
+static bool any_recipient_domain(const qps_record *r, const char *v, size_t vlen)
+{
+    char buf[512];
+    const char *s = r->field[QPS_TF_RCPTS].ptr, *end = s + r->field[QPS_TF_RCPTS].len;
+    while (s && s < end) {
+        const char *comma = qps_find_byte(s, end, ',');
+        const char *e = comma ? comma : end;
+        qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
+        if (domain.len && domain.len < sizeof buf && lower_copy(buf, domain.ptr, domain.len) == vlen &&
+            memcmp(buf, v, vlen) == 0)
+            return true;
+        s = comma ? comma + 1 : end;
+    }
+    return false;
+}
+
+/* Each filter asks for the key the table would count the record under,
+ * computed as add_terse computes it. */
+static bool where_match(qps_agg *agg, const qps_record *r)
+{
+    const qps_str *f = r->field;
+    char buf[512];
+    for (size_t i = 0; i < agg->nwhere; i++) {
+        const char *v = agg->where[i].value;
+        size_t vlen = strlen(v);
+        bool ok = false;
+        switch (agg->where[i].dim) {
+        case QPS_DIM_DISPOSITION: ok = eq(f[QPS_TF_DISPOSITION], v, vlen); break;
+        case QPS_DIM_SENDER: ok = eq(f[QPS_TF_SENDER], v, vlen); break;
+        case QPS_DIM_IP: ok = eq(f[QPS_TF_IP], v, vlen); break;
+        case QPS_DIM_HELO: ok = eq(f[QPS_TF_HELO], v, vlen); break;
+        case QPS_WHERE_CODE: ok = eq(f[QPS_TF_CODE], v, vlen); break;
+        case QPS_DIM_TLD: ok = eq(qps_slice(buf, qps_sender_tld(f[QPS_TF_SENDER], buf, 256)), v, vlen); break;
+        case QPS_DIM_DNSBL: ok = is_dnsbl_denial(r) && eq(dnsbl_service(f[QPS_TF_TEXT]), v, vlen); break;
+        case QPS_DIM_RECIPIENT: ok = any_recipient_domain(r, v, vlen); break;
+        case QPS_DIM_HOUR:
+        case QPS_DIM_DAY: {
+            qps_civil c;
+            if (r->has_time && qps_civil_from_unix(&agg->tz, r->unix_sec, agg->opts.utc, &c) == QPS_OK) {
+                int n = agg->where[i].dim == QPS_DIM_HOUR
+                            ? snprintf(buf, sizeof buf, "%02d", c.hour)
+                            : snprintf(buf, sizeof buf, "%04d-%02d-%02d", c.year, c.month, c.day);
+                ok = eq(qps_slice(buf, (size_t)n), v, vlen);
+            }
+            break;
+        }
+        case QPS_DIM_SCORE:
+        case QPS_DIM_SPAM: {
+            qps_spam spam;
+            bool has = r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK;
+            if (agg->where[i].dim == QPS_DIM_SPAM)
+                ok = strcmp(v, !has ? "none" : spam.is_spam ? "spam" : "ham") == 0;
+            else
+                ok = has && strcmp(v, agg->score_keys[score_bucket(spam.score)]) == 0;
+            break;
+        }
+        default: break;
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int qps_agg_selects(qps_agg *agg, const qps_record *r)
+{
+    if (!agg || !r || r->kind != QPS_KIND_TERSE)
+        return 0;
+    if (agg->opts.has_since || agg->opts.has_until) {
+        if (!r->has_time || !in_range(agg, r))
+            return 0;
+    }
+    return !agg->nwhere || where_match(agg, r);
+}
+
 qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
 {
     qps_counts *c = &agg->counts;
@@ -397,8 +514,13 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
             return QPS_OK;
         }
     }
+    /* a filter selects transactions: connection facts are not theirs */
+    if (agg->nwhere && kind != QPS_KIND_TERSE)
+        return QPS_OK;
     switch (kind) {
     case QPS_KIND_TERSE:
+        if (agg->nwhere && !where_match(agg, r))
+            return QPS_OK;
         return add_terse(agg, r);
     case QPS_KIND_ACCEPT:
         agg->accepted++;
@@ -756,6 +878,16 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
 {
     if (!day || disposition.len > 255 || tld.len > 255)
         return QPS_EINVAL;
+    /* a pruned day keeps its disposition and TLD only: it matches a filter
+     * of those (and of its day), and no other */
+    for (size_t i = 0; i < agg->nwhere; i++) {
+        const char *v = agg->where[i].value;
+        size_t vlen = strlen(v);
+        int d = agg->where[i].dim;
+        if (!(d == QPS_DIM_DISPOSITION && eq(disposition, v, vlen)) && !(d == QPS_DIM_TLD && eq(tld, v, vlen)) &&
+            !(d == QPS_DIM_DAY && strcmp(day, v) == 0))
+            return QPS_OK;
+    }
     char pair[512];
     memcpy(pair, disposition.ptr, disposition.len);
     pair[disposition.len] = '\0';

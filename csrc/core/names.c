@@ -110,3 +110,22 @@ qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n
     } while (*p);
     return QPS_OK;
 }
+
+qps_status qps_where_parse(const char *text, qps_where *out)
+{
+    const char *eqs = text ? strchr(text, '=') : NULL;
+    if (!eqs || !out)
+        return QPS_EINVAL;
+    size_t len = (size_t)(eqs - text);
+    qps_dim d;
+    if (len == 4 && memcmp(text, "code", 4) == 0) {
+        out->dim = QPS_WHERE_CODE;
+    } else if (qps_dim_from_name(text, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
+               d == QPS_DIM_CONNECTIONS || d == QPS_DIM_CONNECTION_TIME) {
+        return QPS_EINVAL;
+    } else {
+        out->dim = (int)d;
+    }
+    out->value = eqs + 1;
+    return QPS_OK;
+}

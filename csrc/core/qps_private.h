@@ -49,7 +49,6 @@ void qps_table_entries(const qps_table *table, qps_table_entry *entries);
 /* One RFC 4180 field: escaped as for text (control bytes as \xNN, a
  * backslash doubled), then quoted when it holds a comma, a quote or
  * leading or trailing blanks. */
-void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
 /* Display width of text escaped by qps_escape_text (UTF-8 code points). */
 size_t qps_text_width(const char *s, size_t len);
 

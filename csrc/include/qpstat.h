@@ -505,10 +505,31 @@ typedef struct {
                               (and the key tables) of the others; a table
                               may fill those it shows figures of (day: hour,
                               score: spam, disposition,tld: disposition) */
+    const struct qps_where *where; /* transactions must match all of these */
+    size_t nwhere;                 /* (copied by qps_agg_new) */
 } qps_agg_opts;
 
 /** The bit of a dimension in qps_agg_opts.dims. */
 #define QPS_DIM_BIT(dim) (1u << (dim))
+
+/** The key of a filter that is not a table: the logterse return code. */
+#define QPS_WHERE_CODE QPS_DIM_COUNT_
+
+/** A filter of transactions: the record's key in table `dim` (a qps_dim
+ *  other than disposition,tld, connections and connection-time; or
+ *  QPS_WHERE_CODE) is exactly `value`, as that table prints it (hour "07",
+ *  day "2026-11-25", score "-1" or ">=30", spam "spam"/"ham"/"none", tld
+ *  "<>" for the null sender and "" for none); for recipient, one of the
+ *  record's recipient domains is. */
+typedef struct qps_where {
+    int dim;
+    const char *value; /* NUL-terminated */
+} qps_where;
+
+/** Parses "KEY=VALUE" (KEY a table name or "code"; the value may be empty
+ *  and may hold '='). out->value points into text. QPS_EINVAL for an
+ *  unknown key or a table that cannot filter. */
+qps_status qps_where_parse(const char *text, qps_where *out);
 
 typedef struct qps_agg qps_agg;
 
@@ -549,6 +570,11 @@ typedef struct qps_agg qps_agg;
  */
 qps_agg *qps_agg_new(const qps_agg_opts *opts);
 void qps_agg_free(qps_agg *agg);
+
+/** Whether agg's selection (its time range and where filters) takes the
+ *  logterse record rec: what `qpstat list` prints are exactly the records
+ *  a report counts. 0 for other kinds. */
+int qps_agg_selects(qps_agg *agg, const qps_record *rec);
 
 /** Adds one parsed record (counts the line as read). */
 qps_status qps_agg_add(qps_agg *agg, const qps_record *rec);
@@ -666,6 +692,28 @@ typedef struct {
  *  QPS_EIO when the sink fails. */
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
 
+/** The transactions behind a count: the newest logterse records added,
+ *  at most `limit` (0 = as many as 32 MiB hold), older ones dropped. */
+typedef struct qps_list qps_list;
+
+qps_list *qps_list_new(size_t limit);
+void qps_list_free(qps_list *list);
+
+/** Keeps a copy of rec (logterse records only; others are ignored). Add
+ *  records in time order: the newest are kept. */
+qps_status qps_list_add(qps_list *list, const qps_record *rec);
+
+/** Records added, and records kept (shown). */
+uint64_t qps_list_matched(const qps_list *list);
+size_t qps_list_shown(const qps_list *list);
+
+/** Renders the kept records newest first: one line each (text: columns
+ *  time, server, ip, helo, sender, recipients, disposition, code, text,
+ *  score; csv: the same with a header; json: {"matched", "shown",
+ *  "transactions": [...]}), each field escaped for the format; times in
+ *  local time unless utc. QPS_EINVAL for another format. */
+qps_status qps_list_render(const qps_list *list, qps_format format, int utc, qps_write_fn write, void *ctx);
+
 /** Options of qps_render_metrics; zeroed fields take the defaults. */
 typedef struct {
     size_t max_labels;        /* label values per labelled metric (dispositions,
@@ -712,6 +760,9 @@ void qps_escape_text(qps_buf *buf, const char *s, size_t len);
 
 /** The body of a JSON string (without the quotes), always valid JSON. */
 void qps_escape_json(qps_buf *buf, const char *s, size_t len);
+
+/** One RFC 4180 CSV field, escaped as text, quoted when needed. */
+void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Store: transactions and connection facts in one SQLite file         */

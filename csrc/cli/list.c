@@ -1,0 +1,213 @@
+/*
+ * list.c - "qpstat list": the transactions behind a count, newest first.
+ *
+ * A transaction is listed when the aggregator's selection takes it
+ * (qps_agg_selects: the time range and the --where filters), so `list
+ * --where K=V` prints exactly the transactions `report --where K=V`
+ * counts. The core's qps_list keeps the newest (logs and the store are in
+ * time order) and renders them.
+ *
+ * License: MIT (see LICENSE).
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: qpstat list [--where KEY=VALUE]... [time options] [--db FILE | PATH...]\n"
+    "The transactions behind a count of `qpstat report`, newest first: time, server, IP,\n"
+    "HELO, sender, recipients, disposition, code, deny text, spam score.\n"
+    "\n"
+    "  --where KEY=VALUE  KEY a table of report (disposition, dnsbl, tld, sender, recipient,\n"
+    "                     ip, helo, hour, day, score, spam) or code; VALUE as that table\n"
+    "                     prints the key (repeatable; all must match)\n"
+    "  --limit N          the newest N (default 100; 0 = all, as memory allows)\n"
+    "  --format FMT       text (default), csv or json\n"
+    "  --today, --yesterday, --days N, --since TIME, --until TIME   as in report\n"
+    "  --utc              times in UTC (and hour/day filters in UTC)\n"
+    "  --db FILE          the store instead of logs\n"
+    "  --prefix STR       logterse prefix (default `)\n"
+    "  -h, --help         this help\n";
+
+const char *cli_where_add(cli_where *where, const char *arg)
+{
+    if (where->n == CLI_WHERE_MAX)
+        return "too many --where filters";
+    if (qps_where_parse(arg, &where->w[where->n]) != QPS_OK)
+        return "--where takes KEY=VALUE, KEY one of disposition, dnsbl, tld, sender, recipient, ip, helo, "
+               "hour, day, score, spam, code";
+    where->n++;
+    return NULL;
+}
+
+bool cli_where_option(cli_where *where, const char *arg)
+{
+    const char *why = cli_where_add(where, arg);
+    if (why)
+        cli_usage("%s (not '%s')", why, arg);
+    return why == NULL;
+}
+
+typedef struct {
+    qps_agg *selection;
+    qps_parser *parser; /* with the selection's parser options */
+    qps_list *list;
+    bool oom;
+} lister;
+
+static void take(lister *l, const qps_record *rec)
+{
+    if (qps_agg_selects(l->selection, rec) && qps_list_add(l->list, rec) != QPS_OK)
+        l->oom = true;
+}
+
+static int from_line(void *ctx, const char *line, size_t len)
+{
+    lister *l = ctx;
+    qps_record rec;
+    if (qps_parser_parse(l->parser, line, len, &rec) == QPS_KIND_TERSE)
+        take(l, &rec);
+    return l->oom ? -1 : 0;
+}
+
+static int from_store(void *ctx, const qps_record *rec)
+{
+    take(ctx, rec);
+    return ((lister *)ctx)->oom ? 1 : 0;
+}
+
+int cli_list(int argc, char **argv)
+{
+    enum { OPT_DB = 300, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_LIMIT };
+    static const struct option options[] = {
+        {"where", required_argument, NULL, OPT_WHERE},   {"limit", required_argument, NULL, OPT_LIMIT},
+        {"format", required_argument, NULL, 'f'},        {"today", no_argument, NULL, CLI_OPT_TODAY},
+        {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY}, {"days", required_argument, NULL, CLI_OPT_DAYS},
+        {"since", required_argument, NULL, CLI_OPT_SINCE}, {"until", required_argument, NULL, CLI_OPT_UNTIL},
+        {"utc", no_argument, NULL, OPT_UTC},            {"db", required_argument, NULL, OPT_DB},
+        {"prefix", required_argument, NULL, OPT_PREFIX}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_where where = {0};
+    long limit = 100;
+    qps_format format = QPS_FORMAT_TEXT;
+    bool utc = false;
+    const char *db = NULL, *prefix = NULL;
+    int64_t now = cli_now();
+    cli_range range = {0};
+    int time_options = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_WHERE:
+            if (!cli_where_option(&where, optarg))
+                return EXIT_USAGE;
+            break;
+        case OPT_LIMIT:
+            if (!cli_number("--limit", optarg, 0, 100000000L, &limit))
+                return EXIT_USAGE;
+            break;
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                format = QPS_FORMAT_TEXT;
+            else if (strcmp(optarg, "csv") == 0)
+                format = QPS_FORMAT_CSV;
+            else if (strcmp(optarg, "json") == 0)
+                format = QPS_FORMAT_JSON;
+            else
+                return cli_usage("--format is text, csv or json, not '%s'", optarg);
+            break;
+        case OPT_UTC: utc = true; break;
+        case OPT_DB:
+            if (!cli_file_argument("--db", optarg, false))
+                return EXIT_USAGE;
+            db = optarg;
+            break;
+        case OPT_PREFIX:
+            if (!cli_prefix_argument(optarg))
+                return EXIT_USAGE;
+            prefix = optarg;
+            break;
+        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
+            int rc = cli_time_option(c, optarg, now, &range, &time_options);
+            if (rc != 0)
+                return rc;
+            break;
+        }
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: return cli_usage_hint();
+        }
+    }
+    if (!db)
+        db = cli_db_source(NULL, argc - optind);
+    if (db && optind < argc)
+        return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
+
+    qps_agg_opts opts = {0};
+    opts.parser.terse_prefix = prefix;
+    opts.parser.now = now;
+    opts.since = range.since;
+    opts.until = range.until;
+    opts.has_since = range.has_since;
+    opts.has_until = range.has_until;
+    opts.utc = utc;
+    opts.where = where.w;
+    opts.nwhere = where.n;
+    opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM); /* the selection only: the cheapest table */
+    lister k = {qps_agg_new(&opts), qps_parser_new(&opts.parser), qps_list_new((size_t)limit), false};
+    if (!k.selection || !k.parser || !k.list) {
+        qps_agg_free(k.selection);
+        qps_parser_free(k.parser);
+        qps_list_free(k.list);
+        cli_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    int errors = 0;
+    if (db) {
+        qps_store *store = cli_store_open(db, false);
+        if (!store) {
+            errors++;
+        } else {
+            if (qps_store_set_prefix(store, prefix) != QPS_OK ||
+                qps_store_each(store, range.has_since ? range.since : INT64_MIN,
+                               range.has_until ? range.until : INT64_MAX, from_store, &k) != QPS_OK) {
+                if (!k.oom)
+                    cli_error("%s: %s", db, qps_store_error(store));
+                errors++;
+            }
+            qps_store_close(store);
+        }
+    } else {
+        cli_paths paths = {0};
+        if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+            errors++;
+        } else {
+            for (size_t i = 0; i < paths.n && !k.oom; i++) {
+                cli_lines lines = {from_line, &k, NULL, 0, 0, false};
+                if (cli_read_file(paths.paths[i], cli_lines_feed, &lines) != 0 || cli_lines_finish(&lines) != 0)
+                    errors += !k.oom;
+                cli_lines_free(&lines);
+            }
+            cli_paths_free(&paths);
+        }
+    }
+    if (k.oom) {
+        cli_error("out of memory");
+        errors++;
+    }
+    int rc = errors ? EXIT_RUNTIME : EXIT_OK;
+    if (qps_list_render(k.list, format, utc, cli_write_stdout, NULL) != QPS_OK || fflush(stdout) != 0) {
+        cli_error("cannot write the list");
+        rc = EXIT_RUNTIME;
+    }
+    uint64_t older = qps_list_matched(k.list) - qps_list_shown(k.list);
+    if (format == QPS_FORMAT_TEXT && older)
+        cli_error("%llu older matching transactions not shown (--limit)", (unsigned long long)older);
+    qps_list_free(k.list);
+    qps_agg_free(k.selection);
+    qps_parser_free(k.parser);
+    return rc;
+}
