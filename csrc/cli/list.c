@@ -181,18 +181,17 @@ int cli_list(int argc, char **argv)
             qps_store_close(store);
         }
     } else {
-        cli_paths paths = {0};
-        if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+        qps_lines *lines = qps_lines_new();
+        qps_logset *logs = lines ? cli_logs_expand(argv + optind, argc - optind, &errors) : NULL;
+        if (!lines)
+            k.oom = true;
+        else if (!logs)
             errors++;
-        } else {
-            for (size_t i = 0; i < paths.n && !k.oom; i++) {
-                cli_lines lines = {from_line, &k, NULL, 0, 0, false};
-                if (cli_read_file(paths.paths[i], cli_lines_feed, &lines) != 0 || cli_lines_finish(&lines) != 0)
-                    errors += !k.oom;
-                cli_lines_free(&lines);
-            }
-            cli_paths_free(&paths);
-        }
+        for (size_t i = 0; logs && i < qps_logset_count(logs) && !k.oom; i++)
+            if (cli_read_lines(qps_logset_entry(logs, i), lines, from_line, &k) != 0)
+                errors += !k.oom;
+        qps_logset_free(logs);
+        qps_lines_free(lines);
     }
     if (k.oom) {
         cli_error("out of memory");
