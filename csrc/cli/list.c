@@ -25,7 +25,7 @@ static const char usage_text[] =
     "                     ip, helo, hour, day, score, spam) or code; VALUE as that table\n"
     "                     prints the key (repeatable; all must match)\n"
     "  --limit N          the newest N (default 100; 0 = all, as memory allows)\n"
-    "  --format FMT       text (default), csv or json\n"
+    "  -f, --format FMT   text (default), csv or json\n"
     "  --today, --yesterday, --days N, --since TIME, --until TIME   as in report\n"
     "  --utc              times in UTC (and hour/day filters in UTC)\n"
     "  --db FILE          the store instead of logs\n"
