@@ -5,6 +5,7 @@
 #include "qpstat.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,6 +278,56 @@ START_TEST(spam_field)
 }
 END_TEST
 
+/* Labels and stamps outside the years a mail log can have (issue 9 case 8). */
+START_TEST(out_of_range_times)
+{
+    static const char *const labels[] = {
+        "@000000000000000000000000", "@ffffffffffffffffffffffff", "@7fffffffffffffffffffffff",
+        "@800000000000000000000000", "@3fffffffffffffff00000000", "@400000000000000a00000000",
+        "@40000002000000000000000a",
+    };
+    char line[128];
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+        snprintf(line, sizeof line, "%s 9528 dispatching QUIT", labels[i]);
+        ck_assert_int_eq(parse(line), QPS_KIND_INVALID);
+        ck_assert_int_eq(rec.bad, QPS_BAD_LABEL);
+        ck_assert_int_eq(rec.has_time, 0);
+        /* a good label after a bad one is not confused by the label cache */
+        ck_assert_int_eq(parse("@400000006b0739a214240374 9528 dispatching QUIT"), QPS_KIND_DISPATCH);
+        ck_assert_int_eq(rec.unix_sec, 0x6b0739a2LL - 10);
+    }
+    /* the edges: [QPS_TIME_MIN, QPS_TIME_MAX) */
+    char label[26];
+    static const struct { int64_t t; int ok; } edge[] = {
+        {QPS_TIME_MIN - 1, 0}, {QPS_TIME_MIN, 1}, {QPS_TIME_MAX - 1, 1}, {QPS_TIME_MAX, 0}};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(qps_time_plausible(edge[i].t), edge[i].ok);
+        qps_tai64n_encode(edge[i].t, 0, label);
+        snprintf(line, sizeof line, "%s 9528 dispatching QUIT", label);
+        ck_assert_int_eq(parse(line), edge[i].ok ? QPS_KIND_DISPATCH : QPS_KIND_INVALID);
+        if (edge[i].ok)
+            ck_assert_int_eq(rec.unix_sec, edge[i].t);
+        else
+            ck_assert_int_eq(rec.bad, QPS_BAD_LABEL);
+    }
+    /* textual stamps: each framing, one year too early and one too late */
+    static const char *const stamps[] = {
+        "1989-12-31 23:59:59.000000000 9528 dispatching QUIT",
+        "2200-01-01 00:00:00.000000000 9528 dispatching QUIT",
+        "Sun Dec 31 23:59:59 1989 host[9528]: dispatching QUIT",
+        "Wed Jan 01 00:00:00 2200 host[9528]: dispatching QUIT",
+        "1989-12-31T23:59:59Z host qpsmtpd[9528]: dispatching QUIT",
+        "9999-12-31T23:59:59+01:00 host qpsmtpd[9528]: dispatching QUIT",
+    };
+    for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
+        ck_assert_msg(parse(stamps[i]) == QPS_KIND_INVALID && rec.bad == QPS_BAD_TIME, "%s", stamps[i]);
+        ck_assert_int_eq(rec.has_time, 0);
+    }
+    ck_assert_int_eq(parse("1990-01-01 00:00:00.000000000 9528 dispatching QUIT"), QPS_KIND_DISPATCH);
+    ck_assert_int_eq(rec.unix_sec, QPS_TIME_MIN);
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -293,6 +344,7 @@ static Suite *parse_suite(void)
     tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(errors, invalid_lines);
     tcase_add_test(errors, every_prefix_is_safe);
+    tcase_add_test(errors, out_of_range_times);
     suite_add_tcase(s, errors);
     return s;
 }

@@ -83,7 +83,9 @@ static disposition *find(summary *s, const char *name, size_t len, bool create)
 
 static bool parse_label(const char *s, int64_t *t, uint32_t *ns)
 {
-    return s[0] == '@' && strlen(s) == 25 && qps_tai64n_decode(s + 1, t, ns) == QPS_OK;
+    /* a state written by an older qpstat from a hostile label is ignored,
+     * as the parser ignores such labels in the log */
+    return s[0] == '@' && strlen(s) == 25 && qps_tai64n_decode(s + 1, t, ns) == QPS_OK && qps_time_plausible(*t);
 }
 
 /* Reads qplogsumm/qpstat state lines; anything malformed is skipped. */

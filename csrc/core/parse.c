@@ -140,7 +140,9 @@ static bool decode_label(qps_parser *p, const char *hex24, qps_record *r)
         r->unix_sec = p->label_unix;
         return ok;
     }
-    if (qps_tai64n_decode(hex24, &r->unix_sec, &r->nsec) != QPS_OK)
+    /* A label outside the years of a mail log is damage or an attack, not
+     * a time: taken as one, it made spans overflow and dated a store 2106. */
+    if (qps_tai64n_decode(hex24, &r->unix_sec, &r->nsec) != QPS_OK || !qps_time_plausible(r->unix_sec))
         return false;
     p->label_seconds[0] = head0;
     p->label_seconds[1] = head1;
@@ -655,6 +657,7 @@ static bool split_pid(const char *s, const char *end, qps_record *r, const char 
 static qps_kind invalid(qps_record *r, qps_bad_reason why)
 {
     r->kind = QPS_KIND_INVALID;
+    r->has_time = 0; /* a stamp that failed is no time */
     r->bad = why;
     return QPS_KIND_INVALID;
 }
@@ -728,6 +731,9 @@ qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_reco
     } else {
         return invalid(r, QPS_BAD_NO_PID);
     }
+
+    if (r->has_time && !qps_time_plausible(r->unix_sec))
+        return invalid(r, QPS_BAD_TIME); /* a textual stamp of year 9999 or 1900 */
 
     switch (r->framing) {
     case QPS_FRAME_LOGFILE:

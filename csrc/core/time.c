@@ -53,6 +53,11 @@ qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nse
     return QPS_OK;
 }
 
+int qps_time_plausible(int64_t unix_sec)
+{
+    return unix_sec >= QPS_TIME_MIN && unix_sec < QPS_TIME_MAX;
+}
+
 void qps_tai64n_encode(int64_t unix_sec, uint32_t nsec, char out[26])
 {
     static const char digits[] = "0123456789abcdef";

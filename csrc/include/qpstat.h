@@ -84,6 +84,20 @@ typedef struct {
  *  *nsec = the last 8 hex digits. Returns QPS_EFORMAT on a bad digit. */
 qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nsec);
 
+/** The times a mail log can hold: [QPS_TIME_MIN, QPS_TIME_MAX), that is
+ *  1990-01-01T00:00:00Z up to 2200-01-01T00:00:00Z. qpsmtpd did not exist
+ *  before 1990 and a log dated after 2200 is a damaged or hostile label
+ *  (@000...0 decodes to year -146 billion, @fff...f to 2^63 s): the parser
+ *  takes a multilog label outside this range as QPS_BAD_LABEL and a textual
+ *  stamp outside it as QPS_BAD_TIME, so no report, store or summary ever
+ *  sees such a time. `qpstat tai64n` (a tai64nlocal replacement) still
+ *  converts every label tai64nlocal can. */
+#define QPS_TIME_MIN 631152000LL
+#define QPS_TIME_MAX 7258118400LL
+
+/** 1 when unix_sec lies in [QPS_TIME_MIN, QPS_TIME_MAX), else 0. */
+int qps_time_plausible(int64_t unix_sec);
+
 /** Writes the 25-character label '@' + 24 hex digits for a unix time into
  *  out (which must hold 26 bytes; it is NUL-terminated). */
 void qps_tai64n_encode(int64_t unix_sec, uint32_t nsec, char out[26]);
@@ -189,8 +203,9 @@ typedef enum {
     QPS_BAD_EMPTY,     /* empty line */
     QPS_BAD_NUL,       /* contains a NUL byte */
     QPS_BAD_TOO_LONG,  /* longer than QPS_LINE_MAX */
-    QPS_BAD_LABEL,     /* starts with '@' but the TAI64N label is malformed */
-    QPS_BAD_TIME,      /* a textual timestamp that is malformed */
+    QPS_BAD_LABEL,     /* starts with '@' but the TAI64N label is malformed or
+                          decodes outside [QPS_TIME_MIN, QPS_TIME_MAX) */
+    QPS_BAD_TIME,      /* a textual timestamp that is malformed or out of range */
     QPS_BAD_NO_PID,    /* unframed text that does not start with a pid */
     QPS_BAD_TRUNCATED  /* a logterse record with fewer than 8 fields */
 } qps_bad_reason;
