@@ -49,7 +49,22 @@ static qps_status store_line(qps_store *s, const char *line, const char *server,
 {
     qps_parser *p = qps_parser_new(NULL);
     qps_record rec;
-    qps_parser_parse(p, line, strlen(line), &rec);
+    int64_t label_time;
+    uint32_t label_ns;
+    if (line[0] == '@' && strlen(line) > 26 && line[25] == ' ' &&
+        qps_tai64n_decode(line + 1, &label_time, &label_ns) == QPS_OK && !qps_time_plausible(label_time)) {
+        /* The parser refuses such a label (issue 9 case 8), but the store
+         * must still cope with records at any time from its other callers
+         * (qps_store_add takes any record): built as the parser once did. */
+        qps_parser_parse(p, line + 26, strlen(line + 26), &rec);
+        rec.framing = QPS_FRAME_MULTILOG;
+        rec.has_time = 1;
+        rec.unix_sec = label_time;
+        rec.nsec = label_ns;
+        rec.stamp = (qps_str){line, 25};
+    } else {
+        qps_parser_parse(p, line, strlen(line), &rec);
+    }
     qps_status st = qps_store_add(s, &rec, server, t, 0, source, added);
     qps_parser_free(p);
     return st;
