@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static qps_parser *parser;
 
@@ -328,6 +329,61 @@ START_TEST(out_of_range_times)
 }
 END_TEST
 
+/* The hour that repeats when DST ends: the order of the lines decides. */
+START_TEST(dst_repeated_hour)
+{
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    qps_parser_opts opts = {NULL, 1795640400};
+    qps_parser *p = qps_parser_new(&opts);
+    ck_assert_ptr_nonnull(p);
+    const int64_t cest_0230 = 1792888200; /* 2026-10-25 02:30 CEST = 00:30Z */
+    static const struct {
+        const char *line;
+        int64_t want;
+    } seq[] = {
+        {"2026-10-25 01:59:00.000000000 1 dispatching QUIT", cest_0230 - 1860},
+        {"2026-10-25 02:30:00.000000000 1 dispatching QUIT", cest_0230},          /* first pass */
+        {"2026-10-25 02:29:58.000000000 1 dispatching QUIT", cest_0230 - 2},      /* a little disorder */
+        {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 1799},
+        {"2026-10-25 02:00:01.000000000 1 dispatching QUIT", cest_0230 + 1801},   /* back an hour: CET */
+        {"Sun Oct 25 02:30:00 2026 vm[1]: dispatching QUIT", cest_0230 + 3600},   /* stays in the 2nd pass */
+        {"Oct 25 02:29:59 mx qpsmtpd[1]: dispatching QUIT", cest_0230 + 3599},
+        {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 5399},
+        {"2026-10-25 03:00:00.000000000 1 dispatching QUIT", cest_0230 + 5400},
+    };
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        ck_assert_int_eq(qps_parser_parse(p, seq[i].line, strlen(seq[i].line), &rec), QPS_KIND_DISPATCH);
+        ck_assert_msg(rec.unix_sec == seq[i].want, "%s: got %lld, want %lld", seq[i].line, (long long)rec.unix_sec,
+                      (long long)seq[i].want);
+    }
+    qps_parser_free(p);
+    /* a fresh parser knows nothing: the first pass; told the line before
+     * (a thread's block, a resumed import), the second */
+    const char *l = "2026-10-25 02:10:00.000000000 1 dispatching QUIT";
+    p = qps_parser_new(&opts);
+    qps_parser_parse(p, l, strlen(l), &rec);
+    ck_assert_int_eq(rec.unix_sec, cest_0230 - 1200);
+    qps_parser_free(p);
+    p = qps_parser_new(&opts);
+    qps_parser_set_last_time(p, cest_0230 + 2400);
+    qps_parser_parse(p, l, strlen(l), &rec);
+    ck_assert_int_eq(rec.unix_sec, cest_0230 - 1200 + 3600);
+    /* a multilog label in between tells the instant too */
+    qps_parser_free(p);
+    p = qps_parser_new(&opts);
+    char label[26], line[128];
+    qps_tai64n_encode(cest_0230 + 2400, 0, label);
+    snprintf(line, sizeof line, "%s 1 dispatching QUIT", label);
+    qps_parser_parse(p, line, strlen(line), &rec);
+    qps_parser_parse(p, l, strlen(l), &rec);
+    ck_assert_int_eq(rec.unix_sec, cest_0230 - 1200 + 3600);
+    qps_parser_free(p);
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -339,6 +395,7 @@ static Suite *parse_suite(void)
     tcase_add_test(core, connection_kinds);
     tcase_add_test(core, other_kinds);
     tcase_add_test(core, spam_field);
+    tcase_add_test(core, dst_repeated_hour);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, setup, teardown);

@@ -101,6 +101,36 @@ START_TEST(dst_gap_and_repeat)
 }
 END_TEST
 
+/* Every instant a local time names: two in the repeated hour, none in the gap. */
+START_TEST(local_instants)
+{
+    int64_t a, b;
+    int n;
+    set_tz("Europe/Berlin");
+    qps_civil twice = {.year = 2026, .month = 10, .day = 25, .hour = 2, .minute = 30};
+    ck_assert_int_eq(qps_local_instants(NULL, &twice, &a, &b, &n), QPS_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(a, 1792888200);        /* 00:30 UTC, CEST */
+    ck_assert_int_eq(b, 1792888200 + 3600); /* 01:30 UTC, CET */
+    qps_civil gap = {.year = 2026, .month = 3, .day = 29, .hour = 2, .minute = 30};
+    ck_assert_int_eq(qps_local_instants(NULL, &gap, &a, &b, &n), QPS_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(a, 1774747800);
+    ck_assert_int_eq(b, a);
+    qps_civil plain = {.year = 2026, .month = 10, .day = 25, .hour = 3, .minute = 30};
+    ck_assert_int_eq(qps_local_instants(NULL, &plain, &a, &b, &n), QPS_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(a, 1792888200 + 2 * 3600);
+    set_tz("America/New_York"); /* 2026-11-01 01:30 is 05:30Z (EDT) and 06:30Z (EST) */
+    qps_civil ny = {.year = 2026, .month = 11, .day = 1, .hour = 1, .minute = 30};
+    ck_assert_int_eq(qps_local_instants(NULL, &ny, &a, &b, &n), QPS_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(a, 1793511000);
+    ck_assert_int_eq(b, 1793511000 + 3600);
+    set_tz("UTC");
+}
+END_TEST
+
 START_TEST(out_of_range)
 {
     qps_civil c;
@@ -129,6 +159,7 @@ static Suite *time_suite(void)
     tcase_add_test(core, days_from_civil_known_values);
     tcase_add_test(core, local_time_matches_libc);
     tcase_add_test(core, dst_gap_and_repeat);
+    tcase_add_test(core, local_instants);
     tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");

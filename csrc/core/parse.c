@@ -24,6 +24,9 @@ struct qps_parser {
     char hour_key[13];       /* "YYYY-MM-DD HH" of the last text stamp */
     int64_t hour_base;       /* unix time of that local hour's start */
     bool hour_valid;
+    bool hour_special;       /* that hour holds a change of offset */
+    int64_t last_time;       /* the last line's resolved instant */
+    bool has_last;
     uint64_t label_seconds[2]; /* seconds digits of the last multilog label */
     int64_t label_unix;      /* and their value */
     bool label_valid;
@@ -120,9 +123,38 @@ static bool scan_clock(const char *s, qps_civil *c)
            fixed_uint(s + 6, 2, &c->second) && c->hour < 24 && c->minute < 60 && c->second <= 60;
 }
 
+/* How far lines may go back in time (several processes writing one log)
+ * without being taken for the wall clock's jump back when DST ends. */
+#define DST_SLACK 300
+
+/* A local time in the hour that repeats when DST ends names two instants.
+ * Lines come in time order, so the wall clock going back by about the
+ * shift (an hour) while in that hour means its second occurrence; so does
+ * staying there once the second occurrence has begun. The last resolved
+ * instant (of any timed line: a multilog label or an RFC 3339 stamp
+ * around helps too) decides; without one, the first occurrence. */
+static int64_t resolve_repeated(const qps_parser *p, int64_t first, int64_t second)
+{
+    if (!p->has_last)
+        return first;
+    int64_t back = p->last_time - first;
+    return back > DST_SLACK && back <= second - first + DST_SLACK ? second : first;
+}
+
 static bool local_to_unix(qps_parser *p, const qps_civil *c, int64_t *out)
 {
-    return qps_unix_from_civil(&p->tz, c, 0, out) == QPS_OK;
+    int64_t first, second;
+    int n;
+    if (qps_local_instants(&p->tz, c, &first, &second, &n) != QPS_OK)
+        return false;
+    *out = n == 2 ? resolve_repeated(p, first, second) : first;
+    return true;
+}
+
+void qps_parser_set_last_time(qps_parser *p, int64_t unix_sec)
+{
+    p->last_time = unix_sec;
+    p->has_last = true;
 }
 
 /* ---- frames ---- */
@@ -166,16 +198,28 @@ static bool frame_tai64nlocal(qps_parser *p, const char *s, const char *end, qps
         return false;
     if (c.month < 1 || c.month > 12 || c.day < 1 || c.day > 31)
         return false;
-    /* One calendar conversion per local hour of log. */
+    /* One calendar conversion per local hour of log, except in an hour
+     * that holds a change of offset (repeated or skipped). */
     if (!p->hour_valid || memcmp(p->hour_key, s, 13) != 0) {
-        qps_civil hour = c;
+        qps_civil hour = c, last = c;
         hour.minute = hour.second = 0;
-        if (!local_to_unix(p, &hour, &p->hour_base))
+        last.minute = last.second = 59;
+        int64_t t0, t0b, t1, t1b;
+        int n0, n1;
+        if (qps_local_instants(&p->tz, &hour, &t0, &t0b, &n0) != QPS_OK ||
+            qps_local_instants(&p->tz, &last, &t1, &t1b, &n1) != QPS_OK)
             return false;
+        p->hour_base = t0;
+        p->hour_special = n0 != 1 || n1 != 1 || t1 - t0 != 3599;
         memcpy(p->hour_key, s, 13);
         p->hour_valid = true;
     }
-    r->unix_sec = p->hour_base + c.minute * 60 + c.second;
+    if (p->hour_special) {
+        if (!local_to_unix(p, &c, &r->unix_sec))
+            return false;
+    } else {
+        r->unix_sec = p->hour_base + c.minute * 60 + c.second;
+    }
     r->has_time = 1;
     r->stamp = qps_slice(s, 20 + nd);
     *payload = s + 20 + nd < end ? s + 21 + nd : end;
@@ -760,6 +804,10 @@ qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_reco
     qps_kind kind = r->kind;
     if (kind == QPS_KIND_INVALID && r->bad == QPS_BAD_NONE)
         r->bad = QPS_BAD_TRUNCATED;
+    if (r->has_time) {
+        p->last_time = r->unix_sec;
+        p->has_last = true;
+    }
     return kind;
 }
 

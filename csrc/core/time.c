@@ -168,7 +168,7 @@ qps_status qps_civil_from_unix(qps_tzcache *cache, int64_t t, int utc, qps_civil
     return QPS_OK;
 }
 
-qps_status qps_unix_from_civil(qps_tzcache *cache, const qps_civil *c, int utc, int64_t *unix_sec)
+qps_status qps_local_instants(qps_tzcache *cache, const qps_civil *c, int64_t *first, int64_t *second, int *count)
 {
     if (c->month < 1 || c->month > 12 || c->day < 1 || c->day > 31 || c->hour < 0 || c->hour > 23 ||
         c->minute < 0 || c->minute > 59 || c->second < 0 || c->second > 60)
@@ -177,10 +177,6 @@ qps_status qps_unix_from_civil(qps_tzcache *cache, const qps_civil *c, int utc, 
         return QPS_ERANGE;
     int64_t wall = qps_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
                    c->minute * 60 + c->second;
-    if (utc) {
-        *unix_sec = wall;
-        return QPS_OK;
-    }
     /* Around a change of offset, a wall time maps to zero, one or two
      * instants; the offsets a day before and after are the two candidates. */
     qps_civil probe;
@@ -192,19 +188,41 @@ qps_status qps_unix_from_civil(qps_tzcache *cache, const qps_civil *c, int utc, 
     if ((st = qps_civil_from_unix(cache, wall + 86400, 0, &probe)) != QPS_OK)
         return st;
     after = probe.utc_offset;
-    int64_t best = 0;
-    int found = 0;
+    int64_t found[2];
+    int n = 0;
     long candidates[2] = {before, after};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (before == after ? 1 : 2); i++) {
         int64_t t = wall - candidates[i];
         if ((st = qps_civil_from_unix(cache, t, 0, &probe)) != QPS_OK)
             return st;
-        if (probe.utc_offset == candidates[i] && (!found || t < best)) {
-            best = t;
-            found = 1;
-        }
+        if (probe.utc_offset == candidates[i])
+            found[n++] = t;
+    }
+    if (n == 2 && found[1] < found[0]) {
+        int64_t t = found[0];
+        found[0] = found[1];
+        found[1] = t;
     }
     /* A wall time skipped by a jump forward is moved forward by the jump. */
-    *unix_sec = found ? best : wall - before;
+    *first = n ? found[0] : wall - before;
+    *second = n == 2 ? found[1] : *first;
+    *count = n;
     return QPS_OK;
+}
+
+qps_status qps_unix_from_civil(qps_tzcache *cache, const qps_civil *c, int utc, int64_t *unix_sec)
+{
+    if (utc) {
+        if (c->month < 1 || c->month > 12 || c->day < 1 || c->day > 31 || c->hour < 0 || c->hour > 23 ||
+            c->minute < 0 || c->minute > 59 || c->second < 0 || c->second > 60)
+            return QPS_EFORMAT;
+        if (c->year < -9999999 || c->year > 9999999)
+            return QPS_ERANGE;
+        *unix_sec = qps_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 + c->minute * 60 +
+                    c->second;
+        return QPS_OK;
+    }
+    int64_t second;
+    int n;
+    return qps_local_instants(cache, c, unix_sec, &second, &n);
 }

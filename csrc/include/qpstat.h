@@ -129,6 +129,14 @@ qps_status qps_civil_from_unix(qps_tzcache *cache, int64_t unix_sec, int utc, qp
  *  instant is returned; one that does not exist is moved forward. */
 qps_status qps_unix_from_civil(qps_tzcache *cache, const qps_civil *civil, int utc, int64_t *unix_sec);
 
+/** Every instant a local civil time names: *count is 1 for most, 2 for a
+ *  time in the hour that repeats when DST ends (*first < *second, usually an
+ *  hour apart), 0 for one skipped when DST starts (*first = *second = the
+ *  time moved forward by the jump). The parser picks between two by the
+ *  order of the lines (see qps_parser_parse). */
+qps_status qps_local_instants(qps_tzcache *cache, const qps_civil *civil, int64_t *first, int64_t *second,
+                              int *count);
+
 /** Days since 1970-01-01 of a proleptic Gregorian date (negative before). */
 int64_t qps_days_from_civil(int year, int month, int day);
 
@@ -263,6 +271,15 @@ void qps_parser_free(qps_parser *parser);
  *  is not understood is QPS_KIND_INVALID with rec->bad set, or
  *  QPS_KIND_OTHER. Returns rec->kind. */
 qps_kind qps_parser_parse(qps_parser *parser, const char *line, size_t len, qps_record *rec);
+
+/** Local-time stamps (tai64nlocal text, logging/file, classic syslog) in
+ *  the hour that repeats when DST ends name two instants. The parser keeps
+ *  the instant of the last timed line and takes the second occurrence when
+ *  the wall clock has gone back by about the shift (lines are in time
+ *  order; up to 5 minutes of disorder is tolerated), the first otherwise.
+ *  A caller that starts a parser in the middle of a log (a thread's block,
+ *  a resumed import) tells it the instant of the line before with this. */
+void qps_parser_set_last_time(qps_parser *parser, int64_t unix_sec);
 
 /** Spam information from the 9th logterse field. */
 typedef struct {
