@@ -163,7 +163,7 @@ sub schedule {
             last if $? == 0;
             $try < 20 or die "the processor never succeeded";
         }
-        my $name = sprintf '@400000006%07x%08x.s', ++$label, 0;
+        my $name = sprintf '@40000000%08x%08x.s', ++$label, 0;
         rename "$dir/processed", "$dir/$name" or die;
         rename "$dir/newstate", "$dir/state" or die;
         unlink "$dir/previous";
