@@ -165,6 +165,39 @@ $store->close;
     is($s->report(format => 'csv', by => 'disposition'), $cli, 'the store and the log agree');
 }
 
+# --- the log imported first, the plugin's copy after (a record kept for a
+# locked store, a collect faster than the plugin): never twice. A live
+# record skips the search for its logged twin only where no imported row
+# can be (the store's mark of the latest imported row).
+{
+    my $idb = "$dir/import-first.db";
+    my ($p, $q) = load_plugin(name => 'logging::logterse');    # the log's lines, nothing stored
+    run_hook($p, $q, 'deny', tx(), 'badrcptto', DENY, "first $_") for 1 .. 3;
+    my $t = int(Time::HiRes::time());
+    spew("$dir/import-first.log", join '', map { sprintf "\@40000000%08x%08x %s\n", $t + 10, 500, $_ } @{ $q->{stderr} });
+    my $s = Qpstat::Store->open($idb, create => 1);
+    is($s->import_logs("$dir/import-first.log"), 3, 'the log first: three records');
+    for my $line (@{ $q->{stderr} }) {
+        ok(!$s->record_line($line, time => Time::HiRes::time(), source => 'plugin'), 'its live copy after: not added');
+    }
+    # a live record far from every imported row is stored without a search
+    ok($s->record_line($q->{stderr}[0], time => $t + 3600, source => 'plugin'), 'an hour later: a record of its own');
+    is($s->info->{transactions}, 4, 'nothing twice');
+    SKIP: {
+        my $sqlite3 = (grep { -x "$_/sqlite3" } split /:/, $ENV{PATH})[0];
+        skip 'sqlite3 not installed', 2 unless $sqlite3;
+        # a store from before the mark: the mark comes from its rows
+        my $old = Qpstat::Store->open("$dir/no-mark.db", create => 1);
+        $old->import_logs("$dir/import-first.log");
+        $old->close;
+        system("$sqlite3/sqlite3", "$dir/no-mark.db", "DELETE FROM meta WHERE key = 'imported_until'") == 0 or die;
+        $old = Qpstat::Store->open("$dir/no-mark.db");
+        ok(!$old->record_line($q->{stderr}[1], time => $t + 10, source => 'plugin'),
+            'a store without the mark: a live copy of an imported record still pairs');
+        is($old->info->{transactions}, 3, 'nothing twice');
+    }
+}
+
 # --- arguments: prefix, loglevel, name
 {
     my ($p, $q) = load_plugin(prefix => '~', loglevel => 'LOGINFO', name => 'qpstat');
@@ -182,7 +215,11 @@ $store->close;
     like($q->{stderr}[-1], qr/\(?\)? ?qpstat: unknown option 'colour' ignored$/, 'an unknown option is reported');
 }
 
-# --- connection time
+# --- connection time: one rule. A connection time is a line of the log
+# and the store holds the same: without connection_time (stock Debian) the
+# plugin logs the line connection_time would and records it; with it, the
+# plugin records its own measurement, which the import of connection_time's
+# line replaces (same process).
 {
     my $cdb = "$dir/conn.db";
     my ($p, $q) = load_plugin(db => $cdb);
@@ -194,17 +231,124 @@ $store->close;
     my $cs = $s->aggregate->conn_stats;
     is($cs->{timed}, 1, 'the connection time is recorded');
     ok($cs->{max} >= 0.04 && $cs->{max} < 5, "it is the time since pre-connection ($cs->{max} s)");
-    is(scalar @{ $q->{stderr} }, 0, 'and not logged');
+    is(scalar @{ $q->{stderr} }, 1, 'without connection_time it is also logged, once');
+    like($q->{stderr}[0], qr/\A$$ \(post-connection\) connection_time: \d+\.\d{3} s\.\z/,
+        "as connection_time logs it: $q->{stderr}[0]");
+    is($q->{calls}[-1][0], LOGALERT, 'at the plugin\'s loglevel (always logged, as the terse line)');
+    my $log = "$dir/conn.log";
+    spew($log, sprintf("\@40000000%08x%08x %s\n", int(Time::HiRes::time()) + 10, 500, $q->{stderr}[0]));
+    is($s->import_logs($log), 0, 'importing the logged connection time adds nothing');
+    my ($from_log) = Qpstat::Agg->new->add_file($log)->report(format => 'csv', by => 'connection-time');
+    is($s->report(format => 'csv', by => 'connection-time'), $from_log, 'store and log agree on the connection time');
     run_hook($p, $q, 'connect', tx());    # tcpserver mode: no pre-connection
     run_hook($p, $q, 'post-connection', tx());
     is($s->aggregate->conn_stats->{timed}, 2, 'tcpserver mode: from connect');
     run_hook($p, $q, 'post-connection', tx());
     is($s->aggregate->conn_stats->{timed}, 2, 'no start, no record');
-    my ($p2, $q2) = load_plugin(db => $cdb);
+    is(scalar @{ $q->{stderr} }, 2, 'and no line');
+
+    my $cdb2 = "$dir/conn2.db";
+    my ($p2, $q2) = load_plugin(db => $cdb2);
     $q2->{hooks} = { 'post-connection' => [{ name => 'connection_time' }, { name => 'qpstat' }] };
     run_hook($p2, $q2, 'connect', tx());
     run_hook($p2, $q2, 'post-connection', tx());
-    is($s->aggregate->conn_stats->{timed}, 2, 'with the connection_time plugin loaded, its log line is the record');
+    my $s2 = Qpstat::Store->open($cdb2);
+    is($s2->aggregate->conn_stats->{timed}, 1, 'with connection_time loaded the plugin records its measurement');
+    is(scalar @{ $q2->{stderr} }, 0, 'and logs nothing (connection_time does)');
+    # connection_time's own line (another value) pairs with it and wins
+    my $log2 = "$dir/conn2.log";
+    spew($log2, sprintf("\@40000000%08x%08x %d (post-connection) connection_time: 7.250 s.\n",
+        int(Time::HiRes::time()) + 10, 500, $$));
+    is($s2->import_logs($log2), 0, 'importing connection_time\'s line adds nothing');
+    my $cs2 = $s2->aggregate->conn_stats;
+    is($cs2->{timed}, 1, 'still one connection time');
+    ok(abs($cs2->{max} - 7.25) < 0.001, "the log's value replaced the plugin's ($cs2->{max} s)");
+    ($from_log) = Qpstat::Agg->new->add_file($log2)->report(format => 'csv', by => 'connection-time');
+    is($s2->report(format => 'csv', by => 'connection-time'), $from_log, 'store and log agree after the import');
+}
+
+# --- the accept of a forkserver child, hosts_allow's denial, the parent's waits
+{
+    my $max = sub { Qpstat::Plugin::forkserver_max_conn(join "\0", @_) };
+    is($max->(qw(/usr/bin/perl -Tw /usr/bin/qpsmtpd-forkserver -l 127.0.0.1 -p 2525 -c 40 -m 0)), 40, 'forkserver -c 40');
+    is($max->(qw(perl /usr/bin/qpsmtpd-forkserver --limit-connections=7)), 7, 'forkserver --limit-connections=7');
+    is($max->(qw(perl /usr/bin/qpsmtpd-forkserver -p 25)), 15, 'forkserver default: 15');
+    is($max->(qw(perl /usr/bin/qpsmtpd-prefork --children 4)), undef, 'not a forkserver: unknown');
+    is($max->(qw(perl /usr/bin/qpsmtpd-forkserver --bogus)), undef, 'an option the forkserver would refuse: unknown');
+
+    my $adb = "$dir/accept.db";
+    my ($p, $q) = load_plugin(db => $adb);
+    $p->{_qpstat}{max_conn} = 40;    # as register finds it in a forkserver
+    require Socket;
+    my $me = Socket::inet_aton('127.0.0.9');
+    # the parent: three children running, one of them from 127.0.0.9
+    run_hook($p, $q, 'pre-connection', undef, remote_ip => '127.0.0.9', max_conn_ip => 5,
+        child_addrs => [$me, Socket::inet_aton('127.0.0.2'), Socket::inet_aton('127.0.0.3')]);
+    pipe my $r, my $w or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $r;
+        local $ENV{TCPREMOTEIP} = '127.0.0.9';
+        local $ENV{TCPREMOTEHOST} = 'client.example';
+        run_hook($p, $q, 'connect', tx());
+        my $none = Qpstat::Store->open($adb, create => 1)->aggregate->conn_stats->{accepted};
+        run_hook($p, $q, 'queue', tx());
+        run_hook($p, $q, 'ok', tx(), 'queue::maildir', OK, 'Queued!');
+        run_hook($p, $q, 'post-connection', tx());
+        print {$w} join("\n", $none, @{ $q->{stderr} }), "\n";
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    my ($none, @lines) = map { chomp; $_ } <$r>;
+    waitpid $pid, 0;
+    is($none, 0, 'the accept waits for the connection\'s first record');
+    my $s = Qpstat::Store->open($adb);
+    my $cs = $s->aggregate->conn_stats;
+    is($cs->{accepted}, 1, 'the forkserver child records its accept');
+    is($cs->{peak}, 4, 'with the connections running before it (3/40: peak 4)');
+    is($cs->{limit}, 40, 'and the limit');
+    is($cs->{queue_accepted}, 1, 'with the queued record and the queue\'s acceptance');
+    is($s->info->{transactions}, 1, 'one transaction');
+    # the log: the forkserver's accept line, the plugin's lines, the reply
+    my $t = int(Time::HiRes::time()) + 10;
+    my @log = ("$pid Accepted connection 3/40 from 127.0.0.9 / client.example", @lines, "$pid 250 Queued! <x\@y>");
+    spew("$dir/accept.log", join '', map { sprintf "\@40000000%08x%08x %s\n", $t, 500, $_ } @log);
+    is($s->import_logs("$dir/accept.log"), 0, 'importing the log adds nothing');
+    my ($cl) = Qpstat::Agg->new->add_file("$dir/accept.log")->report(format => 'csv', by => 'connections');
+    is($s->report(format => 'csv', by => 'connections'), $cl, 'connections: store = log');
+
+    # the parent: hosts_allow refuses a sixth connection from 127.0.0.9
+    my $hdb = "$dir/hosts_allow.db";
+    my ($hp, $hq) = load_plugin(db => $hdb);
+    run_hook($hp, $hq, 'pre-connection', undef, remote_ip => '127.0.0.9', max_conn_ip => 5,
+        child_addrs => [($me) x 5]);
+    run_hook($hp, $hq, 'deny', FakeQP::Transaction->new(header => undef), 'hosts_allow', DENYSOFT,
+        'too many connections from 127.0.0.9, try again later');
+    my $hs = Qpstat::Store->open($hdb);
+    my $hc = $hs->aggregate->conn_stats;
+    is($hc->{hosts_allow}, 1, 'hosts_allow\'s denial is counted (its terse record)');
+    my @hl = (sprintf('%d (pre-connection) hosts_allow: fail: too many connections from 127.0.0.9 (6 > 5)', $$),
+        grep { /logterse/ } @{ $hq->{stderr} });
+    spew("$dir/hosts_allow.log", join '', map { sprintf "\@40000000%08x%08x %s\n", $t, 500, $_ } @hl);
+    is($hs->import_logs("$dir/hosts_allow.log"), 0, 'importing hosts_allow\'s line and the terse line adds nothing');
+    ($cl) = Qpstat::Agg->new->add_file("$dir/hosts_allow.log")->report(format => 'csv', by => 'connections');
+    is($hs->report(format => 'csv', by => 'connections'), $cl, 'connections: store = log');
+    run_hook($hp, $hq, 'deny', FakeQP::Transaction->new(header => undef), 'hosts_allow', DENY, 'Sorry, you are blocked');
+    is($hs->aggregate->conn_stats->{hosts_allow}, 2, 'a hosts_allow file rule counts too (logterse records it)');
+
+    # the parent's "Too many connections" waits, seen through warn()
+    my $wdb = "$dir/waits.db";
+    my ($wp, $wq) = load_plugin(db => $wdb);
+    $wp->{_qpstat}{max_conn} = 2;
+    my @seen;
+    local $SIG{__WARN__} = sub { push @seen, @_ };
+    Qpstat::Plugin::_watch_waits($wp);
+    my $wait = "$$ Too many connections: 2 >= 2.  Waiting one second.";
+    warn "$wait\n";
+    warn "something else\n";
+    is_deeply(\@seen, ["$wait\n", "something else\n"], 'warnings still go where they went');
+    is(Qpstat::Store->open($wdb)->aggregate->conn_stats->{too_many}, 1, 'the wait is recorded');
 }
 
 # --- the real queue plugin's acceptance

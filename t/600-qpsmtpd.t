@@ -143,6 +143,15 @@ sub run_once {
         %live = %{ $c || {} };
         is_deeply(\%live, \%PLAN, "$mode: the store shows every transaction immediately (qpsmtpd still running)")
             or diag("report --db:\n$r->{stdout}$r->{stderr}");
+        # case 9: the connection facts the plugin sees, live, as the log has them
+        my $cd = $h->qpstat('report', '--db', $db, '--by', 'connections', '--format', 'csv');
+        my $cl = $h->qpstat('report', '--by', 'connections', '--format', 'csv', $h->logdir);
+        is($cd->{stdout}, $cl->{stdout}, "$mode: --by connections of the store = of the log, before any import")
+            or diag("store:\n$cd->{stdout}$cd->{stderr}log:\n$cl->{stdout}");
+        # connection_time is loaded: the plugin's own measurements, one per logged line
+        my ($nd) = $h->qpstat('report', '--db', $db, '--by', 'connection-time', '--format', 'csv')->{stdout} =~ /^count,(\d+)/m;
+        my ($nl) = $h->qpstat('report', '--by', 'connection-time', '--format', 'csv', $h->logdir)->{stdout} =~ /^count,(\d+)/m;
+        ok(defined $nl && $nl > 0 && ($nd // -1) == $nl, "$mode: one connection time in the store per logged line, before any import (" . ($nd // 'none') . ' / ' . ($nl // 'none') . ')');
     }
     my $stop = $h->stop;
     note(sprintf "stopped in %.1f s", $stop);

@@ -161,6 +161,16 @@ sub run_phase {
         my $conns = $MESSAGES / $PER_CONN;
         if ($phase ne 'locked') { is($n, $conns, "$phase: the store has one connection time per connection ($conns)") }
         else { ok(defined $n && $n <= $conns, "$phase: the store has at most $conns connection times") or diag($ct->{stdout}) }
+        if ($phase ne 'locked') {
+            # case 9: without connection_time, the plugin logs and records each connection's time, and
+            # records each accept: the store's connection tables equal the log's before any import
+            for my $by ('connections', 'connection-time') {
+                my $sd = $h->qpstat('report', '--db', $db, '--by', $by, '--format', 'csv');
+                my $sl = $h->qpstat('report', '--by', $by, '--format', 'csv', $h->logdir);
+                is($sd->{stdout}, $sl->{stdout}, "$phase: --by $by of the store = of the log while qpsmtpd runs")
+                    or diag("store:\n$sd->{stdout}log:\n$sl->{stdout}");
+            }
+        }
     }
     my $warnings = () = $h->log_text =~ /: cannot record into /g;
     if ($phase eq 'locked') {

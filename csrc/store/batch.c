@@ -21,14 +21,18 @@
  * plugin that gives whole seconds) moves past the last id of its second. */
 static qps_status insert_at(qps_store *s, int insert, int last_key, int64_t key)
 {
-    sqlite3_stmt *q = s->stmt[insert];
+    sqlite3_stmt *q = qps_store_stmt(s, insert);
+    if (!q)
+        return QPS_EFORMAT;
     if (key == NO_KEY)
         sqlite3_bind_null(q, 1);
     else
         sqlite3_bind_int64(q, 1, key);
     int rc = qps_step_done(q);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        sqlite3_stmt *m = s->stmt[last_key];
+        sqlite3_stmt *m = qps_store_stmt(s, last_key);
+        if (!m)
+            return QPS_EFORMAT;
         sqlite3_bind_int64(m, 1, key);
         sqlite3_bind_int64(m, 2, key | ((INT64_C(1) << NSEC_BITS) - 1));
         rc = sqlite3_step(m);
@@ -110,12 +114,16 @@ static void bind_cells(sqlite3_stmt *q, int base, const row_batch *b, size_t row
  * MULTI_ROWS of them and none of their ids is taken, else one by one. */
 static qps_status flush_rows(qps_store *s, row_batch *b)
 {
+    if (!b->nrows)
+        return QPS_OK;
     qps_status st = QPS_OK;
     if (b->text.failed)
         st = qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
     bool one_by_one = st == QPS_OK && b->nrows < MULTI_ROWS;
-    if (st == QPS_OK && !one_by_one) {
-        sqlite3_stmt *m = s->stmt[b->multi];
+    sqlite3_stmt *m = st == QPS_OK && !one_by_one ? qps_store_stmt(s, b->multi) : NULL;
+    if (st == QPS_OK && !one_by_one && !m)
+        st = QPS_EFORMAT;
+    if (m) {
         for (size_t r = 0; r < b->nrows; r++) {
             int base = (int)r * b->ncols + 1;
             if (b->key[r] == NO_KEY)
@@ -130,8 +138,11 @@ static qps_status flush_rows(qps_store *s, row_batch *b)
         else if (rc != SQLITE_DONE)
             st = qps_store_fail(s, QPS_EIO, "cannot write the store");
     }
+    sqlite3_stmt *single = one_by_one && st == QPS_OK ? qps_store_stmt(s, b->single) : NULL;
+    if (one_by_one && st == QPS_OK && !single)
+        st = QPS_EFORMAT;
     for (size_t r = 0; one_by_one && r < b->nrows && st == QPS_OK; r++) {
-        bind_cells(s->stmt[b->single], 1, b, r);
+        bind_cells(single, 1, b, r);
         st = insert_at(s, b->single, b->last_key, b->key[r]);
     }
     b->nrows = 0;
@@ -182,7 +193,10 @@ qps_status store_insert_terse(qps_store *s, const qps_record *r, qps_str host, i
         cell_null(b, TX_DEDUP);
     else
         cell_int(b, TX_DEDUP, (int64_t)(store_terse_dedup(r) & DEDUP_MASK));
-    return end_row(s, b, ns == UNTIMED_NSEC ? NO_KEY : qps_time_key(t, ns), s->in_tx && source == QPS_SOURCE_IMPORT);
+    int64_t key = ns == UNTIMED_NSEC ? NO_KEY : qps_time_key(t, ns);
+    if (source == QPS_SOURCE_IMPORT)
+        qps_store_note_imported(s, key);
+    return end_row(s, b, key, s->in_tx && source == QPS_SOURCE_IMPORT);
 }
 
 qps_status store_write_held(qps_store *s, held_record *h, int queue_ok)
@@ -234,7 +248,7 @@ qps_status store_insert_fact(qps_store *s, const fact_row *f)
         cell_null(b, CN_END_NSEC);
     }
     cell_int(b, CN_SOURCE, f->source);
-    /* facts that cannot have a twin carry no dedup */
+    /* only live facts carry a dedup: an import looks for them by it */
     if (f->has_dedup)
         cell_int(b, CN_DEDUP, (int64_t)(f->dedup & DEDUP_MASK));
     else
@@ -242,6 +256,8 @@ qps_status store_insert_fact(qps_store *s, const fact_row *f)
     int64_t key = f->end_time                   ? qps_time_key(*f->end_time, f->end_nsec)
                   : f->nsec == UNTIMED_NSEC ? NO_KEY
                                             : qps_time_key(f->time, f->nsec);
+    if (f->source == QPS_SOURCE_IMPORT)
+        qps_store_note_imported(s, key);
     return end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
 }
 
@@ -268,7 +284,7 @@ static qps_status flush_all(qps_store *s)
         if (st == QPS_OK)
             st = rst;
     }
-    return st;
+    return st == QPS_OK ? qps_store_save_imported(s) : st;
 }
 
 /* Writes the rows still waiting: held records, accepts whose connections
@@ -284,6 +300,7 @@ qps_status qps_store_flush_pending(qps_store *s)
 
 void qps_store_discard_pending(qps_store *s)
 {
+    qps_store_imported_reset(s);
     s->npending = s->nheld = 0;
     for (int t = 0; t < 2; t++) {
         s->rows[t]->nrows = 0;

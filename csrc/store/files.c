@@ -7,7 +7,9 @@
 
 qps_status qps_store_file_offset(qps_store *s, const qps_file_id *id, int64_t *offset)
 {
-    sqlite3_stmt *q = s->stmt[ST_FILE_GET];
+    sqlite3_stmt *q = qps_store_stmt(s, ST_FILE_GET);
+    if (!q)
+        return QPS_EFORMAT;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)id->head_hash);
     int rc = sqlite3_step(q);
     *offset = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
@@ -20,9 +22,11 @@ qps_status qps_store_file_offset(qps_store *s, const qps_file_id *id, int64_t *o
 qps_status qps_store_file_progress(qps_store *s, const qps_file_id *id, const char *name, int64_t offset,
                                    uint64_t lines_read, uint64_t lines_invalid)
 {
-    sqlite3_stmt *q = s->stmt[ST_FILE_SET];
-    if (!q)
+    if (s->readonly)
         return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
+    sqlite3_stmt *q = qps_store_stmt(s, ST_FILE_SET);
+    if (!q)
+        return QPS_EFORMAT;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)id->head_hash);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)id->inode);
     sqlite3_bind_text(q, 3, name, -1, SQLITE_TRANSIENT);

@@ -54,16 +54,27 @@ static const statement statements[ST_COUNT_] = {
     [ST_FIND_LOGGED_TX] = {SQL_SELECT, TB_TRANSACTIONS,
                            "WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 AND source != 2 AND twin = 0 ORDER BY id", true},
     [ST_FIND_LOGGED_CONN] = {SQL_TEXT, 0,
-                             "SELECT id FROM connections WHERE id BETWEEN ?2 AND ?3 AND dedup = ?1 "
-                             "AND source != 2 AND twin = 0 LIMIT 1",
+                             "SELECT id FROM connections WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 AND kind = ?4 "
+                             "AND source != 2 AND twin & 1 = 0 LIMIT 1",
                              true},
+    /* a connection time alone, or folded into its accept */
+    [ST_FIND_LOGGED_CT] = {SQL_TEXT, 0,
+                           "SELECT id FROM connections WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 "
+                           "AND (kind = 'connection_time' OR (kind = 'accept' AND millis IS NOT NULL)) "
+                           "AND source != 2 AND twin & 2 = 0 LIMIT 1",
+                           true},
     [ST_TWIN_TX] = {SQL_TEXT, 0, "UPDATE transactions SET twin = 1 WHERE id = ?", true},
     [ST_FIND_LOGGED_QUEUED] = {SQL_TEXT, 0,
                                "SELECT id FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 "
                                "AND queue_ok = 1 AND source != 2 LIMIT 1",
                                true},
     [ST_MARK_QUEUED] = {SQL_TEXT, 0, "UPDATE transactions SET queue_ok = 2 WHERE id = ?", true},
-    [ST_TWIN_CONN] = {SQL_TEXT, 0, "UPDATE connections SET twin = 1 WHERE id = ?", true},
+    [ST_TWIN_CONN_BIT] = {SQL_TEXT, 0, "UPDATE connections SET twin = twin | ?2 WHERE id = ?1", true},
+    /* the log's copy came second: its values replace the plugin's */
+    [ST_TWIN_CONN_LOGGED] = {SQL_TEXT, 0,
+                             "UPDATE connections SET twin = 1, running = ?2, max = ?3, "
+                             "millis = coalesce(?4, millis), ip = coalesce(?5, ip) WHERE id = ?1",
+                             true},
     [ST_FILE_GET] = {SQL_TEXT, 0, "SELECT offset FROM files WHERE head_hash = ?", false},
     [ST_FILE_SET] = {SQL_TEXT, 0,
                      "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
@@ -72,6 +83,16 @@ static const statement statements[ST_COUNT_] = {
                      "lines_read = lines_read + ?5, lines_invalid = lines_invalid + ?6, "
                      "updated = strftime('%s','now')",
                      true},
+    [ST_MARK_GET] = {SQL_TEXT, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'imported_until'", true},
+    [ST_MARK_SET] = {SQL_TEXT, 0,
+                     "INSERT INTO meta (key, value) VALUES ('imported_until', ?1) "
+                     "ON CONFLICT(key) DO UPDATE SET value = ?1",
+                     true},
+    [ST_MARK_SCAN_TX] = {SQL_TEXT, 0,
+                         "SELECT id FROM transactions WHERE source != 2 AND nsec >= 0 ORDER BY id DESC LIMIT 1", true},
+    [ST_MARK_SCAN_CONN] = {SQL_TEXT, 0,
+                           "SELECT id FROM connections WHERE source != 2 AND nsec >= 0 ORDER BY id DESC LIMIT 1",
+                           true},
 };
 
 static void statement_sql(const statement *st, qps_buf *out)
@@ -345,19 +366,32 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
          * milliseconds. Writers checkpoint as the WAL grows instead. */
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
-    for (int i = 0; st == QPS_OK && i < ST_COUNT_; i++) {
-        if (readonly && statements[i].writes)
-            continue;
-        qps_buf sql = {0};
-        statement_sql(&statements[i], &sql);
-        if (sql.failed)
-            st = QPS_ENOMEM;
-        else if (sqlite3_prepare_v3(s->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
-                 SQLITE_OK)
-            st = qps_store_fail(s, QPS_EFORMAT, "not a qpstat store");
-        qps_buf_release(&sql);
-    }
+    s->readonly = readonly;
     return st;
+}
+
+/* Statements are prepared on first use: a qpsmtpd child opens the store
+ * for a few records, and preparing every statement (the multi-row INSERTs
+ * of an import above all) was most of its opening. */
+sqlite3_stmt *qps_store_stmt(qps_store *s, int i)
+{
+    if (s->stmt[i])
+        return s->stmt[i];
+    if (s->readonly && statements[i].writes) {
+        qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
+        return NULL;
+    }
+    qps_buf sql = {0};
+    statement_sql(&statements[i], &sql);
+    if (sql.failed)
+        qps_store_set_error(s, QPS_ENOMEM, "out of memory");
+    else if (sqlite3_prepare_v3(s->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=
+             SQLITE_OK) {
+        qps_store_fail(s, QPS_EFORMAT, "not a qpstat store");
+        s->stmt[i] = NULL;
+    }
+    qps_buf_release(&sql);
+    return s->stmt[i];
 }
 
 static void detach(qps_store *s)

@@ -12,7 +12,7 @@
 qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
 {
     *removed = 0;
-    if (!s->stmt[ST_ADD_TX])
+    if (s->readonly)
         return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
     bool own_tx = !s->in_tx;
     qps_status st = own_tx ? qps_store_begin(s) : qps_store_flush_pending(s);

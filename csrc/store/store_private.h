@@ -81,12 +81,18 @@ enum {
     ST_FIND_LIVE_CONN,
     ST_FIND_LOGGED_TX,
     ST_FIND_LOGGED_CONN,
+    ST_FIND_LOGGED_CT,
     ST_TWIN_TX,
-    ST_TWIN_CONN,
+    ST_TWIN_CONN_BIT,
+    ST_TWIN_CONN_LOGGED,
     ST_FIND_LOGGED_QUEUED,
     ST_MARK_QUEUED,
     ST_FILE_GET,
     ST_FILE_SET,
+    ST_MARK_GET,
+    ST_MARK_SET,
+    ST_MARK_SCAN_TX,
+    ST_MARK_SCAN_CONN,
     ST_COUNT_
 };
 
@@ -152,8 +158,13 @@ struct qps_store {
     live_gap gap[2];    /* transactions, connections */
     char error[512];
     char *prefix;       /* logterse prefix, NULL for the default */
+    bool readonly;
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
+    /* the highest id of imported rows (imported.c): as stored, and as
+     * this transaction brings them; valid within one write transaction */
+    bool imported_valid;
+    int64_t imported_saved, imported_new;
     int busy_ms;        /* how long a lock held by another process is waited for */
     int64_t busy_since; /* when the current wait began (ns, monotonic) */
     uint32_t busy_rng;  /* spreads the waiters' retries */
@@ -185,6 +196,10 @@ typedef struct {
  * QPS_EIO what SQLite's error says (QPS_EBUSY, QPS_EREADONLY, QPS_ENOMEM). */
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what);
 int qps_store_exec(qps_store *s, const char *sql);
+/* Statement i (ST_*), prepared on first use; NULL with the store's error
+ * set when it cannot be (a write statement of a read-only store; not a
+ * qpstat store; out of memory). Owned by the store. */
+sqlite3_stmt *qps_store_stmt(qps_store *s, int i);
 /* Writes the rows an import keeps back (held records, waiting accepts,
  * gathered rows): before the commit and before any read. */
 qps_status qps_store_flush_pending(qps_store *s);
@@ -206,6 +221,17 @@ static inline void store_span_note(qps_store *s, int64_t t)
  * (its key in the files table) and of all logs; call it with the file's
  * progress, inside the transaction. */
 qps_status store_span_commit(qps_store *s, int64_t file);
+
+/* imported.c: the highest id (time key) of any imported timed row, so
+ * that a live record whose window lies above it skips the search for a
+ * logged twin. note: an imported row with this key is written (NO_KEY:
+ * none); until: the mark, -1 when nothing was imported; save: stores what
+ * this transaction raised (before its commit); reset: at the start and
+ * end of a write transaction. */
+void qps_store_note_imported(qps_store *s, int64_t key);
+qps_status qps_store_imported_until(qps_store *s, int64_t *until);
+qps_status qps_store_save_imported(qps_store *s);
+void qps_store_imported_reset(qps_store *s);
 
 /* ---- batch.c: rows into their tables ---- */
 

@@ -14,7 +14,7 @@ qps_status qps_store_begin(qps_store *s)
 {
     if (s->in_tx)
         return qps_store_set_error(s, QPS_ESTATE, "a transaction is already open");
-    if (!s->stmt[ST_ADD_TX])
+    if (s->readonly)
         return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
     if (qps_store_exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot lock the store");
@@ -22,6 +22,7 @@ qps_status qps_store_begin(qps_store *s)
     s->tx_failed = false;
     s->span.valid = false;
     s->gap[0].valid = s->gap[1].valid = false; /* others may have written since */
+    qps_store_imported_reset(s);
     return QPS_OK;
 }
 

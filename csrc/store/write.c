@@ -25,7 +25,9 @@ static qps_status live_rows_near(qps_store *s, bool tx, int64_t t, bool *near)
     *near = false;
     if (s->in_tx && gap->valid && t >= gap->lo && t <= gap->hi)
         return QPS_OK;
-    sqlite3_stmt *live = s->stmt[tx ? ST_LIVE_TX : ST_LIVE_CONN];
+    sqlite3_stmt *live = qps_store_stmt(s, tx ? ST_LIVE_TX : ST_LIVE_CONN);
+    if (!live)
+        return QPS_EFORMAT;
     sqlite3_bind_int64(live, 1, qps_sat_add(t, -DEDUP_WINDOW));
     int rc = sqlite3_step(live);
     bool none = rc == SQLITE_ROW && sqlite3_column_type(live, 0) == SQLITE_NULL;
@@ -40,9 +42,22 @@ static qps_status live_rows_near(qps_store *s, bool tx, int64_t t, bool *near)
     return QPS_OK;
 }
 
-/* Runs a lookup whose first column is the id of a twin; marks it paired. */
-static qps_status mark_found(qps_store *s, bool tx, sqlite3_stmt *find, bool *found)
+/* Can an imported row lie in a live record's window around t? Not when
+ * every imported row is older (imported.c). */
+static qps_status imported_near(qps_store *s, int64_t t, bool *near)
 {
+    int64_t until;
+    qps_status st = qps_store_imported_until(s, &until);
+    *near = st != QPS_OK || until >= qps_second_key(qps_sat_add(t, -DEDUP_WINDOW));
+    return st;
+}
+
+/* Runs a lookup whose first column is the id of a twin transaction;
+ * marks it paired. */
+static qps_status mark_found(qps_store *s, sqlite3_stmt *find, bool *found)
+{
+    if (!find)
+        return QPS_EFORMAT;
     int rc = sqlite3_step(find);
     sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
     sqlite3_reset(find);
@@ -50,7 +65,9 @@ static qps_status mark_found(qps_store *s, bool tx, sqlite3_stmt *find, bool *fo
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
     *found = rc == SQLITE_ROW;
     if (*found) {
-        sqlite3_stmt *mark = s->stmt[tx ? ST_TWIN_TX : ST_TWIN_CONN];
+        sqlite3_stmt *mark = qps_store_stmt(s, ST_TWIN_TX);
+        if (!mark)
+            return QPS_EFORMAT;
         sqlite3_bind_int64(mark, 1, id);
         if (qps_step_done(mark) != SQLITE_DONE)
             return qps_store_fail(s, QPS_EIO, "cannot write the store");
@@ -92,13 +109,20 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
         bool near;
         if ((st = live_rows_near(s, true, t, &near)) != QPS_OK || !near)
             return st;
-        sqlite3_stmt *find = s->stmt[ST_FIND_LIVE_TX];
+        sqlite3_stmt *find = qps_store_stmt(s, ST_FIND_LIVE_TX);
+        if (!find)
+            return QPS_EFORMAT;
         sqlite3_bind_int64(find, 1, (sqlite3_int64)(store_terse_dedup(r) & DEDUP_MASK));
         sqlite3_bind_int64(find, 2, qps_sat_add(t, -DEDUP_WINDOW));
         sqlite3_bind_int64(find, 3, qps_sat_add(t, DEDUP_WINDOW));
-        return mark_found(s, true, find, found);
+        return mark_found(s, find, found);
     }
-    sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_TX];
+    bool near;
+    if ((st = imported_near(s, t, &near)) != QPS_OK || !near)
+        return st;
+    sqlite3_stmt *q = qps_store_stmt(s, ST_FIND_LOGGED_TX);
+    if (!q)
+        return QPS_EFORMAT;
     sqlite3_bind_int64(q, 1, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
     sqlite3_bind_int64(q, 2, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
     sqlite3_bind_int64(q, 3, r->pid);
@@ -115,31 +139,77 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
     if (!id)
         return QPS_OK;
     *found = true;
-    sqlite3_stmt *mark = s->stmt[ST_TWIN_TX];
+    sqlite3_stmt *mark = qps_store_stmt(s, ST_TWIN_TX);
+    if (!mark)
+        return QPS_EFORMAT;
     sqlite3_bind_int64(mark, 1, id);
     return qps_step_done(mark) == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
 }
 
-/* The same for a connection fact, by its dedup hash. */
-static qps_status pair_fact(qps_store *s, uint64_t dedup, int64_t t, int source, bool *found)
+/* The same for a connection fact: a twin is a fact of the same kind and
+ * process close in time, not yet paired (the plugin's copy of a line and
+ * the log's may differ in their numbers: its own measurement of the
+ * connection time, its note of the queue's OK). When the log's copy comes
+ * second, its values replace the plugin's: after an import the store
+ * holds what the log says. An imported accept folded with its connection
+ * time holds two facts, each paired on its own (twin bits 1 and 2). */
+static qps_status pair_fact(qps_store *s, const qps_record *r, uint64_t dedup, int64_t t, int source,
+                            bool *found)
 {
     *found = false;
-    sqlite3_stmt *find;
+    bool near;
+    qps_status st;
+    sqlite3_stmt *find, *mark;
+    int bit = 1;
     if (source == QPS_SOURCE_IMPORT) {
-        bool near;
-        qps_status st = live_rows_near(s, false, t, &near);
-        if (st != QPS_OK || !near)
+        if ((st = live_rows_near(s, false, t, &near)) != QPS_OK || !near)
             return st;
-        find = s->stmt[ST_FIND_LIVE_CONN];
+        if (!(find = qps_store_stmt(s, ST_FIND_LIVE_CONN)) || !(mark = qps_store_stmt(s, ST_TWIN_CONN_LOGGED)))
+            return QPS_EFORMAT;
+        sqlite3_bind_int64(find, 1, (sqlite3_int64)(dedup & DEDUP_MASK));
         sqlite3_bind_int64(find, 2, qps_sat_add(t, -DEDUP_WINDOW));
         sqlite3_bind_int64(find, 3, qps_sat_add(t, DEDUP_WINDOW));
     } else {
-        find = s->stmt[ST_FIND_LOGGED_CONN];
-        sqlite3_bind_int64(find, 2, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
-        sqlite3_bind_int64(find, 3, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
+        if ((st = imported_near(s, t, &near)) != QPS_OK || !near)
+            return st;
+        bool ct = r->kind == QPS_KIND_CONN_TIME;
+        if (!(find = qps_store_stmt(s, ct ? ST_FIND_LOGGED_CT : ST_FIND_LOGGED_CONN)) ||
+            !(mark = qps_store_stmt(s, ST_TWIN_CONN_BIT)))
+            return QPS_EFORMAT;
+        sqlite3_bind_int64(find, 1, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
+        sqlite3_bind_int64(find, 2, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
+        sqlite3_bind_int64(find, 3, r->pid);
+        if (ct)
+            bit = 2;
+        else {
+            const char *kind = r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind);
+            sqlite3_bind_text(find, 4, kind, -1, SQLITE_STATIC);
+        }
     }
-    sqlite3_bind_int64(find, 1, (sqlite3_int64)(dedup & DEDUP_MASK));
-    return mark_found(s, false, find, found);
+    int rc = sqlite3_step(find);
+    sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+    sqlite3_reset(find);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (rc != SQLITE_ROW)
+        return QPS_OK;
+    *found = true;
+    sqlite3_bind_int64(mark, 1, id);
+    if (source == QPS_SOURCE_IMPORT) {
+        sqlite3_bind_int64(mark, 2, r->running);
+        sqlite3_bind_int64(mark, 3, r->max);
+        if (r->kind == QPS_KIND_CONN_TIME)
+            sqlite3_bind_int64(mark, 4, (sqlite3_int64)r->millis);
+        else
+            sqlite3_bind_null(mark, 4);
+        if (r->remote_ip.len)
+            sqlite3_bind_text(mark, 5, r->remote_ip.ptr, (int)r->remote_ip.len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(mark, 5);
+    } else {
+        sqlite3_bind_int64(mark, 2, bit);
+    }
+    return qps_step_done(mark) == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
 }
 
 static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
@@ -150,7 +220,7 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
 {
     if (added)
         *added = 0;
-    if (!s->stmt[ST_ADD_TX])
+    if (s->readonly)
         return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
     if (s->in_tx) {
         qps_status st = add_record(s, r, server, unix_sec, nsec, source, added);
@@ -266,22 +336,14 @@ static bool hold_accept(qps_store *s, const qps_record *r, qps_str host, int64_t
 static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int source,
                            bool *stored)
 {
-    /* a connection time and a queue acceptance are paired by process
-     * alone: the plugin's own measurement and connection_time's log line
-     * differ by a few ms, its note of the queue's OK and qpsmtpd's reply
-     * differ in wording */
-    bool by_pid = r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
-    /* the plugin never records accepts or waits (they are logged by the
-     * server core), so only the other facts can have twins */
-    bool may_twin = r->kind == QPS_KIND_HOSTS_ALLOW || r->kind == QPS_KIND_CONN_TIME || r->kind == QPS_KIND_REPLY;
-    uint64_t dedup = !may_twin ? 0
-                               : (by_pid ? 0 : qps_hash_bytes(r->message.ptr, r->message.len)) ^
-                                     ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
+    /* every fact the plugin records may have a twin in the log, found by
+     * kind and process (pair_fact); live rows carry that as their dedup */
+    uint64_t dedup = ((uint64_t)r->pid * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)r->kind;
     bool folding = s->in_tx && source == QPS_SOURCE_IMPORT;
     qps_status st;
     bool found;
     held_record *h = folding ? find_held(s, r->pid) : NULL;
-    if (may_twin && ((st = pair_fact(s, dedup, t, source, &found)) != QPS_OK || found)) {
+    if ((st = pair_fact(s, r, dedup, t, source, &found)) != QPS_OK || found) {
         if (h && st == QPS_OK)
             st = store_write_held(s, h, 0);
         return st;
@@ -295,10 +357,16 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
             return st;
         }
     }
-    if (r->kind == QPS_KIND_REPLY && source != QPS_SOURCE_IMPORT) {
+    bool near = false;
+    if (r->kind == QPS_KIND_REPLY && source != QPS_SOURCE_IMPORT && (st = imported_near(s, t, &near)) != QPS_OK)
+        return st;
+    if (near) {
         /* the plugin's note of the queue's OK: is the log's reply already
          * stored with its record? */
-        sqlite3_stmt *q = s->stmt[ST_FIND_LOGGED_QUEUED];
+        sqlite3_stmt *q = qps_store_stmt(s, ST_FIND_LOGGED_QUEUED);
+        sqlite3_stmt *mark = qps_store_stmt(s, ST_MARK_QUEUED);
+        if (!q || !mark)
+            return QPS_EFORMAT;
         sqlite3_bind_int64(q, 1, qps_second_key(qps_sat_add(t, -DEDUP_WINDOW)));
         sqlite3_bind_int64(q, 2, qps_second_key(qps_sat_add(t, DEDUP_WINDOW + 1)));
         sqlite3_bind_int64(q, 3, r->pid);
@@ -308,8 +376,8 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return qps_store_fail(s, QPS_EIO, "cannot read the store");
         if (rc == SQLITE_ROW) {
-            sqlite3_bind_int64(s->stmt[ST_MARK_QUEUED], 1, id);
-            return qps_step_done(s->stmt[ST_MARK_QUEUED]) == SQLITE_DONE ? QPS_OK
+            sqlite3_bind_int64(mark, 1, id);
+            return qps_step_done(mark) == SQLITE_DONE ? QPS_OK
                                                                      : qps_store_fail(s, QPS_EIO, "cannot write the store");
         }
     }
@@ -331,15 +399,13 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
     }
     fact_row f = {r->kind == QPS_KIND_REPLY ? "queued" : qps_kind_name(r->kind), t, ns, host,
                   r->remote_ip.len ? r->remote_ip : qps_slice(NULL, 0), r->pid, r->running, r->max,
-                  r->kind == QPS_KIND_CONN_TIME, may_twin, r->millis, dedup, NULL, 0, source};
+                  r->kind == QPS_KIND_CONN_TIME, source != QPS_SOURCE_IMPORT, r->millis, dedup, NULL, 0, source};
     if (r->kind == QPS_KIND_CONN_TIME && a && ns != UNTIMED_NSEC && t >= a->time &&
         (uint64_t)t - (uint64_t)a->time <= FOLD_SPAN) {
         /* one row for the connection: the accept with its time */
         fact_row folded = store_accept_row(a);
         folded.has_millis = true;
         folded.millis = r->millis;
-        folded.has_dedup = true;
-        folded.dedup = dedup;
         folded.end_time = &t;
         folded.end_nsec = ns;
         st = store_insert_fact(s, &folded);

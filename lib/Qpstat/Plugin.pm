@@ -9,7 +9,7 @@ our $VERSION = '0.1.0';
 
 # Values of Qpsmtpd::Constants (fixed by qpsmtpd since 0.2x), so that this
 # module loads and is tested without qpsmtpd installed.
-use constant { OK => 900, DECLINED => 909, LOGWARN => 4, LOGALERT => 1 };
+use constant { OK => 900, DECLINED => 909, LOGINFO => 6, LOGWARN => 4, LOGALERT => 1 };
 my %LOG_LEVEL = (
     LOGDEBUG => 7, LOGINFO => 6, LOGNOTICE => 5, LOGWARN => 4,
     LOGERROR => 3, LOGCRIT => 2, LOGALERT  => 1, LOGEMERG => 0, LOGRADAR => 0,
@@ -70,24 +70,88 @@ sub register {
             $st->{db} = undef;
         };
     }
+    if ($st->{db}) {
+        $st->{max_conn} = forkserver_max_conn();
+        _watch_waits($plugin) if defined $st->{max_conn};
+    }
     return;
+}
+
+# The -c of the qpsmtpd-forkserver this process is (it logs "Accepted
+# connection n/M" with it), parsed from its command line as the forkserver
+# parses it; undef for any other server or a command line it cannot read.
+sub forkserver_max_conn {
+    my ($cmdline) = @_;
+    unless (defined $cmdline) {
+        return undef unless $0 =~ m{(?:\A|/)qpsmtpd-forkserver\z};
+        open my $fh, '<', "/proc/$$/cmdline" or return undef;
+        local $/;
+        $cmdline = <$fh>;
+        close $fh;
+        return undef unless defined $cmdline;
+    }
+    my @argv = split /\0/, $cmdline;
+    # perl [switches] /usr/bin/qpsmtpd-forkserver [options]
+    shift @argv while @argv && $argv[0] !~ m{(?:\A|/)qpsmtpd-forkserver\z};
+    return undef unless @argv;
+    shift @argv;
+    require Getopt::Long;
+    my $max = 15;    # the forkserver's default
+    my (@any, $flag);
+    my $p = Getopt::Long::Parser->new(config => ['no_ignore_case']);
+    local $SIG{__WARN__} = sub { };
+    $p->getoptionsfromarray(\@argv, 'h|help' => \$flag, 'l|listen-address=s' => \@any,
+        'c|limit-connections=i' => \$max, 'm|max-from-ip=i' => \$flag, 'p|port=s' => \@any,
+        'u|user=s' => \$flag, 'pid-file=s' => \$flag, 'd|detach' => \$flag, 'H|no-rdns' => \$flag)
+      or return undef;
+    return $max =~ /\A[0-9]+\z/ ? $max : undef;
+}
+
+# The forkserver's parent logs its "Too many connections" waits through
+# warn() (qpsmtpd's built-in logger) and runs no hook meanwhile: a warn
+# handler sees the line, records it, and prints it as warn would have.
+sub _watch_waits {
+    my ($plugin) = @_;
+    my $st   = $plugin->{_qpstat};
+    my $prev = $SIG{__WARN__};
+    $SIG{__WARN__} = sub {
+        my ($msg) = @_;
+        if ($$ == $st->{master_pid} && defined $msg && $msg =~ /\A(\d+ Too many connections: \d+ >= \d+\.  Waiting one second\.)\n\z/) {
+            my $line = $1;
+            eval { _record($plugin, $line); 1 };
+        }
+        if (ref $prev eq 'CODE') { $prev->(@_) }
+        else                     { print STDERR @_ }
+    };
+    return;
+}
+
+# Would qpsmtpd's logger print a line of this level?
+sub _logged {
+    my ($plugin, $level) = @_;
+    my $qp = $plugin->qp;
+    no warnings 'once';
+    my $trace = $qp && $qp->can('trace_level') ? $qp->trace_level : $Qpsmtpd::TraceLevel;
+    return !defined $trace || $level <= $trace;
 }
 
 # hook_deny: logterse's record of a denial.
 sub deny {
     my ($plugin, $transaction, $prev_plugin, $retval, $return_text) = @_;
+    _accept_fact($plugin) if $plugin->{_qpstat}{pre};
     my $disposition = join($FS, $prev_plugin // '', $retval // '', $return_text // '');
     return _log_terse($plugin, $transaction, $disposition);
 }
 
-# hook_queue: logterse's record of a queued message.
+# hook_queue: logterse's record of a queued message. It goes into the
+# store with the queue's acceptance (hook_ok), in one transaction.
 sub queue {
     my ($plugin, $transaction) = @_;
     my $header = $transaction ? $transaction->header : undef;
     my $msg_id = ($header ? $header->get('Message-Id') : undef) || '';
     $msg_id =~ s/[\r\n].*//s;                             # don't allow newlines in the Message-Id here
     $msg_id = "<$msg_id>" unless $msg_id =~ /^<.*>$/;    # surround in <>'s
-    return _log_terse($plugin, $transaction, "queued$FS$FS$msg_id");
+    return _log_terse($plugin, $transaction, "queued$FS$FS$msg_id", 1);
 }
 
 # The fields of logterse 1.1, byte for byte: the five connection and
@@ -124,25 +188,51 @@ sub stderr_line {
 }
 
 sub _log_terse {
-    my ($plugin, $transaction, $disposition) = @_;
+    my ($plugin, $transaction, $disposition, $later) = @_;
     my $st   = $plugin->{_qpstat};
     my $text = terse_text($plugin, $transaction, $disposition);
     my $hook = $plugin->hook_name;
     # Plugin::log would print our own plugin name: qpsmtpd prints the name
     # it is given, so name the plugin logterse's (or the configured) name.
     $plugin->qp->varlog($st->{loglevel}, $hook, $st->{name}, $st->{prefix}, $text);
-    _record($plugin, stderr_line($hook, $st->{name}, $st->{prefix}, $text)) if $st->{db};
+    _record($plugin, stderr_line($hook, $st->{name}, $st->{prefix}, $text), $later) if $st->{db};
     return DECLINED;
 }
 
 # hook_pre_connection (forkserver/prefork: runs before the child is forked,
-# so the child inherits the time) and hook_connect (tcpserver mode).
+# so the child inherits the time and the connections running) and
+# hook_connect
+# (tcpserver mode; in a forkserver child, the accept qpsmtpd logged).
 sub connection_start {
-    my ($plugin) = @_;
+    my ($plugin, %args) = @_;
     my $st = $plugin->{_qpstat} or return DECLINED;
-    return DECLINED if $plugin->hook_name && $plugin->hook_name eq 'connect' && $st->{conn_start};
+    my $hook = $plugin->hook_name // '';
+    _accept_fact($plugin) if $st->{pre};
+    if ($hook eq 'pre-connection') {
+        my @children = ref $args{child_addrs} eq 'ARRAY' ? @{ $args{child_addrs} } : ();
+        $st->{conn_start} = Time::HiRes::time();
+        $st->{pre} = { pid => $$, running => scalar @children, time => $st->{conn_start} };
+        return DECLINED;
+    }
+    return DECLINED if $hook eq 'connect' && $st->{conn_start};
     $st->{conn_start} = Time::HiRes::time();
     return DECLINED;
+}
+
+# In a forkserver child, at its first hook (connect, or the deny of a
+# connect plugin before ours): the "Accepted connection n/M from IP /
+# HOST" line the forkserver logged after the fork, timed at the fork and
+# kept to go into the store with the connection's first record.
+sub _accept_fact {
+    my ($plugin) = @_;
+    my $st  = $plugin->{_qpstat};
+    my $pre = $st->{pre};
+    return unless $pre && $pre->{pid} != $$;
+    delete $st->{pre};
+    return unless $st->{db} && defined $st->{max_conn} && $pre->{pid} == getppid() && _logged($plugin, LOGINFO);
+    my ($ip, $host) = ($ENV{TCPREMOTEIP} // '', $ENV{TCPREMOTEHOST} // '');
+    _record($plugin, "$$ Accepted connection $pre->{running}/$st->{max_conn} from $ip / $host", 1, $pre->{time});
+    return;
 }
 
 # hook_ok: the real queue plugin accepted the message (logterse's "queued"
@@ -152,27 +242,38 @@ sub queue_ok {
     my ($plugin, $transaction, $prev_plugin, $rc) = @_;
     my $st = $plugin->{_qpstat} or return DECLINED;
     return DECLINED unless $st->{db} && defined $prev_plugin && $prev_plugin =~ /^queue::/ && defined $rc && $rc == OK;
-    _record($plugin, "$$ 250 Queued! (by $prev_plugin)");
+    _record($plugin, "$$ 250 Queued! (by $prev_plugin)");    # with the queued record kept
     return DECLINED;
 }
 
-# hook_post_connection: the connection's time, as the connection_time
-# plugin would log it, into the store only. When connection_time itself is
-# loaded its log line is the record (imported later), so nothing is stored
-# here: one connection, one connection time. Then every record still kept
-# goes in: the client has its answer, so a locked store is waited for
-# END_TRIES times busy_ms before they are given up.
+# hook_post_connection: the connection's time. One rule, whatever the
+# set-up: a connection time is a line of the log, and the store holds the
+# same. Without the connection_time plugin (stock Debian) this plugin logs
+# the line connection_time would ("(post-connection) connection_time:
+# N.NNN s.", at its own loglevel) and records it; with connection_time
+# loaded, it records its own measurement of the same connection, which
+# `qpstat import` pairs with connection_time's line (same process), the
+# logged value replacing it. Then every record still kept goes in: the
+# client has its answer, so a locked store is waited for END_TRIES times
+# busy_ms before they are given up.
 sub connection_end {
     my ($plugin) = @_;
     my $st = $plugin->{_qpstat} or return DECLINED;
+    _accept_fact($plugin) if $st->{pre};
     my $start = delete $st->{conn_start};
-    return DECLINED unless $st->{db};
-    if ($start && !_has_connection_time_plugin($plugin)) {
-        my $line = stderr_line('post-connection', 'connection_time', sprintf '%.3f s.', Time::HiRes::time() - $start);
-        my $kept = _kept($st);
-        push @$kept, [$line, Time::HiRes::time()] if @$kept < KEPT_MAX;
+    if ($start && $st->{db}) {
+        my $text = sprintf '%.3f s.', Time::HiRes::time() - $start;
+        my $line;
+        if (_has_connection_time_plugin($plugin)) {
+            $line = stderr_line('post-connection', 'connection_time', $text) if _logged($plugin, LOGINFO);
+        }
+        else {
+            $plugin->qp->varlog($st->{loglevel}, 'post-connection', 'connection_time', $text);
+            $line = stderr_line('post-connection', 'connection_time', $text) if _logged($plugin, $st->{loglevel});
+        }
+        _record($plugin, $line, 1) if $line;
     }
-    _flush($plugin, END_TRIES, 1);
+    _flush($plugin, END_TRIES, 1) if $st->{db};
     return DECLINED;
 }
 
@@ -196,15 +297,18 @@ my @STATES;
 # cost one warning per process (again after a success); their lines stay
 # in the log for `qpstat import`.
 sub _record {
-    my ($plugin, $line) = @_;
+    my ($plugin, $line, $later, $time) = @_;
     my $st = $plugin->{_qpstat};
     _kept($st);
     if (@{ $st->{kept} } < KEPT_MAX) {
-        push @{ $st->{kept} }, [$line, Time::HiRes::time()];
+        push @{ $st->{kept} }, [$line, $time // Time::HiRes::time()];
     }
     else {
         _give_up($plugin, $st, 'more than ' . KEPT_MAX . ' records wait for a locked store', 1);
     }
+    # kept for the next record of the connection (one transaction for
+    # both), except in the parent, whose next record may never come
+    return 1 if $later && $$ != $st->{master_pid};
     return _flush($plugin, 1);
 }
 
