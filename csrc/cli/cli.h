@@ -176,6 +176,8 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
 /* After the options: a range whose --since is not before its --until
  * selects nothing, so it is a usage error (printed); returns 0 or EXIT_USAGE. */
 int cli_range_done(const cli_range *r);
+/* Puts the range into an aggregator's selection (since/until). */
+void cli_range_select(const cli_range *r, qps_agg_opts *opts);
 /* Whether a record's time is selected (untimed records are not, when a range is set). */
 bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t);
 /* True for a multilog old log (@label.s/.u) closed before since: every line

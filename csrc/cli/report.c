@@ -229,10 +229,7 @@ int cli_report(int argc, char **argv)
     qps_agg_opts opts = {0};
     opts.parser.terse_prefix = prefix;
     opts.parser.now = now;
-    opts.since = range.since;
-    opts.until = range.until;
-    opts.has_since = range.has_since;
-    opts.has_until = range.has_until;
+    cli_range_select(&range, &opts);
     opts.utc = utc;
     opts.where = where.w;
     opts.nwhere = where.n;

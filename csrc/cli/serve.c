@@ -179,10 +179,7 @@ static void api_report(const server *s, struct MHD_Connection *c, reply *r)
     qps_agg_opts opts = {0};
     opts.where = q.where.w;
     opts.nwhere = q.where.n;
-    opts.since = q.range.since;
-    opts.until = q.range.until;
-    opts.has_since = q.range.has_since;
-    opts.has_until = q.range.has_until;
+    cli_range_select(&q.range, &opts);
     opts.utc = q.utc;
     for (size_t i = 0; i < q.ndims; i++)
         opts.dims |= QPS_DIM_BIT(q.dims[i]);
@@ -235,10 +232,7 @@ static void api_list(const server *s, struct MHD_Connection *c, reply *r)
     qps_agg_opts opts = {0};
     opts.where = q.where.w;
     opts.nwhere = q.where.n;
-    opts.since = q.range.since;
-    opts.until = q.range.until;
-    opts.has_since = q.range.has_since;
-    opts.has_until = q.range.has_until;
+    cli_range_select(&q.range, &opts);
     opts.utc = q.utc;
     opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM);
     lister l = {qps_agg_new(&opts), qps_list_new((size_t)q.limit), false};

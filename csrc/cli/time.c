@@ -176,3 +176,11 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
     return 0;
 }
 
+
+void cli_range_select(const cli_range *r, qps_agg_opts *opts)
+{
+    opts->since = r->since;
+    opts->until = r->until;
+    opts->has_since = r->has_since;
+    opts->has_until = r->has_until;
+}
