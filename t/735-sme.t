@@ -21,7 +21,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
 use QpsmtpdHarness;
-use QpstatTest qw(run_cmd slurp spew);
+use QpstatTest qw(qpstat_bin run_cmd slurp spew);
 
 my $REPO = $QpsmtpdHarness::REPO;
 chdir $REPO or die;
@@ -86,7 +86,7 @@ SKIP: {
     push @p, $why unless $ok;
     skip "@p", 1 if @p;
 
-    my $Q = QpsmtpdHarness::qpstat_bin();
+    my $Q = qpstat_bin();
     my $h = QpsmtpdHarness->new(name => 'sme', lifetime => 240);
     my $tmp = $h->tmp;
     my $store_dir = "$tmp/qpstat";
