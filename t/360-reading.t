@@ -224,4 +224,21 @@ is($full->{transactions}, 17 * 300, 'the big log: 5100 transactions');
     like($@, qr/cannot read .*current: Is a directory/, '... saying why');
 }
 
+# ---- the public header's example of the three, compiled and run ----
+{
+    my ($code) = slurp('csrc/include/qpstat.h') =~ m{t/360-reading\.t\):\n((?: \*(?!/).*\n)+)};
+    ok($code, 'the header has the reading example');
+    $code =~ s/^ \*(?: {6})?//mg;
+    spew("$tmp/example.c", "#include <stdio.h>\n#include \"qpstat.h\"\n\n$code");
+    my (undef, $cerr, $crc) = run_cmd(['cc', '-std=gnu99', '-Wall', '-Wextra', '-Werror', '-Icsrc/include', '-o',
+        "$tmp/example", "$tmp/example.c", 'csrc/libqpstat.a', '-lsqlite3', '-lz'], timeout => 120);
+    is($crc, 0, 'the example compiles with -Werror') or diag($cerr);
+    my ($out, $err, $rc) = run_cmd(["$tmp/example", $ML, $ML, "$tmp/long.log", "$tmp/special-fifo", "$tmp/cut.gz"]);
+    my ($cut) = report_json(["$tmp/cut.gz"]);
+    my $want = 399 + 5 + $old_only->{lines}{read} + $cut->{lines}{read};
+    is($out, "$want lines, 2 too long\n", 'the example counts the lines report counts');
+    is($rc, 1, '... exits 1 for the cut .gz');
+    like($err, qr/note: .*special-fifo\/current\n.*cannot read .*cut\.gz: unexpected end/s, '... after the FIFO note');
+}
+
 done_testing;

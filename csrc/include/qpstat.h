@@ -300,31 +300,51 @@ qps_status qps_spam_parse(qps_str field, qps_spam *out);
 /* ------------------------------------------------------------------ */
 /*
  * Every door reads logs through these three, so a file means the same to
- * `qpstat report`, `tail`, `grep`, the summary and the Perl modules:
+ * `qpstat report`, `tail`, `grep`, the summary and the Perl modules.
  *
- *     qps_logset *set = qps_logset_new();
- *     qps_logset_add(set, "/var/log/qpsmtpd");      // or a file, or "-"
- *     // print qps_logset_note()s: skipped FIFOs, unreadable directories
- *     qps_reader *r = qps_reader_new();
- *     qps_lines *lines = qps_lines_new();
- *     for (size_t i = 0; i < qps_logset_count(set); i++) {
- *         const qps_log_entry *e = qps_logset_entry(set, i);
- *         qps_status st = qps_reader_open_entry(r, e);
- *         const char *chunk;
- *         size_t len;
- *         while (st == QPS_OK && (st = qps_reader_read(r, &chunk, &len)) == QPS_OK && len) {
- *             qps_str line;
- *             qps_lines_feed(lines, chunk, len);
- *             while (qps_lines_next(lines, &line))
- *                 use(line);                     // len > QPS_LINE_MAX: too long
- *         }
- *         // st != QPS_OK: "cannot read e->path: qps_reader_error(r)",
- *         // after every intact line was delivered
- *         qps_str last;
- *         if (qps_lines_end(lines, &last))
- *             use(last);                         // no newline at the end
- *         qps_reader_close(r);
- *     }
+ * Example: count the lines of logs named on the command line (directories
+ * expanded), as `qpstat report` counts them (compiled and run by
+ * t/360-reading.t):
+ *
+ *      int main(int argc, char **argv)
+ *      {
+ *          qps_logset *set = qps_logset_new();
+ *          qps_reader *r = qps_reader_new();
+ *          qps_lines *lines = qps_lines_new();
+ *          if (!set || !r || !lines)
+ *              return 2;
+ *          for (int i = 1; i < argc; i++)
+ *              if (qps_logset_add(set, argv[i]) != QPS_OK)
+ *                  return 2;
+ *          for (size_t i = 0; i < qps_logset_note_count(set); i++)
+ *              fprintf(stderr, "note: %s\n", qps_logset_note(set, i)->path); // a FIFO skipped...
+ *          unsigned long long n = 0, too_long = 0;
+ *          int failed = 0;
+ *          for (size_t i = 0; i < qps_logset_count(set); i++) {
+ *              const qps_log_entry *e = qps_logset_entry(set, i);
+ *              qps_status st = qps_reader_open_entry(r, e);
+ *              const char *chunk;
+ *              size_t len;
+ *              qps_str line;
+ *              while (st == QPS_OK && (st = qps_reader_read(r, &chunk, &len)) == QPS_OK && len) {
+ *                  qps_lines_feed(lines, chunk, len);
+ *                  while (qps_lines_next(lines, &line)) // borrowed from chunk
+ *                      n++, too_long += line.len > QPS_LINE_MAX;
+ *              }
+ *              if (qps_lines_end(lines, &line)) // a last line without newline
+ *                  n++, too_long += line.len > QPS_LINE_MAX;
+ *              if (st != QPS_OK) { // after every intact line was taken
+ *                  fprintf(stderr, "cannot read %s: %s\n", e->path, qps_reader_error(r));
+ *                  failed = 1;
+ *              }
+ *              qps_reader_close(r);
+ *          }
+ *          printf("%llu lines, %llu too long\n", n, too_long);
+ *          qps_lines_free(lines);
+ *          qps_reader_free(r);
+ *          qps_logset_free(set);
+ *          return failed;
+ *      }
  */
 
 /* -- the line splitter -- */
