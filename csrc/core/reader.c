@@ -52,10 +52,6 @@ qps_reader *qps_reader_new(void)
     qps_reader *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    if (!(r->out = malloc(CHUNK))) {
-        free(r);
-        return NULL;
-    }
     r->fd = -1;
     r->info.fd = -1;
     r->mode = MODE_DONE;
@@ -331,10 +327,13 @@ qps_status qps_reader_read(qps_reader *r, const char **chunk, size_t *len)
 {
     if (!r || !chunk || !len)
         return QPS_EINVAL;
-    *chunk = r->out;
     *len = 0;
     if (r->failed)
         return r->failed; /* after the data before it was delivered */
+    /* made at the first read: a file read by parts in threads needs none */
+    if (!r->out && !(r->out = malloc(CHUNK)))
+        return fail(r, QPS_ENOMEM, 0, "out of memory");
+    *chunk = r->out;
     if (r->mode == MODE_DETECT) {
         qps_status st = fill_input(r, 2);
         if (st != QPS_OK)

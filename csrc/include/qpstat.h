@@ -446,8 +446,9 @@ const qps_log_note *qps_logset_note(const qps_logset *set, size_t i);
  *  QPS_ETRUNCATED (a .gz cut short), QPS_ECORRUPT (bad data or CRC). */
 typedef struct qps_reader qps_reader;
 
-/** A reader (it holds a 1 MiB buffer, and zlib's state once needed). NULL
- *  when out of memory. One reader reads any number of files in turn. */
+/** A reader (from its first read it holds a 1 MiB buffer, and zlib's state
+ *  once needed). NULL when out of memory. One reader reads any number of
+ *  files in turn. */
 qps_reader *qps_reader_new(void);
 /** Closes what is open and frees the reader. */
 void qps_reader_free(qps_reader *reader);
