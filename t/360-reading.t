@@ -77,6 +77,16 @@ for my $kind (sort keys %special) {
     }
 }
 
+# a FIFO or device given as the store: refused, never waited for (case 7)
+for my $db ("$tmp/store.fifo", '/dev/zero') {
+    POSIX::mkfifo($db, 0644) if $db =~ /fifo/;
+    for my $cmd (['report', '--db', $db], ['summary', '--db', $db]) {
+        my (undef, $err, $rc) = qp($cmd, timeout => 20);
+        is($rc, 1, "$cmd->[0] --db $db: exit 1, no wait");
+        like($err, qr/not a regular file.*not a store/, '... saying why');
+    }
+}
+
 # named on the command line, a FIFO is a stream: read to its end
 {
     my $fifo = "$tmp/named.fifo";

@@ -409,6 +409,15 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
     qps_status dummy;
     if (!status)
         status = &dummy;
+    /* SQLite's open of a FIFO waits for a writer forever, and a device is
+     * no store: refused before SQLite opens anything */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        *status = QPS_EFORMAT;
+        if (err)
+            snprintf(err, errlen, "not a regular file (a FIFO, device or socket): not a store");
+        return NULL;
+    }
     qps_store *s = calloc(1, sizeof *s);
     if (!s || !(s->pending = malloc(PENDING_MAX * sizeof *s->pending)) ||
         !(s->held = malloc(HELD_MAX * sizeof *s->held)) || !(s->rows[0] = calloc(1, sizeof *s->rows[0])) ||
