@@ -117,6 +117,13 @@ START_TEST(same_file_once)
     ck_assert_str_eq(names(set), "@400000006b07398700000000.s current -");
     ck_assert_int_eq(qps_logset_entry(set, 2)->is_stdin, 1);
     ck_assert_int_eq(qps_logset_entry(set, 2)->from_dir, 0);
+    ck_assert_int_eq(qps_logset_entry(set, 2)->have_id, 0);
+    /* each file's identity, as stat(2) gives it */
+    struct stat st;
+    ck_assert_int_eq(stat(at("current"), &st), 0);
+    ck_assert_int_eq(qps_logset_entry(set, 1)->have_id, 1);
+    ck_assert_uint_eq(qps_logset_entry(set, 1)->inode, (uint64_t)st.st_ino);
+    ck_assert_uint_eq(qps_logset_entry(set, 1)->dev, (uint64_t)st.st_dev);
     qps_logset_free(set);
 }
 END_TEST

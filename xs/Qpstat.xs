@@ -309,6 +309,7 @@ _add_log(Qpstat::Agg self, const char *path, int from_dir, int is_stdin)
          * not be read to its end (what came before the error is counted) */
         if (!(r = qps_reader_new()))
             croak_status(aTHX_ "Qpstat::Agg::add_file", QPS_ENOMEM);
+        memset(&e, 0, sizeof e);
         e.path = path;
         e.from_dir = from_dir;
         e.is_stdin = is_stdin;

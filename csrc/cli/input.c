@@ -136,7 +136,7 @@ int cli_read_entry(const qps_log_entry *e, cli_chunk_fn fn, void *ctx)
 
 int cli_read_file(const char *path, cli_chunk_fn fn, void *ctx)
 {
-    qps_log_entry e = {path, 0, strcmp(path, "-") == 0};
+    qps_log_entry e = {.path = path, .is_stdin = strcmp(path, "-") == 0};
     return cli_read_entry(&e, fn, ctx);
 }
 

@@ -15,7 +15,6 @@
  */
 #include "cli.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -337,49 +336,34 @@ static int flush_out(void)
     return 0;
 }
 
-/* multilog's old logs in a directory, in label (= time) order. */
+/* multilog's old logs in a directory, in label (= time) order (the core's
+ * log set lists them). */
 typedef struct {
     char name[28];
     dev_t dev;
     ino_t ino;
 } old_log;
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(((const old_log *)a)->name, ((const old_log *)b)->name);
-}
-
 static old_log *list_old_logs(const char *dir, size_t *n)
 {
     *n = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return NULL;
+    qps_logset *set = qps_logset_new();
     old_log *list = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *nm = e->d_name;
-        char label[24];
-        struct stat st;
-        if (strlen(nm) != 27 || nm[25] != '.' || (nm[26] != 's' && nm[26] != 'u') || !line_label(nm, 25, label) ||
-            fstatat(dirfd(d), nm, &st, 0) != 0)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            old_log *grown = realloc(list, cap * sizeof *list);
-            if (!grown)
-                break;
-            list = grown;
+    if (set && qps_logset_add(set, dir) == QPS_OK && (list = calloc(qps_logset_count(set) + 1, sizeof *list))) {
+        /* the log set's order: the old logs first, by label */
+        for (size_t i = 0; i < qps_logset_count(set); i++) {
+            const qps_log_entry *e = qps_logset_entry(set, i);
+            const char *base = strrchr(e->path, '/');
+            base = base ? base + 1 : e->path;
+            if (base[0] != '@' || strlen(base) != 27 || !e->have_id)
+                continue;
+            memcpy(list[*n].name, base, 28);
+            list[*n].dev = (dev_t)e->dev;
+            list[*n].ino = (ino_t)e->inode;
+            ++*n;
         }
-        memcpy(list[*n].name, nm, 28);
-        list[*n].dev = st.st_dev;
-        list[*n].ino = st.st_ino;
-        ++*n;
     }
-    closedir(d);
-    if (*n)
-        qsort(list, *n, sizeof *list, by_name);
+    qps_logset_free(set);
     return list;
 }
 
@@ -390,7 +374,7 @@ static void read_rotated(const char *dir, const char *name, tail_lines *lines)
     char *path;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
         return;
-    qps_log_entry e = {path, 1, 0};
+    qps_log_entry e = {.path = path, .from_dir = 1};
     cli_read_entry(&e, chunk_feed, lines);
     lines_finish(lines);
     free(path);
@@ -702,7 +686,7 @@ int cli_tail(int argc, char **argv)
         if (follow_mode) {
             rc = follow(path, from_dir, &lines, &fs, &out); /* returns on an error or at the end of a pipe */
         } else {
-            qps_log_entry e = {path, from_dir, strcmp(path, "-") == 0};
+            qps_log_entry e = {.path = path, .from_dir = from_dir, .is_stdin = strcmp(path, "-") == 0};
             if (cli_read_lines(&e, lines.split, follow_line, &fs) != 0)
                 rc = EXIT_RUNTIME;
         }

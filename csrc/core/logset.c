@@ -16,15 +16,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-typedef struct {
-    qps_log_entry e;
-    bool have_id;
-    dev_t dev;
-    ino_t ino;
-} entry;
-
 struct qps_logset {
-    entry *entries;
+    qps_log_entry *entries;
     size_t n, cap;
     qps_log_note *notes;
     size_t nnotes, capnotes;
@@ -41,7 +34,7 @@ void qps_logset_free(qps_logset *set)
     if (!set)
         return;
     for (size_t i = 0; i < set->n; i++)
-        free((char *)set->entries[i].e.path);
+        free((char *)set->entries[i].path);
     for (size_t i = 0; i < set->nnotes; i++)
         free((char *)set->notes[i].path);
     free(set->entries);
@@ -56,7 +49,7 @@ size_t qps_logset_count(const qps_logset *set)
 
 const qps_log_entry *qps_logset_entry(const qps_logset *set, size_t i)
 {
-    return i < set->n ? &set->entries[i].e : NULL;
+    return i < set->n ? &set->entries[i] : NULL;
 }
 
 size_t qps_logset_note_count(const qps_logset *set)
@@ -117,22 +110,23 @@ static qps_status push(qps_logset *set, const char *dir, const char *name, const
 {
     if (st)
         for (size_t i = 0; i < set->n; i++)
-            if (set->entries[i].have_id && set->entries[i].dev == st->st_dev && set->entries[i].ino == st->st_ino)
+            if (set->entries[i].have_id && set->entries[i].dev == (uint64_t)st->st_dev &&
+                set->entries[i].inode == (uint64_t)st->st_ino)
                 return QPS_OK;
     if (!room_for_one((void **)&set->entries, set->n, &set->cap, sizeof *set->entries))
         return QPS_ENOMEM;
     char *path = dir ? join(dir, name) : join(NULL, name);
     if (!path)
         return QPS_ENOMEM;
-    entry *e = &set->entries[set->n++];
+    qps_log_entry *e = &set->entries[set->n++];
     memset(e, 0, sizeof *e);
-    e->e.path = path;
-    e->e.from_dir = from_dir;
-    e->e.is_stdin = !dir && strcmp(name, "-") == 0;
+    e->path = path;
+    e->from_dir = from_dir;
+    e->is_stdin = !dir && strcmp(name, "-") == 0;
     if (st) {
-        e->have_id = true;
-        e->dev = st->st_dev;
-        e->ino = st->st_ino;
+        e->have_id = 1;
+        e->dev = (uint64_t)st->st_dev;
+        e->inode = (uint64_t)st->st_ino;
     }
     return QPS_OK;
 }

@@ -408,6 +408,8 @@ typedef struct {
     const char *path; /* owned by the set */
     int from_dir;     /* found in a directory: open it QPS_READ_REGULAR */
     int is_stdin;     /* "-" */
+    int have_id;      /* dev and inode are known (the file existed) */
+    uint64_t dev, inode;
 } qps_log_entry;
 
 /** What the set noticed (the door prints them). */
