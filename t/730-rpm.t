@@ -48,6 +48,8 @@ ok($files{$_}, "rpm -qlp: $_") for '/usr/bin/qpstat', '/usr/share/qpsmtpd/plugin
     '/usr/lib/systemd/system/qpstat-collect.service', '/usr/lib/systemd/system/qpstat-serve.service',
     '/var/lib/qpstat', '/etc/e-smith/templates-custom/var/service/qpsmtpd/config/plugins/02logterse',
     '/etc/e-smith/templates-custom/var/service/sqpsmtpd/config/plugins/02logterse',
+    (map { "/etc/e-smith/templates-custom/var/service/$_/02logterse" }
+        map { ("qpsmtpd/config/$_", "sqpsmtpd/config/$_") } 'peers/0', 'peers/local'),
     '/usr/share/qpstat/sme/log-run';
 ok((grep { m{^/usr/share/(licenses|doc)/qpstat[^/]*/LICENSE$} } keys %files), 'the licence');
 ok((grep { m{^/usr/share/man/man1/qpstat\.1} } keys %files), 'the man page');
@@ -66,9 +68,11 @@ unlike($out, qr/expand-template|config setprop|signal-event/, 'and enables nothi
 ($out) = run_cmd(['sh', '-c', "cd $tmp && rpm2cpio $rpm | cpio -idm --quiet 2>/dev/null || "
         . "(rpm2archive $rpm >/dev/null && tar -xzf $rpm.tgz)"]);
 SKIP: {
-    skip 'cannot unpack the RPM here (no cpio or rpm2archive)', 2 unless -e "$tmp/usr/bin/qpstat";
-    is(slurp("$tmp/etc/e-smith/templates-custom/var/service/qpsmtpd/config/plugins/02logterse"),
-        slurp('sme/templates/var/service/qpsmtpd/config/plugins/02logterse'), 'the SME fragment is sme/templates/...');
+    skip 'cannot unpack the RPM here (no cpio or rpm2archive)', 7 unless -e "$tmp/usr/bin/qpstat";
+    for my $f (map { ("var/service/qpsmtpd/config/$_/02logterse", "var/service/sqpsmtpd/config/$_/02logterse") }
+        'plugins', 'peers/0', 'peers/local') {
+        is(slurp("$tmp/etc/e-smith/templates-custom/$f"), slurp("sme/templates/$f"), "the SME fragment $f is sme/templates/...");
+    }
     ($out, $err, $st) = run_cmd(["$tmp/usr/bin/qpstat", 'report', '--by', 'disposition', 't/data/logfile-094.log'],
         env => { TZ => 'UTC' });
     like($out, qr/queued/, 'the packaged qpstat runs a report');

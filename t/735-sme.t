@@ -1,11 +1,11 @@
 #!/usr/bin/perl
 # t/735-sme.t - the README's SME Server steps, as far as a Debian machine can
 # run them:
-#  (1) sme/templates' 02logterse fragment, expanded with Text::Template (the
+#  (1) sme/templates' 02logterse fragments, expanded with Text::Template (the
 #      engine of SME's expand-template) against sample e-smith configurations:
 #      logging/logterse until `config setprop qpsmtpd qpstat enabled`, then
 #      the qpstat line, at logterse's place in the assembled config/plugins,
-#      for qpsmtpd and sqpsmtpd;
+#      config/peers/0 and config/peers/local, for qpsmtpd and sqpsmtpd;
 #  (2) the README's block applied to a temporary tree: the store's directory
 #      and file made with its lines, the plugins file from (1) with the
 #      setting the block sets, the log/run line of sme/log-run; then the real
@@ -57,23 +57,34 @@ sub expand {
     return $out;
 }
 
+# SME's peers plugin loads config/peers/0 (every other client) and
+# config/peers/local (the local network) in place of config/plugins: each is
+# expanded from its own fragment directory, and each names logterse
+my $ONE = 'sme/templates/var/service/qpsmtpd/config/plugins/02logterse';
 for my $svc (qw(qpsmtpd sqpsmtpd)) {
-    my $file = "var/service/$svc/config/plugins";
-    ok(-f "sme/templates/$file/02logterse", "the RPM's fragment for $svc");
-    is(slurp("sme/templates/$file/02logterse"), slurp("sme/templates/var/service/qpsmtpd/config/plugins/02logterse"),
-        "$svc and qpsmtpd have one fragment") if $svc ne 'qpsmtpd';
-    my $stock = expand($file, qpsmtpd => { status => 'enabled' });
-    like($stock, qr/^logging\/logterse\n/m, "$svc: not enabled, the stock logterse line");
-    is($stock =~ s/^logging\/logterse\n//mr, expand($file, qpsmtpd => { qpstat => 'enabled' }) =~ s/^qpstat db \S+\n//mr,
-        "$svc: enabling changes that line only");
-    my $on = expand($file, qpsmtpd => { qpstat => 'enabled' });
-    like($on, qr/\A(?:.*\n)*?qpstat db \/var\/lib\/qpstat\/qpstat\.db\n(?:.*\n)*rcpt_ok\n(?:.*\n)*queue\//,
-        "$svc: enabled, the qpstat line at logterse's place, before rcpt_ok and the queue");
-    unlike($on, qr/logterse/, "$svc: and no logterse line");
-    like(expand($file, qpsmtpd => { qpstat => 'enabled', qpstatDB => '/srv/stats/q.db' }), qr/^qpstat db \/srv\/stats\/q\.db$/m,
-        "$svc: qpstatDB names another store");
-    like(expand($file, qpsmtpd => { qpstat => 'disabled' }), qr/^logging\/logterse$/m, "$svc: disabled again: logterse");
+    for my $list ('plugins', 'peers/0', 'peers/local') {
+        my $file = "var/service/$svc/config/$list";
+        my $what = "$svc $list";
+        ok(-f "sme/templates/$file/02logterse", "the RPM's fragment for $what");
+        is(slurp("sme/templates/$file/02logterse"), slurp($ONE), "$what and qpsmtpd plugins have one fragment")
+            if $file ne 'var/service/qpsmtpd/config/plugins';
+        my $stock = expand($file, qpsmtpd => { status => 'enabled' });
+        like($stock, qr/^logging\/logterse\n/m, "$what: not enabled, the stock logterse line");
+        is($stock =~ s/^logging\/logterse\n//mr, expand($file, qpsmtpd => { qpstat => 'enabled' }) =~ s/^qpstat db \S+\n//mr,
+            "$what: enabling changes that line only");
+        my $on = expand($file, qpsmtpd => { qpstat => 'enabled' });
+        like($on, qr/\A(?:.*\n)*?qpstat db \/var\/lib\/qpstat\/qpstat\.db\n(?:.*\n)*rcpt_ok\n(?:.*\n)*queue\//,
+            "$what: enabled, the qpstat line at logterse's place, before rcpt_ok and the queue");
+        unlike($on, qr/logterse/, "$what: and no logterse line");
+        like(expand($file, qpsmtpd => { qpstat => 'enabled', qpstatDB => '/srv/stats/q.db' }), qr/^qpstat db \/srv\/stats\/q\.db$/m,
+            "$what: qpstatDB names another store");
+        like(expand($file, qpsmtpd => { qpstat => 'disabled' }), qr/^logging\/logterse$/m, "$what: disabled again: logterse");
+    }
 }
+# the local list differs (SME drops the DNSBLs and other checks for local
+# clients): the fragment changes only its own line there too
+isnt(expand('var/service/qpsmtpd/config/peers/local', qpsmtpd => { qpstat => 'enabled' }),
+    expand('var/service/qpsmtpd/config/peers/0', qpsmtpd => { qpstat => 'enabled' }), 'peers/local is its own list');
 
 # ---------------------------------------------------------------- (2) a run
 SKIP: {
