@@ -97,8 +97,13 @@ START_TEST(read_only)
     ck_assert_int_eq(qps_store_prune(s, 2000000000, &removed), QPS_EREADONLY);
     ck_assert_uint_eq(removed, 0);
     ck_assert_int_eq(qps_store_begin(s), QPS_EREADONLY);
-    qps_file_id id = {1, 2};
-    ck_assert_int_eq(qps_store_file_progress(s, &id, "x", 10, 1, 0), QPS_EREADONLY);
+    char log[300];
+    snprintf(log, sizeof log, "%s/current", dir);
+    FILE *f = fopen(log, "w");
+    fprintf(f, "%s\n", terse_line);
+    fclose(f);
+    ck_assert_int_eq(qps_store_import_file(s, log, NULL, NULL), QPS_EREADONLY);
+    ck_assert_msg(error_has(s, "read-only"), "%s", qps_store_error(s));
     /* reading still works */
     qps_store_info info;
     ck_assert_int_eq(qps_store_stat(s, &info), QPS_OK);

@@ -160,12 +160,12 @@ int cli_check(int argc, char **argv)
                         "run qpstat as root or as the log user, or make the file readable");
                 continue;
             }
-            qps_file_id id;
             int64_t length = 0, offset = 0;
-            bool identified = qps_file_identify(path, &id, &length) == QPS_OK;
-            if (store && identified && qps_store_file_offset(store, &id, &offset) != QPS_OK)
+            bool behind = false;
+            if (store && qps_store_file_status(store, path, &offset, &length) != QPS_OK)
                 cli_error("%s", qps_store_error(store));
-            bool behind = store && identified && offset < length;
+            else
+                behind = store && offset < length;
             if (unprocessed && (!store || behind))
                 problem(&o, dir, "%s is unprocessed (an unclean stop): its mail is in no qplogsumm summary", path,
                         store ? "import it: qpstat check --fix, or qpstat import" : "import it: qpstat import --db FILE");

@@ -266,6 +266,40 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Lines of a file for the summary (the core's splitter: an over-long line
+ * is one invalid line, as the report counts it). */
+typedef struct {
+    summary *s;
+    qps_parser *parser;
+} line_reader;
+
+static int summary_line(void *ctx, const char *line, size_t len)
+{
+    line_reader *r = ctx;
+    qps_record rec;
+    qps_parser_parse(r->parser, line, len, &rec);
+    add_record(r->s, &rec);
+    return 0;
+}
+
+/* The processor's tee: its input to multilog (fd 1) and to the summary. */
+typedef struct {
+    line_reader *reader;
+    qps_lines *lines;
+    bool out_ok;
+} processor_copy;
+
+static void copy_input(void *ctx, const char *bytes, size_t len)
+{
+    processor_copy *c = ctx;
+    if (c->out_ok && write_all(1, bytes, len) != 0) {
+        cli_error("cannot write fd 1: %s", strerror(errno));
+        c->out_ok = false;
+    }
+    if (c->lines)
+        qps_lines_split(c->lines, bytes, len, summary_line, c->reader);
+}
+
 int cli_processor(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -307,77 +341,23 @@ int cli_processor(int argc, char **argv)
             fclose(in);
         }
     }
-    /* current counts restart each log; cumulative ones carry on */
+    /* current counts restart each log; cumulative ones carry on. The
+     * import engine reads fd 0: every byte goes to fd 1 and the summary,
+     * and to the store only what it does not have from this file (an
+     * import of current before the rotation stored the rest) */
     qps_parser *parser = qps_parser_new(NULL);
+    line_reader reader = {&s, parser};
+    processor_copy copy = {&reader, parser ? qps_lines_new() : NULL, true};
     qps_store *store = NULL;
     if (db && !(store = cli_store_open(db, true)))
         cli_error("statistics go on without the store");
-    if (store && qps_store_begin(store) != QPS_OK) {
-        cli_error("%s", qps_store_error(store));
-        qps_store_close(store);
-        store = NULL;
-    }
-    qps_file_id id = {0, 0};
-    bool have_id = false;
-    int64_t offset = 0;
-    uint64_t lines = 0, bad = 0;
-    char *buf = malloc(1 << 16), *line = NULL;
-    size_t line_len = 0, line_cap = 0;
-    bool out_ok = true;
-    ssize_t n;
-    while (buf && (n = read(0, buf, 1 << 16)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (out_ok && write_all(1, buf, (size_t)n) != 0) {
-            cli_error("cannot write fd 1: %s", strerror(errno));
-            out_ok = false;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] != '\n') {
-                if (line_len == line_cap) {
-                    size_t cap = line_cap ? line_cap * 2 : 4096;
-                    char *l = cap <= QPS_LINE_MAX * 2 ? realloc(line, cap) : NULL;
-                    if (!l)
-                        continue; /* over-long line: its tail is dropped from the count */
-                    line = l;
-                    line_cap = cap;
-                }
-                line[line_len++] = buf[i];
-                continue;
-            }
-            qps_record rec;
-            qps_parser_parse(parser, line ? line : "", line_len, &rec);
-            add_record(&s, &rec);
-            lines++;
-            bad += rec.kind == QPS_KIND_INVALID;
-            if (!have_id) {
-                id.head_hash = qps_hash_bytes(line ? line : "", line_len);
-                have_id = true;
-            }
-            offset += (int64_t)line_len + 1;
-            if (store && qps_store_add(store, &rec, NULL, 0, 0, QPS_SOURCE_IMPORT, NULL) != QPS_OK) {
-                cli_error("%s", qps_store_error(store));
-                qps_store_rollback(store);
-                qps_store_close(store);
-                store = NULL;
-            }
-            line_len = 0;
-        }
-    }
-    if (line_len) { /* multilog appends a newline, but be safe */
-        qps_record rec;
-        qps_parser_parse(parser, line, line_len, &rec);
-        add_record(&s, &rec);
-    }
-    if (store) {
-        if ((have_id && qps_store_file_progress(store, &id, "processor", offset, lines, bad) != QPS_OK) ||
-            qps_store_commit(store) != QPS_OK)
-            cli_error("%s", qps_store_error(store));
-        qps_store_close(store);
-    }
+    qps_import_opts iopts = {.tee = copy_input, .tee_ctx = &copy};
+    if (qps_store_import_fd(store, 0, "processor", &iopts, NULL) != QPS_OK)
+        cli_error("%s", store ? qps_store_error(store) : "cannot read fd 0");
+    qps_store_close(store);
+    if (copy.lines) /* multilog appends a newline, but be safe */
+        qps_lines_finish(copy.lines, summary_line, &reader);
+    qps_lines_free(copy.lines);
     FILE *out = have_state_out ? fdopen(5, "w") : NULL;
     if (out) {
         write_state(&s, out, true);
@@ -386,27 +366,9 @@ int cli_processor(int argc, char **argv)
     } else {
         cli_error("fd 5 is not open: no state written (run me from multilog)");
     }
-    free(buf);
-    free(line);
     free(s.d);
     qps_parser_free(parser);
     return EXIT_OK;
-}
-
-/* Lines of a file for the summary (the core's splitter: an over-long line
- * is one invalid line, as the report counts it). */
-typedef struct {
-    summary *s;
-    qps_parser *parser;
-} line_reader;
-
-static int summary_line(void *ctx, const char *line, size_t len)
-{
-    line_reader *r = ctx;
-    qps_record rec;
-    qps_parser_parse(r->parser, line, len, &rec);
-    add_record(r->s, &rec);
-    return 0;
 }
 
 /* "Most recent" means the same from the logs and from the store: the

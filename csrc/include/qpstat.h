@@ -825,7 +825,7 @@ void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
 
 /** Schema version this library writes; a store with a newer one is
  *  refused (QPS_EFORMAT) rather than damaged. */
-#define QPS_STORE_SCHEMA 2
+#define QPS_STORE_SCHEMA 3
 
 typedef struct qps_store qps_store;
 
@@ -916,36 +916,64 @@ qps_status qps_store_add(qps_store *store, const qps_record *rec, const char *se
 /*  (QPS_EREADONLY on a store opened read-only; QPS_EBUSY, QPS_EIO as for a
  *  commit; a failure inside begin/commit dooms that transaction.) */
 
-/** Identity of a log file: a hash of its first line, and its inode. */
+/** How a log is imported. All fields may be 0/NULL. */
 typedef struct {
-    uint64_t head_hash;
-    uint64_t inode;
-} qps_file_id;
+    const char *server; /* names the mail server when a line does not */
+    /* Receives every byte read (inflated), in order, whether stored or not
+     * and even when storing fails: the processor's copy to multilog. With
+     * a tee the input is read to its end, never skipped by seeking. */
+    void (*tee)(void *ctx, const char *bytes, size_t len);
+    void *tee_ctx;
+} qps_import_opts;
 
-/** FNV-1a of a file's first line (without its newline). */
-uint64_t qps_hash_bytes(const char *bytes, size_t len);
+/** What an import did (committed work only). */
+typedef struct {
+    uint64_t added;   /* new records stored */
+    uint64_t lines;   /* lines read and stored past what the store had */
+    uint64_t invalid; /* of them, invalid */
+    int64_t skipped;  /* bytes the store had already (earlier runs, another
+                         importer running at the same time) */
+    int64_t offset;   /* how far the store has the file now */
+} qps_import_result;
 
-/** Computes a log file's identity and (when length is not NULL) the length
- *  of its complete lines (inflated for gzip), to compare with the offset
- *  the store has imported. QPS_EFORMAT when the file has no
- *  complete first line yet, QPS_EIO when it cannot be read (errno set). */
-qps_status qps_file_identify(const char *path, qps_file_id *id, int64_t *length);
+/** The import engine: stores the lines of a log file (plain or gzip, by
+ *  content, read by qps_reader and split by qps_lines, as a report reads
+ *  them) that the store does not have yet, in batches each committed with
+ *  the file's offset. A file is known by its first 4 KiB (or all of it
+ *  when shorter), whatever its name or inode, so multilog's rename of
+ *  current to @label.s, or the processor's copy of it, is the same file.
+ *  Importers of one file at the same time never store a line twice: each
+ *  batch reads the offset inside its write transaction. A resumed import
+ *  gives its parser the time of the last line stored of the file
+ *  (qps_parser_set_last_time). A last line without its newline is left
+ *  for the next run, except in a .gz (which does not grow). Only a regular
+ *  file is read (anything else is QPS_EIO, never waited for). On failure
+ *  (a read error, a directory, a truncated or damaged .gz: QPS_EIO; a
+ *  store opened read-only: QPS_EREADONLY; a store error) the lines before
+ *  it stay committed and the message is in qps_store_error(). result may
+ *  be NULL, opts too. */
+qps_status qps_store_import_path(qps_store *store, const char *path, const qps_import_opts *opts,
+                                 qps_import_result *result);
 
-/** How far a file was imported (0 when unknown). A file is recognised by
- *  its first line's hash whatever its name: multilog renames current. */
-qps_status qps_store_file_offset(qps_store *store, const qps_file_id *id, int64_t *offset);
+/** The same from an open descriptor, read from its current position to its
+ *  end (a file or a stream; the caller keeps and closes fd). name is what
+ *  the store and messages call it. store may be NULL: the input then only
+ *  goes to the tee (the processor without a store). */
+qps_status qps_store_import_fd(qps_store *store, int fd, const char *name, const qps_import_opts *opts,
+                               qps_import_result *result);
 
-/** Records progress on a file: offset is the byte after the last complete
- *  line imported; lines read/invalid are added to the file's counters. Call
- *  it inside the same begin/commit as the records it covers. */
-qps_status qps_store_file_progress(qps_store *store, const qps_file_id *id, const char *name, int64_t offset,
-                                   uint64_t lines_read, uint64_t lines_invalid);
-
-/** Imports one log file (plain or gzip) from where the store left it, in
- *  batches each committed with the file's offset. *added (may be NULL) is
- *  increased by the number of new records. On failure the message is in
- *  qps_store_error(). */
+/** qps_store_import_path() with only a server name; *added (may be NULL) is
+ *  increased by the number of new records. */
 qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added);
+
+/** How much of a log file the store has: *imported (0 for a file it does
+ *  not know) against *length, what an import would take (the bytes of the
+ *  file's complete lines; all of a .gz, inflated). QPS_EIO when the file
+ *  cannot be read, is not a regular file or is a damaged .gz. */
+qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *imported, int64_t *length);
+
+/** FNV-1a 64 of bytes. */
+uint64_t qps_hash_bytes(const char *bytes, size_t len);
 
 /** Feeds every stored record inside agg's time selection to agg, then sets
  *  agg's line counters to those of the imported files, so a report from the

@@ -1,211 +1,467 @@
 /*
- * qps_import.c - a log file into the store, idempotent and resumable.
+ * import.c - the import engine: a log file or stream into the store, every
+ * record once, whichever door (import, collect, processor --db, check
+ * --fix, Qpstat::Store) and however many of them run at once.
  *
- * A file is known by the hash of its first line (its inode is recorded
- * too), so multilog renaming current to @label.s does not make it new.
- * Records and the file's new offset are committed together every batch, so
- * a kill at any point resumes after the last committed line: nothing is
- * lost and, with the store's twin pairing, nothing is doubled. A last line
- * without its newline is left for the next run.
+ * Bytes come from the core's reader (plain or gzip by content, every
+ * intact byte before an error) and lines from the core's splitter (one
+ * rule for an over-long line), so the store counts the lines a report
+ * counts. A file is known by its content (files.c), so multilog's renames
+ * and copies do not make it new. Records and the file's new offset are
+ * committed together every batch, and the offset is read again inside
+ * every batch's write transaction: a second importer of the same file
+ * waits for the first one's batch, then skips what it stored. A kill at
+ * any point resumes after the last committed line, with the parser told
+ * the time of the last line stored (a local stamp in the hour that
+ * repeats when DST ends is read in the order of the lines). A last line
+ * without its newline is left for the next run, except in a .gz, which
+ * does not grow.
+ *
+ * With a tee, every byte read goes to it in order, stored or not (the
+ * processor copies its input to multilog this way), and a store that
+ * fails midway does not cut the copy short.
  *
  * License: MIT (see README).
  */
-#include "qps_private.h"
+#include "store_private.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
 /* lines per commit: fewer commits rewrite the same index pages less often */
 #define BATCH_LINES 50000
-#define CHUNK (1 << 20)
 
-/* The first line of a file, hashed; false when it has no complete line. */
-static bool file_identity(gzFile gz, const char *path, qps_file_id *id, char *buf)
+/* The store's error (none without a store: a tee-only read). */
+static qps_status fail(qps_store *s, qps_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static qps_status fail(qps_store *s, qps_status st, const char *fmt, ...)
 {
-    int n = gzread(gz, buf, CHUNK);
-    if (n <= 0)
-        return false;
-    char *nl = memchr(buf, '\n', (size_t)n);
-    if (!nl)
-        return false;
-    id->head_hash = qps_hash_bytes(buf, (size_t)(nl - buf));
-    struct stat st;
-    id->inode = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
-    return true;
-}
-
-qps_status qps_file_identify(const char *path, qps_file_id *id, int64_t *length)
-{
-    gzFile gz = gzopen(path, "rb");
-    char *buf = malloc(CHUNK);
-    qps_status st = QPS_EIO;
-    if (gz && buf) {
-        gzbuffer(gz, CHUNK);
-        st = file_identity(gz, path, id, buf) ? QPS_OK : QPS_EFORMAT;
-        if (st == QPS_OK && length) {
-            /* the length of its complete lines (what an import can take):
-             * for gzip, of what it inflates to */
-            int64_t total = 0, complete = 0;
-            int n;
-            if (gzrewind(gz) == 0) {
-                while ((n = gzread(gz, buf, CHUNK)) > 0) {
-                    for (int i = n; i-- > 0;) {
-                        if (buf[i] == '\n') {
-                            complete = total + i + 1;
-                            break;
-                        }
-                    }
-                    total += n;
-                }
-            }
-            *length = complete;
-        }
-    } else if (!buf) {
-        st = QPS_ENOMEM;
+    if (s) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->error, sizeof s->error, fmt, ap);
+        va_end(ap);
     }
-    free(buf);
-    if (gz)
-        gzclose_r(gz);
     return st;
 }
 
 typedef struct {
-    qps_store *store;
+    qps_store *store; /* NULL: read and tee only */
+    const char *name;
+    const qps_import_opts *opts;
+    qps_reader *reader;
+    qps_reader_info info;
+    qps_lines *lines;
+    const char *chunk;  /* the chunk being split */
+    size_t n;
+    int64_t chunk_pos;  /* stream offset of chunk[0] */
+    int64_t origin;     /* stream offset = origin + qps_lines_offset() */
+    int64_t tail;       /* bytes after the last newline taken (a .gz's end) */
+    bool eof;
+    qps_status read_st; /* why the input ended early */
+    qps_buf first;      /* the first chunks, when the reader gave less than a head */
+    bool may_hold_nul;  /* the chunk has a NUL somewhere */
+    qps_file_head *head;
+    int64_t row;        /* the file's row, 0 before its first commit */
+    size_t row_head;    /* the head length that row has */
+    int64_t committed;  /* the offset that row has */
     qps_parser *parser;
-    const char *server;
-    uint64_t added, lines;
-} importer;
+    uint64_t read, invalid, in_batch, batch_added;
+    /* an over-long line handed out before its end was read: counted once
+     * its end is in the offset (else the next run takes it again) */
+    bool long_pending, long_invalid;
+    int64_t long_start;
+    qps_import_result *res;
+} import_run;
 
-static qps_status commit_progress(importer *im, const qps_file_id *id, const char *path, int64_t offset,
-                                  uint64_t read, uint64_t invalid)
+static int64_t stream_pos(const import_run *r)
 {
-    qps_status st = qps_store_file_progress(im->store, id, path, offset, read, invalid);
-    return st != QPS_OK ? st : qps_store_commit(im->store);
+    return r->origin + (int64_t)qps_lines_offset(r->lines) + r->tail;
 }
 
-qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added_out)
+/* The next chunk from the reader, teed; false at the end or on an error
+ * (r->read_st). */
+static bool next_chunk(import_run *r)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return qps_store_set_error(store, QPS_EIO, "cannot open %s: %s", path, strerror(errno));
+    r->chunk_pos += (int64_t)r->n;
+    r->n = 0;
+    if (r->eof)
+        return false;
+    const char *c;
+    size_t len;
+    qps_status st = qps_reader_read(r->reader, &c, &len);
+    if (st != QPS_OK || len == 0) {
+        r->eof = true;
+        if (st != QPS_OK)
+            r->read_st = fail(r->store, QPS_EIO, "cannot read %s: %s", r->name, qps_reader_error(r->reader));
+        return false;
     }
-    gzFile gz = gzdopen(fd, "rb");
-    char *buf = malloc(CHUNK);
-    qps_buf carry = {0};
-    size_t carry_total = 0; /* length of the line being carried over */
-    if (!gz || !buf) {
-        qps_store_set_error(store, QPS_ENOMEM, "out of memory reading %s", path);
-        if (gz)
-            gzclose_r(gz);
-        else
-            close(fd);
-        free(buf);
-        return QPS_ENOMEM;
+    r->chunk = c;
+    r->n = len;
+    r->may_hold_nul = memchr(c, '\0', len) != NULL;
+    if (r->opts && r->opts->tee)
+        r->opts->tee(r->opts->tee_ctx, c, len);
+    return true;
+}
+
+/* The first chunk, gathered up to a head when the reader gives less (a
+ * small first gzip member): a file's head is the same whoever reads it. */
+static bool first_chunk(import_run *r)
+{
+    if (!next_chunk(r))
+        return false;
+    if (r->n < QPS_HEAD_MAX) {
+        qps_buf_append(&r->first, r->chunk, r->n);
+        while (r->first.len < QPS_HEAD_MAX && !r->first.failed && next_chunk(r))
+            qps_buf_append(&r->first, r->chunk, r->n);
+        if (r->first.failed) {
+            r->read_st = fail(r->store, QPS_ENOMEM, "out of memory reading %s", r->name);
+            return false;
+        }
+        /* one chunk from the start of the input */
+        r->chunk = r->first.data;
+        r->n = r->first.len;
+        r->chunk_pos = 0;
+        r->may_hold_nul = memchr(r->chunk, '\0', r->n) != NULL;
     }
-    /* zlib reads a plain file straight into our buffer when we ask for at
-     * least twice its own: a smaller one spares a copy of every byte */
-    gzbuffer(gz, CHUNK / 8);
-    qps_file_id id;
-    qps_status rc = QPS_OK;
-    if (!file_identity(gz, path, &id, buf))
-        goto out; /* empty, or its first line is still being written */
+    qps_reader_get_info(r->reader, &r->info);
+    return true;
+}
+
+/* Counts the over-long line handed out earlier once its end was read. */
+static void settle_long(import_run *r, bool at_end)
+{
+    if (r->long_pending && (at_end || stream_pos(r) > r->long_start)) {
+        r->read++;
+        r->invalid += r->long_invalid;
+        r->long_pending = false;
+    }
+}
+
+/* The parser resumes after the last line the store has of this file. */
+static void resume_parser(import_run *r)
+{
+    int64_t t;
+    if (r->row && qps_files_last_time(r->store, r->row, &t))
+        qps_parser_set_last_time(r->parser, t);
+}
+
+/* Skips the input up to stream offset `to` (a line boundary the store
+ * has): the bytes are read (and teed) but not split. */
+static qps_status advance_to(import_run *r, int64_t to)
+{
+    int64_t pos = stream_pos(r);
+    if (to <= pos)
+        return QPS_OK;
+    if (r->res)
+        r->res->skipped += to - pos;
+    qps_str rest;
+    qps_lines_end(r->lines, &rest); /* a cut line is dropped, the offset stays */
+    r->long_pending = false;
+    while (to >= r->chunk_pos + (int64_t)r->n) {
+        if (!next_chunk(r)) {
+            /* the input ends before: there is nothing new in it */
+            r->origin = r->chunk_pos - (int64_t)qps_lines_offset(r->lines);
+            return r->read_st;
+        }
+    }
+    size_t at = (size_t)(to - r->chunk_pos);
+    qps_lines_feed(r->lines, r->chunk + at, r->n - at);
+    r->origin = to - (int64_t)qps_lines_offset(r->lines);
+    resume_parser(r);
+    return QPS_OK;
+}
+
+/* Writes the batch's progress, commits, and begins the next batch with
+ * the offset as the store has it now (another importer may be ahead). */
+static qps_status commit_batch(import_run *r, bool last)
+{
+    qps_store *s = r->store;
+    qps_status st = QPS_OK;
+    settle_long(r, false);
+    int64_t done = stream_pos(r);
+    bool changed = r->read || done > r->committed || (r->row && r->head->len > r->row_head);
+    if (changed && (r->row || done > 0)) {
+        st = qps_files_progress(s, &r->row, r->head, r->info.inode, r->name, done, r->read, r->invalid);
+        if (st != QPS_OK) {
+            qps_store_rollback(s);
+            return st;
+        }
+    }
+    if ((st = qps_store_commit(s)) != QPS_OK)
+        return st;
+    if (r->res) {
+        r->res->lines += r->read;
+        r->res->invalid += r->invalid;
+        r->res->added += r->batch_added;
+        r->res->offset = done;
+    }
+    r->batch_added = r->read = r->invalid = r->in_batch = 0;
+    r->committed = done;
+    r->row_head = r->head->len;
+    if (last)
+        return QPS_OK;
+    if ((st = qps_store_begin(s)) != QPS_OK)
+        return st;
+    int64_t stored = 0;
+    if (r->row && (st = qps_files_offset(s, r->row, &stored)) != QPS_OK)
+        return st;
+    if (stored > done) {
+        r->committed = stored;
+        return advance_to(r, stored);
+    }
+    return QPS_OK;
+}
+
+/* Parses and stores one line (len > QPS_LINE_MAX: an over-long one). */
+static qps_status take_line(import_run *r, qps_str line)
+{
+    settle_long(r, false);
+    qps_record rec;
+    /* a line carried over from the chunk before is scanned for NUL alone */
+    bool in_chunk = line.ptr >= r->chunk && line.ptr < r->chunk + r->n;
+    qps_parse_checked(r->parser, line.ptr, line.len, &rec, !in_chunk || r->may_hold_nul);
+    bool invalid = rec.kind == QPS_KIND_INVALID;
+    if (line.len > QPS_LINE_MAX && r->lines->skipping) {
+        r->long_pending = true;
+        r->long_invalid = invalid;
+        r->long_start = stream_pos(r);
+    } else {
+        r->read++;
+        r->invalid += invalid;
+    }
+    int added = 0;
+    qps_status st = qps_store_add(r->store, &rec, r->opts ? r->opts->server : NULL, 0, 0, QPS_SOURCE_IMPORT, &added);
+    r->batch_added += (uint64_t)added;
+    return st;
+}
+
+/* The lines of the input from the splitter's position on, in batches. */
+static qps_status import_lines(import_run *r)
+{
+    qps_status st = QPS_OK;
+    for (;;) {
+        qps_str line;
+        while (qps_lines_next(r->lines, &line)) {
+            if ((st = take_line(r, line)) != QPS_OK)
+                return st;
+            if (++r->in_batch == BATCH_LINES && (st = commit_batch(r, false)) != QPS_OK)
+                return st;
+        }
+        if (!next_chunk(r))
+            return r->read_st;
+        qps_lines_feed(r->lines, r->chunk, r->n);
+    }
+}
+
+/* Reads (and tees) the rest of the input, storing nothing. */
+static qps_status drain(import_run *r)
+{
+    while (next_chunk(r))
+        ;
+    return r->read_st;
+}
+
+/* A .gz does not grow: its last line, even without its newline (or cut by
+ * a truncation), is taken as a report counts it. */
+static qps_status take_gzip_end(import_run *r)
+{
+    settle_long(r, true);
+    int64_t end = r->chunk_pos + (int64_t)r->n;
+    qps_str last;
+    qps_status st = QPS_OK;
+    if (qps_lines_end(r->lines, &last))
+        st = take_line(r, last);
+    settle_long(r, true);
+    int64_t pos = stream_pos(r);
+    if (end > pos)
+        r->tail += end - pos;
+    return st;
+}
+
+static qps_status run_import(import_run *r)
+{
+    if (!first_chunk(r))
+        return r->read_st; /* empty, or unreadable */
+    if (!r->store)
+        return drain(r);
+    qps_lines_feed(r->lines, r->chunk, r->n);
+    qps_file_head_set(r->head, r->chunk, r->n);
+    bool plain_file = r->info.regular && !r->info.gzip;
+    bool tee = r->opts && r->opts->tee;
+    qps_status st;
     int64_t offset;
-    if ((rc = qps_store_file_offset(store, &id, &offset)) != QPS_OK)
-        goto out;
-    if (gzrewind(gz) != 0 || (offset > 0 && gzseek(gz, (z_off_t)offset, SEEK_SET) != (z_off_t)offset)) {
-        /* shorter than what was imported: a different file after all */
-        gzrewind(gz);
+    /* a file the store has to its end needs no write lock */
+    if (plain_file && !tee) {
+        if ((st = qps_files_find(r->store, r->head, r->info.inode, &r->row, &offset, &r->row_head)) != QPS_OK)
+            return st;
+        if (r->row && offset == r->info.size) {
+            if (r->res)
+                r->res->skipped = r->res->offset = offset;
+            return QPS_OK;
+        }
+    }
+    if ((st = qps_store_begin(r->store)) != QPS_OK)
+        return tee ? (drain(r), st) : st;
+    if ((st = qps_files_find(r->store, r->head, r->info.inode, &r->row, &offset, &r->row_head)) != QPS_OK) {
+        qps_store_rollback(r->store);
+        return tee ? (drain(r), st) : st;
+    }
+    if (plain_file && offset > r->info.size) {
+        /* shorter than what was imported of that file: another file */
+        r->row = 0;
         offset = 0;
     }
-    qps_parser_opts popts = {qps_store_prefix(store), 0};
-    importer im = {store, qps_parser_new(&popts), server, 0, 0};
-    if (!im.parser) {
-        rc = QPS_ENOMEM;
-        goto out;
+    r->committed = offset;
+    if ((st = advance_to(r, offset)) == QPS_OK)
+        st = import_lines(r);
+    bool writable = r->store->in_tx && !r->store->tx_failed;
+    if (r->eof && r->info.gzip && writable) {
+        qps_status gst = take_gzip_end(r);
+        if (gst != QPS_OK)
+            st = gst;
+        writable = r->store->in_tx && !r->store->tx_failed;
     }
-    uint64_t read = 0, invalid = 0, in_batch = 0, committed = 0;
-    int64_t pos = offset; /* offset of the first byte not yet consumed */
-    if ((rc = qps_store_begin(store)) != QPS_OK) {
-        qps_parser_free(im.parser);
-        goto out;
+    if (st == QPS_OK || writable) {
+        /* what was read before a read error is kept */
+        qps_status cst = commit_batch(r, true);
+        if (st == QPS_OK)
+            st = cst;
     }
-    for (;;) {
-        int n = gzread(gz, buf, CHUNK);
-        if (n < 0) {
-            int zerr;
-            rc = qps_store_set_error(store, QPS_EIO, "cannot read %s: %s", path, gzerror(gz, &zerr));
-            break;
-        }
-        if (n == 0)
-            break;
-        const char *p = buf, *end = buf + n;
-        /* one NUL scan per chunk instead of one per line */
-        bool may_hold_nul = memchr(buf, '\0', (size_t)n) != NULL;
-        while (p < end) {
-            const char *nl = qps_find_newline(p, end);
-            size_t take = (size_t)((nl ? nl : end) - p);
-            const char *line = p;
-            size_t len = take, full = take;
-            if (carry_total || !nl) {
-                /* a line across chunks: kept up to one byte past the longest
-                 * line the parser takes, so a huge one is counted invalid
-                 * without being held in memory */
-                size_t room = carry.len <= QPS_LINE_MAX ? QPS_LINE_MAX + 1 - carry.len : 0;
-                qps_buf_append(&carry, p, take < room ? take : room);
-                if (carry.failed) {
-                    rc = QPS_ENOMEM;
-                    break;
-                }
-                carry_total += take;
-                if (!nl)
-                    break;
-                line = carry.data;
-                len = carry.len;
-                full = carry_total;
-            }
-            qps_record rec;
-            /* a carried line may hold a NUL from an earlier chunk */
-            qps_parse_checked(im.parser, line, len, &rec, may_hold_nul || line == carry.data);
-            read++;
-            if (rec.kind == QPS_KIND_INVALID)
-                invalid++;
-            int added = 0;
-            if ((rc = qps_store_add(store, &rec, server, 0, 0, QPS_SOURCE_IMPORT, &added)) != QPS_OK)
-                break;
-            im.added += (uint64_t)added;
-            pos += (int64_t)full + 1;
-            carry.len = 0;
-            carry_total = 0;
-            p = nl + 1;
-            if (++in_batch == BATCH_LINES) {
-                if ((rc = commit_progress(&im, &id, path, pos, read, invalid)) != QPS_OK)
-                    break;
-                committed = im.added;
-                if ((rc = qps_store_begin(store)) != QPS_OK)
-                    break;
-                read = invalid = in_batch = 0;
-            }
-        }
-        if (rc)
-            break;
+    /* whatever failed, the store is left unlocked */
+    qps_store_rollback(r->store);
+    if (st != QPS_OK && tee && !r->eof) {
+        char why[sizeof r->store->error];
+        snprintf(why, sizeof why, "%s", r->store->error);
+        drain(r);
+        fail(r->store, st, "%s", why);
     }
-    if (rc == QPS_OK && (rc = commit_progress(&im, &id, path, pos, read, invalid)) == QPS_OK)
-        committed = im.added;
-    /* whatever failed, the store is left unlocked (a rollback outside a
-     * transaction does nothing) */
-    qps_store_rollback(store);
-    qps_parser_free(im.parser);
-    if (added_out)
-        *added_out += committed;
-out:
-    free(buf);
-    qps_buf_release(&carry);
-    gzclose_r(gz);
-    return rc;
+    return st;
 }
 
+/* Sets up a run on an open reader (the caller opened it). */
+static qps_status run(qps_store *store, qps_reader *reader, const char *name, const qps_import_opts *opts,
+                      qps_import_result *result)
+{
+    bool tee = opts && opts->tee;
+    qps_status refused = QPS_OK;
+    if (store && store->readonly) {
+        refused = fail(store, QPS_EREADONLY, "the store was opened read-only: it cannot import %s", name);
+        if (!tee)
+            return refused;
+    }
+    import_run r = {.store = refused ? NULL : store, .name = name, .opts = opts, .reader = reader, .res = result};
+    r.lines = qps_lines_new();
+    r.head = r.store ? malloc(sizeof *r.head) : NULL;
+    qps_parser_opts popts = {store ? qps_store_prefix(store) : NULL, 0};
+    r.parser = r.store ? qps_parser_new(&popts) : NULL;
+    qps_status st;
+    if (!r.lines || (r.store && (!r.head || !r.parser))) {
+        st = fail(store, QPS_ENOMEM, "out of memory reading %s", name);
+        if (tee) { /* the copy goes on regardless */
+            r.store = NULL;
+            drain(&r);
+        }
+    } else {
+        st = run_import(&r);
+        if (refused)
+            st = refused;
+    }
+    free(r.head);
+    qps_buf_release(&r.first);
+    qps_lines_free(r.lines);
+    qps_parser_free(r.parser);
+    return st;
+}
+
+qps_status qps_store_import_fd(qps_store *store, int fd, const char *name, const qps_import_opts *opts,
+                               qps_import_result *result)
+{
+    if (result)
+        memset(result, 0, sizeof *result);
+    if (!name)
+        name = "(stream)";
+    qps_reader *reader = qps_reader_new();
+    if (!reader)
+        return fail(store, QPS_ENOMEM, "out of memory reading %s", name);
+    qps_status st = qps_reader_adopt(reader, fd, 0);
+    if (st != QPS_OK)
+        st = fail(store, QPS_EIO, "cannot read %s: %s", name, qps_reader_error(reader));
+    else
+        st = run(store, reader, name, opts, result);
+    qps_reader_free(reader);
+    return st;
+}
+
+qps_status qps_store_import_path(qps_store *store, const char *path, const qps_import_opts *opts,
+                                 qps_import_result *result)
+{
+    if (result)
+        memset(result, 0, sizeof *result);
+    qps_reader *reader = qps_reader_new();
+    if (!reader)
+        return fail(store, QPS_ENOMEM, "out of memory reading %s", path);
+    /* only a regular file can be resumed; nothing else may block us */
+    qps_status st = qps_reader_open(reader, path, QPS_READ_REGULAR);
+    if (st != QPS_OK)
+        st = fail(store, QPS_EIO, "cannot %s %s: %s",
+                  qps_reader_errno(reader) == EISDIR || qps_reader_errno(reader) == ENODEV ? "read" : "open", path,
+                  qps_reader_error(reader));
+    else
+        st = run(store, reader, path, opts, result);
+    qps_reader_free(reader);
+    return st;
+}
+
+qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added)
+{
+    qps_import_opts opts = {.server = server};
+    qps_import_result res;
+    qps_status st = qps_store_import_path(store, path, &opts, &res);
+    if (added)
+        *added += res.added;
+    return st;
+}
+
+qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *imported, int64_t *length)
+{
+    *imported = *length = 0;
+    qps_reader *reader = qps_reader_new();
+    if (!reader)
+        return fail(store, QPS_ENOMEM, "out of memory reading %s", path);
+    if (qps_reader_open(reader, path, QPS_READ_REGULAR) != QPS_OK) {
+        qps_status st = fail(store, QPS_EIO, "cannot read %s: %s", path, qps_reader_error(reader));
+        qps_reader_free(reader);
+        return st;
+    }
+    import_run r = {.store = store, .name = path, .reader = reader};
+    r.head = malloc(sizeof *r.head);
+    qps_status st = QPS_OK;
+    if (!r.head) {
+        st = fail(store, QPS_ENOMEM, "out of memory reading %s", path);
+    } else if (first_chunk(&r)) {
+        qps_file_head_set(r.head, r.chunk, r.n);
+        /* what an import takes: the complete lines, all of a .gz */
+        do {
+            const char *nl = r.n ? memrchr(r.chunk, '\n', r.n) : NULL;
+            if (r.info.gzip)
+                *length = r.chunk_pos + (int64_t)r.n;
+            else if (nl)
+                *length = r.chunk_pos + (nl - r.chunk) + 1;
+        } while (next_chunk(&r));
+        st = r.read_st;
+        size_t row_head;
+        int64_t row;
+        if (st == QPS_OK)
+            st = qps_files_find(store, r.head, r.info.inode, &row, imported, &row_head);
+        if (st == QPS_OK && r.info.regular && !r.info.gzip && *imported > r.info.size)
+            *imported = 0; /* another file with that head (see run_import) */
+    } else {
+        st = r.read_st;
+    }
+    free(r.head);
+    qps_buf_release(&r.first);
+    qps_reader_free(reader);
+    return st;
+}

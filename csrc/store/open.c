@@ -75,14 +75,30 @@ static const statement statements[ST_COUNT_] = {
                              "UPDATE connections SET twin = 1, running = ?2, max = ?3, "
                              "millis = coalesce(?4, millis), ip = coalesce(?5, ip) WHERE id = ?1",
                              true},
-    [ST_FILE_GET] = {SQL_TEXT, 0, "SELECT offset FROM files WHERE head_hash = ?", false},
-    [ST_FILE_SET] = {SQL_TEXT, 0,
-                     "INSERT INTO files (head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, strftime('%s','now')) "
-                     "ON CONFLICT(head_hash) DO UPDATE SET inode = ?2, name = ?3, offset = ?4, "
-                     "lines_read = lines_read + ?5, lines_invalid = lines_invalid + ?6, "
-                     "updated = strftime('%s','now')",
-                     true},
+    /* files.c: which file is which, how far it was imported */
+    [ST_FILE_EXACT] = {SQL_TEXT, 0, "SELECT id, offset, inode FROM files WHERE head_len = ?1 AND head_hash = ?2", false},
+    /* rows written while the file was shorter: few, the longest first */
+    [ST_FILE_SHORTER] = {SQL_TEXT, 0,
+                         "SELECT id, offset, inode, head_len, head_hash FROM files "
+                         "WHERE head_len BETWEEN 1 AND ?1 - 1 ORDER BY head_len DESC",
+                         false},
+    [ST_FILE_LEGACY] = {SQL_TEXT, 0, "SELECT id, offset, inode FROM files WHERE head_len = 0 AND first_line = ?1",
+                        false},
+    [ST_FILE_OFFSET] = {SQL_TEXT, 0, "SELECT offset FROM files WHERE id = ?1", false},
+    [ST_FILE_INSERT] = {SQL_TEXT, 0,
+                        "INSERT INTO files (head_len, head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%s','now'))",
+                        true},
+    /* a head only grows, an offset only moves on (another importer may be
+     * ahead); the CASEs all see the row's old head_len */
+    [ST_FILE_UPDATE] = {SQL_TEXT, 0,
+                        "UPDATE files SET head_hash = CASE WHEN ?1 > head_len THEN ?2 ELSE head_hash END, "
+                        "head_len = max(head_len, ?1), inode = ?3, name = ?4, offset = max(offset, ?5), "
+                        "lines_read = lines_read + ?6, lines_invalid = lines_invalid + ?7, "
+                        "updated = strftime('%s','now') WHERE id = ?8",
+                        true},
+    [ST_SPAN_LAST] = {SQL_TEXT, 0,
+                      "SELECT CAST(substr(value, instr(value, ' ') + 1) AS INTEGER) FROM meta WHERE key = ?1", false},
     [ST_MARK_GET] = {SQL_TEXT, 0, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'imported_until'", true},
     [ST_MARK_SET] = {SQL_TEXT, 0,
                      "INSERT INTO meta (key, value) VALUES ('imported_until', ?1) "
@@ -144,6 +160,16 @@ static const char v1_to_v2_after[] =
     "       row_number() OVER (ORDER BY time, nsec, id) AS rn FROM connections_v1);"
     "DROP TABLE transactions_v1; DROP TABLE connections_v1;";
 
+/* From version 2 to 3: files known by their first bytes (files.c), not by
+ * the hash of their first line; a row of version 2 keeps that hash (as
+ * first_line, and as its id, which the spans in meta are keyed by) to be
+ * found by it once. */
+static const char v2_to_v3_before[] = "ALTER TABLE files RENAME TO files_v2;";
+static const char v2_to_v3_after[] =
+    "INSERT INTO files (id, head_len, head_hash, first_line, inode, name, offset, lines_read, lines_invalid, updated)"
+    " SELECT head_hash, 0, 0, head_hash, inode, name, offset, lines_read, lines_invalid, updated FROM files_v2;"
+    "DROP TABLE files_v2;";
+
 /* The SQL that brings a store of schema `version` to QPS_STORE_SCHEMA. */
 static void migration_sql(int version, qps_buf *out)
 {
@@ -152,10 +178,15 @@ static void migration_sql(int version, qps_buf *out)
             store_create_sql(&store_tables[t], out);
         return;
     }
-    qps_buf_printf(out, "%s", v1_to_v2_before);
-    store_create_sql(&store_tables[TB_TRANSACTIONS], out);
-    store_create_sql(&store_tables[TB_CONNECTIONS], out);
-    qps_buf_printf(out, "%s", v1_to_v2_after);
+    if (version == 1) {
+        qps_buf_printf(out, "%s", v1_to_v2_before);
+        store_create_sql(&store_tables[TB_TRANSACTIONS], out);
+        store_create_sql(&store_tables[TB_CONNECTIONS], out);
+        qps_buf_printf(out, "%s", v1_to_v2_after);
+    }
+    qps_buf_printf(out, "%s", v2_to_v3_before);
+    store_create_sql(&store_tables[TB_FILES], out);
+    qps_buf_printf(out, "%s", v2_to_v3_after);
 }
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)

@@ -51,7 +51,10 @@ static const store_column conn_cols[CN_NCOLS] = {
 };
 
 static const store_column file_cols[FL_NCOLS] = {
-    [FL_HEAD_HASH] = {"head_hash", "INTEGER PRIMARY KEY"},
+    [FL_ID] = {"id", "INTEGER PRIMARY KEY"},
+    [FL_HEAD_LEN] = {"head_len", "INTEGER NOT NULL"},
+    [FL_HEAD_HASH] = {"head_hash", "INTEGER NOT NULL"},
+    [FL_FIRST_LINE] = {"first_line", "INTEGER"},
     [FL_INODE] = {"inode", "INTEGER"},
     [FL_NAME] = {"name", "TEXT"},
     [FL_OFFSET] = {"offset", "INTEGER NOT NULL"},
@@ -81,7 +84,8 @@ const store_table store_tables[TB_COUNT_] = {
     [TB_CONNECTIONS] = {"connections", conn_cols, NCOLS(conn_cols), CN_TWIN, NULL,
                         "CREATE INDEX connections_live ON connections(time) WHERE source = 2;"
                         "CREATE INDEX connections_untimed ON connections(nsec) WHERE nsec < 0;"},
-    [TB_FILES] = {"files", file_cols, NCOLS(file_cols), FL_NCOLS, NULL, NULL},
+    [TB_FILES] = {"files", file_cols, NCOLS(file_cols), FL_NCOLS, NULL,
+                  "CREATE INDEX files_head ON files(head_len, head_hash);"},
     [TB_DAILY] = {"daily", daily_cols, NCOLS(daily_cols), DY_NCOLS, "PRIMARY KEY (day, disposition, tld)", NULL},
     [TB_META] = {"meta", meta_cols, NCOLS(meta_cols), MT_NCOLS, NULL, NULL},
 };

@@ -62,8 +62,22 @@ enum {
     CN_NCOLS
 };
 
-/* files: how far each log file was imported */
-enum { FL_HEAD_HASH, FL_INODE, FL_NAME, FL_OFFSET, FL_LINES_READ, FL_LINES_INVALID, FL_UPDATED, FL_NCOLS };
+/* files: how far each log file was imported; a file is known by its
+ * first head_len bytes (files.c), a row of schema 2 (head_len 0) by the
+ * hash of its first line until its next import */
+enum {
+    FL_ID,
+    FL_HEAD_LEN,
+    FL_HEAD_HASH,
+    FL_FIRST_LINE,
+    FL_INODE,
+    FL_NAME,
+    FL_OFFSET,
+    FL_LINES_READ,
+    FL_LINES_INVALID,
+    FL_UPDATED,
+    FL_NCOLS
+};
 
 /* daily: the totals of pruned days */
 enum { DY_DAY, DY_DISPOSITION, DY_TLD, DY_COUNT, DY_NCOLS };

@@ -4,8 +4,9 @@
  * ids. Who calls whom (no file calls back into one that calls it):
  * open.c opens and migrates (schema.c); tx.c groups writes (batch.c);
  * write.c pairs and adds records (tx.c, batch.c); read.c and prune.c
- * read and thin out (tx.c, batch.c); files.c and import.c keep the
- * imported files' offsets.
+ * read and thin out (tx.c, batch.c); import.c (the import engine) reads
+ * logs through the core's reader and splitter into write.c, and keeps
+ * the files' offsets through files.c.
  *
  * License: MIT (see README).
  */
@@ -87,8 +88,13 @@ enum {
     ST_TWIN_CONN_LOGGED,
     ST_FIND_LOGGED_QUEUED,
     ST_MARK_QUEUED,
-    ST_FILE_GET,
-    ST_FILE_SET,
+    ST_FILE_EXACT,
+    ST_FILE_SHORTER,
+    ST_FILE_LEGACY,
+    ST_FILE_OFFSET,
+    ST_FILE_INSERT,
+    ST_FILE_UPDATE,
+    ST_SPAN_LAST,
     ST_MARK_GET,
     ST_MARK_SET,
     ST_MARK_SCAN_TX,
@@ -232,6 +238,34 @@ void qps_store_note_imported(qps_store *s, int64_t key);
 qps_status qps_store_imported_until(qps_store *s, int64_t *until);
 qps_status qps_store_save_imported(qps_store *s);
 void qps_store_imported_reset(qps_store *s);
+
+/* ---- files.c: which log file is which ---- */
+
+/* A file's identity is its first min(size, QPS_HEAD_MAX) bytes. */
+#define QPS_HEAD_MAX 4096
+
+typedef struct {
+    size_t len;                      /* bytes of the head */
+    uint64_t hash[QPS_HEAD_MAX + 1]; /* hash[i]: FNV-1a of the first i bytes */
+    uint64_t first_line;             /* of the first line, when the head has it */
+    bool has_first_line;
+} qps_file_head;
+
+void qps_file_head_set(qps_file_head *head, const char *bytes, size_t len);
+/* The row of the file with that head (0: unknown), how far it was
+ * imported and the head length the row has. Any transaction state. */
+qps_status qps_files_find(qps_store *s, const qps_file_head *head, uint64_t inode, int64_t *row, int64_t *offset,
+                          size_t *row_head);
+qps_status qps_files_offset(qps_store *s, int64_t row, int64_t *offset);
+/* The time of the last timed line imported of the file of row (its span),
+ * for a parser resuming after it; false when there is none. */
+bool qps_files_last_time(qps_store *s, int64_t row, int64_t *t);
+/* Records progress on the file of *row (a new row when 0, *row set):
+ * offset is the byte after the last complete line imported; the lines
+ * are added to the file's counters, the transaction's span to the file's.
+ * Inside the transaction of the records it covers. */
+qps_status qps_files_progress(qps_store *s, int64_t *row, const qps_file_head *head, uint64_t inode,
+                              const char *name, int64_t offset, uint64_t lines_read, uint64_t lines_invalid);
 
 /* ---- batch.c: rows into their tables ---- */
 

@@ -150,7 +150,7 @@ logterse prefix of the lines given to L</record_line>, default C<`>),
 C<server> (the host name stored with each record, default none).
 
 Croaks C<Qpstat::Store::open: PATH: MESSAGE>, e.g. C<not a qpstat store>,
-C<the store has schema version 99, newer than this qpstat (2)>, C<cannot
+C<the store has schema version 99, newer than this qpstat (3)>, C<cannot
 write the store: it is read-only>. The file is left as it was.
 
 =head2 record_line
