@@ -150,6 +150,15 @@ bool cli_where_option(cli_where *where, const char *arg);
 /* The same without a message: NULL, or why the filter is refused. */
 const char *cli_where_add(cli_where *where, const char *arg);
 
+/* ---- the category map (categories.c) ---- */
+
+extern const char cli_categories_default_path[]; /* /etc/qpstat/categories */
+/* The map of --categories FILE (given), else of /etc/qpstat/categories when
+ * that exists, else the built-in one. NULL after a message (exit 1). */
+qps_categories *cli_categories(const char *given);
+/* Whether a report of dims with these filters counts categories. */
+bool cli_uses_categories(const qps_dim *dims, size_t ndims, const cli_where *where);
+
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);
 

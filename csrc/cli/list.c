@@ -22,7 +22,7 @@ static const char usage_text[] =
     "HELO, sender, recipients, disposition, code, deny text, spam score.\n"
     "\n"
     "  --where KEY=VALUE  KEY a table of report (disposition, dnsbl, tld, sender, recipient,\n"
-    "                     ip, helo, hour, day, score, spam) or code; VALUE as that table\n"
+    "                     ip, helo, hour, day, score, spam, category) or code; VALUE as that table\n"
     "                     prints the key (repeatable; all must match)\n"
     "  --limit N          the newest N (default 100; 0 = all, as memory allows)\n"
     "  -f, --format FMT   text (default), csv or json\n"
@@ -30,6 +30,8 @@ static const char usage_text[] =
     "  --utc              times in UTC (and hour/day filters in UTC)\n"
     "  --db FILE          the store instead of logs\n"
     "  --prefix STR       logterse prefix (default `)\n"
+    "  --categories FILE  the category map of --where category=... (default\n"
+    "                     /etc/qpstat/categories when it exists, else the built-in one)\n"
     "  -h, --help         this help\n";
 
 const char *cli_where_add(cli_where *where, const char *arg)
@@ -38,7 +40,7 @@ const char *cli_where_add(cli_where *where, const char *arg)
         return "too many --where filters";
     if (qps_where_parse(arg, &where->w[where->n]) != QPS_OK)
         return "--where takes KEY=VALUE, KEY one of disposition, dnsbl, tld, sender, recipient, ip, helo, "
-               "hour, day, score, spam, code";
+               "hour, day, score, spam, category, code";
     where->n++;
     return NULL;
 }
@@ -81,7 +83,7 @@ static int from_store(void *ctx, const qps_record *rec)
 
 int cli_list(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_LIMIT };
+    enum { OPT_DB = 300, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_LIMIT, OPT_CATEGORIES };
     static const struct option options[] = {
         {"where", required_argument, NULL, OPT_WHERE},   {"limit", required_argument, NULL, OPT_LIMIT},
         {"format", required_argument, NULL, 'f'},        {"today", no_argument, NULL, CLI_OPT_TODAY},
@@ -89,13 +91,14 @@ int cli_list(int argc, char **argv)
         {"since", required_argument, NULL, CLI_OPT_SINCE}, {"until", required_argument, NULL, CLI_OPT_UNTIL},
         {"utc", no_argument, NULL, OPT_UTC},            {"db", required_argument, NULL, OPT_DB},
         {"prefix", required_argument, NULL, OPT_PREFIX}, {"help", no_argument, NULL, 'h'},
+        {"categories", required_argument, NULL, OPT_CATEGORIES},
         {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
     long limit = 100;
     qps_format format = QPS_FORMAT_TEXT;
     bool utc = false;
-    const char *db = NULL, *prefix = NULL;
+    const char *db = NULL, *prefix = NULL, *categories = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0, c;
@@ -121,6 +124,11 @@ int cli_list(int argc, char **argv)
                 return cli_usage("--format is text, csv or json, not '%s'", optarg);
             break;
         case OPT_UTC: utc = true; break;
+        case OPT_CATEGORIES:
+            if (!cli_file_argument("--categories", optarg, false))
+                return EXIT_USAGE;
+            categories = optarg;
+            break;
         case OPT_DB:
             if (!cli_file_argument("--db", optarg, false))
                 return EXIT_USAGE;
@@ -154,8 +162,15 @@ int cli_list(int argc, char **argv)
     opts.where = where.w;
     opts.nwhere = where.n;
     opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM); /* the selection only: the cheapest table */
+    qps_categories *map = NULL;
+    if (categories || cli_uses_categories(NULL, 0, &where)) {
+        if (!(map = cli_categories(categories)))
+            return EXIT_RUNTIME;
+        opts.categories = map;
+    }
     lister k = {qps_agg_new(&opts), qps_parser_new(&opts.parser), qps_list_new((size_t)limit), false};
     if (!k.selection || !k.parser || !k.list) {
+        qps_categories_free(map);
         qps_agg_free(k.selection);
         qps_parser_free(k.parser);
         qps_list_free(k.list);
@@ -205,5 +220,6 @@ int cli_list(int argc, char **argv)
     qps_list_free(k.list);
     qps_agg_free(k.selection);
     qps_parser_free(k.parser);
+    qps_categories_free(map);
     return rc;
 }

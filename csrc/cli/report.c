@@ -19,7 +19,8 @@ static const char usage_text[] =
     "\n"
     "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
     "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
-    "                     score, spam, connections, connection-time (default: all)\n"
+    "                     score, spam, connections, connection-time (default: all),\n"
+    "                     category (mailstats' columns, by the category map)\n"
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
     "  --format FMT       text (default), json or csv (csv holds one table: give one --by)\n"
@@ -32,6 +33,8 @@ static const char usage_text[] =
     "  --where KEY=VALUE  only the transactions a table counts under that key (repeatable,\n"
     "                     all must match): disposition=rhsbl, tld=com, ip=192.0.2.1, code=550...\n"
     "  --utc              hour and day tables in UTC instead of local time\n"
+    "  --categories FILE  the plugin -> category map (default /etc/qpstat/categories\n"
+    "                     when it exists, else the built-in one: etc/categories)\n"
     "  --db FILE          report from the store (see qpstat import) instead of logs;\n"
     "                     $QPSTAT_DB stands for --db when no PATH is given\n"
     "  --prefix STR       logterse prefix (default `)\n"
@@ -107,7 +110,7 @@ int cli_write_stdout(void *ctx, const char *buf, size_t len)
 
 int cli_report(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX, OPT_WHERE };
+    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_CATEGORIES };
     static const struct option options[] = {
         {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
@@ -116,6 +119,7 @@ int cli_report(int argc, char **argv)
         {"until", required_argument, NULL, CLI_OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
         {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
         {"db", required_argument, NULL, OPT_DB}, {"where", required_argument, NULL, OPT_WHERE},
+        {"categories", required_argument, NULL, OPT_CATEGORIES},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
@@ -125,7 +129,7 @@ int cli_report(int argc, char **argv)
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false, format_given = false, jobs_given = false;
-    const char *prefix = NULL, *db = NULL;
+    const char *prefix = NULL, *db = NULL, *categories = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0;
@@ -168,6 +172,11 @@ int cli_report(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case OPT_UTC: utc = true; break;
+        case OPT_CATEGORIES:
+            if (!cli_file_argument("--categories", optarg, false))
+                return EXIT_USAGE;
+            categories = optarg;
+            break;
         case OPT_PREFIX:
             if (!cli_prefix_argument(optarg))
                 return EXIT_USAGE;
@@ -196,7 +205,7 @@ int cli_report(int argc, char **argv)
     if (format == QPS_FORMAT_CSV && ndims != 1)
         return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
                          "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
-                         "connection-time)");
+                         "connection-time, category)");
     if (db && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
     const char *given_db = db;
@@ -239,8 +248,15 @@ int cli_report(int argc, char **argv)
     else
         for (size_t i = 0; i < ndims; i++)
             opts.dims |= QPS_DIM_BIT(dims[i]);
+    qps_categories *map = NULL;
+    if (categories || cli_uses_categories(dims, ndims, &where)) {
+        if (!(map = cli_categories(categories)))
+            return EXIT_RUNTIME;
+        opts.categories = map;
+    }
     qps_agg *agg = qps_agg_new(&opts);
     if (!agg) {
+        qps_categories_free(map);
         cli_error("out of memory");
         return EXIT_RUNTIME;
     }
@@ -252,6 +268,7 @@ int cli_report(int argc, char **argv)
                 cli_error("%s: %s", db, qps_store_error(store));
             qps_store_close(store);
             qps_agg_free(agg);
+            qps_categories_free(map);
             return EXIT_RUNTIME;
         }
         qps_store_close(store);
@@ -264,6 +281,7 @@ int cli_report(int argc, char **argv)
             qps_logset_free(logs);
             qps_reader_free(r);
             qps_agg_free(agg);
+            qps_categories_free(map);
             return EXIT_RUNTIME;
         }
         for (size_t i = 0; i < qps_logset_count(logs); i++)
@@ -284,5 +302,6 @@ int cli_report(int argc, char **argv)
         rc = EXIT_RUNTIME;
     }
     qps_agg_free(agg);
+    qps_categories_free(map);
     return rc;
 }

@@ -36,6 +36,8 @@ static const char usage_text[] =
     "                     needed to listen on any address other than loopback\n"
     "  --threads N        requests served at once (default 4)\n"
     "  --max-labels N     label values per metric before \"other\" (default 50)\n"
+    "  --categories FILE  the plugin -> category map (default /etc/qpstat/categories\n"
+    "                     when it exists, else the built-in one)\n"
     "  -h, --help         this help\n";
 
 /* Security headers of every response: scripts only from this server, no
@@ -49,6 +51,7 @@ typedef struct {
     char user[256], password[256];
     bool auth;
     size_t max_labels;
+    const qps_categories *categories; /* for by=category and where=category=... */
 } server;
 
 typedef struct {
@@ -179,6 +182,7 @@ static void api_report(const server *s, struct MHD_Connection *c, reply *r)
     qps_agg_opts opts = {0};
     opts.where = q.where.w;
     opts.nwhere = q.where.n;
+    opts.categories = s->categories;
     cli_range_select(&q.range, &opts);
     opts.utc = q.utc;
     for (size_t i = 0; i < q.ndims; i++)
@@ -232,6 +236,7 @@ static void api_list(const server *s, struct MHD_Connection *c, reply *r)
     qps_agg_opts opts = {0};
     opts.where = q.where.w;
     opts.nwhere = q.where.n;
+    opts.categories = s->categories;
     cli_range_select(&q.range, &opts);
     opts.utc = q.utc;
     opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM);
@@ -483,15 +488,16 @@ static bool read_auth(const char *path, server *s)
 
 int cli_serve(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_LISTEN, OPT_AUTH, OPT_THREADS, OPT_LABELS };
+    enum { OPT_DB = 300, OPT_LISTEN, OPT_AUTH, OPT_THREADS, OPT_LABELS, OPT_CATEGORIES };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},         {"listen", required_argument, NULL, OPT_LISTEN},
         {"auth", required_argument, NULL, OPT_AUTH},     {"threads", required_argument, NULL, OPT_THREADS},
         {"max-labels", required_argument, NULL, OPT_LABELS}, {"help", no_argument, NULL, 'h'},
+        {"categories", required_argument, NULL, OPT_CATEGORIES},
         {NULL, 0, NULL, 0},
     };
-    server s = {cli_default_db(), "", "", false, 0};
-    const char *listen = "127.0.0.1:9180", *auth = NULL;
+    server s = {cli_default_db(), "", "", false, 0, NULL};
+    const char *listen = "127.0.0.1:9180", *auth = NULL, *categories = NULL;
     long threads = 4, labels = 50;
     int c;
     optind = 1;
@@ -512,6 +518,11 @@ int cli_serve(int argc, char **argv)
             if (!cli_number("--max-labels", optarg, 1, 100000, &labels))
                 return EXIT_USAGE;
             break;
+        case OPT_CATEGORIES:
+            if (!cli_file_argument("--categories", optarg, false))
+                return EXIT_USAGE;
+            categories = optarg;
+            break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
@@ -527,6 +538,10 @@ int cli_serve(int argc, char **argv)
         return EXIT_USAGE;
     if (!loopback && !s.auth)
         return cli_usage("%s is not a loopback address: give --auth FILE (user:password) to serve it", listen);
+    qps_categories *map = cli_categories(categories);
+    if (!map)
+        return EXIT_RUNTIME;
+    s.categories = map;
     /* SIGTERM and SIGINT are waited for below, in this thread only */
     sigset_t stop;
     sigemptyset(&stop);
@@ -543,6 +558,7 @@ int cli_serve(int argc, char **argv)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!d) {
         cli_error("cannot listen on %s: %s", listen, strerror(errno));
+        qps_categories_free(map);
         return EXIT_RUNTIME;
     }
     fprintf(stderr, "qpstat serve: listening on http://%s/ (store %s)\n", listen, s.db);
@@ -550,6 +566,7 @@ int cli_serve(int argc, char **argv)
     while (sigwait(&stop, &sig) != 0)
         ;
     MHD_stop_daemon(d);
+    qps_categories_free(map);
     fprintf(stderr, "qpstat serve: stopped (signal %d)\n", sig);
     return EXIT_OK;
 }

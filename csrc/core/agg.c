@@ -23,7 +23,7 @@
 /* Dimensions kept in a string table. */
 static const qps_dim table_dims[] = {
     QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
-    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO,
+    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_CATEGORY,
 };
 #define NTABLE_DIMS (sizeof table_dims / sizeof table_dims[0])
 
@@ -55,6 +55,9 @@ struct qps_agg {
     int day_year, day_month, day_mday;
     qps_where *where;   /* the filters, copied with their values */
     size_t nwhere;
+    const qps_categories *cats; /* the caller's map, or own_cats */
+    qps_categories *own_cats;
+    qps_table *unknown; /* dispositions of category Unknown */
 };
 
 static const char hour_keys[24][3] = {
@@ -107,9 +110,16 @@ qps_agg *qps_agg_new(const qps_agg_opts *opts)
     /* the disposition x TLD table shows each disposition's total */
     if (agg->keep & QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD))
         agg->keep |= QPS_DIM_BIT(QPS_DIM_DISPOSITION);
+    /* the category table lists the unknown dispositions with their names */
+    if (agg->keep & QPS_DIM_BIT(QPS_DIM_CATEGORY))
+        agg->keep |= QPS_DIM_BIT(QPS_DIM_DISPOSITION);
     agg->opts.parser.terse_prefix = NULL; /* the parser copies it; do not keep the pointer */
     agg->parser = qps_parser_new(opts ? &opts->parser : NULL);
-    bool ok = agg->parser != NULL;
+    agg->cats = agg->opts.categories;
+    if (!agg->cats)
+        agg->cats = agg->own_cats = qps_categories_new();
+    agg->unknown = qps_table_new(capacity);
+    bool ok = agg->parser != NULL && agg->cats && agg->unknown;
     for (size_t i = 0; ok && i < NTABLE_DIMS; i++)
         ok = (agg->table[table_dims[i]] = qps_table_new(capacity)) != NULL;
     if (!ok) {
@@ -132,6 +142,8 @@ void qps_agg_free(qps_agg *agg)
     if (!agg)
         return;
     qps_parser_free(agg->parser);
+    qps_categories_free(agg->own_cats);
+    qps_table_free(agg->unknown);
     for (int d = 0; d < QPS_DIM_COUNT_; d++)
         qps_table_free(agg->table[d]);
     free(agg->ms_hist);
@@ -298,6 +310,12 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
     if (qps_str_eq(disp, "hosts_allow"))
         agg->hosts_allow_terse++;
+    if (KEEP(QPS_DIM_CATEGORY)) {
+        const char *cat = qps_category_of(agg->cats, r);
+        TRY(table_add(agg, QPS_DIM_CATEGORY, cat, strlen(cat)));
+        if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0)
+            TRY(qps_table_add(agg->unknown, disp.ptr, disp.len, 1));
+    }
 
     if (KEEP(QPS_DIM_TLD) || KEEP(QPS_DIM_DISPOSITION_TLD)) {
         size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
@@ -448,6 +466,7 @@ static bool where_match(qps_agg *agg, const qps_record *r)
         case QPS_DIM_TLD: ok = eq(qps_slice(buf, qps_sender_tld(f[QPS_TF_SENDER], buf, 256)), v, vlen); break;
         case QPS_DIM_DNSBL: ok = is_dnsbl_denial(r) && eq(dnsbl_service(f[QPS_TF_TEXT]), v, vlen); break;
         case QPS_DIM_RECIPIENT: ok = any_recipient_domain(r, v, vlen); break;
+        case QPS_DIM_CATEGORY: ok = strcmp(qps_category_of(agg->cats, r), v) == 0; break;
         case QPS_DIM_HOUR:
         case QPS_DIM_DAY: {
             qps_civil c;
@@ -643,6 +662,8 @@ qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
     for (size_t i = 0; i < NTABLE_DIMS; i++)
         if ((st = qps_table_merge(dst->table[table_dims[i]], src->table[table_dims[i]])) != QPS_OK)
             return st;
+    if ((st = qps_table_merge(dst->unknown, src->unknown)) != QPS_OK)
+        return st;
     if ((st = merge_hist(&dst->ms_hist, src->ms_hist, MS_BUCKETS)) != QPS_OK ||
         (st = merge_hist(&dst->sec_hist, src->sec_hist, SEC_BUCKETS)) != QPS_OK)
         return st;
@@ -858,6 +879,36 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
     return QPS_OK;
 }
 
+const qps_categories *qps_agg_categories(const qps_agg *agg)
+{
+    return agg ? agg->cats : NULL;
+}
+
+qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows_out, size_t *n_out)
+{
+    *rows_out = NULL;
+    *n_out = 0;
+    size_t n = qps_table_size(agg->unknown);
+    qps_table_entry *entries = malloc((n ? n : 1) * sizeof *entries);
+    qps_row *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!entries || !rows) {
+        free(entries);
+        free(rows);
+        return QPS_ENOMEM;
+    }
+    qps_table_entries(agg->unknown, entries);
+    for (size_t i = 0; i < n; i++) {
+        rows[i].key[0] = qps_slice(entries[i].key, entries[i].len);
+        rows[i].count = entries[i].count;
+        rows[i].error = entries[i].error;
+    }
+    free(entries);
+    qsort(rows, n, sizeof *rows, by_count);
+    *rows_out = rows;
+    *n_out = n;
+    return QPS_OK;
+}
+
 void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out)
 {
     out->since = agg->opts.since;
@@ -880,12 +931,16 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         return QPS_EINVAL;
     /* a pruned day keeps its disposition and TLD only: it matches a filter
      * of those (and of its day), and no other */
+    /* a pruned day's spam verdicts are gone: its queued mail is "queued" */
+    const char *cat = qps_category_of_plugin(agg->cats, disposition);
+    if (!cat)
+        cat = QPS_CATEGORY_UNKNOWN;
     for (size_t i = 0; i < agg->nwhere; i++) {
         const char *v = agg->where[i].value;
         size_t vlen = strlen(v);
         int d = agg->where[i].dim;
         if (!(d == QPS_DIM_DISPOSITION && eq(disposition, v, vlen)) && !(d == QPS_DIM_TLD && eq(tld, v, vlen)) &&
-            !(d == QPS_DIM_DAY && strcmp(day, v) == 0))
+            !(d == QPS_DIM_DAY && strcmp(day, v) == 0) && !(d == QPS_DIM_CATEGORY && strcmp(cat, v) == 0))
             return QPS_OK;
     }
     char pair[512];
@@ -897,7 +952,11 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         (st = qps_table_add(agg->table[QPS_DIM_TLD], tld.ptr, tld.len, count)) != QPS_OK ||
         (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, disposition.len + 1 + tld.len, count)) !=
             QPS_OK ||
-        (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK)
+        (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK ||
+        (st = qps_table_add(agg->table[QPS_DIM_CATEGORY], cat, strlen(cat), count)) != QPS_OK)
+        return st;
+    if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0 &&
+        (st = qps_table_add(agg->unknown, disposition.ptr, disposition.len, count)) != QPS_OK)
         return st;
     if (qps_str_eq(disposition, "hosts_allow"))
         agg->hosts_allow_terse += count;

@@ -49,6 +49,7 @@ const char *qps_kind_name(qps_kind kind)
 static const char *const dim_names[QPS_DIM_COUNT_] = {
     "disposition", "dnsbl", "tld", "disposition,tld", "hour", "day", "sender",
     "recipient", "ip", "helo", "score", "spam", "connections", "connection-time",
+    "category",
 };
 
 const char *qps_dim_name(qps_dim dim)
@@ -73,7 +74,8 @@ qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n
     if (!text || !dims || !n || *n > cap)
         return QPS_EINVAL;
     if (strcmp(text, "all") == 0) {
-        for (int d = 0; d < QPS_DIM_COUNT_; d++) {
+        /* the seed's tables; category is asked for by name */
+        for (int d = 0; d < QPS_DIM_CATEGORY; d++) {
             bool have = false;
             for (size_t i = 0; i < *n; i++)
                 have |= dims[i] == (qps_dim)d;

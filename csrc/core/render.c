@@ -211,6 +211,30 @@ static void text_metrics(sink *s, const qps_agg *agg, qps_dim dim)
     }
 }
 
+/* The plugins no category rule names: listed, so the admin can add them. */
+static qps_status text_unknown(qps_buf *o, const qps_agg *agg)
+{
+    qps_row *rows;
+    size_t n;
+    qps_status st = qps_agg_unknown_plugins(agg, &rows, &n);
+    if (st != QPS_OK)
+        return st;
+    if (n)
+        qps_buf_printf(o, "  " QPS_CATEGORY_UNKNOWN " (plugins not in the category map):");
+    for (size_t i = 0; i < n; i++) {
+        qps_buf_printf(o, "%s ", i ? "," : "");
+        if (rows[i].key[0].len)
+            qps_escape_text(o, rows[i].key[0].ptr, rows[i].key[0].len);
+        else
+            qps_buf_append(o, "(none)", 6);
+        qps_buf_printf(o, " %llu", (unsigned long long)rows[i].count);
+    }
+    if (n)
+        qps_buf_putc(o, '\n');
+    qps_free(rows);
+    return QPS_OK;
+}
+
 static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
 {
     qps_buf *o = &s->out;
@@ -262,6 +286,10 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     }
     if (shown < n)
         qps_buf_printf(o, "  ... %zu more\n", n - shown);
+    if (dim == QPS_DIM_CATEGORY && (st = text_unknown(o, agg)) != QPS_OK) {
+        qps_free(t.rows);
+        return st;
+    }
     if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
         qps_spam_stats sp;
         qps_agg_spam_stats(agg, &sp);
@@ -375,6 +403,22 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         qps_spam_stats sp;
         qps_agg_spam_stats(agg, &sp);
         qps_buf_printf(o, "\"spam_mean\":%.3f,\"ham_mean\":%.3f,", sp.spam_mean, sp.ham_mean);
+    }
+    if (dim == QPS_DIM_CATEGORY) {
+        qps_row *unknown;
+        size_t nu;
+        if ((st = qps_agg_unknown_plugins(agg, &unknown, &nu)) != QPS_OK) {
+            qps_free(t.rows);
+            return st;
+        }
+        qps_buf_printf(o, "\"unknown_plugins\":[");
+        for (size_t i = 0; i < nu; i++) {
+            qps_buf_printf(o, "%s{\"disposition\":", i ? "," : "");
+            json_string(o, unknown[i].key[0].ptr, unknown[i].key[0].len);
+            qps_buf_printf(o, ",\"count\":%llu}", (unsigned long long)unknown[i].count);
+        }
+        qps_buf_printf(o, "],");
+        qps_free(unknown);
     }
     qps_buf_printf(o, "\"rows\":[");
     for (size_t i = 0; i < shown; i++) {

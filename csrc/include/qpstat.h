@@ -530,6 +530,8 @@ typedef enum {
     QPS_DIM_SPAM,            /* SpamAssassin verdict: spam, ham, none */
     QPS_DIM_CONNECTIONS,     /* connection facts (metrics, not keys) */
     QPS_DIM_CONNECTION_TIME, /* connection_time statistics (metrics) */
+    QPS_DIM_CATEGORY,        /* mailstats' category of the disposition (see
+                                qps_categories); not in "all" */
     QPS_DIM_COUNT_
 } qps_dim;
 
@@ -541,8 +543,8 @@ const char *qps_dim_name(qps_dim dim);
 qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim);
 
 /** Parses a list of tables as the CLI's --by takes it ("disposition,dnsbl",
- *  where "disposition,tld" is one table; "all" for every table in report
- *  order) and appends the dimensions not yet in dims[0..*n) at dims[*n],
+ *  where "disposition,tld" is one table; "all" for every table of the
+ *  default report in report order: all but category) and appends the dimensions not yet in dims[0..*n) at dims[*n],
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
 
@@ -562,6 +564,10 @@ typedef struct {
                               score: spam, disposition,tld: disposition) */
     const struct qps_where *where; /* transactions must match all of these */
     size_t nwhere;                 /* (copied by qps_agg_new) */
+    const struct qps_categories *categories; /* the category map (borrowed:
+                              it must outlive the aggregator and every
+                              aggregator merged into it); NULL = the
+                              built-in map (qps_categories_new) */
 } qps_agg_opts;
 
 /** The bit of a dimension in qps_agg_opts.dims. */
@@ -587,6 +593,77 @@ typedef struct qps_where {
 qps_status qps_where_parse(const char *text, qps_where *out);
 
 typedef struct qps_agg qps_agg;
+
+/* ------------------------------------------------------------------ */
+/* Categories: which mailstats column a transaction counts in          */
+/* ------------------------------------------------------------------ */
+/*
+ * A category map sends each disposition (the denying plugin, or queued) to a
+ * category: the columns of Brian Read's mailstats (DMARC-Rej., Virus,
+ * RBL/DNS, Execut., Geoip., Non.Conf., Rej.Load, Karma, Del.Spam,
+ * Qued.Spam?, Ham). Admins edit it as a file, /etc/qpstat/categories
+ * (etc/categories in the source holds the built-in rules and documents the
+ * format):
+ *
+ *     # comment
+ *     PLUGIN   CATEGORY        (CATEGORY: the rest of the line, <= 64 bytes)
+ *     virus::* Virus           (a trailing * matches every name it starts)
+ *
+ * An exact name wins over a pattern, the longest pattern over shorter ones.
+ * "queued" is accepted mail, "queued/spam" accepted mail SpamAssassin called
+ * spam (falls back to "queued" when not listed). A naughty denial counts as
+ * the plugin that caused it: the one its text starts with, "(karma) ...",
+ * else dnsbl or karma when its text names them, else naughty. A disposition
+ * no rule matches is in category QPS_CATEGORY_UNKNOWN, and the aggregator
+ * keeps the names of such plugins (qps_agg_unknown_plugins) so that reports
+ * list them: nothing is silently dropped.
+ *
+ * A map is immutable once made (qps_categories_parse replaces it whole), so
+ * any number of aggregators and threads may read one at a time.
+ */
+typedef struct qps_categories qps_categories;
+
+/** The category of dispositions no rule of the map matches. */
+#define QPS_CATEGORY_UNKNOWN "Unknown"
+
+/** A map holding the built-in rules (those of etc/categories). NULL when
+ *  out of memory. Free it with qps_categories_free. */
+qps_categories *qps_categories_new(void);
+void qps_categories_free(qps_categories *map);
+
+/** Replaces the map's rules with those of text (the file format above; len
+ *  bytes, need not be NUL-terminated). On failure the map is unchanged,
+ *  and err (when not NULL) gets "line N: why": QPS_EFORMAT for a line
+ *  without category, a category longer than 64 bytes or named "Unknown",
+ *  a '*' other than at the end, a plugin listed twice, a control byte;
+ *  QPS_ENOMEM. An empty text is a valid map (every plugin Unknown). */
+qps_status qps_categories_parse(qps_categories *map, const char *text, size_t len, char *err, size_t errlen);
+
+/** Reads a map file (a regular file of at most 1 MiB; a FIFO is refused
+ *  without waiting) and parses it as qps_categories_parse does. QPS_EIO
+ *  (err: strerror) when it cannot be read. */
+qps_status qps_categories_load(qps_categories *map, const char *path, char *err, size_t errlen);
+
+/** The categories, in column order (the order they first appear in the
+ *  rules; Unknown is not one of them). Names are owned by the map and live
+ *  until it is parsed again or freed. */
+size_t qps_categories_count(const qps_categories *map);
+const char *qps_categories_name(const qps_categories *map, size_t i);
+
+/** The rules in file order: rule i's plugin name (without the '*' of a
+ *  pattern; borrowed from the map), whether it is a pattern, its category.
+ *  QPS_EINVAL past the end. */
+size_t qps_categories_rules(const qps_categories *map);
+qps_status qps_categories_rule(const qps_categories *map, size_t i, qps_str *pattern, int *prefix,
+                               const char **category);
+
+/** The category a plugin name maps to, NULL when no rule matches. */
+const char *qps_category_of_plugin(const qps_categories *map, qps_str plugin);
+
+/** The category of a logterse record under the rules above (queued/spam,
+ *  naughty), QPS_CATEGORY_UNKNOWN when no rule matches; NULL for another
+ *  kind of record. Owned by the map (or static). */
+const char *qps_category_of(const qps_categories *map, const qps_record *rec);
 
 /** Creates an aggregator (NULL when out of memory); opts is copied.
  *
@@ -688,6 +765,10 @@ typedef struct {
 
 void qps_agg_conn_stats(const qps_agg *agg, qps_conn_stats *out);
 
+/** The map an aggregator counts categories with (its own built-in one when
+ *  qps_agg_opts.categories was NULL); owned as described there. */
+const qps_categories *qps_agg_categories(const qps_agg *agg);
+
 /** Spam verdict statistics of the selected transactions. */
 typedef struct {
     uint64_t spam, ham, none;
@@ -717,6 +798,11 @@ uint64_t qps_agg_total(const qps_agg *agg, qps_dim dim);
 /** 1 if any table of the dimension overflowed its capacity (counts are then
  *  estimates with the error bound in qps_row.error). */
 int qps_agg_approximate(const qps_agg *agg, qps_dim dim);
+
+/** The dispositions counted as QPS_CATEGORY_UNKNOWN, by count (rows as
+ *  qps_agg_rows gives them: key[0] the disposition; caller frees *rows
+ *  with qps_free). Filled with the category table. */
+qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows, size_t *n);
 
 /* ------------------------------------------------------------------ */
 /* Rendering                                                           */
