@@ -134,7 +134,7 @@ for my $fx (@FIXTURES) {
     ok(exists $pair->[0]{disposition} && exists $pair->[0]{tld} && !exists $pair->[0]{key}, 'pair rows');
     eval { $agg->rows('connections') };
     like($@, qr/^Qpstat::Agg::rows: 'connections' has no rows/, 'metric dimension has no rows');
-    like($agg->report(format => 'mail', mail_date => '2026-11-25'), qr/\ASubject: Email Disposition on 2026-11-25\n\n/,
+    like($agg->report(format => 'mail', mail_date => '2026-11-25'), qr/^Subject: Email Disposition on 2026-11-25\n.*^== Email Disposition on 2026-11-25 ==\n/ms,
         'mail format');
 }
 

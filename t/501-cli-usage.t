@@ -132,7 +132,7 @@ usage_error(['dnsbl-test', 'z.example', '--server', '127.0.0.1:53', $LOG], qr/--
     # --mail alone still works, with a time option
     my $r = q_run(['report', '--mail', '--days', '3', $LOG]);
     is($r->{rc}, 0, '--mail with a time option: exit 0') or diag $r->{err};
-    like($r->{out}, qr/\ASubject: Email Disposition on /, '... the message');
+    like($r->{out}, qr/^Subject: Email Disposition on /m, '... the message');
 }
 
 # ---- --db and QPSTAT_DB, the same everywhere ---------------------------------

@@ -407,7 +407,7 @@ _approximate(Qpstat::Agg self, int dim)
         RETVAL
 
 SV *
-_render(Qpstat::Agg self, int format, AV *dims, UV top, UV remote_top, SV *mail_date)
+_render(Qpstat::Agg self, int format, AV *dims, UV top, UV remote_top, SV *mail_date, IV mail_time, SV *mail_from, SV *mail_to, int mail_html)
     PREINIT:
         qps_dim d[QPS_DIM_COUNT_];
         qps_render_opts ro;
@@ -431,6 +431,10 @@ _render(Qpstat::Agg self, int format, AV *dims, UV top, UV remote_top, SV *mail_
         ro.top = (size_t)top;
         ro.remote_top = (size_t)remote_top;
         ro.mail_date = opt_str(aTHX_ mail_date);
+        ro.mail_time = (int64_t)mail_time;
+        ro.mail_from = opt_str(aTHX_ mail_from);
+        ro.mail_to = opt_str(aTHX_ mail_to);
+        ro.mail_html = mail_html;
         out = sv_2mortal(newSVpvs(""));
         if ((st = qps_render(self->agg, &ro, append_sv, out)) != QPS_OK)
             croak_status(aTHX_ "Qpstat::Agg::report", st);

@@ -24,9 +24,13 @@ static const char usage_text[] =
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
     "  --format FMT       text (default), json or csv (csv holds one table: give one --by)\n"
-    "  --mail             the \"Email Disposition on <date>\" message for sendmail -t\n"
-    "                     (today and yesterday unless a time option is given; not with\n"
-    "                     --format, --by or --top)\n"
+    "  --mail             the daily mail for sendmail -t: From, To, Date, Subject \"Email\n"
+    "                     Disposition on <date>\", mailstats' tables and the seed's\n"
+    "                     disposition x TLD table (today and yesterday unless a time\n"
+    "                     option is given; not with --format, --by or --top)\n"
+    "  --html             with --mail: multipart/alternative, the text and an HTML part\n"
+    "  --to ADDR          with --mail: the To: header (default admin)\n"
+    "  --from ADDR        with --mail: the From: header (default qpstat)\n"
     "  --today, --yesterday, --days N (the last N*24 hours)\n"
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm;\n"
     "                     a date alone as --until includes that day\n"
@@ -59,7 +63,12 @@ static bool parse_by(const char *value, qps_dim *dims, size_t *n)
             (comma[4] == '\0' || comma[4] == ',')) {
             d = QPS_DIM_DISPOSITION_TLD;
             len = 15;
-        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD) {
+        } else if (len == 4 && strncmp(p, "hour", 4) == 0 && comma && strncmp(comma + 1, "category", 8) == 0 &&
+                   (comma[9] == '\0' || comma[9] == ',')) {
+            d = QPS_DIM_HOUR_CATEGORY;
+            len = 13;
+        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
+                   d == QPS_DIM_HOUR_CATEGORY) {
             return false;
         }
         if (*n < QPS_DIM_COUNT_)
@@ -110,7 +119,7 @@ int cli_write_stdout(void *ctx, const char *buf, size_t len)
 
 int cli_report(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_CATEGORIES };
+    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_CATEGORIES, OPT_HTML, OPT_TO, OPT_FROM };
     static const struct option options[] = {
         {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
         {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
@@ -120,6 +129,8 @@ int cli_report(int argc, char **argv)
         {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
         {"db", required_argument, NULL, OPT_DB}, {"where", required_argument, NULL, OPT_WHERE},
         {"categories", required_argument, NULL, OPT_CATEGORIES},
+        {"html", no_argument, NULL, OPT_HTML},   {"to", required_argument, NULL, OPT_TO},
+        {"from", required_argument, NULL, OPT_FROM},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
@@ -129,7 +140,8 @@ int cli_report(int argc, char **argv)
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false, format_given = false, jobs_given = false;
-    const char *prefix = NULL, *db = NULL, *categories = NULL;
+    const char *prefix = NULL, *db = NULL, *categories = NULL, *mail_to = NULL, *mail_from = NULL;
+    bool html = false;
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0;
@@ -167,6 +179,18 @@ int cli_report(int argc, char **argv)
             db = optarg;
             break;
         case OPT_MAIL: mail = true; break;
+        case OPT_HTML: html = true; break;
+        case OPT_TO: case OPT_FROM: {
+            /* a header's value: a CR or LF would add headers of the caller's choosing */
+            for (const char *p = optarg; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+                    return cli_usage("%s takes printable ASCII (an address), not a control or 8-bit byte",
+                                     c == OPT_TO ? "--to" : "--from");
+            if (!*optarg)
+                return cli_usage("%s needs an address", c == OPT_TO ? "--to" : "--from");
+            *(c == OPT_TO ? &mail_to : &mail_from) = optarg;
+            break;
+        }
         case OPT_WHERE:
             if (!cli_where_option(&where, optarg))
                 return EXIT_USAGE;
@@ -202,6 +226,8 @@ int cli_report(int argc, char **argv)
         return cli_usage("--mail writes one message of its own (the disposition,tld table, every row, as text): "
                          "drop %s",
                          format_given ? "--format" : ndims ? "--by" : "--top");
+    if (!mail && (html || mail_to || mail_from))
+        return cli_usage("%s shapes the mail: add --mail", html ? "--html" : mail_to ? "--to" : "--from");
     if (format == QPS_FORMAT_CSV && ndims != 1)
         return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
                          "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
@@ -244,12 +270,14 @@ int cli_report(int argc, char **argv)
     opts.nwhere = where.n;
     /* only the tables printed are filled */
     if (format == QPS_FORMAT_MAIL)
-        opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD);
+        opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD) | QPS_DIM_BIT(QPS_DIM_HOUR_CATEGORY) |
+                    QPS_DIM_BIT(QPS_DIM_CATEGORY) | QPS_DIM_BIT(QPS_DIM_RECIPIENT) | QPS_DIM_BIT(QPS_DIM_DNSBL) |
+                    QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS);
     else
         for (size_t i = 0; i < ndims; i++)
             opts.dims |= QPS_DIM_BIT(dims[i]);
     qps_categories *map = NULL;
-    if (categories || cli_uses_categories(dims, ndims, &where)) {
+    if (categories || mail || cli_uses_categories(dims, ndims, &where)) {
         if (!(map = cli_categories(categories)))
             return EXIT_RUNTIME;
         opts.categories = map;
@@ -294,6 +322,10 @@ int cli_report(int argc, char **argv)
     int rc = errors ? EXIT_RUNTIME : EXIT_OK;
     /* Without --top, the tables keyed by remote input show 20 rows. */
     qps_render_opts ro = {format, dims, ndims, top >= 0 ? (size_t)top : 0, top >= 0 || format == QPS_FORMAT_CSV ? 0 : 20, range.label};
+    ro.mail_to = mail_to;
+    ro.mail_from = mail_from;
+    ro.mail_time = now;
+    ro.mail_html = html;
     qps_status st = qps_render(agg, &ro, cli_write_stdout, NULL);
     if (st == QPS_OK && fflush(stdout) != 0)
         st = QPS_EIO;

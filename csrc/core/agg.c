@@ -24,6 +24,7 @@
 static const qps_dim table_dims[] = {
     QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
     QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_CATEGORY,
+    QPS_DIM_HOUR_CATEGORY,
 };
 #define NTABLE_DIMS (sizeof table_dims / sizeof table_dims[0])
 
@@ -38,6 +39,8 @@ struct qps_agg {
     uint64_t score[SCORE_BUCKETS];
     uint64_t spam, ham, nospam;
     double spam_sum, ham_sum;
+    uint64_t acc_scored, rej_scored; /* transactions with a score, queued or not */
+    double acc_sum, rej_sum;
     uint64_t dnsbl_total, recipient_total;
     /* connections */
     uint64_t accepted, too_many;
@@ -58,6 +61,7 @@ struct qps_agg {
     const qps_categories *cats; /* the caller's map, or own_cats */
     qps_categories *own_cats;
     qps_table *unknown; /* dispositions of category Unknown */
+    qps_table *rcpt_acc; /* recipient domains of queued transactions */
 };
 
 static const char hour_keys[24][3] = {
@@ -119,7 +123,8 @@ qps_agg *qps_agg_new(const qps_agg_opts *opts)
     if (!agg->cats)
         agg->cats = agg->own_cats = qps_categories_new();
     agg->unknown = qps_table_new(capacity);
-    bool ok = agg->parser != NULL && agg->cats && agg->unknown;
+    agg->rcpt_acc = qps_table_new(capacity);
+    bool ok = agg->parser != NULL && agg->cats && agg->unknown && agg->rcpt_acc;
     for (size_t i = 0; ok && i < NTABLE_DIMS; i++)
         ok = (agg->table[table_dims[i]] = qps_table_new(capacity)) != NULL;
     if (!ok) {
@@ -144,6 +149,7 @@ void qps_agg_free(qps_agg *agg)
     qps_parser_free(agg->parser);
     qps_categories_free(agg->own_cats);
     qps_table_free(agg->unknown);
+    qps_table_free(agg->rcpt_acc);
     for (int d = 0; d < QPS_DIM_COUNT_; d++)
         qps_table_free(agg->table[d]);
     free(agg->ms_hist);
@@ -310,12 +316,13 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
     if (qps_str_eq(disp, "hosts_allow"))
         agg->hosts_allow_terse++;
+    const char *cat = KEEP(QPS_DIM_CATEGORY) || KEEP(QPS_DIM_HOUR_CATEGORY) ? qps_category_of(agg->cats, r) : NULL;
     if (KEEP(QPS_DIM_CATEGORY)) {
-        const char *cat = qps_category_of(agg->cats, r);
         TRY(table_add(agg, QPS_DIM_CATEGORY, cat, strlen(cat)));
         if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0)
             TRY(qps_table_add(agg->unknown, disp.ptr, disp.len, 1));
     }
+    bool queued = qps_str_eq(disp, "queued");
 
     if (KEEP(QPS_DIM_TLD) || KEEP(QPS_DIM_DISPOSITION_TLD)) {
         size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
@@ -352,16 +359,28 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         const char *e = comma ? comma : end;
         qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
         if (domain.len && domain.len < sizeof buf) {
-            TRY(table_add(agg, QPS_DIM_RECIPIENT, buf, lower_copy(buf, domain.ptr, domain.len)));
+            size_t dlen = lower_copy(buf, domain.ptr, domain.len);
+            TRY(table_add(agg, QPS_DIM_RECIPIENT, buf, dlen));
+            if (queued)
+                TRY(qps_table_add(agg->rcpt_acc, buf, dlen, 1));
             agg->recipient_total++;
         }
         s = comma ? comma + 1 : end;
     }
 
-    if (r->has_time && (KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY))) {
+    if (r->has_time && (KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY) || KEEP(QPS_DIM_HOUR_CATEGORY))) {
         qps_civil c;
         if (qps_civil_from_unix(&agg->tz, r->unix_sec, agg->opts.utc, &c) == QPS_OK) {
             agg->hour[c.hour]++;
+            if (KEEP(QPS_DIM_HOUR_CATEGORY)) {
+                /* hour \0 category; a category is at most 64 bytes */
+                char pair[3 + 64 + 16];
+                size_t clen = strlen(cat) < 64 + 15 ? strlen(cat) : 64 + 15;
+                memcpy(pair, hour_keys[c.hour], 2);
+                pair[2] = '\0';
+                memcpy(pair + 3, cat, clen);
+                TRY(table_add(agg, QPS_DIM_HOUR_CATEGORY, pair, 3 + clen));
+            }
             /* the day's text changes once a day, not once a record */
             if (c.year != agg->day_year || c.month != agg->day_month || c.day != agg->day_mday) {
                 agg->day_len = (size_t)snprintf(agg->day_key, sizeof agg->day_key, "%04d-%02d-%02d",
@@ -387,6 +406,13 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
             agg->ham_sum += spam.score;
         }
         agg->score[score_bucket(spam.score)]++;
+        if (queued) {
+            agg->acc_scored++;
+            agg->acc_sum += spam.score;
+        } else {
+            agg->rej_scored++;
+            agg->rej_sum += spam.score;
+        }
     } else {
         agg->nospam++;
     }
@@ -662,7 +688,8 @@ qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
     for (size_t i = 0; i < NTABLE_DIMS; i++)
         if ((st = qps_table_merge(dst->table[table_dims[i]], src->table[table_dims[i]])) != QPS_OK)
             return st;
-    if ((st = qps_table_merge(dst->unknown, src->unknown)) != QPS_OK)
+    if ((st = qps_table_merge(dst->unknown, src->unknown)) != QPS_OK ||
+        (st = qps_table_merge(dst->rcpt_acc, src->rcpt_acc)) != QPS_OK)
         return st;
     if ((st = merge_hist(&dst->ms_hist, src->ms_hist, MS_BUCKETS)) != QPS_OK ||
         (st = merge_hist(&dst->sec_hist, src->sec_hist, SEC_BUCKETS)) != QPS_OK)
@@ -688,6 +715,10 @@ qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
     dst->nospam += src->nospam;
     dst->spam_sum += src->spam_sum;
     dst->ham_sum += src->ham_sum;
+    dst->acc_scored += src->acc_scored;
+    dst->rej_scored += src->rej_scored;
+    dst->acc_sum += src->acc_sum;
+    dst->rej_sum += src->rej_sum;
     dst->dnsbl_total += src->dnsbl_total;
     dst->recipient_total += src->recipient_total;
     dst->accepted += src->accepted;
@@ -765,6 +796,10 @@ void qps_agg_spam_stats(const qps_agg *agg, qps_spam_stats *out)
     out->none = agg->nospam;
     out->spam_mean = agg->spam ? agg->spam_sum / (double)agg->spam : 0;
     out->ham_mean = agg->ham ? agg->ham_sum / (double)agg->ham : 0;
+    out->accepted_scored = agg->acc_scored;
+    out->rejected_scored = agg->rej_scored;
+    out->accepted_mean = agg->acc_scored ? agg->acc_sum / (double)agg->acc_scored : 0;
+    out->rejected_mean = agg->rej_scored ? agg->rej_sum / (double)agg->rej_scored : 0;
 }
 
 uint64_t qps_agg_total(const qps_agg *agg, qps_dim dim)
@@ -837,7 +872,7 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
         for (size_t i = 0; i < cap; i++) {
             qps_row *r = &rows[n++];
             r->key[0] = qps_slice(entries[i].key, entries[i].len);
-            if (dim == QPS_DIM_DISPOSITION_TLD) {
+            if (dim == QPS_DIM_DISPOSITION_TLD || dim == QPS_DIM_HOUR_CATEGORY) {
                 const char *nul = memchr(entries[i].key, '\0', entries[i].len);
                 size_t first = nul ? (size_t)(nul - entries[i].key) : entries[i].len;
                 r->key[0].len = first;
@@ -848,7 +883,7 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
             r->error = entries[i].error;
         }
         free(entries);
-        qsort(rows, n, sizeof *rows, dim == QPS_DIM_DAY ? by_key : by_count);
+        qsort(rows, n, sizeof *rows, dim == QPS_DIM_DAY || dim == QPS_DIM_HOUR_CATEGORY ? by_key : by_count);
     } else {
         rows = calloc(SCORE_BUCKETS + 24, sizeof *rows);
         if (!rows)
@@ -884,11 +919,11 @@ const qps_categories *qps_agg_categories(const qps_agg *agg)
     return agg ? agg->cats : NULL;
 }
 
-qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows_out, size_t *n_out)
+static qps_status table_rows(const qps_table *table, qps_row **rows_out, size_t *n_out)
 {
     *rows_out = NULL;
     *n_out = 0;
-    size_t n = qps_table_size(agg->unknown);
+    size_t n = qps_table_size(table);
     qps_table_entry *entries = malloc((n ? n : 1) * sizeof *entries);
     qps_row *rows = calloc(n ? n : 1, sizeof *rows);
     if (!entries || !rows) {
@@ -896,7 +931,7 @@ qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows_out, size_
         free(rows);
         return QPS_ENOMEM;
     }
-    qps_table_entries(agg->unknown, entries);
+    qps_table_entries(table, entries);
     for (size_t i = 0; i < n; i++) {
         rows[i].key[0] = qps_slice(entries[i].key, entries[i].len);
         rows[i].count = entries[i].count;
@@ -907,6 +942,16 @@ qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows_out, size_
     *rows_out = rows;
     *n_out = n;
     return QPS_OK;
+}
+
+qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows, size_t *n)
+{
+    return table_rows(agg->unknown, rows, n);
+}
+
+qps_status qps_agg_recipient_accepted(const qps_agg *agg, qps_row **rows, size_t *n)
+{
+    return table_rows(agg->rcpt_acc, rows, n);
 }
 
 void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out)

@@ -49,7 +49,7 @@ const char *qps_kind_name(qps_kind kind)
 static const char *const dim_names[QPS_DIM_COUNT_] = {
     "disposition", "dnsbl", "tld", "disposition,tld", "hour", "day", "sender",
     "recipient", "ip", "helo", "score", "spam", "connections", "connection-time",
-    "category",
+    "category", "hour,category",
 };
 
 const char *qps_dim_name(qps_dim dim)
@@ -93,7 +93,12 @@ qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n
             (comma[4] == '\0' || comma[4] == ',')) {
             d = QPS_DIM_DISPOSITION_TLD;
             len = 15;
-        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD) {
+        } else if (len == 4 && memcmp(p, "hour", 4) == 0 && comma && strncmp(comma + 1, "category", 8) == 0 &&
+                   (comma[9] == '\0' || comma[9] == ',')) {
+            d = QPS_DIM_HOUR_CATEGORY;
+            len = 13;
+        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
+                   d == QPS_DIM_HOUR_CATEGORY) {
             return QPS_EINVAL;
         }
         bool have = false;
@@ -123,7 +128,7 @@ qps_status qps_where_parse(const char *text, qps_where *out)
     if (len == 4 && memcmp(text, "code", 4) == 0) {
         out->dim = QPS_WHERE_CODE;
     } else if (qps_dim_from_name(text, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
-               d == QPS_DIM_CONNECTIONS || d == QPS_DIM_CONNECTION_TIME) {
+               d == QPS_DIM_HOUR_CATEGORY || d == QPS_DIM_CONNECTIONS || d == QPS_DIM_CONNECTION_TIME) {
         return QPS_EINVAL;
     } else {
         out->dim = (int)d;

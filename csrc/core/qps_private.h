@@ -52,6 +52,15 @@ void qps_table_entries(const qps_table *table, qps_table_entry *entries);
 /* Display width of text escaped by qps_escape_text (UTF-8 code points). */
 size_t qps_text_width(const char *s, size_t len);
 
+/* ---- renderers shared by render.c and mail.c ---- */
+
+/* The seed's disposition x TLD table as the text report prints it. */
+qps_status qps_render_seed_matrix(qps_buf *out, const qps_agg *agg);
+/* mailstats' table: an hour a row, a category a column, TOTALS, PERCENT. */
+qps_status qps_render_hour_matrix(qps_buf *out, const qps_agg *agg);
+/* The complete daily mail (see QPS_FORMAT_MAIL in qpstat.h). */
+qps_status qps_render_mail(qps_buf *out, const qps_agg *agg, const qps_render_opts *opts);
+
 /* ---- time internals (qps_time.c) ---- */
 
 /* Eight lowercase hex digits as 32 bits; *ok is cleared on a bad digit. */

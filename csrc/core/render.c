@@ -19,6 +19,11 @@ typedef struct {
     bool failed;
 } sink;
 
+static bool is_pair(qps_dim dim)
+{
+    return dim == QPS_DIM_DISPOSITION_TLD || dim == QPS_DIM_HOUR_CATEGORY;
+}
+
 static void flush(sink *s)
 {
     if (s->out.len && !s->failed && !s->out.failed && s->write(s->ctx, s->out.data, s->out.len) != 0)
@@ -42,6 +47,8 @@ static const char *column_name(qps_dim dim, int k)
 {
     if (dim == QPS_DIM_DISPOSITION_TLD)
         return k ? "tld" : "disposition";
+    if (dim == QPS_DIM_HOUR_CATEGORY)
+        return k ? "category" : "hour";
     return qps_dim_name(dim);
 }
 
@@ -56,7 +63,7 @@ typedef struct {
     qps_row *rows;
     size_t n, shown;
     uint64_t total;
-    bool pair; /* disposition,tld: two keys, never cut */
+    bool pair; /* disposition,tld and hour,category: two keys, never cut */
 } table;
 
 static qps_status load_table(const qps_agg *agg, qps_dim dim, size_t top, table *t)
@@ -65,7 +72,7 @@ static qps_status load_table(const qps_agg *agg, qps_dim dim, size_t top, table 
     if (st != QPS_OK)
         return st;
     t->total = qps_agg_total(agg, dim);
-    t->pair = dim == QPS_DIM_DISPOSITION_TLD;
+    t->pair = is_pair(dim);
     t->shown = t->pair ? t->n : limit_rows(t->n, top);
     return QPS_OK;
 }
@@ -118,7 +125,7 @@ static void pad_right(qps_buf *b, const char *s, size_t len, size_t width)
 /* Renders the matrix as the seed's awk program prints it: sprintf("%-35s")
  * disposition, sprintf("%-20s") TLD, "%9s" count; "{Total}" rows per
  * disposition and a "{{Total}}" row with "(pct%)". */
-static qps_status seed_matrix(sink *s, const qps_agg *agg)
+qps_status qps_render_seed_matrix(qps_buf *out, const qps_agg *agg)
 {
     qps_row *rows, *disp;
     size_t n, nd;
@@ -168,11 +175,10 @@ static qps_status seed_matrix(sink *s, const qps_agg *agg)
         static const char header[] =
             "Denying plugin or \"queued\"         TLD                     Count   Pct\n"
             "=================================  ====================  =======  =====\n";
-        qps_buf_append(&s->out, header, sizeof header - 1);
+        qps_buf_append(out, header, sizeof header - 1);
         for (size_t i = 0; i < nl; i++) {
-            qps_buf_append(&s->out, lines[i].text, lines[i].len);
-            qps_buf_putc(&s->out, '\n');
-            maybe_flush(s);
+            qps_buf_append(out, lines[i].text, lines[i].len);
+            qps_buf_putc(out, '\n');
         }
     }
     for (size_t i = 0; lines && i < nl; i++)
@@ -244,7 +250,11 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     }
     if (dim == QPS_DIM_DISPOSITION_TLD) {
         qps_buf_printf(o, "== disposition,tld ==\n");
-        return seed_matrix(s, agg);
+        return qps_render_seed_matrix(o, agg);
+    }
+    if (dim == QPS_DIM_HOUR_CATEGORY) {
+        qps_buf_printf(o, "== hour,category ==\n");
+        return qps_render_hour_matrix(o, agg);
     }
     table t;
     qps_status st = load_table(agg, dim, top, &t);
@@ -345,7 +355,7 @@ static qps_status csv_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     if (st != QPS_OK)
         return st;
     if (t.pair)
-        qps_buf_printf(o, "disposition,tld,count,percent\r\n");
+        qps_buf_printf(o, "%s,%s,count,percent\r\n", column_name(dim, 0), column_name(dim, 1));
     else
         qps_buf_printf(o, "%s,count,percent\r\n", qps_dim_name(dim));
     for (size_t i = 0; i < t.shown; i++) {
@@ -479,11 +489,7 @@ qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write
     qps_agg_counts(agg, &c);
     switch (opts->format) {
     case QPS_FORMAT_MAIL:
-        qps_buf_append(&s.out, "Subject: Email Disposition on ", 30);
-        if (opts->mail_date)
-            qps_escape_text(&s.out, opts->mail_date, strlen(opts->mail_date));
-        qps_buf_append(&s.out, "\n\n", 2);
-        st = seed_matrix(&s, agg);
+        st = qps_render_mail(&s.out, agg, opts);
         break;
     case QPS_FORMAT_TEXT: {
         qps_buf_printf(&s.out, "Lines: %llu read, %llu parsed, %llu invalid. Transactions: %llu.\n",

@@ -532,6 +532,8 @@ typedef enum {
     QPS_DIM_CONNECTION_TIME, /* connection_time statistics (metrics) */
     QPS_DIM_CATEGORY,        /* mailstats' category of the disposition (see
                                 qps_categories); not in "all" */
+    QPS_DIM_HOUR_CATEGORY,   /* hour x category (two keys: "07", "RBL/DNS"),
+                                mailstats' by-hour table; not in "all" */
     QPS_DIM_COUNT_
 } qps_dim;
 
@@ -773,13 +775,18 @@ const qps_categories *qps_agg_categories(const qps_agg *agg);
 typedef struct {
     uint64_t spam, ham, none;
     double spam_mean, ham_mean; /* mean scores */
+    /* mailstats' averages: transactions with a score, queued (accepted)
+     * and denied (rejected), and their mean scores */
+    uint64_t accepted_scored, rejected_scored;
+    double accepted_mean, rejected_mean;
 } qps_spam_stats;
 
 void qps_agg_spam_stats(const qps_agg *agg, qps_spam_stats *out);
 
 /** One row of a keyed dimension. */
 typedef struct {
-    qps_str key[2];  /* key[1] is used by QPS_DIM_DISPOSITION_TLD only */
+    qps_str key[2];  /* key[1]: the TLD of QPS_DIM_DISPOSITION_TLD, the
+                        category of QPS_DIM_HOUR_CATEGORY */
     uint64_t count;
     uint64_t error;  /* upper bound of the overcount (0 = exact) */
 } qps_row;
@@ -804,6 +811,11 @@ int qps_agg_approximate(const qps_agg *agg, qps_dim dim);
  *  with qps_free). Filled with the category table. */
 qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows, size_t *n);
 
+/** The recipient domains of the queued (accepted) transactions, by count,
+ *  as qps_agg_rows(QPS_DIM_RECIPIENT) gives those of all of them (the
+ *  difference is what was denied). Filled with the recipient table. */
+qps_status qps_agg_recipient_accepted(const qps_agg *agg, qps_row **rows, size_t *n);
+
 /* ------------------------------------------------------------------ */
 /* Rendering                                                           */
 /* ------------------------------------------------------------------ */
@@ -812,7 +824,7 @@ typedef enum {
     QPS_FORMAT_TEXT = 0, /* aligned tables for people */
     QPS_FORMAT_CSV,      /* RFC 4180, one table */
     QPS_FORMAT_JSON,     /* rows, totals, line counters */
-    QPS_FORMAT_MAIL      /* the seed's "Email Disposition on <date>" message */
+    QPS_FORMAT_MAIL      /* the daily mail: a complete message for sendmail -t */
 } qps_format;
 
 /** Output sink: write len bytes, return 0 on success. */
@@ -826,11 +838,32 @@ typedef struct {
     size_t remote_top;     /* rows for sender, recipient, ip and helo when
                               top is 0; 0 = all */
     const char *mail_date; /* the date text of the mail's Subject */
+    /* QPS_FORMAT_MAIL only (dims, top are not used): */
+    const char *mail_from; /* From: (NULL = "qpstat") */
+    const char *mail_to;   /* To: (NULL = "admin") */
+    int64_t mail_time;     /* Date: (unix time), and the end of a period
+                              that has not ended yet (transactions per hour) */
+    int mail_html;         /* 1: multipart/alternative, the text and an HTML
+                              part (tables and CSS bars, no script, no SVG) */
 } qps_render_opts;
 
 /** Renders a report of agg. Attacker-controlled keys are escaped for the
  *  format. CSV takes exactly one dimension (QPS_EINVAL otherwise). Returns
- *  QPS_EIO when the sink fails. */
+ *  QPS_EIO when the sink fails.
+ *
+ *  QPS_FORMAT_MAIL is one message (LF line ends, as sendmail -t reads it):
+ *  From, To, Date, Subject "Email Disposition on <mail_date>",
+ *  MIME-Version, and a quoted-printable UTF-8 text part (with mail_html,
+ *  multipart/alternative with an HTML part after it) holding mailstats'
+ *  figures: the period, connections, transactions per hour, average spam
+ *  scores (accepted, rejected, ham), transactions by hour and category
+ *  (QPS_DIM_HOUR_CATEGORY, one column per category of the map, Unknown when
+ *  it has any, and the unknown plugins named), the top 20 recipient
+ *  domains (total, denied, accepted), DNSBL services, and last the seed's
+ *  disposition x TLD table as the text report prints it. The aggregator
+ *  must have filled disposition,tld, hour,category, recipient, dnsbl,
+ *  spam and connections (dims 0 fills every table). QPS_EINVAL when From,
+ *  To or mail_date hold anything but printable ASCII (a header injection). */
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
 
 /** The transactions behind a count: the newest logterse records added,
@@ -904,6 +937,11 @@ void qps_escape_json(qps_buf *buf, const char *s, size_t len);
 
 /** One RFC 4180 CSV field, escaped as text, quoted when needed. */
 void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
+
+/** HTML text or a quoted attribute value: escaped as qps_escape_text does
+ *  (controls, invalid UTF-8 made visible), then & < > " ' written as
+ *  &amp; &lt; &gt; &quot; &#39;. */
+void qps_escape_html(qps_buf *buf, const char *s, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Store: transactions and connection facts in one SQLite file         */

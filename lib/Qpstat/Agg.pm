@@ -14,7 +14,8 @@ my %FORMAT = (text => 0, csv => 1, json => 2, mail => 3);    # qps_format
 my %NEW_OPTS = map { $_ => 1 } qw(since until today yesterday days utc prefix capacity now _mail_default);
 # the date text of each aggregator's time selection, for the mail report
 Hash::Util::FieldHash::fieldhash(my %LABEL);
-my %REPORT_OPTS = map { $_ => 1 } qw(format by top mail_date);
+Hash::Util::FieldHash::fieldhash(my %NOW);
+my %REPORT_OPTS = map { $_ => 1 } qw(format by top mail_date mail_to mail_from html);
 
 # An object holds a C pointer: a thread clone must not share it.
 sub CLONE_SKIP { 1 }
@@ -54,6 +55,7 @@ sub new {
     my $self = eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now) }
       || Qpstat::_rethrow($@);
     $LABEL{$self} = $label if defined $label;
+    $NOW{$self} = $now || time;
     return $self;
 }
 
@@ -110,9 +112,13 @@ sub report {
       if defined $top && (ref $top || $top !~ /\A[0-9]{1,9}\z/);
     # as the CLI: without top, tables keyed by remote input show 20 rows
     my $remote_top = defined $top || $format eq 'csv' ? 0 : 20;
+    for my $h (qw(mail_to mail_from)) {
+        Carp::croak("$m: $h takes printable ASCII (an address)")
+          if defined $o{$h} && (ref $o{$h} || $o{$h} !~ /\A[\x20-\x7e]+\z/);
+    }
     my $out = eval {
         $self->_render($FORMAT{$format}, [map { $Qpstat::DIM_NUMBER{$_} } @dims], $top // 0, $remote_top,
-            $o{mail_date} // $LABEL{$self} // '');
+            $o{mail_date} // $LABEL{$self} // '', $NOW{$self}, $o{mail_from}, $o{mail_to}, $o{html} ? 1 : 0);
     };
     return defined $out ? $out : Qpstat::_rethrow($@);
 }
@@ -288,10 +294,13 @@ The report C<qpstat report> prints, as a byte string. Options:
 
 =item format
 
-C<text> (default), C<csv> (one table), C<json>, C<mail> (the "Email
-Disposition" message; C<mail_date> is the date text of its Subject, by
-default the dates of the aggregator's time selection, as the CLI writes
-them);
+C<text> (default), C<csv> (one table), C<json>, C<mail> (the daily mail
+of C<qpstat report --mail>, a complete message for C<sendmail -t>;
+C<mail_date> is the date text of its Subject, by default the dates of the
+aggregator's time selection, as the CLI writes them; C<mail_to> and
+C<mail_from> its To and From, default C<admin> and C<qpstat>; C<html>
+true makes it multipart/alternative with an HTML part; its Date is the
+aggregator's C<now>);
 
 =item by
 

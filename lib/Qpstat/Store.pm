@@ -13,7 +13,7 @@ our @CARP_NOT = qw(Qpstat Qpstat::Agg);
 my %OPEN_OPTS   = map { $_ => 1 } qw(create readonly busy_ms prefix server);
 my %RECORD_OPTS = map { $_ => 1 } qw(time server source);
 my %AGG_OPTS    = map { $_ => 1 } qw(since until today yesterday days now utc prefix capacity);
-my %REPORT_OPTS = (%AGG_OPTS, map { $_ => 1 } qw(format by top mail_date));
+my %REPORT_OPTS = (%AGG_OPTS, map { $_ => 1 } qw(format by top mail_date mail_to mail_from html));
 my %SOURCE      = (import => 1, plugin => 2);    # QPS_SOURCE_*
 use constant { READONLY => 1, CREATE => 2 };     # QPS_STORE_*
 
@@ -95,7 +95,7 @@ sub prune {
 sub report {
     my ($self, @args) = @_;
     my %o = Qpstat::Agg::_opts('Qpstat::Store::report', \%REPORT_OPTS, @args);
-    my %r = map { exists $o{$_} ? ($_ => delete $o{$_}) : () } qw(format by top mail_date);
+    my %r = map { exists $o{$_} ? ($_ => delete $o{$_}) : () } qw(format by top mail_date mail_to mail_from html);
     # as `qpstat report --mail`: today and yesterday unless a time is given
     $o{_mail_default} = 1 if ($r{format} // '') eq 'mail';
     my $agg = Qpstat::Agg->new(%o);

@@ -17,7 +17,7 @@ use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli run_cli_merged run_cmd slurp spew file_lines tmpdir
-  parse_csv golden_csv_dims golden_path);
+  parse_csv golden_csv_dims golden_path mail_seed_view);
 
 # the repository, wherever the test runs from
 my $REPO = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
@@ -193,6 +193,18 @@ sub parse_csv {
     }
     die "CSV does not end with CRLF\n" if @row;
     return @rows;
+}
+
+# The seed's "Email Disposition" mail inside `report --mail`'s message: its
+# Subject header, an empty line, then the disposition x TLD table that ends
+# the text part (what the seed's pipeline mailed). The message itself when
+# it has no such parts.
+sub mail_seed_view {
+    my ($msg) = @_;
+    my ($head, $body) = split /\n\n/, $msg, 2;
+    my ($subject) = ($head // '') =~ /^(Subject: [^\n]*)$/m;
+    my ($matrix) = ($body // '') =~ /^== Email Disposition on [^\n]* ==\n(.*)\z/ms;
+    return defined $subject && defined $matrix ? "$subject\n\n$matrix" : $msg;
 }
 
 sub tmpdir { File::Temp->newdir('t/tmp-XXXXXX', CLEANUP => 1) }
