@@ -1,5 +1,8 @@
 // qpstat dashboard: reads /api/report and draws it. Every log field reaches
 // the page as data (textContent, chart labels drawn on canvas), never as HTML.
+// The same page is `qpstat report --format html`: one file holding this
+// script, Chart.js and the report's JSON in <script id="qpstat-report"
+// type="application/json"> (a static page: no store to ask, no refresh).
 'use strict';
 
 const REFRESH_MS = 5000;
@@ -8,6 +11,9 @@ const TABLES = 'disposition,dnsbl,disposition,tld,hour,day,score,spam,ip,helo,se
 const charts = {};
 
 function el(id) { return document.getElementById(id); }
+
+// The report embedded by `qpstat report --format html`, or null.
+function embedded() { return el('qpstat-report'); }
 
 function cell(row, text, numeric) {
   const td = document.createElement('td');
@@ -37,6 +43,7 @@ function rows(report, dim) {
 // Every count opens its transactions: a link sets the hash, the hash
 // opens the drill-down (so a drill-down can be bookmarked and shared).
 function drillTo(filters) {
+  if (embedded()) return; // a file has no store to list transactions from
   location.hash = 'where=' + filters.map((f) => encodeURIComponent(f)).join('&where=');
 }
 
@@ -73,9 +80,43 @@ function linkCell(row, text, filters) {
   return td;
 }
 
+// Sortable tables: a click on a column's header sorts the rows below it
+// (numbers as numbers), a second click reverses.
+function sortTable(table, col, dir) {
+  const all = [...table.rows];
+  const body = all.slice(1);
+  const value = (tr) => (tr.cells[col] ? tr.cells[col].textContent : '');
+  // a count, a percentage or a score is a number; "1.2.3.4" is not
+  const numeric = body.every((tr) => /^(-?\d+(\.\d+)?%?)?$/.test(value(tr)));
+  body.sort((a, b) => {
+    const x = value(a), y = value(b);
+    const c = numeric ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : (x < y ? -1 : x > y ? 1 : 0);
+    return dir === 'desc' ? -c : c;
+  });
+  for (const tr of body) table.appendChild(tr);
+  table.dataset.sorted = col + ',' + dir;
+}
+
+function headerRow(table, names, numeric) {
+  const tr = document.createElement('tr');
+  names.forEach((name, i) => {
+    const th = document.createElement('th');
+    th.textContent = name;
+    if (numeric[i]) th.className = 'num';
+    th.title = 'sort';
+    th.addEventListener('click', () => {
+      const [c, d] = (table.dataset.sorted || '').split(',');
+      sortTable(table, i, Number(c) === i && d === 'asc' ? 'desc' : 'asc');
+    });
+    tr.appendChild(th);
+  });
+  table.appendChild(tr);
+}
+
 function fillTop(id, list, keyName) {
   const table = el(id);
   table.replaceChildren();
+  headerRow(table, [keyName, 'count', 'percent'], [false, true, true]);
   for (const r of list) {
     const tr = document.createElement('tr');
     linkCell(tr, r[keyName], [keyName + '=' + r[keyName]]);
@@ -134,7 +175,8 @@ function show(report) {
   el('t-spam').textContent = String(spam);
   el('t-share').textContent = total ? ((total - queued) * 100 / total).toFixed(1) + '%' : 'n/a';
 
-  const byDay = el('period').value !== 'today' && el('period').value !== 'yesterday';
+  const byDay = embedded() ? document.body.dataset.scale !== 'hour'
+    : el('period').value !== 'today' && el('period').value !== 'yesterday';
   const time = rows(report, byDay ? 'day' : 'hour');
   const timeKey = byDay ? 'day' : 'hour';
   barChart('c-time', time.map((r) => r[timeKey]), time.map((r) => r.count), 'transactions', timeKey);
@@ -172,9 +214,7 @@ async function drill() {
     const body = await res.json();
     if (!res.ok) throw new Error(body.error || res.statusText);
     table.replaceChildren();
-    const head = document.createElement('tr');
-    for (const c of LIST_COLUMNS) cell(head, c, false);
-    table.appendChild(head);
+    headerRow(table, LIST_COLUMNS, LIST_COLUMNS.map((c) => c === 'score'));
     for (const t of body.transactions) {
       const tr = document.createElement('tr');
       tr.className = 'tx';
@@ -205,7 +245,22 @@ async function refresh() {
   }
 }
 
+// The report file: draw the embedded report once; "#sort=TABLE,COLUMN,asc"
+// sorts a table as clicks on its header would (for bookmarks and tests).
+function showEmbedded() {
+  el('period').parentElement.hidden = true; // one report: no period to choose
+  show(JSON.parse(embedded().textContent));
+  el('status').textContent = 'report: ' + (document.body.dataset.range || 'every record');
+  const m = /^#sort=([\w-]+),(\d+),(asc|desc)$/.exec(location.hash);
+  if (m && el(m[1])) sortTable(el(m[1]), Number(m[2]), m[3]);
+  document.body.dataset.loaded = 'yes';
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  if (embedded()) {
+    showEmbedded();
+    return;
+  }
   const form = el('range');
   form.addEventListener('change', () => {
     form.parentElement.classList.toggle('custom', el('period').value === 'custom');

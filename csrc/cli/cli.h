@@ -159,6 +159,16 @@ qps_categories *cli_categories(const char *given);
 /* Whether a report of dims with these filters counts categories. */
 bool cli_uses_categories(const qps_dim *dims, size_t ndims, const cli_where *where);
 
+/* ---- report --format html (html.c) ---- */
+
+/* The tables the page draws, as qps_agg_opts.dims bits (without the
+ * connection tables when --where selects transactions). */
+unsigned cli_html_dims(bool where);
+/* Writes the dashboard page with the report of agg inlined to stdout: hours
+ * picks the time chart's scale (a day: hours; longer: days), label names
+ * the range. 0, -1 after a message, -2 when stdout fails. */
+int cli_report_html(const qps_agg *agg, const qps_render_opts *ro, const char *label, bool hours, bool where);
+
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);
 

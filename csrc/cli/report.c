@@ -23,7 +23,8 @@ static const char usage_text[] =
     "                     category (mailstats' columns, by the category map)\n"
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
-    "  --format FMT       text (default), json or csv (csv holds one table: give one --by)\n"
+    "  --format FMT       text (default), json, csv (one table: give one --by) or html\n"
+    "                     (the dashboard as one self-contained file, no --by)\n"
     "  --mail             the daily mail for sendmail -t: From, To, Date, Subject \"Email\n"
     "                     Disposition on <date>\", mailstats' tables and the seed's\n"
     "                     disposition x TLD table (today and yesterday unless a time\n"
@@ -139,7 +140,7 @@ int cli_report(int argc, char **argv)
     long top = -1;
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
-    bool mail = false, utc = false, format_given = false, jobs_given = false;
+    bool mail = false, utc = false, format_given = false, jobs_given = false, html_page = false;
     const char *prefix = NULL, *db = NULL, *categories = NULL, *mail_to = NULL, *mail_from = NULL;
     bool html = false;
     int64_t now = cli_now();
@@ -165,8 +166,10 @@ int cli_report(int argc, char **argv)
                 format = QPS_FORMAT_JSON;
             else if (strcmp(optarg, "csv") == 0)
                 format = QPS_FORMAT_CSV;
+            else if (strcmp(optarg, "html") == 0)
+                html_page = true, format = QPS_FORMAT_JSON;
             else
-                return cli_usage("--format is text, json or csv, not '%s'", optarg);
+                return cli_usage("--format is text, json, csv or html, not '%s'", optarg);
             break;
         case 'j':
             jobs_given = true;
@@ -226,6 +229,8 @@ int cli_report(int argc, char **argv)
         return cli_usage("--mail writes one message of its own (the disposition,tld table, every row, as text): "
                          "drop %s",
                          format_given ? "--format" : ndims ? "--by" : "--top");
+    if (html_page && ndims)
+        return cli_usage("--format html draws the dashboard's tables: drop --by");
     if (!mail && (html || mail_to || mail_from))
         return cli_usage("%s shapes the mail: add --mail", html ? "--html" : mail_to ? "--to" : "--from");
     if (format == QPS_FORMAT_CSV && ndims != 1)
@@ -253,6 +258,14 @@ int cli_report(int argc, char **argv)
         }
         format = QPS_FORMAT_MAIL;
     }
+    if (html_page && !range.label[0] && (range.has_since || range.has_until)) {
+        char x[11] = "", y[11] = "";
+        if (range.has_since)
+            cli_format_date(range.since, x);
+        if (range.has_until)
+            cli_format_date(range.until - 1, y);
+        snprintf(range.label, sizeof range.label, "%s to %s", x, y);
+    }
     if (ndims == 0)
         for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
             if (!where.n || (all_dims[i] != QPS_DIM_CONNECTIONS && all_dims[i] != QPS_DIM_CONNECTION_TIME))
@@ -273,6 +286,8 @@ int cli_report(int argc, char **argv)
         opts.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD) | QPS_DIM_BIT(QPS_DIM_HOUR_CATEGORY) |
                     QPS_DIM_BIT(QPS_DIM_CATEGORY) | QPS_DIM_BIT(QPS_DIM_RECIPIENT) | QPS_DIM_BIT(QPS_DIM_DNSBL) |
                     QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS);
+    else if (html_page)
+        opts.dims = cli_html_dims(where.n > 0);
     else
         for (size_t i = 0; i < ndims; i++)
             opts.dims |= QPS_DIM_BIT(dims[i]);
@@ -326,7 +341,18 @@ int cli_report(int argc, char **argv)
     ro.mail_from = mail_from;
     ro.mail_time = now;
     ro.mail_html = html;
-    qps_status st = qps_render(agg, &ro, cli_write_stdout, NULL);
+    qps_status st = QPS_OK;
+    if (html_page) {
+        /* one day (or less) of transactions over time by hour, longer by day */
+        bool hours = range.has_since && range.has_until && range.until - range.since <= 86400 + 3600;
+        int hr = cli_report_html(agg, &ro, range.label[0] ? range.label : NULL, hours, where.n > 0);
+        if (hr == -1)
+            rc = EXIT_RUNTIME;
+        else if (hr == -2)
+            st = QPS_EIO;
+    } else {
+        st = qps_render(agg, &ro, cli_write_stdout, NULL);
+    }
     if (st == QPS_OK && fflush(stdout) != 0)
         st = QPS_EIO;
     if (st != QPS_OK) {

@@ -176,3 +176,17 @@ void qps_escape_html(qps_buf *buf, const char *s, size_t len)
     }
     qps_buf_release(&text);
 }
+
+void qps_escape_script_json(qps_buf *buf, const char *json, size_t len)
+{
+    /* in valid JSON these occur only inside strings, where \uNNNN means the
+     * same character: "</script>" and "<!--" can no longer end the element */
+    for (size_t i = 0; i < len; i++) {
+        switch (json[i]) {
+        case '<': qps_buf_append(buf, "\\u003c", 6); break;
+        case '>': qps_buf_append(buf, "\\u003e", 6); break;
+        case '&': qps_buf_append(buf, "\\u0026", 6); break;
+        default: qps_buf_putc(buf, json[i]);
+        }
+    }
+}

@@ -943,6 +943,12 @@ void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
  *  &amp; &lt; &gt; &quot; &#39;. */
 void qps_escape_html(qps_buf *buf, const char *s, size_t len);
 
+/** JSON text (as qps_render writes it) made safe as the content of an HTML
+ *  <script type="application/json"> element: < > & become \u003c \u003e
+ *  \u0026, which in valid JSON only strings hold, so JSON.parse reads the
+ *  same data and no field can close the element ("</script>", "<!--"). */
+void qps_escape_script_json(qps_buf *buf, const char *json, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Store: transactions and connection facts in one SQLite file         */
 /* ------------------------------------------------------------------ */
