@@ -35,7 +35,8 @@ ok(index($page, $dashboard) >= 0, "the dashboard's own script (web/dashboard.js)
 ok(index($page, slurp('web/dashboard.css')) >= 0, "and its stylesheet");
 my ($json) = $page =~ m{<script type="application/json" id="qpstat-report">(.*?)</script>}s;
 my $report = decode_json(q_ok('report', '--format', 'json', '--by',
-    'disposition,dnsbl,disposition,tld,hour,day,score,spam,ip,helo,sender,recipient,connections,connection-time',
+    'disposition,dnsbl,disposition,tld,hour,day,score,spam,ip,helo,sender,recipient,connections,connection-time,'
+    . 'hour,disposition,day,disposition',
     $FIXTURE{'edge-cases'}));
 is_deeply(decode_json($json), $report, "the embedded data is report --format json of the dashboard's tables");
 
@@ -72,6 +73,11 @@ SKIP: {
         my $scale = @days ? 'hour' : 'day';
         my $points = grep { $_->{count} || $scale eq 'hour' } @{ $rep->{dimensions}{$scale}{rows} };
         like($dom, qr/<canvas id="c-time" data-points="$points"/, "$f: transactions over time by $scale ($points points)");
+        my $pairs = decode_json(q_ok('report', '--format', 'json', '--by', "$scale,disposition", @days, $FIXTURE{$f}));
+        my %disp = map { $_->{disposition} => 1 } @{ $pairs->{dimensions}{"$scale,disposition"}{rows} };
+        my $series = keys %disp;
+        like($dom, qr/<canvas id="c-time" data-points="$points" data-series="$series"/,
+             "$f: ... stacked by disposition ($series series)");
         my ($ip) = $dom =~ m{<table id="top-ip" class="top">(.*?)</table>}s;
         my $rows = () = $ip =~ m{<tr><td class="link">}g;
         my $rip = decode_json(q_ok('report', '--format', 'json', '--by', 'ip', '--top', '20', @days, $FIXTURE{$f}));

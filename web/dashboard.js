@@ -7,7 +7,9 @@
 
 const REFRESH_MS = 5000;
 const TABLES = 'disposition,dnsbl,disposition,tld,hour,day,score,spam,ip,helo,sender,recipient,' +
-  'connections,connection-time';
+  'connections,connection-time,hour,disposition,day,disposition';
+const PALETTE = ['#3a9a50', '#c04040', '#4a7fb0', '#e0a030', '#8a5cb0', '#40a0a0', '#b0608a', '#7a7a30',
+  '#d07050', '#5060c0', '#909090'];
 const charts = {};
 
 function el(id) { return document.getElementById(id); }
@@ -71,6 +73,42 @@ function barChart(id, labels, values, label, key) {
   chart.data.datasets[0].data = values;
   chart.update();
   canvas.dataset.points = String(values.length);
+}
+
+// Transactions over time, one stacked bar per hour (a day) or day (longer),
+// a colour per disposition; a click opens that hour's or day's transactions
+// of that disposition.
+function timeChart(report, timeKey) {
+  const canvas = el('c-time');
+  const labels = rows(report, timeKey).map((r) => r[timeKey]);
+  const pairs = rows(report, timeKey + ',disposition');
+  const disps = [...new Set(pairs.map((r) => r.disposition))];
+  const datasets = disps.map((d, i) => ({
+    label: d === '' ? '(none)' : d,
+    $disposition: d,
+    data: labels.map((t) => (pairs.find((r) => r[timeKey] === t && r.disposition === d) || { count: 0 }).count),
+    backgroundColor: d === 'queued' ? PALETTE[0] : PALETTE[1 + (i % (PALETTE.length - 1))],
+  }));
+  if (!window.Chart) return;
+  if (charts['c-time']) charts['c-time'].destroy();
+  charts['c-time'] = new window.Chart(canvas, {
+    type: 'bar',
+    data: { labels: labels, datasets: datasets },
+    options: {
+      onClick: (evt, elements, chart) => {
+        if (!elements.length) return;
+        const e = elements[0];
+        drillTo([timeKey + '=' + chart.data.labels[e.index],
+          'disposition=' + chart.data.datasets[e.datasetIndex].$disposition]);
+      },
+      animation: false,
+      aspectRatio: 5,
+      plugins: { legend: { display: true, position: 'right' } },
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
+    },
+  });
+  canvas.dataset.points = String(labels.length);
+  canvas.dataset.series = String(datasets.length);
 }
 
 function linkCell(row, text, filters) {
@@ -177,9 +215,8 @@ function show(report) {
 
   const byDay = embedded() ? document.body.dataset.scale !== 'hour'
     : el('period').value !== 'today' && el('period').value !== 'yesterday';
-  const time = rows(report, byDay ? 'day' : 'hour');
   const timeKey = byDay ? 'day' : 'hour';
-  barChart('c-time', time.map((r) => r[timeKey]), time.map((r) => r.count), 'transactions', timeKey);
+  timeChart(report, timeKey);
   const denied = disp.filter((r) => r.disposition !== 'queued');
   barChart('c-disposition', denied.map((r) => r.disposition), denied.map((r) => r.count), 'denials', 'disposition');
   const dnsbl = rows(report, 'dnsbl');
@@ -249,6 +286,8 @@ async function refresh() {
 // sorts a table as clicks on its header would (for bookmarks and tests).
 function showEmbedded() {
   el('period').parentElement.hidden = true; // one report: no period to choose
+  el('search').parentElement.hidden = true; // and no store to search
+  document.querySelector('button.search').hidden = true;
   show(JSON.parse(embedded().textContent));
   el('status').textContent = 'report: ' + (document.body.dataset.range || 'every record');
   const m = /^#sort=([\w-]+),(\d+),(asc|desc)$/.exec(location.hash);
@@ -267,7 +306,12 @@ document.addEventListener('DOMContentLoaded', () => {
     refresh();
     drill();
   });
-  form.addEventListener('submit', (e) => e.preventDefault());
+  // the search box: the transactions qpstat grep would show, from the store
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = el('search').value;
+    if (q !== '') drillTo(['grep=' + q]);
+  });
   el('drill-close').addEventListener('click', (e) => { e.preventDefault(); location.hash = ''; });
   window.addEventListener('hashchange', drill);
   refresh();

@@ -23,7 +23,8 @@ static const char usage_text[] =
     "\n"
     "  --where KEY=VALUE  KEY a table of report (disposition, dnsbl, tld, sender, recipient,\n"
     "                     ip, helo, hour, day, score, spam, category) or code; VALUE as that table\n"
-    "                     prints the key (repeatable; all must match)\n"
+    "                     prints the key (repeatable; all must match); grep=TEXT: TEXT in\n"
+    "                     any field, in any case (as qpstat grep)\n"
     "  --limit N          the newest N (default 100; 0 = all, as memory allows)\n"
     "  -f, --format FMT   text (default), csv or json\n"
     "  --today, --yesterday, --days N, --since TIME, --until TIME   as in report\n"
@@ -40,7 +41,7 @@ const char *cli_where_add(cli_where *where, const char *arg)
         return "too many --where filters";
     if (qps_where_parse(arg, &where->w[where->n]) != QPS_OK)
         return "--where takes KEY=VALUE, KEY one of disposition, dnsbl, tld, sender, recipient, ip, helo, "
-               "hour, day, score, spam, category, code";
+               "hour, day, score, spam, category, code, grep";
     where->n++;
     return NULL;
 }

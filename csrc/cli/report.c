@@ -60,16 +60,11 @@ static bool parse_by(const char *value, qps_dim *dims, size_t *n)
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         qps_dim d;
-        if (len == 11 && strncmp(p, "disposition", 11) == 0 && comma && strncmp(comma + 1, "tld", 3) == 0 &&
-            (comma[4] == '\0' || comma[4] == ',')) {
-            d = QPS_DIM_DISPOSITION_TLD;
-            len = 15;
-        } else if (len == 4 && strncmp(p, "hour", 4) == 0 && comma && strncmp(comma + 1, "category", 8) == 0 &&
-                   (comma[9] == '\0' || comma[9] == ',')) {
-            d = QPS_DIM_HOUR_CATEGORY;
-            len = 13;
-        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
-                   d == QPS_DIM_HOUR_CATEGORY) {
+        int pair = qps_dim_pair_at(p);
+        if (pair >= 0) {
+            d = (qps_dim)pair;
+            len = strlen(qps_dim_name(d));
+        } else if (qps_dim_from_name(p, len, &d) != QPS_OK) {
             return false;
         }
         if (*n < QPS_DIM_COUNT_)

@@ -24,8 +24,25 @@
 static const qps_dim table_dims[] = {
     QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
     QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_CATEGORY,
-    QPS_DIM_HOUR_CATEGORY,
+    QPS_DIM_HOUR_CATEGORY, QPS_DIM_HOUR_DISPOSITION, QPS_DIM_DAY_DISPOSITION,
 };
+
+static bool two_keys(qps_dim dim)
+{
+    return dim == QPS_DIM_DISPOSITION_TLD || dim == QPS_DIM_HOUR_CATEGORY || dim == QPS_DIM_HOUR_DISPOSITION ||
+           dim == QPS_DIM_DAY_DISPOSITION;
+}
+
+/* key \0 disposition (a disposition is a plugin name, far below 256) */
+static qps_status add_with_disposition(qps_table *table, const char *key, size_t klen, qps_str disp)
+{
+    char pair[32 + 1 + 255];
+    size_t dlen = disp.len < 255 ? disp.len : 255;
+    memcpy(pair, key, klen);
+    pair[klen] = '\0';
+    memcpy(pair + klen + 1, disp.ptr, dlen);
+    return qps_table_add(table, pair, klen + 1 + dlen, 1);
+}
 #define NTABLE_DIMS (sizeof table_dims / sizeof table_dims[0])
 
 struct qps_agg {
@@ -368,7 +385,8 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         s = comma ? comma + 1 : end;
     }
 
-    if (r->has_time && (KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY) || KEEP(QPS_DIM_HOUR_CATEGORY))) {
+    if (r->has_time && (KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY) || KEEP(QPS_DIM_HOUR_CATEGORY) ||
+                        KEEP(QPS_DIM_HOUR_DISPOSITION) || KEEP(QPS_DIM_DAY_DISPOSITION))) {
         qps_civil c;
         if (qps_civil_from_unix(&agg->tz, r->unix_sec, agg->opts.utc, &c) == QPS_OK) {
             agg->hour[c.hour]++;
@@ -391,6 +409,10 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
             }
             if (KEEP(QPS_DIM_DAY))
                 TRY(table_add(agg, QPS_DIM_DAY, agg->day_key, agg->day_len));
+            if (KEEP(QPS_DIM_HOUR_DISPOSITION))
+                TRY(add_with_disposition(agg->table[QPS_DIM_HOUR_DISPOSITION], hour_keys[c.hour], 2, disp));
+            if (KEEP(QPS_DIM_DAY_DISPOSITION))
+                TRY(add_with_disposition(agg->table[QPS_DIM_DAY_DISPOSITION], agg->day_key, agg->day_len, disp));
         }
     }
 
@@ -473,6 +495,29 @@ static bool any_recipient_domain(const qps_record *r, const char *v, size_t vlen
     return false;
 }
 
+/* ASCII case-insensitive fixed string search (qpstat grep's default). */
+static bool contains_ci(qps_str s, const char *v, size_t vlen)
+{
+    if (vlen == 0)
+        return true;
+    for (size_t i = 0; i + vlen <= s.len; i++) {
+        size_t k = 0;
+        while (k < vlen && lower((unsigned char)s.ptr[i + k]) == lower((unsigned char)v[k]))
+            k++;
+        if (k == vlen)
+            return true;
+    }
+    return false;
+}
+
+static bool any_field_contains(const qps_record *r, const char *v, size_t vlen)
+{
+    for (int f = 0; f < QPS_TF_COUNT_; f++)
+        if ((f < QPS_TF_SPAM || r->nfields == 9) && contains_ci(r->field[f], v, vlen))
+            return true;
+    return false;
+}
+
 /* Each filter asks for the key the table would count the record under,
  * computed as add_terse computes it. */
 static bool where_match(qps_agg *agg, const qps_record *r)
@@ -489,6 +534,7 @@ static bool where_match(qps_agg *agg, const qps_record *r)
         case QPS_DIM_IP: ok = eq(f[QPS_TF_IP], v, vlen); break;
         case QPS_DIM_HELO: ok = eq(f[QPS_TF_HELO], v, vlen); break;
         case QPS_WHERE_CODE: ok = eq(f[QPS_TF_CODE], v, vlen); break;
+        case QPS_WHERE_GREP: ok = any_field_contains(r, v, vlen); break;
         case QPS_DIM_TLD: ok = eq(qps_slice(buf, qps_sender_tld(f[QPS_TF_SENDER], buf, 256)), v, vlen); break;
         case QPS_DIM_DNSBL: ok = is_dnsbl_denial(r) && eq(dnsbl_service(f[QPS_TF_TEXT]), v, vlen); break;
         case QPS_DIM_RECIPIENT: ok = any_recipient_domain(r, v, vlen); break;
@@ -872,7 +918,7 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
         for (size_t i = 0; i < cap; i++) {
             qps_row *r = &rows[n++];
             r->key[0] = qps_slice(entries[i].key, entries[i].len);
-            if (dim == QPS_DIM_DISPOSITION_TLD || dim == QPS_DIM_HOUR_CATEGORY) {
+            if (two_keys(dim)) {
                 const char *nul = memchr(entries[i].key, '\0', entries[i].len);
                 size_t first = nul ? (size_t)(nul - entries[i].key) : entries[i].len;
                 r->key[0].len = first;
@@ -883,7 +929,8 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
             r->error = entries[i].error;
         }
         free(entries);
-        qsort(rows, n, sizeof *rows, dim == QPS_DIM_DAY || dim == QPS_DIM_HOUR_CATEGORY ? by_key : by_count);
+        /* tables of time in time order */
+        qsort(rows, n, sizeof *rows, dim == QPS_DIM_DAY || (two_keys(dim) && dim != QPS_DIM_DISPOSITION_TLD) ? by_key : by_count);
     } else {
         rows = calloc(SCORE_BUCKETS + 24, sizeof *rows);
         if (!rows)
@@ -1002,6 +1049,13 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         return st;
     if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0 &&
         (st = qps_table_add(agg->unknown, disposition.ptr, disposition.len, count)) != QPS_OK)
+        return st;
+    /* a day of the time chart: its dispositions (hours are gone) */
+    size_t dl = strlen(day) < 32 ? strlen(day) : 32;
+    memcpy(pair, day, dl);
+    pair[dl] = '\0';
+    memcpy(pair + dl + 1, disposition.ptr, disposition.len);
+    if ((st = qps_table_add(agg->table[QPS_DIM_DAY_DISPOSITION], pair, dl + 1 + disposition.len, count)) != QPS_OK)
         return st;
     if (qps_str_eq(disposition, "hosts_allow"))
         agg->hosts_allow_terse += count;

@@ -49,8 +49,25 @@ const char *qps_kind_name(qps_kind kind)
 static const char *const dim_names[QPS_DIM_COUNT_] = {
     "disposition", "dnsbl", "tld", "disposition,tld", "hour", "day", "sender",
     "recipient", "ip", "helo", "score", "spam", "connections", "connection-time",
-    "category", "hour,category",
+    "category", "hour,category", "hour,disposition", "day,disposition",
 };
+
+/* The two-key table named at p ("disposition,tld" and the like, followed by
+ * the end or a comma), or -1. */
+static int pair_at(const char *p)
+{
+    for (int d = 0; d < QPS_DIM_COUNT_; d++) {
+        size_t n = strlen(dim_names[d]);
+        if (strchr(dim_names[d], ',') && strncmp(p, dim_names[d], n) == 0 && (p[n] == '\0' || p[n] == ','))
+            return d;
+    }
+    return -1;
+}
+
+int qps_dim_pair_at(const char *p)
+{
+    return pair_at(p);
+}
 
 const char *qps_dim_name(qps_dim dim)
 {
@@ -89,16 +106,11 @@ qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         qps_dim d;
-        if (len == 11 && memcmp(p, "disposition", 11) == 0 && comma && strncmp(comma + 1, "tld", 3) == 0 &&
-            (comma[4] == '\0' || comma[4] == ',')) {
-            d = QPS_DIM_DISPOSITION_TLD;
-            len = 15;
-        } else if (len == 4 && memcmp(p, "hour", 4) == 0 && comma && strncmp(comma + 1, "category", 8) == 0 &&
-                   (comma[9] == '\0' || comma[9] == ',')) {
-            d = QPS_DIM_HOUR_CATEGORY;
-            len = 13;
-        } else if (qps_dim_from_name(p, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
-                   d == QPS_DIM_HOUR_CATEGORY) {
+        int pair = pair_at(p);
+        if (pair >= 0) {
+            d = (qps_dim)pair;
+            len = strlen(dim_names[pair]);
+        } else if (qps_dim_from_name(p, len, &d) != QPS_OK) {
             return QPS_EINVAL;
         }
         bool have = false;
@@ -127,8 +139,10 @@ qps_status qps_where_parse(const char *text, qps_where *out)
     qps_dim d;
     if (len == 4 && memcmp(text, "code", 4) == 0) {
         out->dim = QPS_WHERE_CODE;
-    } else if (qps_dim_from_name(text, len, &d) != QPS_OK || d == QPS_DIM_DISPOSITION_TLD ||
-               d == QPS_DIM_HOUR_CATEGORY || d == QPS_DIM_CONNECTIONS || d == QPS_DIM_CONNECTION_TIME) {
+    } else if (len == 4 && memcmp(text, "grep", 4) == 0) {
+        out->dim = QPS_WHERE_GREP;
+    } else if (qps_dim_from_name(text, len, &d) != QPS_OK || strchr(qps_dim_name(d), ',') ||
+               d == QPS_DIM_CONNECTIONS || d == QPS_DIM_CONNECTION_TIME) {
         return QPS_EINVAL;
     } else {
         out->dim = (int)d;

@@ -21,7 +21,7 @@ typedef struct {
 
 static bool is_pair(qps_dim dim)
 {
-    return dim == QPS_DIM_DISPOSITION_TLD || dim == QPS_DIM_HOUR_CATEGORY;
+    return strchr(qps_dim_name(dim), ',') != NULL;
 }
 
 static void flush(sink *s)
@@ -49,6 +49,8 @@ static const char *column_name(qps_dim dim, int k)
         return k ? "tld" : "disposition";
     if (dim == QPS_DIM_HOUR_CATEGORY)
         return k ? "category" : "hour";
+    if (dim == QPS_DIM_HOUR_DISPOSITION || dim == QPS_DIM_DAY_DISPOSITION)
+        return k ? "disposition" : dim == QPS_DIM_HOUR_DISPOSITION ? "hour" : "day";
     return qps_dim_name(dim);
 }
 
@@ -241,6 +243,37 @@ static qps_status text_unknown(qps_buf *o, const qps_agg *agg)
     return QPS_OK;
 }
 
+/* A two-key table in key order: count, both keys, percent. */
+static qps_status text_pairs(sink *s, const qps_agg *agg, qps_dim dim)
+{
+    qps_buf *o = &s->out;
+    table t;
+    qps_status st = load_table(agg, dim, 0, &t);
+    if (st != QPS_OK)
+        return st;
+    qps_buf_printf(o, "== %s ==\n  %8s  %-10s  %-30s  %7s\n", qps_dim_name(dim), "count", column_name(dim, 0),
+                   column_name(dim, 1), "percent");
+    for (size_t i = 0; i < t.shown; i++) {
+        qps_buf_printf(o, "  %8llu  ", (unsigned long long)t.rows[i].count);
+        size_t before = o->len;
+        qps_escape_text(o, t.rows[i].key[0].ptr, t.rows[i].key[0].len);
+        for (size_t w = o->len - before; w < 10; w++)
+            qps_buf_putc(o, ' ');
+        qps_buf_append(o, "  ", 2);
+        before = o->len;
+        if (t.rows[i].key[1].len)
+            qps_escape_text(o, t.rows[i].key[1].ptr, t.rows[i].key[1].len);
+        else
+            qps_buf_append(o, "(none)", 6);
+        for (size_t w = qps_text_width(o->data + before, o->len - before); w < 30; w++)
+            qps_buf_putc(o, ' ');
+        qps_buf_printf(o, "  %6.2f%%\n", percent(t.rows[i].count, t.total));
+        maybe_flush(s);
+    }
+    qps_free(t.rows);
+    return QPS_OK;
+}
+
 static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
 {
     qps_buf *o = &s->out;
@@ -256,6 +289,8 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         qps_buf_printf(o, "== hour,category ==\n");
         return qps_render_hour_matrix(o, agg);
     }
+    if (is_pair(dim))
+        return text_pairs(s, agg, dim);
     table t;
     qps_status st = load_table(agg, dim, top, &t);
     if (st != QPS_OK)

@@ -534,6 +534,9 @@ typedef enum {
                                 qps_categories); not in "all" */
     QPS_DIM_HOUR_CATEGORY,   /* hour x category (two keys: "07", "RBL/DNS"),
                                 mailstats' by-hour table; not in "all" */
+    QPS_DIM_HOUR_DISPOSITION, /* hour x disposition, the dashboard's time
+                                chart for a day; not in "all" */
+    QPS_DIM_DAY_DISPOSITION, /* day x disposition, the same for longer */
     QPS_DIM_COUNT_
 } qps_dim;
 
@@ -544,8 +547,15 @@ const char *qps_dim_name(qps_dim dim);
 /** Looks a dimension up by name; QPS_EINVAL if unknown. */
 qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim);
 
+/** The two-key table whose name starts the NUL-terminated text p and is
+ *  followed by its end or a comma ("disposition,tld,hour" gives
+ *  QPS_DIM_DISPOSITION_TLD), or -1: how a --by list tells a pair from two
+ *  tables. */
+int qps_dim_pair_at(const char *p);
+
 /** Parses a list of tables as the CLI's --by takes it ("disposition,dnsbl",
- *  where "disposition,tld" is one table; "all" for every table of the
+ *  where "disposition,tld", "hour,category", "hour,disposition" and
+ *  "day,disposition" are one table each; "all" for every table of the
  *  default report in report order: all but category) and appends the dimensions not yet in dims[0..*n) at dims[*n],
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
@@ -577,6 +587,11 @@ typedef struct {
 
 /** The key of a filter that is not a table: the logterse return code. */
 #define QPS_WHERE_CODE QPS_DIM_COUNT_
+/** The search filter ("grep=TEXT"): TEXT occurs in one of the record's
+ *  fields (IP, host, HELO, sender, recipients, disposition, code, deny text,
+ *  spam field), compared as `qpstat grep` compares by default: a fixed
+ *  string, ASCII letters in any case. */
+#define QPS_WHERE_GREP (QPS_DIM_COUNT_ + 1)
 
 /** A filter of transactions: the record's key in table `dim` (a qps_dim
  *  other than disposition,tld, connections and connection-time; or
@@ -589,7 +604,7 @@ typedef struct qps_where {
     const char *value; /* NUL-terminated */
 } qps_where;
 
-/** Parses "KEY=VALUE" (KEY a table name or "code"; the value may be empty
+/** Parses "KEY=VALUE" (KEY a table name, "code" or "grep"; the value may be empty
  *  and may hold '='). out->value points into text. QPS_EINVAL for an
  *  unknown key or a table that cannot filter. */
 qps_status qps_where_parse(const char *text, qps_where *out);
@@ -786,7 +801,8 @@ void qps_agg_spam_stats(const qps_agg *agg, qps_spam_stats *out);
 /** One row of a keyed dimension. */
 typedef struct {
     qps_str key[2];  /* key[1]: the TLD of QPS_DIM_DISPOSITION_TLD, the
-                        category of QPS_DIM_HOUR_CATEGORY */
+                        category of QPS_DIM_HOUR_CATEGORY, the disposition
+                        of QPS_DIM_HOUR_DISPOSITION and _DAY_DISPOSITION */
     uint64_t count;
     uint64_t error;  /* upper bound of the overcount (0 = exact) */
 } qps_row;
