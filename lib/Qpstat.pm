@@ -61,10 +61,8 @@ sub _dimensions {
     my @dims;
     while (@words) {
         my $w = shift @words;
-        if ($w eq 'disposition' && @words && $words[0] eq 'tld') {
-            shift @words;
-            $w = 'disposition,tld';
-        }
+        # a two-key table (disposition,tld, hour,category, ...) is one name
+        $w .= ',' . shift @words if defined $w && @words && exists $DIM_NUMBER{"$w,$words[0]"};
         Carp::croak("$method: unknown dimension '" . ($w // '') . "'")
           unless defined $w && exists $DIM_NUMBER{$w};
         push @dims, $w;

@@ -110,4 +110,16 @@ like($e, qr{^qpstat report: \Q$tmp\E/none: No such file or directory$}m, 'saying
 is($s, 2, '--categories without a FILE is a usage error');
 ($out, $e, $s) = run_cmd([$Q, 'report', '--where', 'category=Ham', '--by', 'connections', $FIXTURE{'multilog-094'}]);
 is($s, 2, '--where category=... selects transactions, as every --where');
+# the Perl API counts the same categories (the built-in map)
+{
+    require Qpstat::Agg;
+    my $agg = Qpstat::Agg->new;
+    $agg->add_file($FIXTURE{'edge-cases'});
+    my $cli = json_of('report', '--format', 'json', '--by', 'category', $FIXTURE{'edge-cases'});
+    is_deeply({ map { $_->{key} => $_->{count} } @{ $agg->rows('category') } },
+              { map { $_->{category} => $_->{count} } @{ $cli->{dimensions}{category}{rows} } },
+              'Qpstat::Agg rows("category") = report --by category');
+    my ($text) = run_cmd([$Q, 'report', '--by', 'hour,category', $FIXTURE{'edge-cases'}]);
+    is($agg->report(by => 'hour,category'), $text, 'Qpstat::Agg report(by => "hour,category") = the CLI');
+}
 done_testing;
