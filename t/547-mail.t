@@ -225,6 +225,20 @@ SKIP: {
     ok(-s "$art/mail.png", "a screenshot of the mail's HTML part is in $art/mail.png");
 }
 
+# a line longer than SMTP's 998 bytes (a map of many long categories): the
+# part is quoted-printable, and decodes to the same text
+{
+    my $map = join '', map { "plugin$_ " . ('C' x 50) . "$_\n" } 1 .. 25;
+    $map .= "queued Ham\n";
+    spew("$tmp/wide", $map);
+    my $raw = q_ok('report', '--mail', '--categories', "$tmp/wide", @RANGE, $FIXTURE{'edge-cases'});
+    like($raw, qr/^Content-Transfer-Encoding: quoted-printable$/m, 'a 1,400-byte line: quoted-printable');
+    ok(!grep({ length > 998 } split /\n/, $raw), 'no line of the message is longer than 998 bytes');
+    my $body = parse_mail($raw)->bodyhandle->as_string;
+    like($body, qr/^Hour\s+${\('C' x 50)}1\s.*${\('C' x 50)}25\s+Ham\s+Unknown\s+TOTALS\s+PERCENT$/m,
+         'decoded: one header line with every column');
+}
+
 # header injection and options that need --mail
 for my $bad (['--to', "admin\nBcc: victim\@example.com"], ['--from', "x\r\nX-Evil: 1"], ['--to', '']) {
     my (undef, $e, $s) = run_cmd([$Q, 'report', '--mail', @$bad, $evil]);
