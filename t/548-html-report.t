@@ -76,7 +76,7 @@ SKIP: {
         my $pairs = decode_json(q_ok('report', '--format', 'json', '--by', "$scale,disposition", @days, $FIXTURE{$f}));
         my %disp = map { $_->{disposition} => 1 } @{ $pairs->{dimensions}{"$scale,disposition"}{rows} };
         my $series = keys %disp;
-        like($dom, qr/<canvas id="c-time" data-points="$points" data-series="$series"/,
+        like($dom, qr/<canvas id="c-time" data-points="$points"[^>]* data-series="$series"/,
              "$f: ... stacked by disposition ($series series)");
         my ($ip) = $dom =~ m{<table id="top-ip" class="top">(.*?)</table>}s;
         my $rows = () = $ip =~ m{<tr><td class="link">}g;
