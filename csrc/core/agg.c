@@ -1008,6 +1008,7 @@ void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out)
     out->has_since = agg->opts.has_since;
     out->has_until = agg->opts.has_until;
     out->utc = agg->opts.utc;
+    out->now = agg->opts.parser.now;
 }
 
 void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint64_t invalid)

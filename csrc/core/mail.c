@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define RECIPIENT_ROWS 20
 #define KEY_MAX 200  /* bytes of a remote key shown; longer ones end in "..." */
@@ -628,6 +629,14 @@ qps_status qps_render_mail(qps_buf *out, const qps_agg *agg, const qps_render_op
     if (!*from || !*to || !header_safe(from) || !header_safe(to) ||
         (opts->mail_date && !header_safe(opts->mail_date)))
         return QPS_EINVAL;
+    /* Date: the caller's time, else the aggregator's now, else the clock */
+    qps_render_opts o = *opts;
+    if (!o.mail_time) {
+        qps_agg_opts_view v;
+        qps_agg_selection(agg, &v);
+        o.mail_time = v.now ? v.now : (int64_t)time(NULL);
+    }
+    opts = &o;
     figures f;
     qps_status st = figures_load(&f, agg, opts);
     qps_buf text = {0}, html = {0};

@@ -76,6 +76,7 @@ typedef struct {
     int64_t since, until;
     bool has_since, has_until;
     int utc;
+    int64_t now; /* the parser's reference time, 0 = the clock */
 } qps_agg_opts_view;
 
 void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);

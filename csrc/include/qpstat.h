@@ -858,7 +858,8 @@ typedef struct {
     const char *mail_from; /* From: (NULL = "qpstat") */
     const char *mail_to;   /* To: (NULL = "admin") */
     int64_t mail_time;     /* Date: (unix time), and the end of a period
-                              that has not ended yet (transactions per hour) */
+                              that has not ended yet (transactions per hour);
+                              0 = the aggregator's parser.now, else the clock */
     int mail_html;         /* 1: multipart/alternative, the text and an HTML
                               part (tables and CSS bars, no script, no SVG) */
 } qps_render_opts;

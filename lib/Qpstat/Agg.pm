@@ -14,7 +14,6 @@ my %FORMAT = (text => 0, csv => 1, json => 2, mail => 3);    # qps_format
 my %NEW_OPTS = map { $_ => 1 } qw(since until today yesterday days utc prefix capacity now _mail_default);
 # the date text of each aggregator's time selection, for the mail report
 Hash::Util::FieldHash::fieldhash(my %LABEL);
-Hash::Util::FieldHash::fieldhash(my %NOW);
 my %REPORT_OPTS = map { $_ => 1 } qw(format by top mail_date mail_to mail_from html);
 
 # An object holds a C pointer: a thread clone must not share it.
@@ -55,7 +54,6 @@ sub new {
     my $self = eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now) }
       || Qpstat::_rethrow($@);
     $LABEL{$self} = $label if defined $label;
-    $NOW{$self} = $now || time;
     return $self;
 }
 
@@ -118,7 +116,8 @@ sub report {
     }
     my $out = eval {
         $self->_render($FORMAT{$format}, [map { $Qpstat::DIM_NUMBER{$_} } @dims], $top // 0, $remote_top,
-            $o{mail_date} // $LABEL{$self} // '', $NOW{$self}, $o{mail_from}, $o{mail_to}, $o{html} ? 1 : 0);
+            # the mail's Date: 0 = the aggregator's now (or the clock)
+            $o{mail_date} // $LABEL{$self} // '', 0, $o{mail_from}, $o{mail_to}, $o{html} ? 1 : 0);
     };
     return defined $out ? $out : Qpstat::_rethrow($@);
 }
