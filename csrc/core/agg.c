@@ -23,7 +23,7 @@
 /* Dimensions kept in a string table. */
 static const qps_dim table_dims[] = {
     QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
-    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO,
+    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_SERVER,
 };
 #define NTABLE_DIMS (sizeof table_dims / sizeof table_dims[0])
 
@@ -298,6 +298,8 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
     if (qps_str_eq(disp, "hosts_allow"))
         agg->hosts_allow_terse++;
+    if (KEEP(QPS_DIM_SERVER))
+        TRY(table_add(agg, QPS_DIM_SERVER, r->host.ptr, r->host.len));
 
     if (KEEP(QPS_DIM_TLD) || KEEP(QPS_DIM_DISPOSITION_TLD)) {
         size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
@@ -444,6 +446,7 @@ static bool where_match(qps_agg *agg, const qps_record *r)
         case QPS_DIM_SENDER: ok = eq(f[QPS_TF_SENDER], v, vlen); break;
         case QPS_DIM_IP: ok = eq(f[QPS_TF_IP], v, vlen); break;
         case QPS_DIM_HELO: ok = eq(f[QPS_TF_HELO], v, vlen); break;
+        case QPS_DIM_SERVER: ok = eq(r->host, v, vlen); break;
         case QPS_WHERE_CODE: ok = eq(f[QPS_TF_CODE], v, vlen); break;
         case QPS_DIM_TLD: ok = eq(qps_slice(buf, qps_sender_tld(f[QPS_TF_SENDER], buf, 256)), v, vlen); break;
         case QPS_DIM_DNSBL: ok = is_dnsbl_denial(r) && eq(dnsbl_service(f[QPS_TF_TEXT]), v, vlen); break;
@@ -874,7 +877,8 @@ void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint6
     agg->counts.lines_invalid = invalid;
 }
 
-qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count)
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, qps_str server,
+                               uint64_t count)
 {
     if (!day || disposition.len > 255 || tld.len > 255)
         return QPS_EINVAL;
@@ -885,7 +889,7 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         size_t vlen = strlen(v);
         int d = agg->where[i].dim;
         if (!(d == QPS_DIM_DISPOSITION && eq(disposition, v, vlen)) && !(d == QPS_DIM_TLD && eq(tld, v, vlen)) &&
-            !(d == QPS_DIM_DAY && strcmp(day, v) == 0))
+            !(d == QPS_DIM_DAY && strcmp(day, v) == 0) && !(d == QPS_DIM_SERVER && eq(server, v, vlen)))
             return QPS_OK;
     }
     char pair[512];
@@ -897,7 +901,8 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         (st = qps_table_add(agg->table[QPS_DIM_TLD], tld.ptr, tld.len, count)) != QPS_OK ||
         (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, disposition.len + 1 + tld.len, count)) !=
             QPS_OK ||
-        (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK)
+        (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK ||
+        (st = qps_table_add(agg->table[QPS_DIM_SERVER], server.ptr, server.len, count)) != QPS_OK)
         return st;
     if (qps_str_eq(disposition, "hosts_allow"))
         agg->hosts_allow_terse += count;

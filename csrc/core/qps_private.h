@@ -75,8 +75,10 @@ void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);
 size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
 
 /* Adds pre-summed counts (a pruned day) to the disposition, tld,
- * disposition,tld and day dimensions and to the transactions total. */
-qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count);
+ * disposition,tld, day and server dimensions and to the transactions
+ * total (a pruned day counts under its store's server). */
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, qps_str server,
+                               uint64_t count);
 
 /* Replaces the line counters (read, parsed, invalid): a report from the
  * store counts the imported files' lines. */

@@ -530,6 +530,8 @@ typedef enum {
     QPS_DIM_SPAM,            /* SpamAssassin verdict: spam, ham, none */
     QPS_DIM_CONNECTIONS,     /* connection facts (metrics, not keys) */
     QPS_DIM_CONNECTION_TIME, /* connection_time statistics (metrics) */
+    QPS_DIM_SERVER,          /* the mail server: the line's host (logging/file,
+                                syslog) or, from a store, the store's server */
     QPS_DIM_COUNT_
 } qps_dim;
 
@@ -542,7 +544,7 @@ qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim);
 
 /** Parses a list of tables as the CLI's --by takes it ("disposition,dnsbl",
  *  where "disposition,tld" is one table; "all" for every table in report
- *  order) and appends the dimensions not yet in dims[0..*n) at dims[*n],
+ *  order but server, which a report of several stores adds) and appends the dimensions not yet in dims[0..*n) at dims[*n],
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
 
@@ -747,15 +749,16 @@ typedef struct {
  *  QPS_EIO when the sink fails. */
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
 
-/** The transactions behind a count: the newest logterse records added,
- *  at most `limit` (0 = as many as 32 MiB hold), older ones dropped. */
+/** The transactions behind a count: the newest logterse records (by
+ *  time), at most `limit` (0 = as many as 32 MiB hold), older ones dropped. */
 typedef struct qps_list qps_list;
 
 qps_list *qps_list_new(size_t limit);
 void qps_list_free(qps_list *list);
 
-/** Keeps a copy of rec (logterse records only; others are ignored). Add
- *  records in time order: the newest are kept. */
+/** Keeps a copy of rec (logterse records only; others are ignored): the
+ *  newest by time are kept, in whatever order records are added (several
+ *  stores one after the other). */
 qps_status qps_list_add(qps_list *list, const qps_record *rec);
 
 /** Records added, and records kept (shown). */
@@ -885,6 +888,23 @@ qps_status qps_store_set_prefix(qps_store *store, const char *prefix);
 /** The store's logterse prefix, NULL for the default. Owned by the store. */
 const char *qps_store_prefix(const qps_store *store);
 
+/** The name of the mail server whose records the store holds (those whose
+ *  lines name none): kept in the store (table meta, key "server") and set
+ *  when the store is created, to the machine's name (uname -n), so a store
+ *  copied to another host keeps its server's name and a report over
+ *  several stores tells them apart (the server table, where server=).
+ *  NULL for a store of an earlier qpstat opened read-only. Owned by the
+ *  store, valid until the next qps_store_set_server or qps_store_close. */
+const char *qps_store_server(const qps_store *store);
+
+/** Names the store's server (a store created elsewhere, or under another
+ *  name). QPS_EINVAL for NULL or "", QPS_EREADONLY on a read-only store. */
+qps_status qps_store_set_server(qps_store *store, const char *name);
+
+/** 1 when this qps_store_open created the store (a new or empty file), so
+ *  that a door given a server's name (import --server) names the store. */
+int qps_store_created(const qps_store *store);
+
 /** The message of the store's last failure; static or store-owned. */
 const char *qps_store_error(const qps_store *store);
 
@@ -975,9 +995,11 @@ qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *im
 /** FNV-1a 64 of bytes. */
 uint64_t qps_hash_bytes(const char *bytes, size_t len);
 
-/** Feeds every stored record inside agg's time selection to agg, then sets
- *  agg's line counters to those of the imported files, so a report from the
- *  store equals the report from the same logs. */
+/** Feeds every stored record inside agg's time selection to agg, then adds
+ *  the imported files' line counters in place of the records' lines, so a
+ *  report from the store equals the report from the same logs. Called on
+ *  several stores with one agg, it reports them as one (each record
+ *  counted under its server: see qps_store_server). */
 qps_status qps_store_aggregate(qps_store *store, qps_agg *agg);
 
 /** Receives one stored record; return 0 to go on. */

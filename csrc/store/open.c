@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -296,6 +297,7 @@ static qps_status migrate(qps_store *s, bool readonly)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
     }
     if (version < QPS_STORE_SCHEMA) {
+        s->created = version == 0;
         qps_buf sql = {0};
         migration_sql(version, &sql);
         qps_status st = sql.failed ? QPS_ENOMEM : QPS_OK;
@@ -350,6 +352,39 @@ static int busy_wait(void *arg, int tries)
     return 1;
 }
 
+/* The store's server name from meta; a store without one (new, or of an
+ * earlier qpstat) opened to write is named after this machine, whose
+ * logs and plugin fill it. */
+static qps_status load_server(qps_store *s)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'server'", -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    int rc = sqlite3_step(q);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (v && *v && !(s->server = strdup(v))) {
+        sqlite3_finalize(q);
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    struct utsname u;
+    if (s->server || s->readonly || uname(&u) != 0 || !u.nodename[0])
+        return QPS_OK;
+    sqlite3_stmt *ins;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('server', ?)", -1, &ins, NULL) !=
+        SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot name the store's server");
+    sqlite3_bind_text(ins, 1, u.nodename, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(ins);
+    sqlite3_finalize(ins);
+    if (rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot name the store's server");
+    /* another process may have named it first */
+    return load_server(s);
+}
+
 /* Opens the database and readies it; for a read-only opening, `immutable`
  * tells SQLite that nobody can write it (a store on a read-only file system
  * has no -shm file to coordinate readers through). */
@@ -398,6 +433,8 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     s->readonly = readonly;
+    if (st == QPS_OK)
+        st = load_server(s);
     return st;
 }
 
@@ -526,6 +563,7 @@ void qps_store_close(qps_store *s)
         free(s->rows[t]);
     }
     free(s->prefix);
+    free(s->server);
     free(s);
 }
 
@@ -539,6 +577,42 @@ qps_status qps_store_set_prefix(qps_store *s, const char *prefix)
 const char *qps_store_prefix(const qps_store *s)
 {
     return s->prefix;
+}
+
+const char *qps_store_server(const qps_store *s)
+{
+    return s ? s->server : NULL;
+}
+
+int qps_store_created(const qps_store *s)
+{
+    return s && s->created;
+}
+
+qps_status qps_store_set_server(qps_store *s, const char *name)
+{
+    if (!s || !name || !*name)
+        return QPS_EINVAL;
+    if (s->readonly)
+        return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
+    char *copy = strdup(name);
+    if (!copy)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory");
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (key, value) VALUES ('server', ?1) "
+                                       "ON CONFLICT(key) DO UPDATE SET value = ?1", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        free(copy);
+        return qps_store_fail(s, QPS_EIO, "cannot name the store's server");
+    }
+    free(s->server);
+    s->server = copy;
+    return QPS_OK;
 }
 
 const char *qps_store_error(const qps_store *s)

@@ -21,10 +21,19 @@ static bool in_window(int64_t t, int64_t since, int64_t until)
     return t >= since && t < until;
 }
 
-/* A stored transaction as the parser would have given it. */
-static void terse_from_row(sqlite3_stmt *q, qps_record *r)
+/* The row's server, else the store's: the host that wrote it. */
+static qps_str row_server(const qps_store *s, sqlite3_stmt *q, int col)
+{
+    qps_str h = column_str(q, col);
+    return h.len || !s->server ? h : qps_slice(s->server, strlen(s->server));
+}
+
+/* A stored transaction as the parser would have given it, with its server
+ * as a logging/file frame gives it. */
+static void terse_from_row(const qps_store *s, sqlite3_stmt *q, qps_record *r)
 {
     memset(r, 0, sizeof *r);
+    r->host = row_server(s, q, TX_SERVER);
     r->kind = QPS_KIND_TERSE;
     r->has_time = sqlite3_column_int(q, TX_NSEC) >= 0; /* -1: a line without a time */
     r->unix_sec = r->has_time ? sqlite3_column_int64(q, TX_TIME) : 0;
@@ -46,14 +55,16 @@ static void queued_reply(qps_record *r)
 }
 
 /* The records of a row to fn; non-zero when fn stopped the walk. */
-typedef int (*row_reader)(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx);
+typedef int (*row_reader)(const qps_store *s, sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn,
+                          void *ctx);
 
 /* A transactions row: the record, and the queue's reply that shares it. */
-static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+static int records_of_transaction(const qps_store *s, sqlite3_stmt *q, int64_t since, int64_t until,
+                                  qps_record_fn fn, void *ctx)
 {
     (void)since, (void)until; /* the query selects by the record's own time */
     qps_record rec;
-    terse_from_row(q, &rec);
+    terse_from_row(s, q, &rec);
     if (fn(ctx, &rec) != 0)
         return 1;
     if (sqlite3_column_type(q, TX_QUEUE_OK) == SQLITE_NULL)
@@ -65,6 +76,7 @@ static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until,
     reply.unix_sec = rec.unix_sec;
     reply.nsec = rec.nsec;
     reply.pid = rec.pid;
+    reply.host = rec.host;
     return fn(ctx, &reply);
 }
 
@@ -81,10 +93,12 @@ static qps_kind fact_kind(const char *name)
 
 /* A connections row: one fact, or an accept and its connection time; each
  * is given if its own time is in the window. */
-static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+static int records_of_connection(const qps_store *s, sqlite3_stmt *q, int64_t since, int64_t until,
+                                 qps_record_fn fn, void *ctx)
 {
     qps_record r;
     memset(&r, 0, sizeof r);
+    r.host = row_server(s, q, CN_SERVER);
     r.kind = fact_kind((const char *)sqlite3_column_text(q, CN_KIND));
     r.has_time = sqlite3_column_int(q, CN_NSEC) >= 0; /* -1: a line without a time */
     r.unix_sec = r.has_time ? sqlite3_column_int64(q, CN_TIME) : 0;
@@ -137,7 +151,7 @@ static qps_status walk(qps_store *s, int table, const char *where, int64_t from,
     qps_status st = QPS_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        if (read_row(q, since, until, fn, ctx) != 0) {
+        if (read_row(s, q, since, until, fn, ctx) != 0) {
             st = qps_store_set_error(s, QPS_ESTOPPED, "the walk was stopped by its callback");
             break;
         }
@@ -187,6 +201,8 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
     qps_agg_opts_view v;
     qps_agg_selection(agg, &v);
     agg_feed feed = {agg, QPS_OK};
+    qps_counts before;
+    qps_agg_counts(agg, &before); /* of the stores aggregated before this one */
     qps_status st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX,
                                    add_to_agg, &feed);
     if (st == QPS_ESTOPPED)
@@ -212,6 +228,7 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
         const char *tld = (const char *)sqlite3_column_text(q, 2);
         st = qps_agg_add_summary(agg, day, qps_slice(disp ? disp : "", disp ? strlen(disp) : 0),
                                  qps_slice(tld ? tld : "", tld ? strlen(tld) : 0),
+                                 qps_slice(s->server ? s->server : "", s->server ? strlen(s->server) : 0),
                                  (uint64_t)sqlite3_column_int64(q, 3));
         if (st != QPS_OK)
             break;
@@ -227,8 +244,9 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
         uint64_t read = (uint64_t)sqlite3_column_int64(q, 0), bad = (uint64_t)sqlite3_column_int64(q, 1);
         qps_counts c;
         qps_agg_counts(agg, &c);
-        if (read >= c.lines_read)
-            qps_agg_set_line_counts(agg, read, read - bad, bad);
+        if (read >= c.lines_read - before.lines_read)
+            qps_agg_set_line_counts(agg, before.lines_read + read, before.lines_parsed + read - bad,
+                                    before.lines_invalid + bad);
     }
     sqlite3_finalize(q);
     return QPS_OK;

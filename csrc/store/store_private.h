@@ -164,6 +164,8 @@ struct qps_store {
     live_gap gap[2];    /* transactions, connections */
     char error[512];
     char *prefix;       /* logterse prefix, NULL for the default */
+    char *server;       /* the store's server (meta "server"), NULL if unnamed */
+    bool created;       /* this opening created the schema */
     bool readonly;
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
