@@ -309,7 +309,19 @@ static qps_status migrate(qps_store *s, bool readonly)
             return st;
         }
     }
-    char sql[128];
+    /* a new or migrated store is named after this machine, whose logs and
+     * plugin fill it (in the schema's transaction: a write after it, in
+     * WAL mode, would leave a -wal file of root's when root creates it) */
+    struct utsname u;
+    char sql[512];
+    if (uname(&u) == 0 && u.nodename[0] && !strchr(u.nodename, '\'')) {
+        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO meta VALUES ('server', '%.*s')", 255, u.nodename);
+        if (qps_store_exec(s, sql) != SQLITE_OK) {
+            qps_status st = qps_store_fail(s, QPS_EIO, "cannot create the schema");
+            qps_store_exec(s, "ROLLBACK");
+            return st;
+        }
+    }
     snprintf(sql, sizeof sql,
              "PRAGMA user_version = %d; INSERT OR REPLACE INTO meta VALUES ('schema_version', '%d')",
              QPS_STORE_SCHEMA, QPS_STORE_SCHEMA);
@@ -352,9 +364,8 @@ static int busy_wait(void *arg, int tries)
     return 1;
 }
 
-/* The store's server name from meta; a store without one (new, or of an
- * earlier qpstat) opened to write is named after this machine, whose
- * logs and plugin fill it. */
+/* The store's server name from meta (NULL when it has none: a store of
+ * an earlier qpstat). */
 static qps_status load_server(qps_store *s)
 {
     sqlite3_stmt *q;
@@ -369,20 +380,7 @@ static qps_status load_server(qps_store *s)
     sqlite3_finalize(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    struct utsname u;
-    if (s->server || s->readonly || uname(&u) != 0 || !u.nodename[0])
-        return QPS_OK;
-    sqlite3_stmt *ins;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('server', ?)", -1, &ins, NULL) !=
-        SQLITE_OK)
-        return qps_store_fail(s, QPS_EIO, "cannot name the store's server");
-    sqlite3_bind_text(ins, 1, u.nodename, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(ins);
-    sqlite3_finalize(ins);
-    if (rc != SQLITE_DONE)
-        return qps_store_fail(s, QPS_EIO, "cannot name the store's server");
-    /* another process may have named it first */
-    return load_server(s);
+    return QPS_OK;
 }
 
 /* Opens the database and readies it; for a read-only opening, `immutable`
@@ -418,6 +416,10 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         return QPS_EREADONLY;
     }
     qps_status st = migrate(s, readonly);
+    /* before WAL mode: a read in it would leave -wal and -shm files behind
+     * (owned by root, when root creates the store for qpsmtpd) */
+    if (st == QPS_OK)
+        st = load_server(s);
     if (st == QPS_OK && !readonly) {
         /* WAL: readers (reports) never block the writers (qpsmtpd) */
         sqlite3_stmt *jm;
@@ -433,8 +435,6 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     }
     s->readonly = readonly;
-    if (st == QPS_OK)
-        st = load_server(s);
     return st;
 }
 

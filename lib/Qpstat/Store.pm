@@ -169,7 +169,7 @@ to wait for a lock held by another process, default 5000), C<prefix> (the
 logterse prefix of the lines given to L</record_line>, default C<`>),
 C<server> (the host name stored with each record whose line names none,
 default none; a store this call creates is named after it, see
-L</server>).
+L</server, set_server>).
 
 Croaks C<Qpstat::Store::open: PATH: MESSAGE>, e.g. C<not a qpstat store>,
 C<the store has schema version 99, newer than this qpstat (3)>, C<cannot
