@@ -19,8 +19,8 @@ static const char usage_text[] =
     "\n"
     "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
     "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
-    "                     score, spam, connections, connection-time, server (default: all\n"
-    "                     but server; server too with several --db)\n"
+    "                     score, spam, connections, connection-time, server, code\n"
+    "                     (default: all but server and code; server too with several --db)\n"
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
     "  --format FMT       text (default), json or csv (csv holds one table: give one --by)\n"
@@ -199,7 +199,7 @@ int cli_report(int argc, char **argv)
     if (format == QPS_FORMAT_CSV && ndims != 1)
         return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
                          "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
-                         "connection-time, server)");
+                         "connection-time, server, code)");
     if (dbs.n && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
     bool given_db = dbs.n > 0;

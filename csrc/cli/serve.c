@@ -35,7 +35,8 @@ static const char usage_text[] =
     "  --auth FILE        require HTTP basic authentication: FILE holds one line user:password;\n"
     "                     needed to listen on any address other than loopback\n"
     "  --threads N        requests served at once (default 4)\n"
-    "  --max-labels N     label values per metric before \"other\" (default 50)\n"
+    "  --max-labels N     label values per metric before \"other\" (default 50; the first\n"
+    "                     that came keep theirs)\n"
     "  -h, --help         this help\n";
 
 /* Security headers of every response: scripts only from this server, no
@@ -261,33 +262,54 @@ static void api_list(const server *s, struct MHD_Connection *c, reply *r)
 
 /* ---- /metrics ---- */
 
+/* When /metrics was last asked for: the peak gauge covers the time since
+ * (the scrape interval), within [1 s, 1 h]; a minute at the first scrape. */
+static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t last_scrape;
+
+static int64_t scrape_window(int64_t now)
+{
+    pthread_mutex_lock(&scrape_lock);
+    int64_t window = last_scrape ? now - last_scrape : 60;
+    last_scrape = now;
+    pthread_mutex_unlock(&scrape_lock);
+    return window < 1 ? 1 : window > 3600 ? 3600 : window;
+}
+
 static void metrics(const server *s, struct MHD_Connection *c, reply *r)
 {
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     bool om = accept && strstr(accept, "application/openmetrics-text");
+    int64_t now = cli_now();
     qps_agg_opts all = {0}, recent = {0};
-    all.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_SCORE) |
-               QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME);
-    /* the peak of the last minute: a gauge of what is happening now */
+    all.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_CODE) |
+               QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) |
+               QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME);
+    /* the peak since the last scrape: a gauge of what is happening now */
     recent.dims = QPS_DIM_BIT(QPS_DIM_CONNECTIONS);
-    recent.since = cli_now() - 60;
+    recent.since = now - scrape_window(now);
     recent.has_since = 1;
-    qps_agg *agg = qps_agg_new(&all), *now = qps_agg_new(&recent);
+    qps_agg *agg = qps_agg_new(&all), *recent_agg = qps_agg_new(&recent);
     qps_status st;
     char err[512];
-    qps_store *store = agg && now ? qps_store_open(s->db, QPS_STORE_READONLY, 2000, &st, err, sizeof err) : NULL;
+    qps_store *store = agg && recent_agg ? qps_store_open(s->db, QPS_STORE_READONLY, 2000, &st, err, sizeof err)
+                                         : NULL;
     qps_store_info info = {0};
-    if (!agg || !now) {
+    qps_import_lag lag = {0};
+    if (!agg || !recent_agg) {
         json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else if (!store) {
         json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s: %s", s->db, err);
-    } else if (qps_store_aggregate(store, agg) != QPS_OK || qps_store_aggregate(store, now) != QPS_OK ||
-               qps_store_stat(store, &info) != QPS_OK) {
+    } else if (qps_store_aggregate(store, agg) != QPS_OK || qps_store_aggregate(store, recent_agg) != QPS_OK ||
+               qps_store_stat(store, &info) != QPS_OK || qps_store_import_lag(store, &lag) != QPS_OK) {
         json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", qps_store_error(store));
     } else {
         qps_conn_stats cs;
-        qps_agg_conn_stats(now, &cs);
+        qps_agg_conn_stats(recent_agg, &cs);
         qps_metrics_opts mo = {s->max_labels, om, 1, cs.peak, info.last != 0, info.last};
+        mo.has_import_lag = 1;
+        mo.import_lag_seconds = lag.oldest && now > lag.oldest ? now - lag.oldest : 0;
+        mo.import_behind_bytes = lag.behind_bytes;
         if (qps_render_metrics(agg, &mo, buf_sink, &r->body) != QPS_OK) {
             json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         } else {
@@ -298,7 +320,7 @@ static void metrics(const server *s, struct MHD_Connection *c, reply *r)
     }
     qps_store_close(store);
     qps_agg_free(agg);
-    qps_agg_free(now);
+    qps_agg_free(recent_agg);
 }
 
 /* ---- requests ---- */

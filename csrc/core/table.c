@@ -395,6 +395,7 @@ void qps_table_entries(const qps_table *t, qps_table_entry *out)
             out[i].len = e->len;
             out[i].count = b->count;
             out[i].error = e->error;
+            out[i].seq = n;
         }
     }
 }

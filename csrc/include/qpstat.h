@@ -532,6 +532,7 @@ typedef enum {
     QPS_DIM_CONNECTION_TIME, /* connection_time statistics (metrics) */
     QPS_DIM_SERVER,          /* the mail server: the line's host (logging/file,
                                 syslog) or, from a store, the store's server */
+    QPS_DIM_CODE,            /* the logterse return code (901, 550, ...) */
     QPS_DIM_COUNT_
 } qps_dim;
 
@@ -544,7 +545,7 @@ qps_status qps_dim_from_name(const char *name, size_t len, qps_dim *dim);
 
 /** Parses a list of tables as the CLI's --by takes it ("disposition,dnsbl",
  *  where "disposition,tld" is one table; "all" for every table in report
- *  order but server, which a report of several stores adds) and appends the dimensions not yet in dims[0..*n) at dims[*n],
+ *  order but server (which a report of several stores adds) and code) and appends the dimensions not yet in dims[0..*n) at dims[*n],
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
 
@@ -569,8 +570,8 @@ typedef struct {
 /** The bit of a dimension in qps_agg_opts.dims. */
 #define QPS_DIM_BIT(dim) (1u << (dim))
 
-/** The key of a filter that is not a table: the logterse return code. */
-#define QPS_WHERE_CODE QPS_DIM_COUNT_
+/** The key of the return code's filter (its table, "code"). */
+#define QPS_WHERE_CODE QPS_DIM_CODE
 
 /** A filter of transactions: the record's key in table `dim` (a qps_dim
  *  other than disposition,tld, connections and connection-time; or
@@ -775,21 +776,29 @@ qps_status qps_list_render(const qps_list *list, qps_format format, int utc, qps
 /** Options of qps_render_metrics; zeroed fields take the defaults. */
 typedef struct {
     size_t max_labels;        /* label values per labelled metric (dispositions,
-                                 DNSBL zones), the most frequent first; the rest
-                                 is summed as "other". 0 = 50 */
+                                 DNSBL zones, codes): the first that came (in
+                                 the time order of the logs or the store); the
+                                 rest is summed as "other". 0 = 50 */
     int openmetrics;          /* 1: OpenMetrics 1.0 text (ends in "# EOF"),
                                  0: Prometheus text format 0.0.4 */
     int has_recent_peak;      /* 1: print recent_peak as qpsmtpd_connections_peak */
     unsigned recent_peak;     /* highest concurrency of a recent window */
     int has_last_record;      /* 1: print last_record as a gauge */
     int64_t last_record;      /* unix time of the store's newest record */
+    int has_import_lag;       /* 1: print the two import gauges */
+    int64_t import_lag_seconds;   /* now - qps_import_lag.oldest, 0 if none */
+    uint64_t import_behind_bytes; /* qps_import_lag.behind_bytes */
 } qps_metrics_opts;
 
 /** Renders agg as Prometheus metrics (HELP and TYPE for every family):
- *  transactions by disposition, DNSBL denials by zone, connection counters,
- *  the spam score histogram and the connection time summary. Labels are
- *  bounded (see max_labels) and never hold remote input other than
- *  dispositions and DNSBL zones. QPS_EIO when the sink fails. */
+ *  transactions by disposition and by return code, DNSBL denials by zone,
+ *  connection counters, the spam score and connection time histograms,
+ *  the gauges of opts. Labels are bounded (see max_labels: the labelled
+ *  keys are those that came first, so as the aggregate grows no labelled
+ *  series disappears and none, "other" included, goes down) and never hold
+ *  remote input other than dispositions, DNSBL zones and codes. agg needs
+ *  the tables disposition, dnsbl, code, score, spam, connections and
+ *  connection-time. QPS_EIO when the sink fails. */
 qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, qps_write_fn write, void *ctx);
 
 /* ------------------------------------------------------------------ */
@@ -893,7 +902,7 @@ const char *qps_store_prefix(const qps_store *store);
  *  when the store is created, to the machine's name (uname -n), so a store
  *  copied to another host keeps its server's name and a report over
  *  several stores tells them apart (the server table, where server=).
- *  NULL for a store of an earlier qpstat opened read-only. Owned by the
+ *  NULL for a store an earlier qpstat made. Owned by the
  *  store, valid until the next qps_store_set_server or qps_store_close. */
 const char *qps_store_server(const qps_store *store);
 
@@ -1034,6 +1043,24 @@ typedef struct {
 } qps_log_span;
 
 qps_status qps_store_log_span(qps_store *store, qps_log_span *out);
+
+/** How far the store is behind the logs it imported from. */
+typedef struct {
+    uint64_t files;        /* the logs it knows by name that are still there */
+    uint64_t behind_bytes; /* their bytes past what was imported (complete
+                              lines waiting; 0 when the store caught up) */
+    int64_t oldest;        /* the time of the oldest line not imported yet
+                              (for a log without times: when the store last
+                              took lines from it); 0 when none waits */
+} qps_import_lag;
+
+/** Compares each log the store imported (its newest entry per name) with
+ *  the file on disk now: the lines past the imported offset, or all of a
+ *  new file under the name (multilog's current after a rotation). Reads a
+ *  file's first line and the line at its offset only, opens nothing that
+ *  is not a regular file, never blocks. A store only the plugin writes
+ *  knows no log: all zero. */
+qps_status qps_store_import_lag(qps_store *store, qps_import_lag *out);
 
 /** Receives a disposition and the time of its first stored record. */
 typedef int (*qps_first_seen_fn)(void *ctx, qps_str disposition, int64_t first);

@@ -188,6 +188,8 @@ static void migration_sql(int version, qps_buf *out)
     qps_buf_printf(out, "%s", v2_to_v3_before);
     store_create_sql(&store_tables[TB_FILES], out);
     qps_buf_printf(out, "%s", v2_to_v3_after);
+    /* (came within version 3: stores of 3 lacking it get it at their first prune) */
+    store_create_missing_sql(&store_tables[TB_DAILY_FACTS], out);
 }
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)

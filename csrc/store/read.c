@@ -196,6 +196,60 @@ static int add_to_agg(void *ctx, const qps_record *rec)
     return f->status != QPS_OK;
 }
 
+static bool has_table(qps_store *s, const char *name)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &q, NULL) !=
+        SQLITE_OK)
+        return false;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return found;
+}
+
+static qps_str text_of(sqlite3_stmt *q, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(q, col);
+    return qps_slice(t ? t : "", t ? (size_t)sqlite3_column_bytes(q, col) : 0);
+}
+
+/* The rows (day, a, b, count) of a pruned days' table into agg: daily's
+ * (a disposition and a TLD) or, facts, daily_facts' (what and key). A day
+ * is in the selection when its start is. */
+static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, const char *sql, bool facts)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    qps_str server = qps_slice(s->server ? s->server : "", s->server ? strlen(s->server) : 0);
+    qps_status st = QPS_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *day = (const char *)sqlite3_column_text(q, 0);
+        qps_civil c = {0};
+        int64_t start;
+        if (!day || sscanf(day, "%d-%d-%d", &c.year, &c.month, &c.day) != 3 ||
+            qps_unix_from_civil(NULL, &c, v->utc, &start) != QPS_OK)
+            continue;
+        if ((v->has_since && start < v->since) || (v->has_until && start >= v->until))
+            continue;
+        int64_t n = sqlite3_column_int64(q, 3);
+        if (facts) {
+            const char *what = (const char *)sqlite3_column_text(q, 1);
+            st = qps_agg_add_fact(agg, what ? what : "", text_of(q, 2), n);
+        } else {
+            st = qps_agg_add_summary(agg, day, text_of(q, 1), text_of(q, 2), server, (uint64_t)n);
+        }
+        if (st != QPS_OK)
+            break;
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_finalize(q);
+    return st;
+}
+
 qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
 {
     qps_agg_opts_view v;
@@ -203,40 +257,22 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
     agg_feed feed = {agg, QPS_OK};
     qps_counts before;
     qps_agg_counts(agg, &before); /* of the stores aggregated before this one */
-    qps_status st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX,
-                                   add_to_agg, &feed);
+    /* pruned days first (they are older), day by day: their totals by
+     * disposition and TLD, then the rest of what they counted (a store of
+     * schema 2 pruned before daily_facts existed has no such table). So
+     * keys come in time order (qps_agg_keys_seen) whatever was pruned. */
+    qps_status st = pruned_days(s, agg, &v, "SELECT day, disposition, tld, count FROM daily ORDER BY day", false);
+    if (st == QPS_OK && has_table(s, "daily_facts"))
+        st = pruned_days(s, agg, &v, "SELECT day, what, key, count FROM daily_facts ORDER BY day", true);
+    if (st != QPS_OK)
+        return st;
+    st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX, add_to_agg, &feed);
     if (st == QPS_ESTOPPED)
         return feed.status;
     if (st != QPS_OK)
         return st;
-    /* pruned days: their totals by disposition and TLD */
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, "SELECT day, disposition, tld, count FROM daily", -1, &q, NULL) != SQLITE_OK)
-        return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *day = (const char *)sqlite3_column_text(q, 0);
-        qps_civil c = {0};
-        int64_t start;
-        if (!day || sscanf(day, "%d-%d-%d", &c.year, &c.month, &c.day) != 3 ||
-            qps_unix_from_civil(NULL, &c, v.utc, &start) != QPS_OK)
-            continue;
-        /* a day is in the selection when its start is */
-        if ((v.has_since && start < v.since) || (v.has_until && start >= v.until))
-            continue;
-        const char *disp = (const char *)sqlite3_column_text(q, 1);
-        const char *tld = (const char *)sqlite3_column_text(q, 2);
-        st = qps_agg_add_summary(agg, day, qps_slice(disp ? disp : "", disp ? strlen(disp) : 0),
-                                 qps_slice(tld ? tld : "", tld ? strlen(tld) : 0),
-                                 qps_slice(s->server ? s->server : "", s->server ? strlen(s->server) : 0),
-                                 (uint64_t)sqlite3_column_int64(q, 3));
-        if (st != QPS_OK)
-            break;
-    }
-    sqlite3_finalize(q);
-    if (st != QPS_OK)
-        return st;
     /* the line counters are those of the imported files */
+    sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(lines_read),0), coalesce(sum(lines_invalid),0) FROM files",
                            -1, &q, NULL) != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");

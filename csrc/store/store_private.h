@@ -269,6 +269,19 @@ bool qps_files_last_time(qps_store *s, int64_t row, int64_t *t);
 qps_status qps_files_progress(qps_store *s, int64_t *row, const qps_file_head *head, uint64_t inode,
                               const char *name, int64_t offset, uint64_t lines_read, uint64_t lines_invalid);
 
+/* ---- facts.c: what pruned records counted, by day (daily_facts) ---- */
+
+typedef struct store_facts store_facts;
+/* Creates the table when the store lacks it; NULL when out of memory, a
+ * failure in store_facts_status. */
+store_facts *store_facts_new(qps_store *s);
+/* Gathers a record's facts under its local day; non-zero after a failure. */
+int store_facts_add(store_facts *f, const qps_record *rec);
+/* Adds what was gathered to the table (inside the prune's transaction). */
+qps_status store_facts_flush(store_facts *f);
+qps_status store_facts_status(const store_facts *f);
+void store_facts_free(store_facts *f);
+
 /* ---- batch.c: rows into their tables ---- */
 
 /* A transactions row; queue_ok: 0, or 1 when the queue's "250 Queued"
