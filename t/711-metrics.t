@@ -161,6 +161,44 @@ ok(!@changed, 'every counter, histogram count and sum is what it was (the daily 
   or diag(join "\n", @changed);
 promtool_ok($after_text, 'the pruned store');
 
+# ---- one serve across an import of old lines and a prune: what it keeps of
+# the older records (aggregated once) follows the store ----
+{
+    my $live = "$tmp/live.db";
+    copy($db, $live) or die;
+    copy("$db-wal", "$live-wal") if -e "$db-wal";
+    my $port = free_port();
+    my $pid = fork // die;
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', "$tmp/live.err";
+        exec $Q, 'serve', '--db', $live, '--listen', "127.0.0.1:$port" or POSIX::_exit(127);
+    }
+    my $t0 = time;
+    sleep 0.02 until (-e "$tmp/live.err" && slurp("$tmp/live.err") =~ /listening on/) || time - $t0 > 10;
+    my $get = sub { samples($http->get("http://127.0.0.1:$port/metrics")->{content}) };
+    my $sum = sub { my ($m) = @_; my $n = 0; $n += $m->{$_} for grep { /^qpsmtpd_transactions_total\{/ } keys %$m; $n };
+    my $m1 = $get->();
+    is($sum->($m1), $rep->{transactions}, 'a running serve: every transaction');
+    # five transactions of a week before the fixtures: older than what serve aggregates each time
+    my $old = "$tmp/old.log";
+    open my $o, '>', $old or die;
+    printf {$o} "\@4000000%09x%08x 7 (deny) logging::logterse: ` 192.0.2.7\tx\th\t<a\@b.example>\t<c\@d.example>\tbadhelo\t901\tno\n",
+      1795640400 - 7 * 86400 + $_, 0 for 1 .. 5;
+    close $o;
+    run_cmd([$Q, 'import', '--db', $live, $old]);
+    my $m2 = $get->();
+    is($sum->($m2) - $sum->($m1), 5, 'an import of old lines: the running serve counts them (+5)');
+    is($m2->{'qpsmtpd_transactions_total{disposition="badhelo"}'}, 5, 'under their disposition');
+    run_cmd([$Q, 'import', '--db', $live, '--keep', '1', "$tmp/empty.log"], env => { QPSTAT_NOW => 1795640400 + 40 * 86400 });
+    my $m3 = $get->();
+    my @moved = grep { !/_bucket\{|peak|limit|timestamp|import_|_sum$/ && ($m3->{$_} // -1) != $m2->{$_} } sort keys %$m2;
+    ok(!@moved, 'a prune under a running serve: every counter as it was') or diag(join "\n", map { "$_: $m2->{$_} -> " . ($m3->{$_} // 'gone') } @moved);
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
 # ---- the import gauges: a log that grew ----
 my $dir = "$tmp/log";
 mkdir $dir;

@@ -272,7 +272,8 @@ static qps_str dnsbl_service(qps_str text)
 
 static qps_status table_add(qps_agg *agg, qps_dim dim, const char *key, size_t len)
 {
-    return qps_table_add(agg->table[dim], key, len, 1);
+    /* an empty slice may have no bytes at all (a record without host) */
+    return qps_table_add(agg->table[dim], key ? key : "", len, 1);
 }
 
 static int score_bucket(double score)
@@ -497,7 +498,7 @@ int qps_agg_selects(qps_agg *agg, const qps_record *r)
     if (!agg || !r || r->kind != QPS_KIND_TERSE)
         return 0;
     if (agg->opts.has_since || agg->opts.has_until) {
-        if (!r->has_time || !in_range(agg, r))
+        if (r->has_time ? !in_range(agg, r) : !agg->opts.keep_untimed)
             return 0;
     }
     return !agg->nwhere || where_match(agg, r);
@@ -520,11 +521,11 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
     }
     c->lines_parsed++;
     if (agg->opts.has_since || agg->opts.has_until) {
-        if (!r->has_time) {
+        if (!r->has_time && !agg->opts.keep_untimed) {
             c->untimed++;
             return QPS_OK;
         }
-        if (!in_range(agg, r)) {
+        if (r->has_time && !in_range(agg, r)) {
             c->out_of_range++;
             return QPS_OK;
         }
@@ -914,7 +915,7 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, disposition.len + 1 + tld.len, count)) !=
             QPS_OK ||
         (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK ||
-        (st = qps_table_add(agg->table[QPS_DIM_SERVER], server.ptr, server.len, count)) != QPS_OK)
+        (st = qps_table_add(agg->table[QPS_DIM_SERVER], server.ptr ? server.ptr : "", server.len, count)) != QPS_OK)
         return st;
     if (qps_str_eq(disposition, "hosts_allow"))
         agg->hosts_allow_terse += count;
@@ -996,10 +997,10 @@ qps_status qps_agg_add_fact(qps_agg *agg, const char *what, qps_str key, int64_t
         return QPS_OK;
     uint64_t u = n > 0 ? (uint64_t)n : 0;
     if (is(what, "code"))
-        return qps_table_add(agg->table[QPS_DIM_CODE], key.ptr, key.len, u);
+        return qps_table_add(agg->table[QPS_DIM_CODE], key.ptr ? key.ptr : "", key.len, u);
     if (is(what, "dnsbl")) {
         agg->dnsbl_total += u;
-        return qps_table_add(agg->table[QPS_DIM_DNSBL], key.ptr, key.len, u);
+        return qps_table_add(agg->table[QPS_DIM_DNSBL], key.ptr ? key.ptr : "", key.len, u);
     }
     if (is(what, "verdict")) {
         if (qps_str_eq(key, "spam"))

@@ -281,7 +281,7 @@ qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, 
     qps_counts counts;
     qps_agg_counts(agg, &counts);
     family(&e, "qpstat_log_lines_invalid_total", "counter", "Log lines qpstat could not parse.");
-    sample_u(&e, "qpstat_log_lines_invalid_total", counts.lines_invalid);
+    sample_u(&e, "qpstat_log_lines_invalid_total", o.has_lines_invalid ? o.lines_invalid : counts.lines_invalid);
     if (o.has_last_record) {
         family(&e, "qpstat_store_last_record_timestamp_seconds", "gauge",
                "Time of the newest record in the store: a stuck pipeline stops it.");

@@ -557,6 +557,8 @@ typedef struct {
     int64_t since;         /* keep records with time >= since (if has_since) */
     int64_t until;         /* ... and time < until (if has_until) */
     int has_since, has_until;
+    int keep_untimed;      /* with since/until, records without a time are
+                              still counted (as with no selection) */
     int utc;               /* hour/day buckets in UTC instead of local time */
     unsigned dims;         /* dimensions to fill, as bits QPS_DIM_BIT(dim);
                               0 = all. A report of one table skips the work
@@ -785,6 +787,8 @@ typedef struct {
     unsigned recent_peak;     /* highest concurrency of a recent window */
     int has_last_record;      /* 1: print last_record as a gauge */
     int64_t last_record;      /* unix time of the store's newest record */
+    int has_lines_invalid;    /* 1: lines_invalid instead of agg's counter */
+    uint64_t lines_invalid;
     int has_import_lag;       /* 1: print the two import gauges */
     int64_t import_lag_seconds;   /* now - qps_import_lag.oldest, 0 if none */
     uint64_t import_behind_bytes; /* qps_import_lag.behind_bytes */
@@ -1052,6 +1056,7 @@ typedef struct {
     int64_t oldest;        /* the time of the oldest line not imported yet
                               (for a log without times: when the store last
                               took lines from it); 0 when none waits */
+    uint64_t lines_invalid; /* invalid lines of every imported file */
 } qps_import_lag;
 
 /** Compares each log the store imported (its newest entry per name) with
@@ -1069,6 +1074,16 @@ typedef int (*qps_first_seen_fn)(void *ctx, qps_str disposition, int64_t first);
  *  and the pruned days' totals: a day counts from its local midnight) with
  *  the time it was first seen. QPS_ESTOPPED if fn stopped. */
 qps_status qps_store_first_seen(qps_store *store, qps_first_seen_fn fn, void *ctx);
+
+/** The time of the newest timed transaction (0 if none), at once (no
+ *  count of rows as in qps_store_stat). */
+qps_status qps_store_last_record(qps_store *store, int64_t *last);
+
+/** A number that changes whenever a write adds records older than an hour
+ *  (an import of old logs), records without a time, or prunes: a cache of
+ *  the store's older records (serve's /metrics keeps one) stays valid as
+ *  long as it holds. 0 for a store never so written. */
+qps_status qps_store_old_writes(qps_store *store, int64_t *n);
 
 /** Fills *out. QPS_EIO (the message in qps_store_error()) when SQLite
  *  cannot read the store; *out is then zeroed or partly filled. */

@@ -116,5 +116,14 @@ qps_status qps_store_import_lag(qps_store *s, qps_import_lag *out)
     free(buf);
     qps_parser_free(p);
     sqlite3_finalize(q);
+    if (st == QPS_OK) {
+        if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(lines_invalid), 0) FROM files", -1, &q, NULL) != SQLITE_OK)
+            return qps_store_fail(s, QPS_EIO, "cannot read the store");
+        if (sqlite3_step(q) == SQLITE_ROW)
+            out->lines_invalid = (uint64_t)sqlite3_column_int64(q, 0);
+        else
+            st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+        sqlite3_finalize(q);
+    }
     return st;
 }

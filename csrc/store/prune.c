@@ -118,6 +118,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
                  (long long)conn_end, (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+        else if (*removed || sqlite3_changes(s->db))
+            s->old_write = true; /* rows went to the daily totals: caches of them are stale */
     }
     if (own_tx)
         return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);

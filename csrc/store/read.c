@@ -217,11 +217,26 @@ static qps_str text_of(sqlite3_stmt *q, int col)
 /* The rows (day, a, b, count) of a pruned days' table into agg: daily's
  * (a disposition and a TLD) or, facts, daily_facts' (what and key). A day
  * is in the selection when its start is. */
-static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, const char *sql, bool facts)
+static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts)
 {
+    /* the days around the selection only, through the table's key (a day
+     * starts within a day of its UTC date); the check below is exact */
+    char lo[16] = "0000-00-00", hi[16] = "9999-99-99";
+    qps_civil c;
+    if (v->has_since && qps_civil_from_unix(NULL, qps_sat_add(v->since, -2 * 86400), 1, &c) == QPS_OK)
+        snprintf(lo, sizeof lo, "%04d-%02d-%02d", c.year, c.month, c.day);
+    if (v->has_until && qps_civil_from_unix(NULL, qps_sat_add(v->until, 2 * 86400), 1, &c) == QPS_OK)
+        snprintf(hi, sizeof hi, "%04d-%02d-%02d", c.year, c.month, c.day);
+    qps_buf sql = {0};
+    store_select_sql(&store_tables[table], &sql);
+    qps_buf_printf(&sql, "WHERE day BETWEEN ?1 AND ?2 ORDER BY day");
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+    int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
+    qps_buf_release(&sql);
+    if (prc != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_bind_text(q, 1, lo, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, hi, -1, SQLITE_TRANSIENT);
     qps_str server = qps_slice(s->server ? s->server : "", s->server ? strlen(s->server) : 0);
     qps_status st = QPS_OK;
     int rc;
@@ -261,9 +276,9 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
      * disposition and TLD, then the rest of what they counted (a store of
      * schema 2 pruned before daily_facts existed has no such table). So
      * keys come in time order (qps_agg_keys_seen) whatever was pruned. */
-    qps_status st = pruned_days(s, agg, &v, "SELECT day, disposition, tld, count FROM daily ORDER BY day", false);
+    qps_status st = pruned_days(s, agg, &v, TB_DAILY, false);
     if (st == QPS_OK && has_table(s, "daily_facts"))
-        st = pruned_days(s, agg, &v, "SELECT day, what, key, count FROM daily_facts ORDER BY day", true);
+        st = pruned_days(s, agg, &v, TB_DAILY_FACTS, true);
     if (st != QPS_OK)
         return st;
     st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX, add_to_agg, &feed);
@@ -386,4 +401,22 @@ qps_status qps_store_first_seen(qps_store *s, qps_first_seen_fn fn, void *ctx)
     sqlite3_finalize(q);
     sqlite3_finalize(d);
     return st;
+}
+
+qps_status qps_store_old_writes(qps_store *s, int64_t *n)
+{
+    return scalar(s, "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'old_writes'), 0)", n)
+               ? QPS_OK
+               : QPS_EIO;
+}
+
+qps_status qps_store_last_record(qps_store *s, int64_t *last)
+{
+    char sql[320];
+    /* as qps_store_stat's last, without its counts (a scan of every row) */
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT max(time) FROM transactions WHERE id >= %lld AND nsec >= 0), "
+             "(SELECT time FROM transactions WHERE nsec >= 0 ORDER BY id DESC LIMIT 1), 0)",
+             (long long)qps_second_key(KEY_SEC_MAX));
+    return scalar(s, sql, last) ? QPS_OK : QPS_EIO;
 }

@@ -43,6 +43,10 @@
  * lasted at most this long; the row's id is the end's, so reports look
  * this far past a range for accepts inside it. */
 #define FOLD_SPAN 3600
+/* A write of records older than this (seconds before the clock), of
+ * records without a time, or a prune, changes meta "old_writes": caches of
+ * the older records (serve's /metrics) know they must be rebuilt. */
+#define OLD_WRITE_AGE 3600
 /* Connections open at once whose accept waits for its connection time. */
 #define PENDING_MAX 512
 /* Queued records waiting for the "250 Queued" reply on the next line of
@@ -182,6 +186,8 @@ struct qps_store {
     size_t nheld;
     row_batch *rows[2]; /* transactions, connections */
     log_span span;      /* times of the lines imported in this transaction */
+    int64_t wall;       /* the clock when the transaction began */
+    bool old_write;     /* it writes or removes records older than OLD_WRITE_AGE */
 };
 
 /* One row of the connections table. A folded accept (end != NULL) carries
