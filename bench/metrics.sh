@@ -19,7 +19,7 @@ year="$work/year-metrics-$rows.db"
 if [ ! -s "$year" ]; then
     rm -f "$year"*
     "$Q" import --db "$year" t/data/multilog-094 > /dev/null   # creates the schema
-    sqlite3 "$year" <<SQL
+    sqlite3 "$year" > /dev/null <<SQL
 PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
 DELETE FROM transactions; DELETE FROM connections; DELETE FROM files;
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $rows - 1)
