@@ -164,6 +164,23 @@ for ([$pa, $dba, 'A (fixtures)'], [$pb, $dbb, 'B (the plugin)']) {
 }
 is_deeply(by_label('sum by (disposition) (qpsmtpd_transactions_total)', 'disposition'), report_counts($dba, $dbb),
     'the sum across hosts = both reports added');
+# the same through qpstat: one report over both stores
+my ($both) = run_cmd([$Q, 'report', '--db', $dba, '--db', $dbb, '--format', 'json', '--top', '0',
+                      '--by', 'disposition', '--by', 'code', '--by', 'connections', '--by', 'server']);
+$both = decode_json($both);
+is_deeply(by_label('sum by (disposition) (qpsmtpd_transactions_total)', 'disposition'),
+    { map { ($_->{disposition} => $_->{count}) } @{ $both->{dimensions}{disposition}{rows} } },
+    'the sum across hosts = qpstat report --db A --db B');
+is_deeply(by_label('sum by (code) (qpsmtpd_transactions_by_code_total)', 'code'),
+    { map { (($_->{code} eq '' ? 'none' : $_->{code}) => $_->{count}) } @{ $both->{dimensions}{code}{rows} } },
+    'by return code too');
+for my $fam (['qpsmtpd_connections_accepted_total', 'accepted'], ['qpsmtpd_queued_total', 'queue_accepted'],
+             ['qpsmtpd_hosts_allow_denials_total', 'hosts_allow'], ['qpsmtpd_connections_too_many_total', 'too_many']) {
+    is(by_label("sum($fam->[0])", '')->{''}, $both->{dimensions}{connections}{$fam->[1]}, "sum($fam->[0]) = report --db A --db B");
+}
+my $count = by_label('sum(qpsmtpd_connection_duration_seconds_count)', '')->{''};
+my ($ct) = run_cmd([$Q, 'report', '--db', $dba, '--db', $dbb, '--format', 'json', '--by', 'connection-time']);
+is($count, decode_json($ct)->{dimensions}{'connection-time'}{count}, 'the connection time histograms summed = both stores');
 my $acc = by_label('sum(qpsmtpd_connections_accepted_total)', '');
 my ($ja) = run_cmd([$Q, 'report', '--db', $dba, '--format', 'json', '--by', 'connections']);
 my ($jb) = run_cmd([$Q, 'report', '--db', $dbb, '--format', 'json', '--by', 'connections']);
@@ -171,18 +188,36 @@ is($acc->{''}, decode_json($ja)->{dimensions}{connections}{accepted} + decode_js
     'accepted connections summed across hosts = both reports');
 
 my $before = by_label(qq{qpsmtpd_transactions_total{instance="127.0.0.1:$pb",disposition="queued"}}, 'disposition')->{queued};
+my $host_sum = sub { my ($fam) = @_; return by_label("sum($fam" . '{instance="127.0.0.1:' . $pb . '"})', '')->{''} // 0 };
+my %fam_before = map { +($_ => $host_sum->($_)) } qw(qpsmtpd_transactions_total qpsmtpd_queued_total
+                                                   qpsmtpd_connections_accepted_total);
+my $none_before = by_label(qq{qpsmtpd_transactions_by_code_total{instance="127.0.0.1:$pb",code="none"}}, 'code')->{none} // 0;
 is(send_mail(15, '710.b'), 15, 'the plugin recorded 15 more');
 my $after = wait_for(30, sub {
     my $v = by_label(qq{qpsmtpd_transactions_total{instance="127.0.0.1:$pb",disposition="queued"}}, 'disposition')->{queued};
-    return defined $v && $v != $before ? $v : undef;
+    # a scrape may fall between the plugin's commits: wait for all of them
+    return defined $v && $v - $before >= 15 ? $v : undef;
 });
 is(($after // $before) - $before, 15, 'the counter rose by exactly that many');
+# a scrape or two later every family has its new value
+sleep 2.5;
+my %fam_after = map { +($_ => $host_sum->($_)) } keys %fam_before;
+is($fam_after{qpsmtpd_transactions_total} - $fam_before{qpsmtpd_transactions_total}, 15, 'all transactions: +15');
+is($fam_after{qpsmtpd_queued_total} - $fam_before{qpsmtpd_queued_total}, 15, 'queued messages: +15');
+is($fam_after{qpsmtpd_connections_accepted_total} - $fam_before{qpsmtpd_connections_accepted_total}, 3,
+    'accepted connections: +3 (5 messages per connection)');
+is((by_label(qq{qpsmtpd_transactions_by_code_total{instance="127.0.0.1:$pb",code="none"}}, 'code')->{none} // 0) - $none_before,
+    15, 'transactions without a return code: +15');
 
 is(stop($sb), 0, 'serve B stops on SIGTERM');
 $sb = serve($dbb, $pb);
 ok(scrapes(8), 'scraped again after the restart');
 my $resets = by_label('sum(resets(qpsmtpd_transactions_total[10m]))', '');
 is($resets->{''}, 0, 'a restarted serve resets no counter: resets() is 0');
+for my $fam (qw(qpsmtpd_transactions_by_code_total qpsmtpd_dnsbl_denials_total qpsmtpd_connections_accepted_total
+                qpsmtpd_queued_total qpsmtpd_connection_duration_seconds_count qpsmtpd_spam_score_count)) {
+    is(by_label('sum(resets(' . $fam . '[10m]))', '')->{''} // 0, 0, "resets($fam) is 0");
+}
 
 # promtool: the exposition, and the alert rules the README gives
 my $m = $http->get("http://127.0.0.1:$pa/metrics")->{content};

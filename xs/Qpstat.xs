@@ -221,12 +221,27 @@ _log_set_xs(...)
 MODULE = Qpstat    PACKAGE = Qpstat::Agg
 
 SV *
-_new(const char *class, SV *since, SV *until, int utc, SV *prefix, UV capacity, IV now)
+_new(const char *class, SV *since, SV *until, int utc, SV *prefix, UV capacity, IV now, AV *where)
     PREINIT:
         qps_agg_opts o;
         qps_perl_agg *w;
+        qps_where wh[16];
+        SSize_t i, nw;
     CODE:
         memset(&o, 0, sizeof o);
+        nw = av_len(where) + 1;
+        if (nw > 16)
+            croak("Qpstat::Agg::new: at most 16 where filters");
+        for (i = 0; i < nw; i++) {
+            SV **e = av_fetch(where, i, 0);
+            /* qps_agg_new copies the values: the SVs' buffers suffice */
+            if (!e || !SvOK(*e) || qps_where_parse(SvPV_nolen(*e), &wh[i]) != QPS_OK)
+                croak("Qpstat::Agg::new: where takes KEY=VALUE, KEY a table (disposition, dnsbl, tld, sender, "
+                      "recipient, ip, helo, hour, day, score, spam, server) or code, not '%s'",
+                      e && SvOK(*e) ? SvPV_nolen(*e) : "undef");
+        }
+        o.where = wh;
+        o.nwhere = (size_t)nw;
         o.parser.terse_prefix = opt_str(aTHX_ prefix);
         o.parser.now = (int64_t)now;
         o.table_capacity = (size_t)capacity;
@@ -446,7 +461,7 @@ _render(Qpstat::Agg self, int format, AV *dims, UV top, UV remote_top, SV *mail_
 MODULE = Qpstat    PACKAGE = Qpstat::Store
 
 SV *
-_open(const char *class, const char *path, int flags, int busy_ms, SV *prefix, SV *server)
+_open(const char *class, const char *path, int flags, int busy_ms, SV *prefix, SV *server, SV *name)
     PREINIT:
         qps_status st;
         char err[512];
@@ -473,6 +488,14 @@ _open(const char *class, const char *path, int flags, int busy_ms, SV *prefix, S
         if (po.terse_prefix && (st = qps_store_set_prefix(w->store, po.terse_prefix)) != QPS_OK) {
             store_free(w, 0);
             croak_status(aTHX_ "Qpstat::Store::open", st);
+        }
+        /* a store created for a named server is named after it (as import --server) */
+        if ((srv = opt_str(aTHX_ name)) && qps_store_created(w->store) &&
+            (st = qps_store_set_server(w->store, srv)) != QPS_OK) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "Qpstat::Store::open: %s: %s", path, qps_store_error(w->store));
+            store_free(w, 1);
+            croak("%s", msg);
         }
         RETVAL = blessed(aTHX_ class, w);
     OUTPUT:
@@ -568,6 +591,27 @@ _import_file(Qpstat::Store self, const char *path, SV *server)
         RETVAL = (UV)added;
     OUTPUT:
         RETVAL
+
+SV *
+server(Qpstat::Store self)
+    PREINIT:
+        const char *name;
+    CODE:
+        name = qps_store_server(live_store(aTHX_ self, "Qpstat::Store::server"));
+        RETVAL = name ? newSVpv(name, 0) : &PL_sv_undef;
+    OUTPUT:
+        RETVAL
+
+void
+set_server(Qpstat::Store self, const char *name)
+    PREINIT:
+        qps_status st;
+    CODE:
+        st = qps_store_set_server(live_store(aTHX_ self, "Qpstat::Store::set_server"), name);
+        if (st == QPS_EINVAL)
+            croak("Qpstat::Store::set_server: the name must not be empty");
+        if (st != QPS_OK)
+            croak_store(aTHX_ self, "Qpstat::Store::set_server", st);
 
 void
 _aggregate(Qpstat::Store self, Qpstat::Agg agg)

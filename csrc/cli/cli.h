@@ -120,9 +120,32 @@ const char *cli_default_db(void); /* $QPSTAT_DB, else /var/lib/qpstat/qpstat.db 
  * $QPSTAT_DB when no PATH is named, else NULL (read the logs). */
 const char *cli_db_source(const char *given, int npaths);
 
+/* The stores a report or list reads (stores.c): --db FILE, repeatable,
+ * read as one, each record under its server (the server table). */
+#define CLI_STORES_MAX 64
+typedef struct {
+    const char *path[CLI_STORES_MAX];
+    size_t n;
+} cli_stores;
+/* One --db: refuses what cli_file_argument refuses, more than
+ * CLI_STORES_MAX and a store named twice (usage error printed). */
+bool cli_stores_add(cli_stores *dbs, const char *path);
+/* Without --db, $QPSTAT_DB when no PATH is named (cli_db_source); true
+ * when there is a store to read. */
+bool cli_stores_source(cli_stores *dbs, int npaths);
+/* Every store's qps_store_aggregate into agg; 0, or -1 after a message. */
+int cli_stores_aggregate(const cli_stores *dbs, qps_agg *agg);
+/* Every store's records in [since, until) to fn, store after store, until
+ * *stopped (which fn sets); returns the number of stores that failed
+ * (each reported). */
+int cli_stores_each(const cli_stores *dbs, int64_t since, int64_t until, qps_record_fn fn, void *ctx, bool *stopped);
+
 /* Opens the store for reading, or for writing (creating it and its
  * directory); reports failures on stderr and returns NULL. */
 qps_store *cli_store_open(const char *path, bool write);
+/* The same to write, and a store this creates is named after server (the
+ * --server of import and collect) when it is given (qps_store_server). */
+qps_store *cli_store_open_named(const char *path, const char *server);
 /* Imports one file from where the store left it; adds the number of new
  * records to *added. Returns 0, or -1 after reporting on stderr. */
 int cli_import_file(qps_store *store, const char *path, const char *server, uint64_t *added);

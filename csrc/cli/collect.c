@@ -131,7 +131,8 @@ int cli_collect(int argc, char **argv)
                   "restart resumes where it stopped.\n"
                   "\n"
                   "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
-                  "  -s, --server NAME  the mail server's name for records whose lines name none\n"
+                  "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
+                  "                     the name of a store this import creates)\n"
                   "  --poll             poll every second instead of using inotify\n"
                   "  --once             one import pass, then exit (1 if a file failed)\n"
                   "  -v, --verbose      the new records of each file\n"
@@ -152,7 +153,7 @@ int cli_collect(int argc, char **argv)
             return EXIT_RUNTIME;
         }
     }
-    qps_store *store = cli_store_open(db, true);
+    qps_store *store = cli_store_open_named(db, server);
     if (!store)
         return EXIT_RUNTIME;
     struct sigaction sa = {0};

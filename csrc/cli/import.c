@@ -41,6 +41,17 @@ qps_store *cli_store_open(const char *path, bool write)
     return store;
 }
 
+qps_store *cli_store_open_named(const char *path, const char *server)
+{
+    qps_store *store = cli_store_open(path, true);
+    if (store && server && qps_store_created(store) && qps_store_set_server(store, server) != QPS_OK) {
+        cli_error("%s: %s", path, qps_store_error(store));
+        qps_store_close(store);
+        return NULL;
+    }
+    return store;
+}
+
 int cli_import_file(qps_store *store, const char *path, const char *server, uint64_t *added)
 {
     if (qps_store_import_file(store, path, server, added) != QPS_OK) {
@@ -83,7 +94,8 @@ int cli_import(int argc, char **argv)
                   "\n"
                   "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
                   "  -k, --keep DAYS    then delete records older than DAYS days, keeping daily totals\n"
-                  "  -s, --server NAME  the mail server's name for records whose lines name none\n"
+                  "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
+                  "                     the name of a store this import creates)\n"
                   "  -v, --verbose      the new records of each file, and in all\n"
                   "  -h, --help         this help\n",
                   stdout);
@@ -97,7 +109,7 @@ int cli_import(int argc, char **argv)
             return cli_usage("standard input cannot be resumed: name the files");
         }
     }
-    qps_store *store = cli_store_open(db, true);
+    qps_store *store = cli_store_open_named(db, server);
     if (!store)
         return EXIT_RUNTIME;
     cli_paths paths = {0};

@@ -4,8 +4,8 @@
  * A transaction is listed when the aggregator's selection takes it
  * (qps_agg_selects: the time range and the --where filters), so `list
  * --where K=V` prints exactly the transactions `report --where K=V`
- * counts. The core's qps_list keeps the newest (logs and the store are in
- * time order) and renders them.
+ * counts. The core's qps_list keeps the newest by time (of several
+ * stores, read one after the other) and renders them.
  *
  * License: MIT (see LICENSE).
  */
@@ -17,19 +17,20 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: qpstat list [--where KEY=VALUE]... [time options] [--db FILE | PATH...]\n"
+    "usage: qpstat list [--where KEY=VALUE]... [time options] [--db FILE... | PATH...]\n"
     "The transactions behind a count of `qpstat report`, newest first: time, server, IP,\n"
     "HELO, sender, recipients, disposition, code, deny text, spam score.\n"
     "\n"
     "  --where KEY=VALUE  KEY a table of report (disposition, dnsbl, tld, sender, recipient,\n"
-    "                     ip, helo, hour, day, score, spam, category) or code; VALUE as that table\n"
-    "                     prints the key (repeatable; all must match); grep=TEXT: TEXT in\n"
-    "                     any field, in any case (as qpstat grep)\n"
+    "                     ip, helo, hour, day, score, spam, server, category) or code; VALUE as\n"
+    "                     that table prints the key (repeatable; all must match); grep=TEXT:\n"
+    "                     TEXT in any field, in any case (as qpstat grep)\n"
     "  --limit N          the newest N (default 100; 0 = all, as memory allows)\n"
     "  -f, --format FMT   text (default), csv or json\n"
     "  --today, --yesterday, --days N, --since TIME, --until TIME   as in report\n"
     "  --utc              times in UTC (and hour/day filters in UTC)\n"
-    "  --db FILE          the store instead of logs\n"
+    "  --db FILE          the store instead of logs (repeatable: the stores of several\n"
+    "                     servers as one; --where server=NAME)\n"
     "  --prefix STR       logterse prefix (default `)\n"
     "  --categories FILE  the category map of --where category=... (default\n"
     "                     /etc/qpstat/categories when it exists, else the built-in one)\n"
@@ -41,7 +42,7 @@ const char *cli_where_add(cli_where *where, const char *arg)
         return "too many --where filters";
     if (qps_where_parse(arg, &where->w[where->n]) != QPS_OK)
         return "--where takes KEY=VALUE, KEY one of disposition, dnsbl, tld, sender, recipient, ip, helo, "
-               "hour, day, score, spam, category, code, grep";
+               "hour, day, score, spam, server, category, code, grep";
     where->n++;
     return NULL;
 }
@@ -99,7 +100,8 @@ int cli_list(int argc, char **argv)
     long limit = 100;
     qps_format format = QPS_FORMAT_TEXT;
     bool utc = false;
-    const char *db = NULL, *prefix = NULL, *categories = NULL;
+    cli_stores dbs = {{0}, 0};
+    const char *prefix = NULL, *categories = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0, c;
@@ -131,9 +133,8 @@ int cli_list(int argc, char **argv)
             categories = optarg;
             break;
         case OPT_DB:
-            if (!cli_file_argument("--db", optarg, false))
+            if (!cli_stores_add(&dbs, optarg))
                 return EXIT_USAGE;
-            db = optarg;
             break;
         case OPT_PREFIX:
             if (!cli_prefix_argument(optarg))
@@ -150,9 +151,7 @@ int cli_list(int argc, char **argv)
         default: return cli_usage_hint();
         }
     }
-    if (!db)
-        db = cli_db_source(NULL, argc - optind);
-    if (db && optind < argc)
+    if (dbs.n && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
 
     qps_agg_opts opts = {0};
@@ -179,20 +178,9 @@ int cli_list(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     int errors = 0;
-    if (db) {
-        qps_store *store = cli_store_open(db, false);
-        if (!store) {
-            errors++;
-        } else {
-            if (qps_store_set_prefix(store, prefix) != QPS_OK ||
-                qps_store_each(store, range.has_since ? range.since : INT64_MIN,
-                               range.has_until ? range.until : INT64_MAX, from_store, &k) != QPS_OK) {
-                if (!k.oom)
-                    cli_error("%s: %s", db, qps_store_error(store));
-                errors++;
-            }
-            qps_store_close(store);
-        }
+    if (cli_stores_source(&dbs, argc - optind)) {
+        errors = cli_stores_each(&dbs, range.has_since ? range.since : INT64_MIN,
+                                 range.has_until ? range.until : INT64_MAX, from_store, &k, &k.oom);
     } else {
         qps_lines *lines = qps_lines_new();
         qps_logset *logs = lines ? cli_logs_expand(argv + optind, argc - optind, &errors) : NULL;

@@ -19,7 +19,8 @@ static const char usage_text[] =
     "\n"
     "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
     "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
-    "                     score, spam, connections, connection-time (default: all),\n"
+    "                     score, spam, connections, connection-time, server, code\n"
+    "                     (default: all but server and code; server too with several --db),\n"
     "                     category (mailstats' columns, by the category map)\n"
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
@@ -36,11 +37,13 @@ static const char usage_text[] =
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm;\n"
     "                     a date alone as --until includes that day\n"
     "  --where KEY=VALUE  only the transactions a table counts under that key (repeatable,\n"
-    "                     all must match): disposition=rhsbl, tld=com, ip=192.0.2.1, code=550...\n"
+    "                     all must match): disposition=rhsbl, tld=com, ip=192.0.2.1, code=550,\n"
+    "                     server=mx2...\n"
     "  --utc              hour and day tables in UTC instead of local time\n"
     "  --categories FILE  the plugin -> category map (default /etc/qpstat/categories\n"
     "                     when it exists, else the built-in one: etc/categories)\n"
     "  --db FILE          report from the store (see qpstat import) instead of logs;\n"
+    "                     repeatable: the stores of several servers as one report;\n"
     "                     $QPSTAT_DB stands for --db when no PATH is given\n"
     "  --prefix STR       logterse prefix (default `)\n"
     "  -j, --jobs N       threads for large files (default: one per CPU)\n"
@@ -136,8 +139,9 @@ int cli_report(int argc, char **argv)
     long jobs = sysconf(_SC_NPROCESSORS_ONLN);
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false, format_given = false, jobs_given = false, html_page = false;
-    const char *prefix = NULL, *db = NULL, *categories = NULL, *mail_to = NULL, *mail_from = NULL;
+    const char *prefix = NULL, *categories = NULL, *mail_to = NULL, *mail_from = NULL;
     bool html = false;
+    cli_stores dbs = {{0}, 0};
     int64_t now = cli_now();
     cli_range range = {0};
     int time_options = 0;
@@ -172,9 +176,8 @@ int cli_report(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case OPT_DB:
-            if (!cli_file_argument("--db", optarg, false))
+            if (!cli_stores_add(&dbs, optarg))
                 return EXIT_USAGE;
-            db = optarg;
             break;
         case OPT_MAIL: mail = true; break;
         case OPT_HTML: html = true; break;
@@ -231,11 +234,11 @@ int cli_report(int argc, char **argv)
     if (format == QPS_FORMAT_CSV && ndims != 1)
         return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
                          "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
-                         "connection-time, category)");
-    if (db && optind < argc)
+                         "connection-time, server, code, category)");
+    if (dbs.n && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
-    const char *given_db = db;
-    db = cli_db_source(db, argc - optind);
+    bool given_db = dbs.n > 0;
+    bool db = cli_stores_source(&dbs, argc - optind);
     /* the store holds parsed records: nothing of the logs' reading applies */
     if (db && (prefix || jobs_given))
         return cli_usage("%s reads log files, and this report reads the store (%s): drop it or name the logs",
@@ -261,10 +264,13 @@ int cli_report(int argc, char **argv)
             cli_format_date(range.until - 1, y);
         snprintf(range.label, sizeof range.label, "%s to %s", x, y);
     }
-    if (ndims == 0)
+    if (ndims == 0) {
         for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
             if (!where.n || (all_dims[i] != QPS_DIM_CONNECTIONS && all_dims[i] != QPS_DIM_CONNECTION_TIME))
                 dims[ndims++] = all_dims[i];
+        if (dbs.n > 1)
+            dims[ndims++] = QPS_DIM_SERVER; /* several servers: which one counted what */
+    }
     for (size_t i = 0; where.n && i < ndims; i++)
         if (dims[i] == QPS_DIM_CONNECTIONS || dims[i] == QPS_DIM_CONNECTION_TIME)
             return cli_usage("--where selects transactions: the %s table is not made of them", qps_dim_name(dims[i]));
@@ -300,16 +306,11 @@ int cli_report(int argc, char **argv)
     }
     int errors = 0;
     if (db) {
-        qps_store *store = cli_store_open(db, false);
-        if (!store || qps_store_aggregate(store, agg) != QPS_OK) {
-            if (store)
-                cli_error("%s: %s", db, qps_store_error(store));
-            qps_store_close(store);
+        if (cli_stores_aggregate(&dbs, agg) != 0) {
             qps_agg_free(agg);
             qps_categories_free(map);
             return EXIT_RUNTIME;
         }
-        qps_store_close(store);
     } else {
         qps_logset *logs = cli_logs_expand(argv + optind, argc - optind, &errors);
         qps_reader *r = qps_reader_new();

@@ -35,7 +35,8 @@ static const char usage_text[] =
     "  --auth FILE        require HTTP basic authentication: FILE holds one line user:password;\n"
     "                     needed to listen on any address other than loopback\n"
     "  --threads N        requests served at once (default 4)\n"
-    "  --max-labels N     label values per metric before \"other\" (default 50)\n"
+    "  --max-labels N     label values per metric before \"other\" (default 50; the first\n"
+    "                     that came keep theirs)\n"
     "  --categories FILE  the plugin -> category map (default /etc/qpstat/categories\n"
     "                     when it exists, else the built-in one)\n"
     "  -h, --help         this help\n";
@@ -266,33 +267,145 @@ static void api_list(const server *s, struct MHD_Connection *c, reply *r)
 
 /* ---- /metrics ---- */
 
+/* When /metrics was last asked for: the peak gauge covers the time since
+ * (the scrape interval), within [1 s, 1 h]; a minute at the first scrape. */
+static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t last_scrape;
+
+static int64_t scrape_window(int64_t now)
+{
+    pthread_mutex_lock(&scrape_lock);
+    int64_t window = last_scrape ? now - last_scrape : 60;
+    last_scrape = now;
+    pthread_mutex_unlock(&scrape_lock);
+    return window < 1 ? 1 : window > 3600 ? 3600 : window;
+}
+
+/* The tables /metrics reads. */
+#define METRICS_DIMS                                                                                                \
+    (QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_CODE) |                   \
+     QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) |                   \
+     QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME))
+
+/* A store of a year holds millions of records: /metrics aggregates those
+ * older than two hours once (with the pruned days and the untimed records)
+ * and each scrape only the newer ones. The older ones change only by
+ * writes the store counts (qps_store_old_writes: old logs imported, a
+ * prune): then they are aggregated again; as time passes the boundary
+ * moves forward by what lies between. */
+#define CACHE_AGE 7200
+#define CACHE_STEP 600
+
+static struct {
+    pthread_mutex_t lock;
+    qps_agg *older;   /* the records before `boundary`, untimed ones, pruned days */
+    int64_t boundary;
+    int64_t old_writes;
+} cache = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+static int add_timed(void *ctx, const qps_record *rec)
+{
+    /* records without a time are in the older part */
+    return rec->has_time && qps_agg_add(ctx, rec) != QPS_OK;
+}
+
+/* The aggregate of every record into *out (a new aggregator), through the
+ * cache. Returns the store's failure (its message in qps_store_error), or
+ * QPS_ENOMEM. Called with cache.lock held. */
+static qps_status metrics_aggregate(qps_store *store, int64_t now, qps_agg **out)
+{
+    *out = NULL;
+    int64_t writes;
+    qps_status st = qps_store_old_writes(store, &writes);
+    if (st != QPS_OK)
+        return st;
+    int64_t boundary = (now - CACHE_AGE) / CACHE_STEP * CACHE_STEP;
+    if (!cache.older || writes != cache.old_writes || boundary < cache.boundary) {
+        qps_agg_free(cache.older);
+        qps_agg_opts o = {0};
+        o.dims = METRICS_DIMS;
+        o.until = boundary;
+        o.has_until = 1;
+        o.keep_untimed = 1;
+        if (!(cache.older = qps_agg_new(&o)))
+            return QPS_ENOMEM;
+        if ((st = qps_store_aggregate(store, cache.older)) != QPS_OK) {
+            qps_agg_free(cache.older);
+            cache.older = NULL;
+            return st;
+        }
+        cache.boundary = boundary;
+        cache.old_writes = writes;
+    } else if (boundary > cache.boundary) {
+        qps_agg_opts o = {0};
+        o.dims = METRICS_DIMS;
+        qps_agg *step = qps_agg_new(&o);
+        if (!step)
+            return QPS_ENOMEM;
+        st = qps_store_each(store, cache.boundary, boundary, add_timed, step);
+        if (st == QPS_OK)
+            st = qps_agg_merge(cache.older, step);
+        qps_agg_free(step);
+        if (st != QPS_OK) {
+            qps_agg_free(cache.older); /* half moved: start again next time */
+            cache.older = NULL;
+            return st == QPS_ESTOPPED ? QPS_ENOMEM : st;
+        }
+        cache.boundary = boundary;
+    }
+    qps_agg_opts o = {0};
+    o.dims = METRICS_DIMS;
+    qps_agg *all = qps_agg_new(&o);
+    if (!all)
+        return QPS_ENOMEM;
+    st = qps_agg_merge(all, cache.older);
+    if (st == QPS_OK)
+        st = qps_store_each(store, cache.boundary, INT64_MAX, add_timed, all);
+    if (st != QPS_OK) {
+        qps_agg_free(all);
+        return st == QPS_ESTOPPED ? QPS_ENOMEM : st;
+    }
+    *out = all;
+    return QPS_OK;
+}
+
 static void metrics(const server *s, struct MHD_Connection *c, reply *r)
 {
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     bool om = accept && strstr(accept, "application/openmetrics-text");
-    qps_agg_opts all = {0}, recent = {0};
-    all.dims = QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_SCORE) |
-               QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME);
-    /* the peak of the last minute: a gauge of what is happening now */
+    int64_t now = cli_now();
+    qps_agg_opts recent = {0};
+    /* the peak since the last scrape: a gauge of what is happening now */
     recent.dims = QPS_DIM_BIT(QPS_DIM_CONNECTIONS);
-    recent.since = cli_now() - 60;
+    recent.since = now - scrape_window(now);
     recent.has_since = 1;
-    qps_agg *agg = qps_agg_new(&all), *now = qps_agg_new(&recent);
-    qps_status st;
+    qps_agg *agg = NULL, *recent_agg = qps_agg_new(&recent);
+    qps_status st = QPS_OK;
     char err[512];
-    qps_store *store = agg && now ? qps_store_open(s->db, QPS_STORE_READONLY, 2000, &st, err, sizeof err) : NULL;
-    qps_store_info info = {0};
-    if (!agg || !now) {
+    qps_store *store = recent_agg ? qps_store_open(s->db, QPS_STORE_READONLY, 2000, &st, err, sizeof err) : NULL;
+    int64_t last = 0;
+    qps_import_lag lag = {0};
+    if (store) {
+        pthread_mutex_lock(&cache.lock);
+        st = metrics_aggregate(store, now, &agg);
+        pthread_mutex_unlock(&cache.lock);
+    }
+    if (!recent_agg || st == QPS_ENOMEM) {
         json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else if (!store) {
         json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s: %s", s->db, err);
-    } else if (qps_store_aggregate(store, agg) != QPS_OK || qps_store_aggregate(store, now) != QPS_OK ||
-               qps_store_stat(store, &info) != QPS_OK) {
+    } else if (st != QPS_OK || qps_store_aggregate(store, recent_agg) != QPS_OK ||
+               qps_store_last_record(store, &last) != QPS_OK || qps_store_import_lag(store, &lag) != QPS_OK) {
         json_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", qps_store_error(store));
     } else {
         qps_conn_stats cs;
-        qps_agg_conn_stats(now, &cs);
-        qps_metrics_opts mo = {s->max_labels, om, 1, cs.peak, info.last != 0, info.last};
+        qps_agg_conn_stats(recent_agg, &cs);
+        qps_metrics_opts mo = {s->max_labels, om, 1, cs.peak, last != 0, last};
+        mo.has_lines_invalid = 1;
+        mo.lines_invalid = lag.lines_invalid;
+        mo.has_import_lag = 1;
+        mo.import_lag_seconds = lag.oldest && now > lag.oldest ? now - lag.oldest : 0;
+        mo.import_behind_bytes = lag.behind_bytes;
         if (qps_render_metrics(agg, &mo, buf_sink, &r->body) != QPS_OK) {
             json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         } else {
@@ -303,7 +416,7 @@ static void metrics(const server *s, struct MHD_Connection *c, reply *r)
     }
     qps_store_close(store);
     qps_agg_free(agg);
-    qps_agg_free(now);
+    qps_agg_free(recent_agg);
 }
 
 /* ---- requests ---- */

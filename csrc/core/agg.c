@@ -10,6 +10,7 @@
  */
 #include "qps_private.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,8 +24,8 @@
 /* Dimensions kept in a string table. */
 static const qps_dim table_dims[] = {
     QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
-    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_CATEGORY,
-    QPS_DIM_HOUR_CATEGORY, QPS_DIM_HOUR_DISPOSITION, QPS_DIM_DAY_DISPOSITION,
+    QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_SERVER, QPS_DIM_CODE,
+    QPS_DIM_CATEGORY,    QPS_DIM_HOUR_CATEGORY, QPS_DIM_HOUR_DISPOSITION, QPS_DIM_DAY_DISPOSITION,
 };
 
 static bool two_keys(qps_dim dim)
@@ -114,6 +115,18 @@ static bool copy_where(qps_agg *agg)
     return true;
 }
 
+/* The score table's key of bucket b, into out (8 bytes); returns out. */
+static const char *score_key_name(int b, char out[8])
+{
+    if (b == 0)
+        strcpy(out, "<-10");
+    else if (b == SCORE_BUCKETS - 1)
+        strcpy(out, ">=30");
+    else
+        snprintf(out, 8, "%d", SCORE_MIN + b - 1);
+    return out;
+}
+
 qps_agg *qps_agg_new(const qps_agg_opts *opts)
 {
     qps_agg *agg = calloc(1, sizeof *agg);
@@ -148,14 +161,8 @@ qps_agg *qps_agg_new(const qps_agg_opts *opts)
         qps_agg_free(agg);
         return NULL;
     }
-    for (int b = 0; b < SCORE_BUCKETS; b++) {
-        if (b == 0)
-            strcpy(agg->score_keys[b], "<-10");
-        else if (b == SCORE_BUCKETS - 1)
-            strcpy(agg->score_keys[b], ">=30");
-        else
-            snprintf(agg->score_keys[b], sizeof agg->score_keys[b], "%d", SCORE_MIN + b - 1);
-    }
+    for (int b = 0; b < SCORE_BUCKETS; b++)
+        score_key_name(b, agg->score_keys[b]);
     return agg;
 }
 
@@ -300,7 +307,8 @@ static qps_str dnsbl_service(qps_str text)
 
 static qps_status table_add(qps_agg *agg, qps_dim dim, const char *key, size_t len)
 {
-    return qps_table_add(agg->table[dim], key, len, 1);
+    /* an empty slice may have no bytes at all (a record without host) */
+    return qps_table_add(agg->table[dim], key ? key : "", len, 1);
 }
 
 static int score_bucket(double score)
@@ -333,6 +341,10 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
         TRY(table_add(agg, QPS_DIM_DISPOSITION, disp.ptr, disp.len));
     if (qps_str_eq(disp, "hosts_allow"))
         agg->hosts_allow_terse++;
+    if (KEEP(QPS_DIM_SERVER))
+        TRY(table_add(agg, QPS_DIM_SERVER, r->host.ptr, r->host.len));
+    if (KEEP(QPS_DIM_CODE))
+        TRY(table_add(agg, QPS_DIM_CODE, f[QPS_TF_CODE].ptr, f[QPS_TF_CODE].len));
     const char *cat = KEEP(QPS_DIM_CATEGORY) || KEEP(QPS_DIM_HOUR_CATEGORY) ? qps_category_of(agg->cats, r) : NULL;
     if (KEEP(QPS_DIM_CATEGORY)) {
         TRY(table_add(agg, QPS_DIM_CATEGORY, cat, strlen(cat)));
@@ -443,21 +455,24 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     return QPS_OK;
 }
 
-static qps_status add_conn_time(qps_agg *agg, uint64_t ms)
+/* n connection times of ms each into the histograms; sum: into the sum
+ * too (a pruned day's exact sum comes on its own). */
+static qps_status add_conn_times(qps_agg *agg, uint64_t ms, uint64_t n, bool sum)
 {
     if (ms < MS_BUCKETS) {
         if (!agg->ms_hist && !(agg->ms_hist = calloc(MS_BUCKETS, sizeof *agg->ms_hist)))
             return QPS_ENOMEM;
-        agg->ms_hist[ms]++;
+        agg->ms_hist[ms] += n;
     } else if (ms / 1000 < SEC_BUCKETS) {
         if (!agg->sec_hist && !(agg->sec_hist = calloc(SEC_BUCKETS, sizeof *agg->sec_hist)))
             return QPS_ENOMEM;
-        agg->sec_hist[ms / 1000]++;
+        agg->sec_hist[ms / 1000] += n;
     } else {
-        agg->beyond_day++;
+        agg->beyond_day += n;
     }
-    agg->timed++;
-    agg->sum_ms += ms;
+    agg->timed += n;
+    if (sum)
+        agg->sum_ms += ms * n;
     if (ms > agg->max_ms)
         agg->max_ms = ms;
     return QPS_OK;
@@ -533,6 +548,7 @@ static bool where_match(qps_agg *agg, const qps_record *r)
         case QPS_DIM_SENDER: ok = eq(f[QPS_TF_SENDER], v, vlen); break;
         case QPS_DIM_IP: ok = eq(f[QPS_TF_IP], v, vlen); break;
         case QPS_DIM_HELO: ok = eq(f[QPS_TF_HELO], v, vlen); break;
+        case QPS_DIM_SERVER: ok = eq(r->host, v, vlen); break;
         case QPS_WHERE_CODE: ok = eq(f[QPS_TF_CODE], v, vlen); break;
         case QPS_WHERE_GREP: ok = any_field_contains(r, v, vlen); break;
         case QPS_DIM_TLD: ok = eq(qps_slice(buf, qps_sender_tld(f[QPS_TF_SENDER], buf, 256)), v, vlen); break;
@@ -573,7 +589,7 @@ int qps_agg_selects(qps_agg *agg, const qps_record *r)
     if (!agg || !r || r->kind != QPS_KIND_TERSE)
         return 0;
     if (agg->opts.has_since || agg->opts.has_until) {
-        if (!r->has_time || !in_range(agg, r))
+        if (r->has_time ? !in_range(agg, r) : !agg->opts.keep_untimed)
             return 0;
     }
     return !agg->nwhere || where_match(agg, r);
@@ -596,11 +612,11 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
     }
     c->lines_parsed++;
     if (agg->opts.has_since || agg->opts.has_until) {
-        if (!r->has_time) {
+        if (!r->has_time && !agg->opts.keep_untimed) {
             c->untimed++;
             return QPS_OK;
         }
-        if (!in_range(agg, r)) {
+        if (r->has_time && !in_range(agg, r)) {
             c->out_of_range++;
             return QPS_OK;
         }
@@ -629,7 +645,7 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
         agg->hosts_allow_lines++;
         break;
     case QPS_KIND_CONN_TIME:
-        return add_conn_time(agg, r->millis);
+        return add_conn_times(agg, r->millis, 1, true);
     case QPS_KIND_REPLY:
         if (qps_reply_is_queued(r))
             agg->queue_ok++;
@@ -1018,7 +1034,8 @@ void qps_agg_set_line_counts(qps_agg *agg, uint64_t read, uint64_t parsed, uint6
     agg->counts.lines_invalid = invalid;
 }
 
-qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count)
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, qps_str server,
+                               uint64_t count)
 {
     if (!day || disposition.len > 255 || tld.len > 255)
         return QPS_EINVAL;
@@ -1033,7 +1050,8 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         size_t vlen = strlen(v);
         int d = agg->where[i].dim;
         if (!(d == QPS_DIM_DISPOSITION && eq(disposition, v, vlen)) && !(d == QPS_DIM_TLD && eq(tld, v, vlen)) &&
-            !(d == QPS_DIM_DAY && strcmp(day, v) == 0) && !(d == QPS_DIM_CATEGORY && strcmp(cat, v) == 0))
+            !(d == QPS_DIM_DAY && strcmp(day, v) == 0) && !(d == QPS_DIM_SERVER && eq(server, v, vlen)) &&
+            !(d == QPS_DIM_CATEGORY && strcmp(cat, v) == 0))
             return QPS_OK;
     }
     char pair[512];
@@ -1046,6 +1064,7 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, disposition.len + 1 + tld.len, count)) !=
             QPS_OK ||
         (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK ||
+        (st = qps_table_add(agg->table[QPS_DIM_SERVER], server.ptr ? server.ptr : "", server.len, count)) != QPS_OK ||
         (st = qps_table_add(agg->table[QPS_DIM_CATEGORY], cat, strlen(cat), count)) != QPS_OK)
         return st;
     if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0 &&
@@ -1063,5 +1082,166 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
     agg->counts.transactions += count;
     /* no spam information survives pruning */
     agg->nospam += count;
+    return QPS_OK;
+}
+
+/* ---- what a pruned record leaves behind (the store's daily facts) ---- */
+
+/* Connection times kept to two significant digits: a few hundred keys a
+ * day, percentiles within 5%. */
+static uint64_t two_digits(uint64_t ms)
+{
+    uint64_t scale = 1;
+    while (ms >= 100) {
+        ms /= 10;
+        scale *= 10;
+    }
+    return ms * scale;
+}
+
+qps_status qps_agg_record_facts(const qps_record *r, qps_fact_fn fn, void *ctx)
+{
+    char key[32];
+    switch (r->kind) {
+    case QPS_KIND_TERSE: {
+        const qps_str *f = r->field;
+        if (fn(ctx, "code", f[QPS_TF_CODE], 1))
+            return QPS_ESTOPPED;
+        if (is_dnsbl_denial(r) && fn(ctx, "dnsbl", dnsbl_service(f[QPS_TF_TEXT]), 1))
+            return QPS_ESTOPPED;
+        qps_spam spam;
+        if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
+            qps_str verdict = spam.is_spam ? qps_slice("spam", 4) : qps_slice("ham", 3);
+            /* a score is kept in thousandths (the logs give one decimal) */
+            double milli = spam.score * 1000.0;
+            int64_t m = milli > 9e15 ? INT64_C(9000000000000000) : milli < -9e15 ? -INT64_C(9000000000000000)
+                                                                                  : (int64_t)llround(milli);
+            const char *bucket = score_key_name(score_bucket(spam.score), key);
+            if (fn(ctx, "verdict", verdict, 1) || fn(ctx, "score", qps_slice(bucket, strlen(bucket)), 1) ||
+                fn(ctx, "score_milli", verdict, m))
+                return QPS_ESTOPPED;
+        }
+        return QPS_OK;
+    }
+    case QPS_KIND_REPLY:
+        return qps_reply_is_queued(r) && fn(ctx, "queued", qps_slice("", 0), 1) ? QPS_ESTOPPED : QPS_OK;
+    case QPS_KIND_ACCEPT:
+        return fn(ctx, "accepted", qps_slice("", 0), 1) ? QPS_ESTOPPED : QPS_OK;
+    case QPS_KIND_TOO_MANY:
+        return fn(ctx, "too_many", qps_slice("", 0), 1) ? QPS_ESTOPPED : QPS_OK;
+    case QPS_KIND_HOSTS_ALLOW:
+        return fn(ctx, "hosts_allow", qps_slice("", 0), 1) ? QPS_ESTOPPED : QPS_OK;
+    case QPS_KIND_CONN_TIME: {
+        int n = snprintf(key, sizeof key, "%llu", (unsigned long long)two_digits(r->millis));
+        /* the exact sum: a histogram's _sum must not go down either */
+        return fn(ctx, "conn_ms", qps_slice(key, (size_t)n), 1) ||
+                       fn(ctx, "conn_ms_sum", qps_slice("", 0), (int64_t)(r->millis > INT64_MAX ? INT64_MAX : r->millis))
+                   ? QPS_ESTOPPED
+                   : QPS_OK;
+    }
+    default:
+        return QPS_OK;
+    }
+}
+
+static bool is(const char *what, const char *name)
+{
+    return strcmp(what, name) == 0;
+}
+
+qps_status qps_agg_add_fact(qps_agg *agg, const char *what, qps_str key, int64_t n)
+{
+    /* a pruned day keeps no joint facts a filter of transactions could
+     * ask for (its disposition and TLD are in qpsmtpd_add_summary's rows) */
+    if (agg->nwhere || n == 0)
+        return QPS_OK;
+    uint64_t u = n > 0 ? (uint64_t)n : 0;
+    if (is(what, "code"))
+        return qps_table_add(agg->table[QPS_DIM_CODE], key.ptr ? key.ptr : "", key.len, u);
+    if (is(what, "dnsbl")) {
+        agg->dnsbl_total += u;
+        return qps_table_add(agg->table[QPS_DIM_DNSBL], key.ptr ? key.ptr : "", key.len, u);
+    }
+    if (is(what, "verdict")) {
+        if (qps_str_eq(key, "spam"))
+            agg->spam += u;
+        else
+            agg->ham += u;
+        /* qps_agg_add_summary counted the day's transactions as without a verdict */
+        agg->nospam -= u < agg->nospam ? u : agg->nospam;
+        return QPS_OK;
+    }
+    if (is(what, "score_milli")) {
+        *(qps_str_eq(key, "spam") ? &agg->spam_sum : &agg->ham_sum) += (double)n / 1000.0;
+        return QPS_OK;
+    }
+    if (is(what, "score")) {
+        for (int b = 0; b < SCORE_BUCKETS; b++)
+            if (eq(key, agg->score_keys[b], strlen(agg->score_keys[b]))) {
+                agg->score[b] += u;
+                break;
+            }
+        return QPS_OK;
+    }
+    if (is(what, "queued"))
+        agg->queue_ok += u;
+    else if (is(what, "accepted"))
+        agg->accepted += u;
+    else if (is(what, "too_many"))
+        agg->too_many += u;
+    else if (is(what, "hosts_allow"))
+        agg->hosts_allow_lines += u;
+    else if (is(what, "conn_ms")) {
+        char buf[32];
+        uint64_t ms = 0;
+        if (key.len && key.len < sizeof buf) {
+            memcpy(buf, key.ptr, key.len);
+            buf[key.len] = '\0';
+            ms = strtoull(buf, NULL, 10);
+        }
+        return add_conn_times(agg, ms, u, false);
+    } else if (is(what, "conn_ms_sum"))
+        agg->sum_ms += u;
+    return QPS_OK;
+}
+
+uint64_t qps_agg_conn_time_le(const qps_agg *agg, uint64_t ms)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; agg->ms_hist && i < MS_BUCKETS && i <= ms; i++)
+        n += agg->ms_hist[i];
+    /* beyond a minute, to the second: a second's times count when it starts at or below ms */
+    for (uint64_t sec = MS_BUCKETS / 1000; agg->sec_hist && sec < SEC_BUCKETS && sec * 1000 <= ms; sec++)
+        n += agg->sec_hist[sec];
+    return n;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    uint32_t x = ((const qps_table_entry *)a)->seq, y = ((const qps_table_entry *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+qps_status qps_agg_keys_seen(const qps_agg *agg, qps_dim dim, qps_str **keys, size_t *n)
+{
+    *keys = NULL;
+    *n = 0;
+    if (dim >= QPS_DIM_COUNT_ || !agg->table[dim])
+        return QPS_EINVAL;
+    size_t cap = qps_table_size(agg->table[dim]);
+    qps_table_entry *entries = malloc((cap ? cap : 1) * sizeof *entries);
+    qps_str *out = malloc((cap ? cap : 1) * sizeof *out);
+    if (!entries || !out) {
+        free(entries);
+        free(out);
+        return QPS_ENOMEM;
+    }
+    qps_table_entries(agg->table[dim], entries);
+    qsort(entries, cap, sizeof *entries, by_seq);
+    for (size_t i = 0; i < cap; i++)
+        out[i] = qps_slice(entries[i].key, entries[i].len);
+    free(entries);
+    *keys = out;
+    *n = cap;
     return QPS_OK;
 }

@@ -27,38 +27,64 @@ typedef struct {
 } kept;
 
 struct qps_list {
-    kept **ring;          /* ring[(head + i) % cap], oldest first */
-    size_t cap, head, n;
+    kept **heap;          /* a min-heap: heap[0] is the oldest kept */
+    size_t cap, n;
     size_t limit;         /* 0 = as memory allows */
     size_t bytes;
     uint64_t matched;
     bool oom;
 };
 
+/* Untimed records (logs without stamps) are the oldest; ties keep the
+ * order of arrival. */
+static bool older(const kept *x, const kept *y)
+{
+    if (x->has_time != y->has_time)
+        return !x->has_time;
+    if (x->has_time && x->sec != y->sec)
+        return x->sec < y->sec;
+    return x->seq < y->seq;
+}
+
+static void sift_down(qps_list *k, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < k->n && older(k->heap[l], k->heap[m]))
+            m = l;
+        if (r < k->n && older(k->heap[r], k->heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        kept *t = k->heap[i];
+        k->heap[i] = k->heap[m];
+        k->heap[m] = t;
+        i = m;
+    }
+}
+
 static void drop_oldest(qps_list *k)
 {
-    kept *old = k->ring[k->head];
+    kept *old = k->heap[0];
     k->bytes -= old->size;
     free(old);
-    k->head = (k->head + 1) % k->cap;
-    k->n--;
+    k->heap[0] = k->heap[--k->n];
+    sift_down(k, 0);
 }
 
 static bool grow(qps_list *k)
 {
     size_t cap = k->cap ? k->cap * 2 : 256;
-    kept **ring = malloc(cap * sizeof *ring);
-    if (!ring)
+    kept **heap = realloc(k->heap, cap * sizeof *heap);
+    if (!heap)
         return false;
-    for (size_t i = 0; i < k->n; i++)
-        ring[i] = k->ring[(k->head + i) % k->cap];
-    free(k->ring);
-    k->ring = ring;
+    k->heap = heap;
     k->cap = cap;
-    k->head = 0;
     return true;
 }
 
+/* The newest by time are kept, whatever the order records come in (the
+ * stores of several servers one after the other, files out of order). */
 static void keep(qps_list *k, const qps_record *r)
 {
     k->matched++;
@@ -86,18 +112,28 @@ static void keep(qps_list *k, const qps_record *r)
         e->field[f] = (qps_str){p, len};
         p += len;
     }
-    while (k->n && ((k->limit && k->n >= k->limit) || k->bytes + size > MEMORY_BUDGET))
+    while (k->n && ((k->limit && k->n >= k->limit) || k->bytes + size > MEMORY_BUDGET)) {
+        if (older(e, k->heap[0])) {
+            free(e); /* older than all that is kept: it would go first */
+            return;
+        }
         drop_oldest(k);
+    }
     if (k->n == k->cap && !grow(k)) {
         free(e);
         k->oom = true;
         return;
     }
-    k->ring[(k->head + k->n) % k->cap] = e;
-    k->n++;
+    size_t i = k->n++;
+    k->heap[i] = e;
+    while (i && older(k->heap[i], k->heap[(i - 1) / 2])) {
+        kept *t = k->heap[i];
+        k->heap[i] = k->heap[(i - 1) / 2];
+        k->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
     k->bytes += size;
 }
-
 
 /* ---- output ---- */
 
@@ -146,7 +182,7 @@ static void render(const qps_list *k, qps_format format, int utc, qps_buf *out)
         return;
     }
     for (size_t i = 0; i < k->n; i++)
-        order[i] = k->ring[(k->head + i) % k->cap];
+        order[i] = k->heap[i];
     qsort(order, k->n, sizeof *order, newest_first);
     for (size_t i = k->n; i-- > 0;) {
         const kept *e = order[k->n - 1 - i];
@@ -210,9 +246,9 @@ void qps_list_free(qps_list *k)
 {
     if (!k)
         return;
-    while (k->n)
-        drop_oldest(k);
-    free(k->ring);
+    for (size_t i = 0; i < k->n; i++)
+        free(k->heap[i]);
+    free(k->heap);
     free(k);
 }
 

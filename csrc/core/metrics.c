@@ -2,10 +2,10 @@
  * metrics.c - an aggregate as Prometheus metrics (text exposition format
  * 0.0.4, or OpenMetrics 1.0), for `qpstat serve`'s /metrics.
  *
- * Labels stay bounded whatever the logs hold: only dispositions and DNSBL
- * zones become label values, at most max_labels of each (the most
- * frequent); the rest is summed under "other". No IP, HELO, sender or deny
- * text is ever a label.
+ * Labels stay bounded whatever the logs hold: only dispositions, DNSBL
+ * zones and return codes become label values, at most max_labels of each
+ * (chosen so that no counter goes down: see choose_labels); the rest is
+ * summed under "other". No IP, HELO, sender or deny text is ever a label.
  *
  * License: MIT (see LICENSE).
  */
@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_LABELS 50
@@ -64,36 +65,133 @@ static void sample_d(exposition *e, const char *name, const char *labels, double
         qps_buf_printf(&e->out, "%s%s NaN\n", name, labels);
 }
 
+/* The rank of a key in the label order: its position there (or after all
+ * of them, by name). */
+typedef struct {
+    qps_str key;
+    size_t pos;
+} ranked;
+
+static int str_cmp(qps_str a, qps_str b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    return c ? c : a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int ranked_by_key(const void *a, const void *b)
+{
+    return str_cmp(((const ranked *)a)->key, ((const ranked *)b)->key);
+}
+
+static int ranked_by_rank(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->pos != y->pos)
+        return x->pos < y->pos ? -1 : 1;
+    return str_cmp(x->key, y->key);
+}
+
+static bool is_other(qps_str k)
+{
+    return k.len == 5 && memcmp(k.ptr, "other", 5) == 0;
+}
+
+/* The keys of rows that get a label of their own, sorted by key (for
+ * bsearch): the first max_labels in order, the order keys first came in.
+ * That order only grows at its end as the store grows, so a key keeps its
+ * label: no labelled series disappears, and it and "other" only go up. NULL with *n 0 when out of memory (*failed set). */
+static ranked *choose_labels(const qps_row *rows, size_t n, const qps_str *order, size_t norder, size_t max_labels,
+                             size_t *nchosen, bool *failed)
+{
+    *nchosen = 0;
+    ranked *byorder = norder ? malloc(norder * sizeof *byorder) : NULL;
+    ranked *cand = n ? malloc(n * sizeof *cand) : NULL;
+    if ((norder && !byorder) || (n && !cand)) {
+        free(byorder);
+        free(cand);
+        *failed = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < norder; i++)
+        byorder[i] = (ranked){order[i], i};
+    qsort(byorder, norder, sizeof *byorder, ranked_by_key);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_other(rows[i].key[0]))
+            continue; /* a disposition called "other" shares the row */
+        ranked probe = {rows[i].key[0], 0};
+        const ranked *hit = norder ? bsearch(&probe, byorder, norder, sizeof *byorder, ranked_by_key) : NULL;
+        cand[m++] = (ranked){rows[i].key[0], hit ? hit->pos : norder};
+    }
+    free(byorder);
+    qsort(cand, m, sizeof *cand, ranked_by_rank);
+    if (m > max_labels)
+        m = max_labels;
+    qsort(cand, m, sizeof *cand, ranked_by_key);
+    *nchosen = m;
+    return cand;
+}
+
 /* A counter with one label over the rows of a keyed dimension. */
 static qps_status labelled_counter(exposition *e, const qps_agg *agg, qps_dim dim, const char *name,
                                    const char *label, const char *help, size_t max_labels)
 {
     qps_row *rows = NULL;
-    size_t n = 0;
+    qps_str *order = NULL;
+    size_t n = 0, norder = 0;
     qps_status st = qps_agg_rows(agg, dim, &rows, &n);
+    if (st == QPS_OK && (st = qps_agg_keys_seen(agg, dim, &order, &norder)) != QPS_OK)
+        qps_free(rows);
     if (st != QPS_OK)
         return st;
+    bool failed = false;
+    size_t nchosen;
+    ranked *chosen = choose_labels(rows, n, order, norder, max_labels, &nchosen, &failed);
+    free(order);
+    if (failed) {
+        qps_free(rows);
+        return QPS_ENOMEM;
+    }
     family(e, name, "counter", help);
     uint64_t other = 0;
-    int other_listed = 0;
+    bool any_other = false;
     for (size_t i = 0; i < n; i++) {
-        if (i >= max_labels) {
+        ranked probe = {rows[i].key[0], 0};
+        if (!nchosen || !bsearch(&probe, chosen, nchosen, sizeof *chosen, ranked_by_key)) {
             other += rows[i].count;
-            continue;
-        }
-        if (rows[i].key[0].len == 5 && memcmp(rows[i].key[0].ptr, "other", 5) == 0) {
-            other += rows[i].count; /* a disposition called "other" shares the row */
-            other_listed = 1;
+            any_other = true;
             continue;
         }
         qps_buf_printf(&e->out, "%s{%s=\"", name, label);
-        label_value(&e->out, rows[i].key[0]);
+        /* an empty value would be no label at all (queued has no code) */
+        label_value(&e->out, rows[i].key[0].len ? rows[i].key[0] : qps_slice("none", 4));
         qps_buf_printf(&e->out, "\"} %llu\n", (unsigned long long)rows[i].count);
     }
-    if (other || other_listed || n > max_labels)
+    if (any_other)
         qps_buf_printf(&e->out, "%s{%s=\"other\"} %llu\n", name, label, (unsigned long long)other);
+    free(chosen);
     qps_free(rows);
     return QPS_OK;
+}
+
+/* The connection time histogram's bounds, in milliseconds. */
+static const uint64_t duration_bounds_ms[] = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000,
+                                              600000};
+
+static void duration_histogram(exposition *e, const qps_agg *agg, const qps_conn_stats *c)
+{
+    family(e, "qpsmtpd_connection_duration_seconds", "histogram",
+           "Duration of SMTP connections (to the millisecond below a minute, to the second below a day).");
+    for (size_t i = 0; i < sizeof duration_bounds_ms / sizeof duration_bounds_ms[0]; i++) {
+        uint64_t ms = duration_bounds_ms[i];
+        qps_buf_printf(&e->out, "qpsmtpd_connection_duration_seconds_bucket{le=\"%g\"} %llu\n", (double)ms / 1000.0,
+                       (unsigned long long)qps_agg_conn_time_le(agg, ms));
+    }
+    qps_buf_printf(&e->out, "qpsmtpd_connection_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                   (unsigned long long)c->timed);
+    sample_d(e, "qpsmtpd_connection_duration_seconds_sum", "", c->mean_s * (double)c->timed);
+    sample_u(e, "qpsmtpd_connection_duration_seconds_count", c->timed);
 }
 
 /* The spam score histogram from the aggregate's 1-point buckets: the key
@@ -143,12 +241,18 @@ qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, 
     qps_metrics_opts o = opts ? *opts : (qps_metrics_opts){0};
     size_t max_labels = o.max_labels ? o.max_labels : DEFAULT_MAX_LABELS;
     exposition e = {{0}, o.openmetrics};
+    /* keys get labels in the order they first came (a server's plugins
+     * before anything a hostile log adds later) */
     qps_status st = labelled_counter(&e, agg, QPS_DIM_DISPOSITION, "qpsmtpd_transactions_total", "disposition",
                                      "Transactions (logterse records) by disposition: the denying plugin or queued.",
                                      max_labels);
     if (st == QPS_OK)
         st = labelled_counter(&e, agg, QPS_DIM_DNSBL, "qpsmtpd_dnsbl_denials_total", "zone",
                               "Transactions denied by a DNSBL, by its service.", max_labels);
+    if (st == QPS_OK)
+        st = labelled_counter(&e, agg, QPS_DIM_CODE, "qpsmtpd_transactions_by_code_total", "code",
+                              "Transactions by the return code of their logterse record (none: queued).",
+                              max_labels);
     if (st == QPS_OK)
         st = score_histogram(&e, agg);
     if (st != QPS_OK) {
@@ -166,28 +270,29 @@ qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, 
     sample_u(&e, "qpsmtpd_hosts_allow_denials_total", c.hosts_allow);
     family(&e, "qpsmtpd_queued_total", "counter", "Messages the queue plugin accepted (250 Queued).");
     sample_u(&e, "qpsmtpd_queued_total", c.queue_accepted);
-    family(&e, "qpsmtpd_connection_duration_seconds", "summary", "Duration of SMTP connections.");
-    if (c.timed) {
-        sample_d(&e, "qpsmtpd_connection_duration_seconds", "{quantile=\"0.5\"}", c.p50_s);
-        sample_d(&e, "qpsmtpd_connection_duration_seconds", "{quantile=\"0.9\"}", c.p90_s);
-        sample_d(&e, "qpsmtpd_connection_duration_seconds", "{quantile=\"0.99\"}", c.p99_s);
-    }
-    sample_d(&e, "qpsmtpd_connection_duration_seconds_sum", "", c.mean_s * (double)c.timed);
-    sample_u(&e, "qpsmtpd_connection_duration_seconds_count", c.timed);
+    duration_histogram(&e, agg, &c);
     family(&e, "qpsmtpd_connections_limit", "gauge", "The configured maximum of concurrent connections (M of n/M).");
     sample_u(&e, "qpsmtpd_connections_limit", c.limit);
     if (o.has_recent_peak) {
-        family(&e, "qpsmtpd_connections_peak", "gauge", "Highest concurrency in the recent window.");
+        family(&e, "qpsmtpd_connections_peak", "gauge",
+               "Highest concurrency over the last scrape interval (n + 1 of the accepts' n/M).");
         sample_u(&e, "qpsmtpd_connections_peak", o.recent_peak);
     }
     qps_counts counts;
     qps_agg_counts(agg, &counts);
     family(&e, "qpstat_log_lines_invalid_total", "counter", "Log lines qpstat could not parse.");
-    sample_u(&e, "qpstat_log_lines_invalid_total", counts.lines_invalid);
+    sample_u(&e, "qpstat_log_lines_invalid_total", o.has_lines_invalid ? o.lines_invalid : counts.lines_invalid);
     if (o.has_last_record) {
         family(&e, "qpstat_store_last_record_timestamp_seconds", "gauge",
                "Time of the newest record in the store: a stuck pipeline stops it.");
         qps_buf_printf(&e.out, "qpstat_store_last_record_timestamp_seconds %lld\n", (long long)o.last_record);
+    }
+    if (o.has_import_lag) {
+        family(&e, "qpstat_import_lag_seconds", "gauge",
+               "Age of the oldest log line the store has not imported yet (0: it is up to date).");
+        qps_buf_printf(&e.out, "qpstat_import_lag_seconds %lld\n", (long long)o.import_lag_seconds);
+        family(&e, "qpstat_import_behind_bytes", "gauge", "Bytes of the logs the store has not imported yet.");
+        sample_u(&e, "qpstat_import_behind_bytes", o.import_behind_bytes);
     }
     if (e.openmetrics)
         qps_buf_append(&e.out, "# EOF\n", 6);

@@ -48,7 +48,7 @@ const char *qps_kind_name(qps_kind kind)
 
 static const char *const dim_names[QPS_DIM_COUNT_] = {
     "disposition", "dnsbl", "tld", "disposition,tld", "hour", "day", "sender",
-    "recipient", "ip", "helo", "score", "spam", "connections", "connection-time",
+    "recipient", "ip", "helo", "score", "spam", "connections", "connection-time", "server", "code",
     "category", "hour,category", "hour,disposition", "day,disposition",
 };
 
@@ -91,8 +91,10 @@ qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n
     if (!text || !dims || !n || *n > cap)
         return QPS_EINVAL;
     if (strcmp(text, "all") == 0) {
-        /* the seed's tables; category is asked for by name */
+        /* the seed's tables; category and the later ones are asked for by name */
         for (int d = 0; d < QPS_DIM_CATEGORY; d++) {
+            if (d == QPS_DIM_SERVER || d == QPS_DIM_CODE)
+                continue; /* the report's tables (server: of several stores; code: for metrics) */
             bool have = false;
             for (size_t i = 0; i < *n; i++)
                 have |= dims[i] == (qps_dim)d;

@@ -28,6 +28,7 @@ typedef struct {
     size_t len;
     uint64_t count;
     uint64_t error;
+    uint32_t seq; /* the order keys came in (until the table overflowed) */
 } qps_table_entry;
 
 qps_table *qps_table_new(size_t capacity);
@@ -85,8 +86,35 @@ void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);
 size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
 
 /* Adds pre-summed counts (a pruned day) to the disposition, tld,
- * disposition,tld and day dimensions and to the transactions total. */
-qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, uint64_t count);
+ * disposition,tld, day and server dimensions and to the transactions
+ * total (a pruned day counts under its store's server). */
+qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str disposition, qps_str tld, qps_str server,
+                               uint64_t count);
+
+/* What a record counts under beyond its disposition, TLD and day (which
+ * the daily totals keep), for the store to keep when it prunes the record:
+ * fn(ctx, what, key, n) for each, what one of "code", "dnsbl" (the zone),
+ * "verdict" ("spam"/"ham"), "score" (the score table's key),
+ * "score_milli" (the score in thousandths, key the verdict), "queued",
+ * "accepted", "too_many", "hosts_allow", "conn_ms" (the connection time,
+ * two significant digits, truncated: a time never crosses a histogram
+ * bound upwards), "conn_ms_sum" (the exact time, n in ms); fn returns non-zero to stop (QPS_ESTOPPED). */
+typedef int (*qps_fact_fn)(void *ctx, const char *what, qps_str key, int64_t n);
+qps_status qps_agg_record_facts(const qps_record *rec, qps_fact_fn fn, void *ctx);
+
+/* Adds n of such a fact (a pruned day's) to agg, after the day's
+ * qps_agg_add_summary rows; nothing when agg filters transactions (a
+ * pruned day keeps no joint facts to match a filter against). */
+qps_status qps_agg_add_fact(qps_agg *agg, const char *what, qps_str key, int64_t n);
+
+/* The keys of a keyed dimension in the order they first came (the time
+ * order of a log, of a store: qps_store_aggregate gives pruned days
+ * first), in a new array (free() it) of slices borrowed from agg. */
+qps_status qps_agg_keys_seen(const qps_agg *agg, qps_dim dim, qps_str **keys, size_t *n);
+
+/* How many connection times are at most ms (to the second beyond a
+ * minute): the buckets of a histogram. */
+uint64_t qps_agg_conn_time_le(const qps_agg *agg, uint64_t ms);
 
 /* Replaces the line counters (read, parsed, invalid): a report from the
  * store counts the imported files' lines. */

@@ -358,17 +358,17 @@ qps_status qps_table_add(qps_table *t, const char *key, size_t len, uint64_t n)
 
 qps_status qps_table_merge(qps_table *dst, const qps_table *src)
 {
-    for (const bucket *b = src->lowest; b; b = b->next) {
-        for (uint32_t n = b->first; n != NONE; n = src->entries[n].next) {
-            const entry *e = &src->entries[n];
-            qps_status st = qps_table_add(dst, e->key, e->len, b->count);
-            if (st != QPS_OK)
-                return st;
-            bool found;
-            size_t slot = find_slot(dst, e->key, e->len, e->hash, &found);
-            if (found)
-                dst->entries[(uint32_t)dst->slots[slot] - 1].error += e->error;
-        }
+    /* in src's entry order: keys new to dst come in the order they came
+     * to src (the order /metrics gives labels in) */
+    for (uint32_t n = 0; n < src->size; n++) {
+        const entry *e = &src->entries[n];
+        qps_status st = qps_table_add(dst, e->key, e->len, e->bucket->count);
+        if (st != QPS_OK)
+            return st;
+        bool found;
+        size_t slot = find_slot(dst, e->key, e->len, e->hash, &found);
+        if (found)
+            dst->entries[(uint32_t)dst->slots[slot] - 1].error += e->error;
     }
     if (src->overflowed)
         dst->overflowed = true;
@@ -395,6 +395,7 @@ void qps_table_entries(const qps_table *t, qps_table_entry *out)
             out[i].len = e->len;
             out[i].count = b->count;
             out[i].error = e->error;
+            out[i].seq = n;
         }
     }
 }

@@ -530,6 +530,9 @@ typedef enum {
     QPS_DIM_SPAM,            /* SpamAssassin verdict: spam, ham, none */
     QPS_DIM_CONNECTIONS,     /* connection facts (metrics, not keys) */
     QPS_DIM_CONNECTION_TIME, /* connection_time statistics (metrics) */
+    QPS_DIM_SERVER,          /* the mail server: the line's host (logging/file,
+                                syslog) or, from a store, the store's server */
+    QPS_DIM_CODE,            /* the logterse return code (901, 550, ...) */
     QPS_DIM_CATEGORY,        /* mailstats' category of the disposition (see
                                 qps_categories); not in "all" */
     QPS_DIM_HOUR_CATEGORY,   /* hour x category (two keys: "07", "RBL/DNS"),
@@ -555,8 +558,9 @@ int qps_dim_pair_at(const char *p);
 
 /** Parses a list of tables as the CLI's --by takes it ("disposition,dnsbl",
  *  where "disposition,tld", "hour,category", "hour,disposition" and
- *  "day,disposition" are one table each; "all" for every table of the
- *  default report in report order: all but category) and appends the dimensions not yet in dims[0..*n) at dims[*n],
+ *  "day,disposition" are one table each; "all" for every table in report
+ *  order but server (which a report of several stores adds), code and the
+ *  category and two-key tables after it) and appends the dimensions not yet in dims[0..*n) at dims[*n],
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
 
@@ -568,6 +572,8 @@ typedef struct {
     int64_t since;         /* keep records with time >= since (if has_since) */
     int64_t until;         /* ... and time < until (if has_until) */
     int has_since, has_until;
+    int keep_untimed;      /* with since/until, records without a time are
+                              still counted (as with no selection) */
     int utc;               /* hour/day buckets in UTC instead of local time */
     unsigned dims;         /* dimensions to fill, as bits QPS_DIM_BIT(dim);
                               0 = all. A report of one table skips the work
@@ -585,13 +591,13 @@ typedef struct {
 /** The bit of a dimension in qps_agg_opts.dims. */
 #define QPS_DIM_BIT(dim) (1u << (dim))
 
-/** The key of a filter that is not a table: the logterse return code. */
-#define QPS_WHERE_CODE QPS_DIM_COUNT_
+/** The key of the return code's filter (its table, "code"). */
+#define QPS_WHERE_CODE QPS_DIM_CODE
 /** The search filter ("grep=TEXT"): TEXT occurs in one of the record's
  *  fields (IP, host, HELO, sender, recipients, disposition, code, deny text,
  *  spam field), compared as `qpstat grep` compares by default: a fixed
  *  string, ASCII letters in any case. */
-#define QPS_WHERE_GREP (QPS_DIM_COUNT_ + 1)
+#define QPS_WHERE_GREP QPS_DIM_COUNT_
 
 /** A filter of transactions: the record's key in table `dim` (a qps_dim
  *  other than disposition,tld, connections and connection-time; or
@@ -883,15 +889,16 @@ typedef struct {
  *  To or mail_date hold anything but printable ASCII (a header injection). */
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx);
 
-/** The transactions behind a count: the newest logterse records added,
- *  at most `limit` (0 = as many as 32 MiB hold), older ones dropped. */
+/** The transactions behind a count: the newest logterse records (by
+ *  time), at most `limit` (0 = as many as 32 MiB hold), older ones dropped. */
 typedef struct qps_list qps_list;
 
 qps_list *qps_list_new(size_t limit);
 void qps_list_free(qps_list *list);
 
-/** Keeps a copy of rec (logterse records only; others are ignored). Add
- *  records in time order: the newest are kept. */
+/** Keeps a copy of rec (logterse records only; others are ignored): the
+ *  newest by time are kept, in whatever order records are added (several
+ *  stores one after the other). */
 qps_status qps_list_add(qps_list *list, const qps_record *rec);
 
 /** Records added, and records kept (shown). */
@@ -908,21 +915,31 @@ qps_status qps_list_render(const qps_list *list, qps_format format, int utc, qps
 /** Options of qps_render_metrics; zeroed fields take the defaults. */
 typedef struct {
     size_t max_labels;        /* label values per labelled metric (dispositions,
-                                 DNSBL zones), the most frequent first; the rest
-                                 is summed as "other". 0 = 50 */
+                                 DNSBL zones, codes): the first that came (in
+                                 the time order of the logs or the store); the
+                                 rest is summed as "other". 0 = 50 */
     int openmetrics;          /* 1: OpenMetrics 1.0 text (ends in "# EOF"),
                                  0: Prometheus text format 0.0.4 */
     int has_recent_peak;      /* 1: print recent_peak as qpsmtpd_connections_peak */
     unsigned recent_peak;     /* highest concurrency of a recent window */
     int has_last_record;      /* 1: print last_record as a gauge */
     int64_t last_record;      /* unix time of the store's newest record */
+    int has_lines_invalid;    /* 1: lines_invalid instead of agg's counter */
+    uint64_t lines_invalid;
+    int has_import_lag;       /* 1: print the two import gauges */
+    int64_t import_lag_seconds;   /* now - qps_import_lag.oldest, 0 if none */
+    uint64_t import_behind_bytes; /* qps_import_lag.behind_bytes */
 } qps_metrics_opts;
 
 /** Renders agg as Prometheus metrics (HELP and TYPE for every family):
- *  transactions by disposition, DNSBL denials by zone, connection counters,
- *  the spam score histogram and the connection time summary. Labels are
- *  bounded (see max_labels) and never hold remote input other than
- *  dispositions and DNSBL zones. QPS_EIO when the sink fails. */
+ *  transactions by disposition and by return code, DNSBL denials by zone,
+ *  connection counters, the spam score and connection time histograms,
+ *  the gauges of opts. Labels are bounded (see max_labels: the labelled
+ *  keys are those that came first, so as the aggregate grows no labelled
+ *  series disappears and none, "other" included, goes down) and never hold
+ *  remote input other than dispositions, DNSBL zones and codes. agg needs
+ *  the tables disposition, dnsbl, code, score, spam, connections and
+ *  connection-time. QPS_EIO when the sink fails. */
 qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, qps_write_fn write, void *ctx);
 
 /* ------------------------------------------------------------------ */
@@ -1032,6 +1049,23 @@ qps_status qps_store_set_prefix(qps_store *store, const char *prefix);
 /** The store's logterse prefix, NULL for the default. Owned by the store. */
 const char *qps_store_prefix(const qps_store *store);
 
+/** The name of the mail server whose records the store holds (those whose
+ *  lines name none): kept in the store (table meta, key "server") and set
+ *  when the store is created, to the machine's name (uname -n), so a store
+ *  copied to another host keeps its server's name and a report over
+ *  several stores tells them apart (the server table, where server=).
+ *  NULL for a store an earlier qpstat made. Owned by the
+ *  store, valid until the next qps_store_set_server or qps_store_close. */
+const char *qps_store_server(const qps_store *store);
+
+/** Names the store's server (a store created elsewhere, or under another
+ *  name). QPS_EINVAL for NULL or "", QPS_EREADONLY on a read-only store. */
+qps_status qps_store_set_server(qps_store *store, const char *name);
+
+/** 1 when this qps_store_open created the store (a new or empty file), so
+ *  that a door given a server's name (import --server) names the store. */
+int qps_store_created(const qps_store *store);
+
 /** The message of the store's last failure; static or store-owned. */
 const char *qps_store_error(const qps_store *store);
 
@@ -1122,9 +1156,11 @@ qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *im
 /** FNV-1a 64 of bytes. */
 uint64_t qps_hash_bytes(const char *bytes, size_t len);
 
-/** Feeds every stored record inside agg's time selection to agg, then sets
- *  agg's line counters to those of the imported files, so a report from the
- *  store equals the report from the same logs. */
+/** Feeds every stored record inside agg's time selection to agg, then adds
+ *  the imported files' line counters in place of the records' lines, so a
+ *  report from the store equals the report from the same logs. Called on
+ *  several stores with one agg, it reports them as one (each record
+ *  counted under its server: see qps_store_server). */
 qps_status qps_store_aggregate(qps_store *store, qps_agg *agg);
 
 /** Receives one stored record; return 0 to go on. */
@@ -1160,6 +1196,25 @@ typedef struct {
 
 qps_status qps_store_log_span(qps_store *store, qps_log_span *out);
 
+/** How far the store is behind the logs it imported from. */
+typedef struct {
+    uint64_t files;        /* the logs it knows by name that are still there */
+    uint64_t behind_bytes; /* their bytes past what was imported (complete
+                              lines waiting; 0 when the store caught up) */
+    int64_t oldest;        /* the time of the oldest line not imported yet
+                              (for a log without times: when the store last
+                              took lines from it); 0 when none waits */
+    uint64_t lines_invalid; /* invalid lines of every imported file */
+} qps_import_lag;
+
+/** Compares each log the store imported (its newest entry per name) with
+ *  the file on disk now: the lines past the imported offset, or all of a
+ *  new file under the name (multilog's current after a rotation). Reads a
+ *  file's first line and the line at its offset only, opens nothing that
+ *  is not a regular file, never blocks. A store only the plugin writes
+ *  knows no log: all zero. */
+qps_status qps_store_import_lag(qps_store *store, qps_import_lag *out);
+
 /** Receives a disposition and the time of its first stored record. */
 typedef int (*qps_first_seen_fn)(void *ctx, qps_str disposition, int64_t first);
 
@@ -1167,6 +1222,16 @@ typedef int (*qps_first_seen_fn)(void *ctx, qps_str disposition, int64_t first);
  *  and the pruned days' totals: a day counts from its local midnight) with
  *  the time it was first seen. QPS_ESTOPPED if fn stopped. */
 qps_status qps_store_first_seen(qps_store *store, qps_first_seen_fn fn, void *ctx);
+
+/** The time of the newest timed transaction (0 if none), at once (no
+ *  count of rows as in qps_store_stat). */
+qps_status qps_store_last_record(qps_store *store, int64_t *last);
+
+/** A number that changes whenever a write adds records older than an hour
+ *  (an import of old logs), records without a time, or prunes: a cache of
+ *  the store's older records (serve's /metrics keeps one) stays valid as
+ *  long as it holds. 0 for a store never so written. */
+qps_status qps_store_old_writes(qps_store *store, int64_t *n);
 
 /** Fills *out. QPS_EIO (the message in qps_store_error()) when SQLite
  *  cannot read the store; *out is then zeroed or partly filled. */

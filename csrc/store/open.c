@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,6 +188,8 @@ static void migration_sql(int version, qps_buf *out)
     qps_buf_printf(out, "%s", v2_to_v3_before);
     store_create_sql(&store_tables[TB_FILES], out);
     qps_buf_printf(out, "%s", v2_to_v3_after);
+    /* (came within version 3: stores of 3 lacking it get it at their first prune) */
+    store_create_missing_sql(&store_tables[TB_DAILY_FACTS], out);
 }
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)
@@ -296,6 +299,7 @@ static qps_status migrate(qps_store *s, bool readonly)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
     }
     if (version < QPS_STORE_SCHEMA) {
+        s->created = version == 0;
         qps_buf sql = {0};
         migration_sql(version, &sql);
         qps_status st = sql.failed ? QPS_ENOMEM : QPS_OK;
@@ -307,7 +311,19 @@ static qps_status migrate(qps_store *s, bool readonly)
             return st;
         }
     }
-    char sql[128];
+    /* a new or migrated store is named after this machine, whose logs and
+     * plugin fill it (in the schema's transaction: a write after it, in
+     * WAL mode, would leave a -wal file of root's when root creates it) */
+    struct utsname u;
+    char sql[512];
+    if (uname(&u) == 0 && u.nodename[0] && !strchr(u.nodename, '\'')) {
+        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO meta VALUES ('server', '%.*s')", 255, u.nodename);
+        if (qps_store_exec(s, sql) != SQLITE_OK) {
+            qps_status st = qps_store_fail(s, QPS_EIO, "cannot create the schema");
+            qps_store_exec(s, "ROLLBACK");
+            return st;
+        }
+    }
     snprintf(sql, sizeof sql,
              "PRAGMA user_version = %d; INSERT OR REPLACE INTO meta VALUES ('schema_version', '%d')",
              QPS_STORE_SCHEMA, QPS_STORE_SCHEMA);
@@ -350,6 +366,25 @@ static int busy_wait(void *arg, int tries)
     return 1;
 }
 
+/* The store's server name from meta (NULL when it has none: a store of
+ * an earlier qpstat). */
+static qps_status load_server(qps_store *s)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'server'", -1, &q, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    int rc = sqlite3_step(q);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (v && *v && !(s->server = strdup(v))) {
+        sqlite3_finalize(q);
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    return QPS_OK;
+}
+
 /* Opens the database and readies it; for a read-only opening, `immutable`
  * tells SQLite that nobody can write it (a store on a read-only file system
  * has no -shm file to coordinate readers through). */
@@ -383,6 +418,10 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         return QPS_EREADONLY;
     }
     qps_status st = migrate(s, readonly);
+    /* before WAL mode: a read in it would leave -wal and -shm files behind
+     * (owned by root, when root creates the store for qpsmtpd) */
+    if (st == QPS_OK)
+        st = load_server(s);
     if (st == QPS_OK && !readonly) {
         /* WAL: readers (reports) never block the writers (qpsmtpd) */
         sqlite3_stmt *jm;
@@ -526,6 +565,7 @@ void qps_store_close(qps_store *s)
         free(s->rows[t]);
     }
     free(s->prefix);
+    free(s->server);
     free(s);
 }
 
@@ -539,6 +579,42 @@ qps_status qps_store_set_prefix(qps_store *s, const char *prefix)
 const char *qps_store_prefix(const qps_store *s)
 {
     return s->prefix;
+}
+
+const char *qps_store_server(const qps_store *s)
+{
+    return s ? s->server : NULL;
+}
+
+int qps_store_created(const qps_store *s)
+{
+    return s && s->created;
+}
+
+qps_status qps_store_set_server(qps_store *s, const char *name)
+{
+    if (!s || !name || !*name)
+        return QPS_EINVAL;
+    if (s->readonly)
+        return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
+    char *copy = strdup(name);
+    if (!copy)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory");
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (key, value) VALUES ('server', ?1) "
+                                       "ON CONFLICT(key) DO UPDATE SET value = ?1", -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        free(copy);
+        return qps_store_fail(s, QPS_EIO, "cannot name the store's server");
+    }
+    free(s->server);
+    s->server = copy;
+    return QPS_OK;
 }
 
 const char *qps_store_error(const qps_store *s)

@@ -1,13 +1,38 @@
 /*
  * prune.c - thins the store out: records older than a day are deleted and
- * their daily totals by disposition and sender TLD kept (table daily), so
- * reports over pruned days still count them.
+ * their daily totals by disposition and sender TLD kept (table daily), and
+ * the rest of what they counted (facts.c, table daily_facts), so reports
+ * over pruned days still count them and no counter of /metrics goes down.
  *
  * License: MIT (see README).
  */
 #include "store_private.h"
 
 #include <stdio.h>
+
+static int gather_fact(void *ctx, const qps_record *rec)
+{
+    return store_facts_add(ctx, rec);
+}
+
+/* The facts of every record the deletes below remove: those before
+ * `before` by their own time (a folded connection's time that ends
+ * later stays, as a row of its own). */
+static qps_status gather_facts(qps_store *s, int64_t before)
+{
+    store_facts *f = store_facts_new(s);
+    if (!f)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory pruning the store");
+    qps_status st = store_facts_status(f);
+    if (st == QPS_OK)
+        st = qps_store_each(s, INT64_MIN, before, gather_fact, f);
+    if (st == QPS_ESTOPPED)
+        st = store_facts_status(f);
+    if (st == QPS_OK)
+        st = store_facts_flush(f);
+    store_facts_free(f);
+    return st;
+}
 
 qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
 {
@@ -63,6 +88,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
     sqlite3_finalize(sel);
     sqlite3_finalize(up);
     sqlite3_finalize(keep);
+    if (st == QPS_OK)
+        st = gather_facts(s, before);
     char sql[320];
     if (st == QPS_OK) {
         /* (records without a time have no day to be pruned by) */
@@ -91,6 +118,8 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
                  (long long)conn_end, (long long)before);
         if (qps_store_exec(s, sql) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
+        else if (*removed || sqlite3_changes(s->db))
+            s->old_write = true; /* rows went to the daily totals: caches of them are stale */
     }
     if (own_tx)
         return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);

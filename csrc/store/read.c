@@ -21,10 +21,19 @@ static bool in_window(int64_t t, int64_t since, int64_t until)
     return t >= since && t < until;
 }
 
-/* A stored transaction as the parser would have given it. */
-static void terse_from_row(sqlite3_stmt *q, qps_record *r)
+/* The row's server, else the store's: the host that wrote it. */
+static qps_str row_server(const qps_store *s, sqlite3_stmt *q, int col)
+{
+    qps_str h = column_str(q, col);
+    return h.len || !s->server ? h : qps_slice(s->server, strlen(s->server));
+}
+
+/* A stored transaction as the parser would have given it, with its server
+ * as a logging/file frame gives it. */
+static void terse_from_row(const qps_store *s, sqlite3_stmt *q, qps_record *r)
 {
     memset(r, 0, sizeof *r);
+    r->host = row_server(s, q, TX_SERVER);
     r->kind = QPS_KIND_TERSE;
     r->has_time = sqlite3_column_int(q, TX_NSEC) >= 0; /* -1: a line without a time */
     r->unix_sec = r->has_time ? sqlite3_column_int64(q, TX_TIME) : 0;
@@ -46,14 +55,16 @@ static void queued_reply(qps_record *r)
 }
 
 /* The records of a row to fn; non-zero when fn stopped the walk. */
-typedef int (*row_reader)(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx);
+typedef int (*row_reader)(const qps_store *s, sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn,
+                          void *ctx);
 
 /* A transactions row: the record, and the queue's reply that shares it. */
-static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+static int records_of_transaction(const qps_store *s, sqlite3_stmt *q, int64_t since, int64_t until,
+                                  qps_record_fn fn, void *ctx)
 {
     (void)since, (void)until; /* the query selects by the record's own time */
     qps_record rec;
-    terse_from_row(q, &rec);
+    terse_from_row(s, q, &rec);
     if (fn(ctx, &rec) != 0)
         return 1;
     if (sqlite3_column_type(q, TX_QUEUE_OK) == SQLITE_NULL)
@@ -65,6 +76,7 @@ static int records_of_transaction(sqlite3_stmt *q, int64_t since, int64_t until,
     reply.unix_sec = rec.unix_sec;
     reply.nsec = rec.nsec;
     reply.pid = rec.pid;
+    reply.host = rec.host;
     return fn(ctx, &reply);
 }
 
@@ -81,10 +93,12 @@ static qps_kind fact_kind(const char *name)
 
 /* A connections row: one fact, or an accept and its connection time; each
  * is given if its own time is in the window. */
-static int records_of_connection(sqlite3_stmt *q, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+static int records_of_connection(const qps_store *s, sqlite3_stmt *q, int64_t since, int64_t until,
+                                 qps_record_fn fn, void *ctx)
 {
     qps_record r;
     memset(&r, 0, sizeof r);
+    r.host = row_server(s, q, CN_SERVER);
     r.kind = fact_kind((const char *)sqlite3_column_text(q, CN_KIND));
     r.has_time = sqlite3_column_int(q, CN_NSEC) >= 0; /* -1: a line without a time */
     r.unix_sec = r.has_time ? sqlite3_column_int64(q, CN_TIME) : 0;
@@ -137,7 +151,7 @@ static qps_status walk(qps_store *s, int table, const char *where, int64_t from,
     qps_status st = QPS_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        if (read_row(q, since, until, fn, ctx) != 0) {
+        if (read_row(s, q, since, until, fn, ctx) != 0) {
             st = qps_store_set_error(s, QPS_ESTOPPED, "the walk was stopped by its callback");
             break;
         }
@@ -182,44 +196,98 @@ static int add_to_agg(void *ctx, const qps_record *rec)
     return f->status != QPS_OK;
 }
 
-qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
+static bool has_table(qps_store *s, const char *name)
 {
-    qps_agg_opts_view v;
-    qps_agg_selection(agg, &v);
-    agg_feed feed = {agg, QPS_OK};
-    qps_status st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX,
-                                   add_to_agg, &feed);
-    if (st == QPS_ESTOPPED)
-        return feed.status;
-    if (st != QPS_OK)
-        return st;
-    /* pruned days: their totals by disposition and TLD */
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, "SELECT day, disposition, tld, count FROM daily", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &q, NULL) !=
+        SQLITE_OK)
+        return false;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return found;
+}
+
+static qps_str text_of(sqlite3_stmt *q, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(q, col);
+    return qps_slice(t ? t : "", t ? (size_t)sqlite3_column_bytes(q, col) : 0);
+}
+
+/* The rows (day, a, b, count) of a pruned days' table into agg: daily's
+ * (a disposition and a TLD) or, facts, daily_facts' (what and key). A day
+ * is in the selection when its start is. */
+static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts)
+{
+    /* the days around the selection only, through the table's key (a day
+     * starts within a day of its UTC date); the check below is exact */
+    char lo[16] = "0000-00-00", hi[16] = "9999-99-99";
+    qps_civil c;
+    if (v->has_since && qps_civil_from_unix(NULL, qps_sat_add(v->since, -2 * 86400), 1, &c) == QPS_OK)
+        snprintf(lo, sizeof lo, "%04d-%02d-%02d", c.year, c.month, c.day);
+    if (v->has_until && qps_civil_from_unix(NULL, qps_sat_add(v->until, 2 * 86400), 1, &c) == QPS_OK)
+        snprintf(hi, sizeof hi, "%04d-%02d-%02d", c.year, c.month, c.day);
+    qps_buf sql = {0};
+    store_select_sql(&store_tables[table], &sql);
+    qps_buf_printf(&sql, "WHERE day BETWEEN ?1 AND ?2 ORDER BY day");
+    sqlite3_stmt *q;
+    int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
+    qps_buf_release(&sql);
+    if (prc != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_bind_text(q, 1, lo, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, hi, -1, SQLITE_TRANSIENT);
+    qps_str server = qps_slice(s->server ? s->server : "", s->server ? strlen(s->server) : 0);
+    qps_status st = QPS_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *day = (const char *)sqlite3_column_text(q, 0);
         qps_civil c = {0};
         int64_t start;
         if (!day || sscanf(day, "%d-%d-%d", &c.year, &c.month, &c.day) != 3 ||
-            qps_unix_from_civil(NULL, &c, v.utc, &start) != QPS_OK)
+            qps_unix_from_civil(NULL, &c, v->utc, &start) != QPS_OK)
             continue;
-        /* a day is in the selection when its start is */
-        if ((v.has_since && start < v.since) || (v.has_until && start >= v.until))
+        if ((v->has_since && start < v->since) || (v->has_until && start >= v->until))
             continue;
-        const char *disp = (const char *)sqlite3_column_text(q, 1);
-        const char *tld = (const char *)sqlite3_column_text(q, 2);
-        st = qps_agg_add_summary(agg, day, qps_slice(disp ? disp : "", disp ? strlen(disp) : 0),
-                                 qps_slice(tld ? tld : "", tld ? strlen(tld) : 0),
-                                 (uint64_t)sqlite3_column_int64(q, 3));
+        int64_t n = sqlite3_column_int64(q, 3);
+        if (facts) {
+            const char *what = (const char *)sqlite3_column_text(q, 1);
+            st = qps_agg_add_fact(agg, what ? what : "", text_of(q, 2), n);
+        } else {
+            st = qps_agg_add_summary(agg, day, text_of(q, 1), text_of(q, 2), server, (uint64_t)n);
+        }
         if (st != QPS_OK)
             break;
     }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
     sqlite3_finalize(q);
+    return st;
+}
+
+qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
+{
+    qps_agg_opts_view v;
+    qps_agg_selection(agg, &v);
+    agg_feed feed = {agg, QPS_OK};
+    qps_counts before;
+    qps_agg_counts(agg, &before); /* of the stores aggregated before this one */
+    /* pruned days first (they are older), day by day: their totals by
+     * disposition and TLD, then the rest of what they counted (a store of
+     * schema 2 pruned before daily_facts existed has no such table). So
+     * keys come in time order (qps_agg_keys_seen) whatever was pruned. */
+    qps_status st = pruned_days(s, agg, &v, TB_DAILY, false);
+    if (st == QPS_OK && has_table(s, "daily_facts"))
+        st = pruned_days(s, agg, &v, TB_DAILY_FACTS, true);
+    if (st != QPS_OK)
+        return st;
+    st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX, add_to_agg, &feed);
+    if (st == QPS_ESTOPPED)
+        return feed.status;
     if (st != QPS_OK)
         return st;
     /* the line counters are those of the imported files */
+    sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(lines_read),0), coalesce(sum(lines_invalid),0) FROM files",
                            -1, &q, NULL) != SQLITE_OK)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
@@ -227,8 +295,9 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
         uint64_t read = (uint64_t)sqlite3_column_int64(q, 0), bad = (uint64_t)sqlite3_column_int64(q, 1);
         qps_counts c;
         qps_agg_counts(agg, &c);
-        if (read >= c.lines_read)
-            qps_agg_set_line_counts(agg, read, read - bad, bad);
+        if (read >= c.lines_read - before.lines_read)
+            qps_agg_set_line_counts(agg, before.lines_read + read, before.lines_parsed + read - bad,
+                                    before.lines_invalid + bad);
     }
     sqlite3_finalize(q);
     return QPS_OK;
@@ -332,4 +401,22 @@ qps_status qps_store_first_seen(qps_store *s, qps_first_seen_fn fn, void *ctx)
     sqlite3_finalize(q);
     sqlite3_finalize(d);
     return st;
+}
+
+qps_status qps_store_old_writes(qps_store *s, int64_t *n)
+{
+    return scalar(s, "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'old_writes'), 0)", n)
+               ? QPS_OK
+               : QPS_EIO;
+}
+
+qps_status qps_store_last_record(qps_store *s, int64_t *last)
+{
+    char sql[320];
+    /* as qps_store_stat's last, without its counts (a scan of every row) */
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT max(time) FROM transactions WHERE id >= %lld AND nsec >= 0), "
+             "(SELECT time FROM transactions WHERE nsec >= 0 ORDER BY id DESC LIMIT 1), 0)",
+             (long long)qps_second_key(KEY_SEC_MAX));
+    return scalar(s, sql, last) ? QPS_OK : QPS_EIO;
 }

@@ -70,6 +70,13 @@ static const store_column daily_cols[DY_NCOLS] = {
     [DY_COUNT] = {"count", "INTEGER NOT NULL"},
 };
 
+static const store_column daily_fact_cols[DF_NCOLS] = {
+    [DF_DAY] = {"day", "TEXT NOT NULL"},
+    [DF_WHAT] = {"what", "TEXT NOT NULL"},
+    [DF_KEY] = {"key", "TEXT NOT NULL"},
+    [DF_COUNT] = {"count", "INTEGER NOT NULL"},
+};
+
 static const store_column meta_cols[MT_NCOLS] = {
     [MT_KEY] = {"key", "TEXT PRIMARY KEY"},
     [MT_VALUE] = {"value", "TEXT NOT NULL"},
@@ -88,6 +95,8 @@ const store_table store_tables[TB_COUNT_] = {
                   "CREATE INDEX files_head ON files(head_len, head_hash);"},
     [TB_DAILY] = {"daily", daily_cols, NCOLS(daily_cols), DY_NCOLS, "PRIMARY KEY (day, disposition, tld)", NULL},
     [TB_META] = {"meta", meta_cols, NCOLS(meta_cols), MT_NCOLS, NULL, NULL},
+    [TB_DAILY_FACTS] = {"daily_facts", daily_fact_cols, NCOLS(daily_fact_cols), DF_NCOLS, "PRIMARY KEY (day, what, key)",
+                        NULL},
 };
 
 static void column_list(const store_table *t, int n, qps_buf *out)
@@ -96,14 +105,24 @@ static void column_list(const store_table *t, int n, qps_buf *out)
         qps_buf_printf(out, "%s%s", c ? ", " : "", t->cols[c].name);
 }
 
-void store_create_sql(const store_table *t, qps_buf *out)
+static void create_sql(const store_table *t, const char *if_missing, qps_buf *out)
 {
-    qps_buf_printf(out, "CREATE TABLE %s (", t->name);
+    qps_buf_printf(out, "CREATE TABLE %s%s (", if_missing, t->name);
     for (int c = 0; c < t->ncols; c++)
         qps_buf_printf(out, "%s%s %s", c ? ", " : "", t->cols[c].name, t->cols[c].type);
     if (t->constraint)
         qps_buf_printf(out, ", %s", t->constraint);
     qps_buf_printf(out, ");%s", t->indexes ? t->indexes : "");
+}
+
+void store_create_sql(const store_table *t, qps_buf *out)
+{
+    create_sql(t, "", out);
+}
+
+void store_create_missing_sql(const store_table *t, qps_buf *out)
+{
+    create_sql(t, "IF NOT EXISTS ", out);
 }
 
 void store_insert_sql(const store_table *t, int rows, qps_buf *out)

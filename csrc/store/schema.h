@@ -82,6 +82,11 @@ enum {
 /* daily: the totals of pruned days */
 enum { DY_DAY, DY_DISPOSITION, DY_TLD, DY_COUNT, DY_NCOLS };
 
+/* daily_facts: the rest of what pruned days counted (qps_agg_record_facts:
+ * codes, DNSBL zones, spam verdicts and scores, connection facts); a store
+ * of schema 2 made before it gets it at its first prune */
+enum { DF_DAY, DF_WHAT, DF_KEY, DF_COUNT, DF_NCOLS };
+
 /* meta: key/value facts about the store (its schema version) */
 enum { MT_KEY, MT_VALUE, MT_NCOLS };
 
@@ -99,12 +104,14 @@ typedef struct {
     const char *indexes;    /* its CREATE INDEX statements, or NULL */
 } store_table;
 
-enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_COUNT_ };
+enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_DAILY_FACTS, TB_COUNT_ };
 
 extern const store_table store_tables[TB_COUNT_];
 
 /* Appends "CREATE TABLE t (...);" and t's CREATE INDEX statements. */
 void store_create_sql(const store_table *t, qps_buf *out);
+/* The same with IF NOT EXISTS (a table that came within a schema version). */
+void store_create_missing_sql(const store_table *t, qps_buf *out);
 /* Appends "INSERT INTO t (c0, ...) VALUES (?,...)" with `rows` tuples of
  * the first ninsert columns. */
 void store_insert_sql(const store_table *t, int rows, qps_buf *out);

@@ -43,6 +43,10 @@
  * lasted at most this long; the row's id is the end's, so reports look
  * this far past a range for accepts inside it. */
 #define FOLD_SPAN 3600
+/* A write of records older than this (seconds before the clock), of
+ * records without a time, or a prune, changes meta "old_writes": caches of
+ * the older records (serve's /metrics) know they must be rebuilt. */
+#define OLD_WRITE_AGE 3600
 /* Connections open at once whose accept waits for its connection time. */
 #define PENDING_MAX 512
 /* Queued records waiting for the "250 Queued" reply on the next line of
@@ -164,6 +168,8 @@ struct qps_store {
     live_gap gap[2];    /* transactions, connections */
     char error[512];
     char *prefix;       /* logterse prefix, NULL for the default */
+    char *server;       /* the store's server (meta "server"), NULL if unnamed */
+    bool created;       /* this opening created the schema */
     bool readonly;
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
@@ -180,6 +186,8 @@ struct qps_store {
     size_t nheld;
     row_batch *rows[2]; /* transactions, connections */
     log_span span;      /* times of the lines imported in this transaction */
+    int64_t wall;       /* the clock when the transaction began */
+    bool old_write;     /* it writes or removes records older than OLD_WRITE_AGE */
 };
 
 /* One row of the connections table. A folded accept (end != NULL) carries
@@ -266,6 +274,19 @@ bool qps_files_last_time(qps_store *s, int64_t row, int64_t *t);
  * Inside the transaction of the records it covers. */
 qps_status qps_files_progress(qps_store *s, int64_t *row, const qps_file_head *head, uint64_t inode,
                               const char *name, int64_t offset, uint64_t lines_read, uint64_t lines_invalid);
+
+/* ---- facts.c: what pruned records counted, by day (daily_facts) ---- */
+
+typedef struct store_facts store_facts;
+/* Creates the table when the store lacks it; NULL when out of memory, a
+ * failure in store_facts_status. */
+store_facts *store_facts_new(qps_store *s);
+/* Gathers a record's facts under its local day; non-zero after a failure. */
+int store_facts_add(store_facts *f, const qps_record *rec);
+/* Adds what was gathered to the table (inside the prune's transaction). */
+qps_status store_facts_flush(store_facts *f);
+qps_status store_facts_status(const store_facts *f);
+void store_facts_free(store_facts *f);
 
 /* ---- batch.c: rows into their tables ---- */
 

@@ -9,6 +9,7 @@
 #include "store_private.h"
 
 #include <stdio.h>
+#include <time.h>
 
 qps_status qps_store_begin(qps_store *s)
 {
@@ -20,6 +21,8 @@ qps_status qps_store_begin(qps_store *s)
         return qps_store_fail(s, QPS_EIO, "cannot lock the store");
     s->in_tx = true;
     s->tx_failed = false;
+    s->wall = (int64_t)time(NULL);
+    s->old_write = false;
     s->span.valid = false;
     s->gap[0].valid = s->gap[1].valid = false; /* others may have written since */
     qps_store_imported_reset(s);
@@ -40,6 +43,13 @@ qps_status qps_store_commit(qps_store *s)
         }
         qps_store_rollback(s);
         return pst;
+    }
+    if (s->old_write && qps_store_exec(s, "INSERT INTO meta (key, value) VALUES ('old_writes', '1') "
+                                          "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1") !=
+                            SQLITE_OK) {
+        qps_status st = qps_store_fail(s, QPS_EIO, "cannot commit to the store");
+        qps_store_rollback(s);
+        return st;
     }
     if (qps_store_exec(s, "COMMIT") != SQLITE_OK) {
         qps_status st = qps_store_fail(s, QPS_EIO, "cannot commit to the store");

@@ -433,6 +433,8 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
         host = qps_slice(NULL, 0);
     if (timed && source == QPS_SOURCE_IMPORT && s->in_tx)
         store_span_note(s, t);
+    if (!timed || t < s->wall - OLD_WRITE_AGE)
+        s->old_write = true;
     bool stored = false;
     qps_status st = QPS_OK;
     if (source != QPS_SOURCE_IMPORT && s->in_tx) {

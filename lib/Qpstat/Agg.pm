@@ -11,7 +11,7 @@ our $VERSION = $Qpstat::VERSION;
 our @CARP_NOT = qw(Qpstat Qpstat::Store);
 
 my %FORMAT = (text => 0, csv => 1, json => 2, mail => 3);    # qps_format
-my %NEW_OPTS = map { $_ => 1 } qw(since until today yesterday days utc prefix capacity now _mail_default);
+my %NEW_OPTS = map { $_ => 1 } qw(since until today yesterday days utc prefix capacity now where _mail_default);
 # the date text of each aggregator's time selection, for the mail report
 Hash::Util::FieldHash::fieldhash(my %LABEL);
 my %REPORT_OPTS = map { $_ => 1 } qw(format by top mail_date mail_to mail_from html);
@@ -51,7 +51,10 @@ sub new {
       unless !ref $now && $now =~ /\A[0-9]{1,15}\z/;
     Carp::croak('Qpstat::Agg::new: prefix must be a non-empty string')
       if defined $o{prefix} && (ref $o{prefix} || $o{prefix} eq '');
-    my $self = eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now) }
+    my $where = !defined $o{where} ? [] : ref $o{where} eq 'ARRAY' ? $o{where} : [$o{where}];
+    Carp::croak('Qpstat::Agg::new: where takes KEY=VALUE strings (or an array of them)')
+      if grep { !defined $_ || ref $_ } @$where;
+    my $self = eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now, $where) }
       || Qpstat::_rethrow($@);
     $LABEL{$self} = $label if defined $label;
     return $self;
@@ -193,7 +196,14 @@ distinct keys kept per table, default 20000;
 =item now
 
 unix seconds that year-less syslog stamps and the relative time options
-are read against, default now.
+are read against, default now;
+
+=item where
+
+C<'KEY=VALUE'> or an array of them, as the CLI's C<--where> (all must
+match): only the transactions a table counts under that key, KEY a table
+(C<disposition>, C<dnsbl>, C<tld>, C<sender>, C<recipient>, C<ip>, C<helo>,
+C<hour>, C<day>, C<score>, C<spam>, C<server>) or C<code>.
 
 =back
 

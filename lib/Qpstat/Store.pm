@@ -4,6 +4,7 @@ use strict;
 use warnings;
 
 use Carp ();
+use Scalar::Util ();
 use Qpstat ();
 use Qpstat::Agg ();
 
@@ -12,7 +13,7 @@ our @CARP_NOT = qw(Qpstat Qpstat::Agg);
 
 my %OPEN_OPTS   = map { $_ => 1 } qw(create readonly busy_ms prefix server);
 my %RECORD_OPTS = map { $_ => 1 } qw(time server source);
-my %AGG_OPTS    = map { $_ => 1 } qw(since until today yesterday days now utc prefix capacity);
+my %AGG_OPTS    = map { $_ => 1 } qw(since until today yesterday days now utc prefix capacity where with);
 my %REPORT_OPTS = (%AGG_OPTS, map { $_ => 1 } qw(format by top mail_date mail_to mail_from html));
 my %SOURCE      = (import => 1, plugin => 2);    # QPS_SOURCE_*
 use constant { READONLY => 1, CREATE => 2 };     # QPS_STORE_*
@@ -33,7 +34,7 @@ sub open {
     Carp::croak("$m: prefix must be a non-empty string")
       if defined $o{prefix} && (ref $o{prefix} || $o{prefix} eq '');
     my $flags = ($o{readonly} ? READONLY : 0) | ($o{create} ? CREATE : 0);
-    return eval { $class->_open($path, $flags, $busy, $o{prefix}, $o{server}) } || Qpstat::_rethrow($@);
+    return eval { $class->_open($path, $flags, $busy, $o{prefix}, $o{server}, $o{server}) } || Qpstat::_rethrow($@);
 }
 
 sub record_line {
@@ -76,12 +77,32 @@ sub import {
     return $self->import_logs(@_);
 }
 
+# The store and those of `with` (other servers' stores) into one aggregate.
+sub _stores {
+    my ($self, $m, $o) = @_;
+    my $with = delete $o->{with} // [];
+    $with = [$with] unless ref $with eq 'ARRAY';
+    my %seen = ($$self => 1);
+    for (@$with) {
+        Carp::croak("$m: with takes Qpstat::Store objects") unless Scalar::Util::blessed($_) && $_->isa(__PACKAGE__);
+        Carp::croak("$m: a store given twice (in with, or the store itself) would count twice") if $seen{$$_}++;
+    }
+    return ($self, @$with);
+}
+
+sub _aggregate_all {
+    my ($agg, @stores) = @_;
+    for my $s (@stores) {
+        eval { $s->_aggregate($agg); 1 } or Qpstat::_rethrow($@);
+    }
+    return $agg;
+}
+
 sub aggregate {
     my ($self, @args) = @_;
     my %o = Qpstat::Agg::_opts('Qpstat::Store::aggregate', \%AGG_OPTS, @args);
-    my $agg = Qpstat::Agg->new(%o);
-    eval { $self->_aggregate($agg); 1 } or Qpstat::_rethrow($@);
-    return $agg;
+    my @stores = $self->_stores('Qpstat::Store::aggregate', \%o);
+    return _aggregate_all(Qpstat::Agg->new(%o), @stores);
 }
 
 sub prune {
@@ -98,9 +119,8 @@ sub report {
     my %r = map { exists $o{$_} ? ($_ => delete $o{$_}) : () } qw(format by top mail_date mail_to mail_from html);
     # as `qpstat report --mail`: today and yesterday unless a time is given
     $o{_mail_default} = 1 if ($r{format} // '') eq 'mail';
-    my $agg = Qpstat::Agg->new(%o);
-    eval { $self->_aggregate($agg); 1 } or Qpstat::_rethrow($@);
-    return $agg->report(%r);
+    my @stores = $self->_stores('Qpstat::Store::report', \%o);
+    return _aggregate_all(Qpstat::Agg->new(%o), @stores)->report(%r);
 }
 
 1;
@@ -147,7 +167,9 @@ Options: C<create> (create the file, mode 0640, and its schema when missing;
 the directory must exist), C<readonly> (reports only), C<busy_ms> (how long
 to wait for a lock held by another process, default 5000), C<prefix> (the
 logterse prefix of the lines given to L</record_line>, default C<`>),
-C<server> (the host name stored with each record, default none).
+C<server> (the host name stored with each record whose line names none,
+default none; a store this call creates is named after it, see
+L</server, set_server>).
 
 Croaks C<Qpstat::Store::open: PATH: MESSAGE>, e.g. C<not a qpstat store>,
 C<the store has schema version 99, newer than this qpstat (3)>, C<cannot
@@ -188,11 +210,15 @@ same call on an object and does nothing on the class.
 =head2 aggregate
 
     my $agg = $store->aggregate(since => $t0, until => $t1, utc => 1);
+    my $all = $mx1->aggregate(with => [$mx2, $mx3], where => 'server=mx2');
 
 A new L<Qpstat::Agg> filled with the stored records inside the time
 selection (C<since>/C<until> or C<today>, C<yesterday>, C<days>) (and the daily totals of pruned days), whose line counters are
 those of the imported files: a report from it equals the report from the
-same logs. Options are those of L<Qpstat::Agg/new>.
+same logs. Options are those of L<Qpstat::Agg/new>, and C<with>: other
+stores (of other mail servers) aggregated with this one, as C<qpstat report
+--db A --db B> reads them; each record counts under its server (the
+C<server> table, C<< where => 'server=NAME' >>).
 
 =head2 report
 
@@ -202,6 +228,17 @@ The report of C<qpstat report --db>: the options of L</aggregate> and of
 L<Qpstat::Agg/report>. C<format =E<gt> 'mail'> covers today and yesterday
 unless a time option is given, and its Subject names the dates, as
 C<qpstat report --mail> does.
+
+=head2 server, set_server
+
+    my $name = $store->server;      # 'mx2'
+    $store->set_server('mx2');
+
+The name of the mail server whose records the store holds (those whose
+lines name no host): kept in the store, set when it is created (the
+machine's name, or the C<server> option of L</open>), so a store copied to
+another host keeps its server's name. C<undef> for a store of an earlier
+qpstat opened read-only.
 
 =head2 prune
 
