@@ -857,6 +857,13 @@ enum {
  *  qpstat store or has a newer schema, QPS_ENOMEM) and, when err is not
  *  NULL, writes a message to err. Waits up to busy_ms milliseconds for a
  *  lock held by another process (every later call waits as long).
+ *  A symbolic link as the store, or as its -wal, -shm or -journal, is
+ *  followed only when root or the calling user owns it (QPS_EIO
+ *  otherwise): in a directory another user can write, that user cannot
+ *  make the store be some other file. Read-only, a store whose -shm this
+ *  user cannot create (a read-only file system; a directory it cannot
+ *  write, once `sqlite3 FILE VACUUM` removed -wal and -shm) is read as the
+ *  file is, when it has no -wal to miss.
  *
  *  Example: import logs (resuming where the last run stopped) and report
  *  from the store, to_stdout as in qps_agg_new's example (compiled and run

@@ -247,6 +247,16 @@ qps_status qps_store_imported_until(qps_store *s, int64_t *until);
 qps_status qps_store_save_imported(qps_store *s);
 void qps_store_imported_reset(qps_store *s);
 
+/* ---- links.c: which file the store is ---- */
+
+/* QPS_EIO (the store's error set) when the store's path or its -wal,
+ * -shm or -journal is a symbolic link owned by another user than root or
+ * us; *nofollow: the path is no link now (SQLite is to refuse one put
+ * there meanwhile). */
+qps_status store_check_links(qps_store *s, const char *path, bool *nofollow);
+/* Whether the store's -wal file exists and is not empty. */
+bool store_has_wal(const char *path);
+
 /* ---- files.c: which log file is which ---- */
 
 /* A file's identity is its first min(size, QPS_HEAD_MAX) bytes. */
