@@ -1006,6 +1006,23 @@ qps_status qps_store_import_fd(qps_store *store, int fd, const char *name, const
  *  increased by the number of new records. */
 qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added);
 
+/** The name multilog's processor imports its fd 0 under
+ *  (qps_store_import_fd): a file it read is marked as its own. */
+#define QPS_PROCESSOR_NAME "processor"
+
+/** What the store has of a log file. */
+typedef struct {
+    int64_t imported; /* bytes the store has (0 for a file it does not know) */
+    int64_t length;   /* what an import would take: the bytes of the complete
+                         lines; all of a .gz, inflated */
+    int processor;    /* 1 when the processor (QPS_PROCESSOR_NAME) read the
+                         file last: multilog's processor feeds the store */
+} qps_file_status;
+
+/** Fills *out for the log file path. QPS_EIO when the file cannot be read,
+ *  is not a regular file or is a damaged .gz. */
+qps_status qps_store_file_check(qps_store *store, const char *path, qps_file_status *out);
+
 /** How much of a log file the store has: *imported (0 for a file it does
  *  not know) against *length, what an import would take (the bytes of the
  *  file's complete lines; all of a .gz, inflated). QPS_EIO when the file

@@ -86,6 +86,7 @@ static const statement statements[ST_COUNT_] = {
     [ST_FILE_LEGACY] = {SQL_TEXT, 0, "SELECT id, offset, inode FROM files WHERE head_len = 0 AND first_line = ?1",
                         false},
     [ST_FILE_OFFSET] = {SQL_TEXT, 0, "SELECT offset FROM files WHERE id = ?1", false},
+    [ST_FILE_NAME] = {SQL_TEXT, 0, "SELECT name FROM files WHERE id = ?1", false},
     [ST_FILE_INSERT] = {SQL_TEXT, 0,
                         "INSERT INTO files (head_len, head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%s','now'))",

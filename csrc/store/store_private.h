@@ -96,6 +96,7 @@ enum {
     ST_FILE_SHORTER,
     ST_FILE_LEGACY,
     ST_FILE_OFFSET,
+    ST_FILE_NAME,
     ST_FILE_INSERT,
     ST_FILE_UPDATE,
     ST_SPAN_LAST,
@@ -275,6 +276,8 @@ void qps_file_head_set(qps_file_head *head, const char *bytes, size_t len);
 qps_status qps_files_find(qps_store *s, const qps_file_head *head, uint64_t inode, int64_t *row, int64_t *offset,
                           size_t *row_head);
 qps_status qps_files_offset(qps_store *s, int64_t row, int64_t *offset);
+/* Whether the file of row was last imported under `name`. */
+bool qps_files_named(qps_store *s, int64_t row, const char *name);
 /* The time of the last timed line imported of the file of row (its span),
  * for a parser resuming after it; false when there is none. */
 bool qps_files_last_time(qps_store *s, int64_t row, int64_t *t);
