@@ -290,7 +290,7 @@ static qps_status take_gzip_end(import_run *r)
  * head, which a shorter one cannot match. Under the write lock the head
  * (and the size) is read again: nobody committed a longer one than the
  * file has now. */
-static void reread_head(import_run *r)
+static bool reread_head(import_run *r)
 {
     /* its size too: what another importer stored of it may lie past the
      * size it had when we opened it, and is no sign of another file */
@@ -298,12 +298,14 @@ static void reread_head(import_run *r)
     if (fstat(r->info.fd, &sb) == 0 && sb.st_size > r->info.size)
         r->info.size = sb.st_size;
     if (r->head->len == QPS_HEAD_MAX)
-        return;
+        return true;
     char *bytes = malloc(QPS_HEAD_MAX);
     ssize_t n = bytes ? pread(r->info.fd, bytes, QPS_HEAD_MAX, 0) : -1;
-    if (n > (ssize_t)r->head->len && memcmp(bytes, r->chunk, r->head->len) == 0)
+    bool same = n < 0 || ((size_t)n >= r->head->len && memcmp(bytes, r->chunk, r->head->len) == 0);
+    if (same && n > (ssize_t)r->head->len)
         qps_file_head_set(r->head, bytes, (size_t)n);
     free(bytes);
+    return same;
 }
 
 static qps_status run_import(import_run *r)
@@ -330,11 +332,19 @@ static qps_status run_import(import_run *r)
     }
     if ((st = qps_store_begin(r->store)) != QPS_OK)
         return tee ? (drain(r), st) : st;
-    if (plain_file)
-        reread_head(r);
+    bool same_start = !plain_file || reread_head(r);
     if ((st = qps_files_find(r->store, r->head, r->info.inode, &r->row, &offset, &r->row_head)) != QPS_OK) {
         qps_store_rollback(r->store);
         return tee ? (drain(r), st) : st;
+    }
+    if (!same_start && !r->row) {
+        /* Emptied and written again since we read its first bytes (logrotate's
+         * copytruncate): what we hold is a short head of the old content,
+         * which an importer that read more of it (or of the copy) may have
+         * stored under a longer head we cannot match. The copy is imported
+         * as itself; the old content here is not taken. */
+        qps_store_rollback(r->store);
+        return tee ? drain(r) : QPS_OK;
     }
     if (plain_file && offset > r->info.size) {
         /* shorter than what was imported of that file: another file */
