@@ -49,13 +49,61 @@ static bool is_multilog_dir(const char *dir)
     return yes;
 }
 
-static void check_state(outcome *o, const char *dir)
+/* Writes the state the processor would have left after the rotated logs,
+ * next to the state and renamed over it: a rotation meanwhile reads the
+ * old one or the new one, never half of one. */
+static bool rebuild_state(const char *dir, const char *path, char **rotated, int nrotated)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.qpstat-tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!out) {
+        cli_error("cannot write %s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    char cur[4096];
+    snprintf(cur, sizeof cur, "%s/current", dir);
+    struct stat cst;
+    /* multilog runs as the log user: the state must be its */
+    if (stat(cur, &cst) == 0 && fchown(fd, cst.st_uid, cst.st_gid) != 0)
+        cli_error("cannot give %s to the owner of current: %s", tmp, strerror(errno));
+    bool ok = cli_state_of_logs(rotated, nrotated, out) == 0;
+    if (fclose(out) != 0) {
+        cli_error("cannot write %s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        cli_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmp);
+    return ok;
+}
+
+/* The state file: missing (SME bug 3393), or emptied while rotated logs
+ * show that a processor ran (an unclean stop, a full disk): the cumulative
+ * totals would silently restart from zero at the next rotation. */
+static void check_state(outcome *o, const char *dir, bool processor_ran, char **rotated, int nrotated)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/state", dir);
     struct stat st;
-    if (stat(path, &st) == 0)
+    if (stat(path, &st) == 0) {
+        if (st.st_size > 0 || !processor_ran || nrotated == 0)
+            return;
+        problem(o, dir, "%s is empty although a processor ran: the cumulative totals restart from zero at the "
+                        "next rotation",
+                path, "rebuild it from the rotated logs: qpstat check --fix does");
+        if (o->fix && rebuild_state(dir, path, rotated, nrotated)) {
+            printf("FIXED   %s: rebuilt %s from %d rotated logs\n", dir, path, nrotated);
+            o->fixed++;
+        }
         return;
+    }
     problem(o, dir, "%s is missing: at the next rotation multilog's processor fails and inbound mail blocks "
                     "(SME bug 3393)",
             path, "create it empty (touch), owned like current; qpstat check --fix does");
@@ -75,6 +123,61 @@ static void check_state(outcome *o, const char *dir)
     close(fd);
     printf("FIXED   %s: created an empty %s\n", dir, path);
     o->fixed++;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* Transactions per UTC day, of the logs or of the store. */
+static qps_agg *day_agg(void)
+{
+    qps_agg_opts opts = {.utc = 1, .dims = QPS_DIM_BIT(QPS_DIM_DAY)};
+    return qps_agg_new(&opts);
+}
+
+static uint64_t day_count(const qps_row *rows, size_t n, qps_str day)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].key[0].len == day.len && memcmp(rows[i].key[0].ptr, day.ptr, day.len) == 0)
+            return rows[i].count;
+    return 0;
+}
+
+/* A store that holds more than the logs doubled records (or holds logs
+ * not checked here). Days are compared but the logs' first (older logs
+ * may be gone) and last (the plugin's records of the last seconds may not
+ * be logged yet). */
+static void check_ahead(outcome *o, qps_store *store, const char *db, qps_agg *logs)
+{
+    qps_agg *stored = day_agg();
+    qps_row *lr = NULL, *sr = NULL;
+    size_t ln = 0, sn = 0;
+    if (!stored || qps_store_aggregate(store, stored) != QPS_OK || qps_agg_rows(logs, QPS_DIM_DAY, &lr, &ln) != QPS_OK ||
+        qps_agg_rows(stored, QPS_DIM_DAY, &sr, &sn) != QPS_OK) {
+        cli_error("%s: cannot compare the store with the logs: %s", db, qps_store_error(store));
+        o->problems++;
+    } else {
+        /* rows of the day table come in date order */
+        for (size_t i = 1; i + 1 < ln; i++) {
+            uint64_t have = day_count(sr, sn, lr[i].key[0]);
+            if (have <= lr[i].count)
+                continue;
+            char what[256];
+            snprintf(what, sizeof what, "%.*s: the store holds %llu transactions where the logs hold %llu",
+                     (int)lr[i].key[0].len, lr[i].key[0].ptr, (unsigned long long)have,
+                     (unsigned long long)lr[i].count);
+            problem(o, db, "the store is ahead of the logs (records stored twice, or logs not checked here) on %s",
+                    what,
+                    "rebuild it from the logs (the plugin's records are in them too): stop the writers, "
+                    "mv the store aside, qpstat import --db FILE with every log directory; --fix does not");
+        }
+    }
+    qps_free(lr);
+    qps_free(sr);
+    qps_agg_free(stored);
 }
 
 int cli_check(int argc, char **argv)
@@ -98,10 +201,12 @@ int cli_check(int argc, char **argv)
         case 'h':
             fputs("usage: qpstat check [--fix] [--db FILE] [DIR...]\n"
                   "Checks qpsmtpd multilog directories (default /var/log/qpsmtpd, /var/log/sqpsmtpd):\n"
-                  "a missing state file (blocks inbound mail at the next rotation), unprocessed .u\n"
-                  "files, unreadable logs, and a store that is behind the logs. --fix recreates the\n"
-                  "state file and imports what the store lacks, .u files included. Exit 1 while a\n"
-                  "problem remains.\n"
+                  "a missing or emptied state file (blocks inbound mail at the next rotation; restarts\n"
+                  "the cumulative totals), unprocessed .u files, unreadable logs, a store behind the\n"
+                  "logs (current is not, when multilog's processor imports it), and a store ahead of\n"
+                  "them (records stored twice). --fix recreates or rebuilds the state file and imports\n"
+                  "what the store lacks, .u files included; it never deletes. Exit 1 while a problem\n"
+                  "remains.\n"
                   "\n"
                   "  -d, --db FILE  the store (default $QPSTAT_DB; else /var/lib/qpstat/qpstat.db if it exists)\n"
                   "  -f, --fix      recreate the state file, import what the store lacks\n"
@@ -127,6 +232,9 @@ int cli_check(int argc, char **argv)
     qps_store *store = NULL;
     if (db && !(store = cli_store_open(db, o.fix)))
         o.problems++;
+    /* the logs' transactions per day, to find a store ahead of them */
+    qps_agg *logs_by_day = store ? day_agg() : NULL;
+    qps_reader *reader = logs_by_day ? qps_reader_new() : NULL;
     for (int i = 0; i < ndirs; i++) {
         const char *dir = dirs[i];
         struct stat st;
@@ -144,28 +252,63 @@ int cli_check(int argc, char **argv)
         }
         closedir(d);
         bool multilog = is_multilog_dir(dir);
-        if (multilog)
-            check_state(&o, dir);
         cli_paths paths = {0};
         int errors = 0;
         char *one[1] = {(char *)dir};
         if (!cli_paths_expand(one, 1, &paths, &errors))
             break;
+        qps_file_status *fs = calloc(paths.n + 1, sizeof *fs);
+        bool *readable = calloc(paths.n + 1, sizeof *readable);
+        char **rotated = calloc(paths.n + 1, sizeof *rotated);
+        int nrotated = 0;
+        bool any_u = false, processor_feeds = false;
+        if (!fs || !readable || !rotated) {
+            cli_error("out of memory");
+            free(fs);
+            free(readable);
+            free(rotated);
+            cli_paths_free(&paths);
+            break;
+        }
         for (size_t k = 0; k < paths.n; k++) {
             const char *path = paths.paths[k];
-            size_t len = strlen(path);
-            bool unprocessed = len > 2 && strcmp(path + len - 2, ".u") == 0;
+            if (access(path, R_OK) != 0)
+                continue;
+            readable[k] = true;
+            if (store && qps_store_file_check(store, path, &fs[k]) != QPS_OK) {
+                cli_error("%s", qps_store_error(store));
+                readable[k] = false;
+            }
+            if (ends_with(path, ".s")) {
+                rotated[nrotated++] = paths.paths[k];
+                /* the newest rotated file says who feeds the store */
+                processor_feeds = fs[k].processor;
+            }
+            any_u |= ends_with(path, ".u");
+            if (reader && readable[k] && qps_reader_open(reader, path, QPS_READ_REGULAR) == QPS_OK) {
+                qps_agg_read(logs_by_day, reader);
+                qps_reader_close(reader);
+            }
+        }
+        if (multilog)
+            check_state(&o, dir, processor_feeds || any_u, rotated, nrotated);
+        for (size_t k = 0; k < paths.n; k++) {
+            const char *path = paths.paths[k];
+            bool unprocessed = ends_with(path, ".u");
             if (access(path, R_OK) != 0) {
                 problem(&o, dir, "cannot read %s", path,
                         "run qpstat as root or as the log user, or make the file readable");
                 continue;
             }
-            int64_t length = 0, offset = 0;
-            bool behind = false;
-            if (store && qps_store_file_status(store, path, &offset, &length) != QPS_OK)
-                cli_error("%s", qps_store_error(store));
-            else
-                behind = store && offset < length;
+            bool behind = store && readable[k] && fs[k].imported < fs[k].length;
+            if (behind && multilog && processor_feeds && ends_with(path, "/current")) {
+                /* the README's processor-only set-up: current goes to the
+                 * store when multilog rotates it */
+                printf("NOTE    %s: %s goes to the store at the next rotation (multilog's processor imports "
+                       "it)\n",
+                       dir, path);
+                continue;
+            }
             if (unprocessed && (!store || behind))
                 problem(&o, dir, "%s is unprocessed (an unclean stop): its mail is in no qplogsumm summary", path,
                         store ? "import it: qpstat check --fix, or qpstat import" : "import it: qpstat import --db FILE");
@@ -182,8 +325,15 @@ int cli_check(int argc, char **argv)
         }
         if (errors)
             o.problems += errors;
+        free(fs);
+        free(readable);
+        free(rotated);
         cli_paths_free(&paths);
     }
+    if (store && logs_by_day && reader)
+        check_ahead(&o, store, db, logs_by_day);
+    qps_reader_free(reader);
+    qps_agg_free(logs_by_day);
     qps_store_close(store);
     int remaining = o.problems - o.fixed;
     if (o.problems == 0)

@@ -10,6 +10,7 @@
 #include "qpstat.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -157,6 +158,10 @@ int cli_tai64n(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_processor(int argc, char **argv);
 int cli_summary(int argc, char **argv);
+/* Writes the state the processor would have left after the logs in paths
+ * (qplogsumm's format): check --fix's rebuild of an emptied state. 0, or
+ * -1 after reporting an error. */
+int cli_state_of_logs(char **paths, int npaths, FILE *out);
 int cli_collect(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_serve(int argc, char **argv);

@@ -352,7 +352,7 @@ int cli_processor(int argc, char **argv)
     if (db && !(store = cli_store_open(db, true)))
         cli_error("statistics go on without the store");
     qps_import_opts iopts = {.tee = copy_input, .tee_ctx = &copy};
-    if (qps_store_import_fd(store, 0, "processor", &iopts, NULL) != QPS_OK)
+    if (qps_store_import_fd(store, 0, QPS_PROCESSOR_NAME, &iopts, NULL) != QPS_OK)
         cli_error("%s", store ? qps_store_error(store) : "cannot read fd 0");
     qps_store_close(store);
     if (copy.lines) /* multilog appends a newline, but be safe */
@@ -479,6 +479,54 @@ static void end_of_file(summary *s, bool *have_recent, int64_t *recent_first, in
     }
 }
 
+/* The summary of every file of logs, the newest one "most recent"; returns
+ * how many could not be read to their end. */
+static int summary_of_logs(qps_logset *logs, qps_lines *lines, qps_parser *parser, summary *s)
+{
+    int errors = 0;
+    line_reader reader = {s, parser};
+    bool have_recent = false;
+    int64_t recent_first = 0, recent_last = 0;
+    for (size_t i = 0; i < qps_logset_count(logs); i++) {
+        for (size_t k = 0; k < s->n; k++)
+            s->d[k].current = 0;
+        s->log_timed = false;
+        if (cli_read_lines(qps_logset_entry(logs, i), lines, summary_line, &reader) != 0)
+            errors++;
+        end_of_file(s, &have_recent, &recent_first, &recent_last);
+    }
+    if (have_recent) {
+        for (size_t k = 0; k < s->n; k++)
+            s->d[k].current = s->d[k].recent;
+        s->log_first = recent_first;
+        s->log_last = recent_last;
+        s->log_timed = true;
+    }
+    return errors;
+}
+
+int cli_state_of_logs(char **paths, int npaths, FILE *out)
+{
+    int errors = 0;
+    qps_logset *logs = cli_logs_expand(paths, npaths, &errors);
+    qps_lines *lines = qps_lines_new();
+    qps_parser *parser = qps_parser_new(NULL);
+    summary s = {0};
+    if (!logs || !lines || !parser) {
+        if (logs)
+            cli_error("out of memory");
+        errors++;
+    } else {
+        errors += summary_of_logs(logs, lines, parser, &s);
+        write_state(&s, out, true);
+    }
+    qps_logset_free(logs);
+    qps_lines_free(lines);
+    qps_parser_free(parser);
+    free(s.d);
+    return errors ? -1 : 0;
+}
+
 int cli_summary(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -535,26 +583,9 @@ int cli_summary(int argc, char **argv)
             qps_parser_free(parser);
             return EXIT_RUNTIME;
         }
-        line_reader reader = {&s, parser};
-        bool have_recent = false;
-        int64_t recent_first = 0, recent_last = 0;
-        for (size_t i = 0; i < qps_logset_count(logs); i++) {
-            for (size_t k = 0; k < s.n; k++)
-                s.d[k].current = 0;
-            s.log_timed = false;
-            if (cli_read_lines(qps_logset_entry(logs, i), lines, summary_line, &reader) != 0)
-                errors++;
-            end_of_file(&s, &have_recent, &recent_first, &recent_last);
-        }
+        errors += summary_of_logs(logs, lines, parser, &s);
         qps_lines_free(lines);
         qps_logset_free(logs);
-        if (have_recent) {
-            for (size_t k = 0; k < s.n; k++)
-                s.d[k].current = s.d[k].recent;
-            s.log_first = recent_first;
-            s.log_last = recent_last;
-            s.log_timed = true;
-        }
     }
     write_state(&s, stdout, false);
     free(s.d);

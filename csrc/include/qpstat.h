@@ -1005,6 +1005,13 @@ enum {
  *  qpstat store or has a newer schema, QPS_ENOMEM) and, when err is not
  *  NULL, writes a message to err. Waits up to busy_ms milliseconds for a
  *  lock held by another process (every later call waits as long).
+ *  A symbolic link as the store, or as its -wal, -shm or -journal, is
+ *  followed only when root or the calling user owns it (QPS_EIO
+ *  otherwise): in a directory another user can write, that user cannot
+ *  make the store be some other file. Read-only, a store whose -shm this
+ *  user cannot create (a read-only file system; a directory it cannot
+ *  write, once `sqlite3 FILE VACUUM` removed -wal and -shm) is read as the
+ *  file is, when it has no -wal to miss.
  *
  *  Example: import logs (resuming where the last run stopped) and report
  *  from the store, to_stdout as in qps_agg_new's example (compiled and run
@@ -1146,6 +1153,23 @@ qps_status qps_store_import_fd(qps_store *store, int fd, const char *name, const
 /** qps_store_import_path() with only a server name; *added (may be NULL) is
  *  increased by the number of new records. */
 qps_status qps_store_import_file(qps_store *store, const char *path, const char *server, uint64_t *added);
+
+/** The name multilog's processor imports its fd 0 under
+ *  (qps_store_import_fd): a file it read is marked as its own. */
+#define QPS_PROCESSOR_NAME "processor"
+
+/** What the store has of a log file. */
+typedef struct {
+    int64_t imported; /* bytes the store has (0 for a file it does not know) */
+    int64_t length;   /* what an import would take: the bytes of the complete
+                         lines; all of a .gz, inflated */
+    int processor;    /* 1 when the processor (QPS_PROCESSOR_NAME) read the
+                         file last: multilog's processor feeds the store */
+} qps_file_status;
+
+/** Fills *out for the log file path. QPS_EIO when the file cannot be read,
+ *  is not a regular file or is a damaged .gz. */
+qps_status qps_store_file_check(qps_store *store, const char *path, qps_file_status *out);
 
 /** How much of a log file the store has: *imported (0 for a file it does
  *  not know) against *length, what an import would take (the bytes of the

@@ -123,6 +123,18 @@ qps_status qps_files_offset(qps_store *s, int64_t row, int64_t *offset)
     return QPS_OK;
 }
 
+bool qps_files_named(qps_store *s, int64_t row, const char *name)
+{
+    sqlite3_stmt *q = qps_store_stmt(s, ST_FILE_NAME);
+    if (!q)
+        return false;
+    sqlite3_bind_int64(q, 1, row);
+    bool same = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT &&
+                strcmp((const char *)sqlite3_column_text(q, 0), name) == 0;
+    sqlite3_reset(q);
+    return same;
+}
+
 bool qps_files_last_time(qps_store *s, int64_t row, int64_t *t)
 {
     sqlite3_stmt *q = qps_store_stmt(s, ST_SPAN_LAST);

@@ -29,6 +29,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* lines per commit: fewer commits rewrite the same index pages less often */
 #define BATCH_LINES 50000
@@ -181,7 +183,10 @@ static qps_status commit_batch(import_run *r, bool last)
     qps_status st = QPS_OK;
     settle_long(r, false);
     int64_t done = stream_pos(r);
-    bool changed = r->read || done > r->committed || (r->row && r->head->len > r->row_head);
+    /* the processor marks the file it read as its own, even with nothing
+     * new: check then knows that the processor feeds the store */
+    bool tee = r->opts && r->opts->tee;
+    bool changed = r->read || done > r->committed || (r->row && r->head->len > r->row_head) || (last && tee);
     if (changed && (r->row || done > 0)) {
         st = qps_files_progress(s, &r->row, r->head, r->info.inode, r->name, done, r->read, r->invalid);
         if (st != QPS_OK) {
@@ -280,6 +285,29 @@ static qps_status take_gzip_end(import_run *r)
     return st;
 }
 
+/* A growing file read while it was short may have grown since, and an
+ * importer that read more of it may have committed it under that longer
+ * head, which a shorter one cannot match. Under the write lock the head
+ * (and the size) is read again: nobody committed a longer one than the
+ * file has now. */
+static bool reread_head(import_run *r)
+{
+    /* its size too: what another importer stored of it may lie past the
+     * size it had when we opened it, and is no sign of another file */
+    struct stat sb;
+    if (fstat(r->info.fd, &sb) == 0 && sb.st_size > r->info.size)
+        r->info.size = sb.st_size;
+    if (r->head->len == QPS_HEAD_MAX)
+        return true;
+    char *bytes = malloc(QPS_HEAD_MAX);
+    ssize_t n = bytes ? pread(r->info.fd, bytes, QPS_HEAD_MAX, 0) : -1;
+    bool same = n < 0 || ((size_t)n >= r->head->len && memcmp(bytes, r->chunk, r->head->len) == 0);
+    if (same && n > (ssize_t)r->head->len)
+        qps_file_head_set(r->head, bytes, (size_t)n);
+    free(bytes);
+    return same;
+}
+
 static qps_status run_import(import_run *r)
 {
     if (!first_chunk(r))
@@ -304,9 +332,19 @@ static qps_status run_import(import_run *r)
     }
     if ((st = qps_store_begin(r->store)) != QPS_OK)
         return tee ? (drain(r), st) : st;
+    bool same_start = !plain_file || reread_head(r);
     if ((st = qps_files_find(r->store, r->head, r->info.inode, &r->row, &offset, &r->row_head)) != QPS_OK) {
         qps_store_rollback(r->store);
         return tee ? (drain(r), st) : st;
+    }
+    if (!same_start && !r->row) {
+        /* Emptied and written again since we read its first bytes (logrotate's
+         * copytruncate): what we hold is a short head of the old content,
+         * which an importer that read more of it (or of the copy) may have
+         * stored under a longer head we cannot match. The copy is imported
+         * as itself; the old content here is not taken. */
+        qps_store_rollback(r->store);
+        return tee ? drain(r) : QPS_OK;
     }
     if (plain_file && offset > r->info.size) {
         /* shorter than what was imported of that file: another file */
@@ -426,7 +464,17 @@ qps_status qps_store_import_file(qps_store *store, const char *path, const char 
 
 qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *imported, int64_t *length)
 {
-    *imported = *length = 0;
+    qps_file_status fs;
+    qps_status st = qps_store_file_check(store, path, &fs);
+    *imported = fs.imported;
+    *length = fs.length;
+    return st;
+}
+
+qps_status qps_store_file_check(qps_store *store, const char *path, qps_file_status *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t *imported = &out->imported, *length = &out->length;
     qps_reader *reader = qps_reader_new();
     if (!reader)
         return fail(store, QPS_ENOMEM, "out of memory reading %s", path);
@@ -457,6 +505,8 @@ qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *im
             st = qps_files_find(store, r.head, r.info.inode, &row, imported, &row_head);
         if (st == QPS_OK && r.info.regular && !r.info.gzip && *imported > r.info.size)
             *imported = 0; /* another file with that head (see run_import) */
+        else if (st == QPS_OK && row)
+            out->processor = qps_files_named(store, row, QPS_PROCESSOR_NAME);
     } else {
         st = r.read_st;
     }

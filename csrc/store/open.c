@@ -86,6 +86,7 @@ static const statement statements[ST_COUNT_] = {
     [ST_FILE_LEGACY] = {SQL_TEXT, 0, "SELECT id, offset, inode FROM files WHERE head_len = 0 AND first_line = ?1",
                         false},
     [ST_FILE_OFFSET] = {SQL_TEXT, 0, "SELECT offset FROM files WHERE id = ?1", false},
+    [ST_FILE_NAME] = {SQL_TEXT, 0, "SELECT name FROM files WHERE id = ?1", false},
     [ST_FILE_INSERT] = {SQL_TEXT, 0,
                         "INSERT INTO files (head_len, head_hash, inode, name, offset, lines_read, lines_invalid, updated) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%s','now'))",
@@ -387,10 +388,11 @@ static qps_status load_server(qps_store *s)
 
 /* Opens the database and readies it; for a read-only opening, `immutable`
  * tells SQLite that nobody can write it (a store on a read-only file system
- * has no -shm file to coordinate readers through). */
-static qps_status attach(qps_store *s, const char *path, bool readonly, bool immutable, int busy_ms)
+ * has no -shm file to coordinate readers through). `nofollow`: the path
+ * must not be a symbolic link (links.c). */
+static qps_status attach(qps_store *s, const char *path, bool readonly, bool immutable, bool nofollow, int busy_ms)
 {
-    int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    int oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | (nofollow ? SQLITE_OPEN_NOFOLLOW : 0);
     char *uri = NULL;
     if (immutable) {
         /* file: URI with the path's reserved characters escaped */
@@ -508,7 +510,9 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
     *s->rows[1] = (row_batch){.single = ST_ADD_CONN, .multi = ST_ADD_CONN_MULTI, .last_key = ST_LAST_CONN_KEY,
                               .ncols = store_tables[TB_CONNECTIONS].ninsert};
     bool readonly = flags & QPS_STORE_READONLY;
-    if (!readonly && (flags & QPS_STORE_CREATE)) {
+    bool nofollow = false;
+    qps_status st = store_check_links(s, path, &nofollow);
+    if (st == QPS_OK && !readonly && (flags & QPS_STORE_CREATE)) {
         /* create it ourselves, for the mode: SQLite would use 0644 */
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
         if (fd >= 0) {
@@ -534,11 +538,22 @@ qps_store *qps_store_open(const char *path, int flags, int busy_ms, qps_status *
             close(fd);
         }
     }
-    qps_status st = attach(s, path, readonly, false, busy_ms);
-    if (st == QPS_EIO && readonly && s->db && (sqlite3_errcode(s->db) & 0xff) == SQLITE_CANTOPEN) {
-        /* a WAL store on a read-only file system: read it as immutable */
-        detach(s);
-        st = attach(s, path, true, true, busy_ms);
+    if (st == QPS_OK)
+        st = attach(s, path, readonly, false, nofollow, busy_ms);
+    int code = st != QPS_OK && s->db ? sqlite3_errcode(s->db) & 0xff : SQLITE_OK;
+    if (readonly && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY)) {
+        /* A WAL store whose -shm this user cannot make: on a read-only
+         * file system, or in a directory it cannot write once the -wal and
+         * -shm are gone (sqlite3 FILE VACUUM removes them). Without a -wal
+         * the file holds every commit: it is read as it is (immutable). */
+        if (code == SQLITE_CANTOPEN || !store_has_wal(path)) {
+            detach(s);
+            st = attach(s, path, true, true, nofollow, busy_ms);
+        } else {
+            qps_store_set_error(s, st, "cannot read the store: its -shm file is missing and this user cannot "
+                                       "create it beside the store (the next write, the plugin's or an "
+                                       "import's, makes it again)");
+        }
     }
     if (st != QPS_OK) {
         if (err)

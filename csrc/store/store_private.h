@@ -96,6 +96,7 @@ enum {
     ST_FILE_SHORTER,
     ST_FILE_LEGACY,
     ST_FILE_OFFSET,
+    ST_FILE_NAME,
     ST_FILE_INSERT,
     ST_FILE_UPDATE,
     ST_SPAN_LAST,
@@ -247,6 +248,16 @@ qps_status qps_store_imported_until(qps_store *s, int64_t *until);
 qps_status qps_store_save_imported(qps_store *s);
 void qps_store_imported_reset(qps_store *s);
 
+/* ---- links.c: which file the store is ---- */
+
+/* QPS_EIO (the store's error set) when the store's path or its -wal,
+ * -shm or -journal is a symbolic link owned by another user than root or
+ * us; *nofollow: the path is no link now (SQLite is to refuse one put
+ * there meanwhile). */
+qps_status store_check_links(qps_store *s, const char *path, bool *nofollow);
+/* Whether the store's -wal file exists and is not empty. */
+bool store_has_wal(const char *path);
+
 /* ---- files.c: which log file is which ---- */
 
 /* A file's identity is its first min(size, QPS_HEAD_MAX) bytes. */
@@ -265,6 +276,8 @@ void qps_file_head_set(qps_file_head *head, const char *bytes, size_t len);
 qps_status qps_files_find(qps_store *s, const qps_file_head *head, uint64_t inode, int64_t *row, int64_t *offset,
                           size_t *row_head);
 qps_status qps_files_offset(qps_store *s, int64_t row, int64_t *offset);
+/* Whether the file of row was last imported under `name`. */
+bool qps_files_named(qps_store *s, int64_t row, const char *name);
 /* The time of the last timed line imported of the file of row (its span),
  * for a parser resuming after it; false when there is none. */
 bool qps_files_last_time(qps_store *s, int64_t row, int64_t *t);
