@@ -14,10 +14,14 @@
 # /proc/PID/stat) and the cost relative to "none". Then the cost of one store
 # record: RECORDS calls of Qpstat::Store::record_line (perl -Mblib), each
 # committed at once as the plugin does, and the same inside one transaction;
-# the records are 10 ms apart in time (a server of 100 messages/s).
+# the records are 10 ms apart in time (a server of 100 messages/s). Last,
+# a quiet server: QUIET_CONNECTIONS connections one after another, each
+# opening the store as a qpsmtpd child does (the first to open it, as
+# nobody else holds it open) and writing what the plugin writes for it.
 #
 # Needs what t/600 needs (sh scripts/deps.sh; perl Makefile.PL && make).
-# Usage: [MESSAGES=1000] [CLIENTS=10] [PER_CONN=10] [RECORDS=10000] [ROUNDS=1] sh bench/qpsmtpd-throughput.sh
+# Usage: [MESSAGES=1000] [CLIENTS=10] [PER_CONN=10] [RECORDS=10000] [ROUNDS=1] [QUIET_CONNECTIONS=1000]
+#        sh bench/qpsmtpd-throughput.sh
 # With ROUNDS > 1 the configurations are run in turn ROUNDS times and the
 # best (fastest) round of each is reported.
 set -eu
@@ -74,6 +78,17 @@ sub run_mode {
         my $rep = $h->qpstat('report', '--db', $db, '--by', 'disposition', '--format', 'csv');
         my $c = eval { QpsmtpdHarness::csv_counts($rep->{stdout}, 'disposition') } || {};
         $r{stored} = $c->{queued} // 0;
+        # the connection facts the plugin records, against the log's own
+        for my $src (['db', '--db', $db], ['log', $h->logdir]) {
+            my ($tag, @from) = @$src;
+            my %v;
+            for my $dim ('connections', 'connection-time') {
+                my $out = $h->qpstat('report', @from, '--by', $dim, '--format', 'csv')->{stdout} // '';
+                $v{$1} = $2 while $out =~ /^([a-z_]+),([0-9.]+)\r?$/mg;
+            }
+            $r{"conn_$tag"} = $v{accepted} // 0;
+            $r{"ct_$tag"}   = $v{count} // 0;
+        }
     }
     warn "# $mode: $sum->{ok}/$N accepted" . ($sum->{ok} == $N ? '' : " ERRORS: @{$sum->{errors}}[0]") . "\n";
     return \%r;
@@ -90,13 +105,21 @@ for my $round (1 .. $ROUNDS) {
 my $base = $best{none};
 printf "## qpsmtpd 0.94 throughput on loopback: %d messages, %d clients, %d per connection%s\n\n",
     $N, $C, $P, $ROUNDS > 1 ? ", best of $ROUNDS rounds" : '';
-print "| configuration | accepted | terse lines | stored | seconds | messages/s | qpsmtpd CPU ms/msg | cost vs none (wall) | cost vs none (CPU) |\n";
-print "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+my $lt = $best{logterse};
+print "| configuration | accepted | terse lines | stored | seconds | messages/s | qpsmtpd CPU ms/msg | cost vs none (wall) | cost vs none (CPU) | vs logterse (messages/s) | vs logterse (CPU/msg) |\n";
+print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 for my $mode (@modes) {
     my $r = $best{$mode};
-    printf "| %s | %d | %d | %s | %.2f | %.0f | %.2f | %.2fx | %.2fx |\n",
-        $mode, $r->{ok}, $r->{terse}, $r->{stored} // '-', $r->{wall}, $r->{ok} / ($r->{wall} || 1),
-        1000 * $r->{cpu} / ($r->{ok} || 1), $r->{wall} / ($base->{wall} || 1), $r->{cpu} / ($base->{cpu} || 1);
+    my ($rate, $cpu_msg) = ($r->{ok} / ($r->{wall} || 1), $r->{cpu} / ($r->{ok} || 1));
+    my ($lt_rate, $lt_cpu) = ($lt->{ok} / ($lt->{wall} || 1), $lt->{cpu} / ($lt->{ok} || 1));
+    printf "| %s | %d | %d | %s | %.2f | %.0f | %.2f | %.2fx | %.2fx | %+.1f%% | %+.1f%% |\n",
+        $mode, $r->{ok}, $r->{terse}, $r->{stored} // '-', $r->{wall}, $rate,
+        1000 * $cpu_msg, $r->{wall} / ($base->{wall} || 1), $r->{cpu} / ($base->{cpu} || 1),
+        100 * ($rate / ($lt_rate || 1) - 1), 100 * ($cpu_msg / ($lt_cpu || 1) - 1);
+}
+if (my $r = $best{'qpstat+db'}) {
+    printf "\nConnection facts in the store before any import (qpstat+db): %d accepted connections "
+         . "(the log: %d), %d connection times (the log: %d).\n", @$r{qw(conn_db conn_log ct_db ct_log)};
 }
 if ($have_plugin) {
     my ($a, $b) = @best{'qpstat+db', 'qpstat'};
@@ -135,5 +158,47 @@ CODE
     print "| mode | microseconds per record | records/s |\n|---|---:|---:|\n";
     printf "| each committed at once (as the plugin) | %.1f | %.0f |\n", $rows[0], 1e6 / ($rows[0] || 1);
     printf "| one transaction (begin/commit) | %.1f | %.0f |\n", $rows[1], 1e6 / ($rows[1] || 1);
+
+    # ---- a quiet server: one connection after another, each child the
+    # first process to open the store (nobody else holds it open), with
+    # what the plugin writes for it: the accept with the first message,
+    # each queued message with its queue's OK, the connection time
+    my $conn_code = <<'CODE';
+use strict; use warnings; use Qpstat::Store;
+my ($db, $conns, $per) = @ARGV;
+my $t = 1795000000;
+my $work = sub {
+    my ($c) = @_;
+    my $pid = 20000 + $c % 30000;
+    my $s = Qpstat::Store->open($db, create => 1, busy_ms => 1000, prefix => '`');
+    for my $m (1 .. $per) {
+        $t += 0.01;
+        $s->begin;
+        $s->record_line("$pid Accepted connection 3/40 from 127.0.0.1 / localhost", time => $t - 0.005, source => 'plugin')
+            if $m == 1;
+        $s->record_line("$pid (queue) logging::logterse: ` 127.0.0.1\tlocalhost\tclient.example\t<alice\@sender.example>"
+              . "\t<bob\@example.com>\tqueued\t\t<bench.$c.$m\@sender.example>\tNo, score=-1.0 required=5.0",
+            time => $t, source => 'plugin');
+        $s->record_line("$pid 250 Queued! (by queue::maildir)", time => $t, source => 'plugin');
+        $s->commit;
+    }
+    $s->record_line("$pid (post-connection) connection_time: 0.123 s.", time => $t, source => 'plugin');
+    $s->close;
+};
+$work->($_) for 1 .. 200;    # a store in use: its WAL as a server leaves it
+my @c0 = times;
+$work->($_) for 201 .. 200 + $conns;
+my @c1 = times;
+printf "%.3f\n", 1000 * ($c1[0] - $c0[0] + $c1[1] - $c0[1]) / $conns;
+CODE
+    my $conns = $ENV{QUIET_CONNECTIONS} || 1000;
+    print "\n## A quiet server: $conns connections one after another (perl -Mblib, CPU per connection)\n\n";
+    print "| messages per connection | CPU ms per connection | CPU ms per message |\n|---:|---:|---:|\n";
+    for my $per (1, 10) {
+        my $r = QpsmtpdHarness::capture_cmd(900, { cwd => $QpsmtpdHarness::REPO },
+            $^X, '-Mblib', '-e', $conn_code, "$tmp/quiet$per.db", $conns, $per);
+        die "quiet-server benchmark failed: $r->{stderr}\n" if $r->{exit};
+        printf "| %d | %.3f | %.3f |\n", $per, $r->{stdout}, $r->{stdout} / $per;
+    }
 }
 PERL

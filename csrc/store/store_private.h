@@ -174,6 +174,7 @@ struct qps_store {
     bool readonly;
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
+    bool live_wal;      /* this handle has written a live record (write.c: its short WAL) */
     /* the highest id of imported rows (imported.c): as stored, and as
      * this transaction brings them; valid within one write transaction */
     bool imported_valid;
