@@ -461,12 +461,13 @@ process, default 1000).
 C<hook_deny> and C<hook_queue> of logterse 1.1: log the terse line, then
 record it (see L</STORE>). Return C<DECLINED>.
 
-=head2 connection_start, connection_end
+=head2 connection_start, connection_end, queue_ok
 
-C<hook_pre_connection>/C<hook_connect> note when the connection began;
-C<hook_post_connection> records C<(post-connection) connection_time: N.NNN s.>
-into the store, unless the C<connection_time> plugin is loaded (its log
-line is then the record, added by C<qpstat import>). Nothing is logged.
+C<hook_pre_connection>/C<hook_connect> note when the connection began (and,
+in a forkserver, the connections running then); C<hook_ok> notes that the
+real queue plugin accepted the message; C<hook_post_connection> records
+the connection's time and writes every record still kept (see
+L</WHAT IS RECORDED>).
 
 =head2 terse_text, stderr_line
 
@@ -476,12 +477,111 @@ line is then the record, added by C<qpstat import>). Nothing is logged.
 The fields after the prefix, and the line qpsmtpd's built-in logger prints
 (C<"$$ ($hook) $name: $prefix $text">); exposed for tests and scripts.
 
+=head1 WHAT IS RECORDED
+
+With C<db>, each record is the line qpsmtpd's logger prints for it (as
+C<stderr_line> builds it), timed when the plugin saw it, and stored with
+source C<plugin>. One rule for all of them: the store holds a line of the
+log, the same line C<qpstat import> reads later, so C<qpstat report --db>
+equals C<qpstat report> over the logs for every table once an import has
+run, and for every table below before any import.
+
+=over 4
+
+=item a denial (C<hook_deny>)
+
+The terse line, at once (with the accept below, in one transaction). In
+the forkserver or prefork parent this is a C<hosts_allow> denial; the
+parent writes each record at once and closes the store after it, so no
+child inherits an open handle.
+
+=item a queued message (C<hook_queue>, C<hook_ok>)
+
+The terse line is logged before the queue plugin runs; its record waits
+for the queue plugin's answer and goes in with C<250 Queued! (by
+queue::...)> in one transaction when that plugin returned OK (the log's
+C<250 Queued> reply, which counts as C<queue_accepted>). A queue plugin
+that failed leaves the record alone, written at the connection's end.
+
+=item the accept (forkserver)
+
+C<Accepted connection n/M from IP / HOST>, the line qpsmtpd-forkserver
+logs after the fork, timed at C<hook_pre_connection> with n = the
+connections running then and M = its C<-c> (read from its command line).
+It waits for the connection's first record. Recorded only under
+qpsmtpd-forkserver, when its command line can be read and qpsmtpd logs at
+LOGINFO or more: elsewhere the log has no such line.
+
+=item the forkserver's waits
+
+C<Too many connections: N E<gt>= N.  Waiting one second.>, which the
+parent logs through C<warn> while every slot is busy: a C<__WARN__> handler
+records it in the parent and prints it as before.
+
+=item the connection's time (C<hook_post_connection>)
+
+The same for every set-up: the store holds the connection-time line of
+the log. Without the C<connection_time> plugin (Debian's stock
+configuration) the log would have none, so this plugin logs the line
+C<connection_time> would (C<(post-connection) connection_time: N.NNN s.>,
+at its own C<loglevel>, LOGALERT unless set) and records it. With
+C<connection_time> loaded (SME), that plugin logs the line and this one
+records its own measurement of the same connection (when LOGINFO is
+logged), which C<qpstat import> replaces with the logged value. Then every
+record still kept goes in: the client has its answer, so a locked store is
+waited for up to three times C<busy_ms>.
+
+=back
+
+A connection cut short (qpsmtpd's timeout exits without post-connection)
+writes its kept records when the process exits. Nothing else is recorded:
+lines of other plugins are left to C<qpstat import>.
+
+=head1 PAIRING WITH THE LOG
+
+Each record is in the log too, and C<qpstat import>, C<collect>, C<check
+--fix> and multilog's C<qpstat processor --db> bring the log into the same
+store. The two copies of one record are I<twins> and count once:
+
+=over 4
+
+=item *
+
+A terse record's twin has the same pid and the same fields, from the other
+source, within 30 seconds, and is not paired yet; two equal records of one
+connection (a client refused twice for one recipient) pair with two
+logged ones. Whichever copy comes second is not stored.
+
+=item *
+
+A connection fact's twin (accept, wait, connection time, the queue's OK)
+has the same kind and pid within 30 seconds. When the log's copy comes
+second, its values replace the plugin's (the logged connection time, the
+logged n/M), so after an import the store holds what the log says.
+
+=item *
+
+The store remembers how far the imported rows reach (meta
+C<imported_until>); a live record whose 30-second window starts above it
+has no logged twin to look for, and skips the search. That is the common
+case (logs imported at rotation or from cron, the plugin ahead of them),
+and keeps a record's cost flat whatever the store's size.
+
+=back
+
+Records the plugin could not store (a store missing, read-only, broken,
+or locked longer than C<busy_ms>) cost one warning per process (again
+after a success); their lines stay in the log, and the next import adds
+them, once.
+
 =head1 STORE
 
 Each process opens its own store handle on first use (a forked child
 never uses its parent's). The process that loaded the plugins (the
-forkserver or prefork parent, where hosts_allow denials are logged) closes
-the handle after each record, so no child inherits an open SQLite handle.
+forkserver or prefork parent) closes the handle after each record, so no
+child inherits an open SQLite handle. Records of one connection that can
+wait (the accept, a queued message until its queue's answer, the
+connection time) go in together with the next one, in one transaction.
 
 When the store is missing, locked, read-only or broken, the mail goes on
 unchanged, one warning is logged per process (again after a success), and
