@@ -200,22 +200,7 @@ int cli_report_html(const qps_agg *agg, const qps_render_opts *ro, const char *l
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);
 
-/* ---- shared by tail, grep, dnsbl-test and received (cli_conn.c) ---- */
-
-/* A growable byte string; oom is set (and appends stop) when memory runs out. */
-typedef struct {
-    char *ptr;
-    size_t len, cap;
-    bool oom;
-} cli_sbuf;
-void cli_sbuf_add(cli_sbuf *b, const char *s, size_t n);
-/* Appends s with bytes < 0x20 (except TAB) and 0x7f written as \xNN: log
- * fields, headers and DNS answers are attacker controlled. */
-void cli_sbuf_add_escaped(cli_sbuf *b, const char *s, size_t n);
-void cli_sbuf_free(cli_sbuf *b);
-
-
-/* The report's time options for other commands: opt is one of CLI_OPT_*;
+/* The report's time options for other commands (time.c): opt is one of CLI_OPT_*;
  * returns 0, or EXIT_USAGE after a message. *exclusive counts --today,
  * --yesterday and --days (only one may be given). */
 enum { CLI_OPT_TODAY = 0x1000, CLI_OPT_YESTERDAY, CLI_OPT_DAYS, CLI_OPT_SINCE, CLI_OPT_UNTIL };
@@ -231,33 +216,12 @@ bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t);
  * in it is older, so the file need not be read. */
 bool cli_file_before(const char *path, int64_t since);
 
-/* Joins qpsmtpd lines by pid into qplogtail's layout, one output line per
- * event: "[STAMP\t]PID\tIP\tn/M", "...\tIP\tDISPOSITION\tSPAM\tSENDER\tRCPTS\tTEXT",
- * "...\tIP\tN.NNN sec.", and the parent's "Too many connections" and
- * hosts_allow lines. */
-typedef enum { CLI_STAMP_NONE, CLI_STAMP_RAW, CLI_STAMP_LOCAL } cli_stamp_mode;
-typedef enum {
-    CLI_JOIN_ALL,        /* every event, as it comes (tail) */
-    CLI_JOIN_LINES,      /* events whose own log line matches */
-    CLI_JOIN_CONNECTIONS /* every event of a connection any of whose lines matches, when it ends */
-} cli_join_mode;
-typedef bool (*cli_match_fn)(void *ctx, const char *text, size_t len);
-typedef struct {
-    cli_stamp_mode stamp;
-    cli_join_mode mode;
-    cli_match_fn match; /* gets each line without its time stamp; NULL = all */
-    void *match_ctx;
-    cli_line_fn emit;   /* one output line, without newline */
-    void *emit_ctx;
-    const cli_range *range; /* NULL = every line */
-    const char *terse_prefix;
-    int64_t now;
-} cli_join_opts;
-typedef struct cli_join cli_join;
-cli_join *cli_join_new(const cli_join_opts *opts); /* NULL when out of memory */
-int cli_join_line(void *join, const char *line, size_t len); /* a cli_line_fn */
-int cli_join_finish(cli_join *j); /* ends every open connection */
-void cli_join_free(cli_join *j);
+/* ---- the joiner (join.c) ---- */
+
+/* qps_join_line / qps_join_finish as a cli_line_fn: 0, or -1 after saying
+ * why on stderr (a failed write has said it already). */
+int cli_join_line(void *join, const char *line, size_t len);
+int cli_join_finish(qps_join *join);
 
 int cli_tail(int argc, char **argv);
 int cli_grep(int argc, char **argv);

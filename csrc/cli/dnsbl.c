@@ -121,15 +121,15 @@ static void lookup_failed(lookup *lk, int status)
         d->giving_up = true;
 }
 
-static char *sbuf_take(cli_sbuf *b)
+static char *sbuf_take(qps_buf *b)
 {
-    if (b->oom) {
-        cli_sbuf_free(b);
+    if (b->failed) {
+        qps_buf_release(b);
         return NULL;
     }
-    if (!b->ptr)
+    if (!b->data)
         return strdup("");
-    return b->ptr;
+    return b->data;
 }
 
 static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -144,16 +144,16 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
         lookup_failed(lk, status);
         return;
     }
-    cli_sbuf b = {0};
+    qps_buf b = {0};
     struct ares_txt_ext *txt = NULL;
     if (status == ARES_SUCCESS && ares_parse_txt_reply_ext(abuf, alen, &txt) == ARES_SUCCESS) {
         /* the strings of one record join up; records are separated */
         bool first = true;
         for (struct ares_txt_ext *t = txt; t; t = t->next) {
             if (t->record_start && !first)
-                cli_sbuf_add(&b, " | ", 3);
+                qps_buf_append(&b, " | ", 3);
             first = false;
-            cli_sbuf_add_escaped(&b, (const char *)t->txt, t->length);
+            qps_escape_text(&b, (const char *)t->txt, t->length);
         }
         ares_free_data(txt);
     }
@@ -187,7 +187,7 @@ static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int a
         lookup_failed(lk, status);
         return;
     }
-    cli_sbuf b = {0};
+    qps_buf b = {0};
     for (int i = 0; i < naddrs; i++) {
         char text[INET_ADDRSTRLEN];
         uint32_t v = ntohl(addrs[i].ipaddr.s_addr);
@@ -195,8 +195,8 @@ static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int a
             lk->listed = true;
         inet_ntop(AF_INET, &addrs[i].ipaddr, text, sizeof text);
         if (i)
-            cli_sbuf_add(&b, ",", 1);
-        cli_sbuf_add(&b, text, strlen(text));
+            qps_buf_append(&b, ",", 1);
+        qps_buf_append(&b, text, strlen(text));
     }
     lk->a = sbuf_take(&b);
     if (!lk->a) {
@@ -346,12 +346,12 @@ static bool query_name(const char *ip, const char *zone, char *out, size_t size)
 }
 
 /* "a<b>c" without the angle brackets, as the seed's gensub("[<>]", "") */
-static void add_unbracketed(cli_sbuf *b, qps_str s)
+static void add_unbracketed(qps_buf *b, qps_str s)
 {
     size_t start = 0;
     for (size_t i = 0; i <= s.len; i++) {
         if (i == s.len || s.ptr[i] == '<' || s.ptr[i] == '>') {
-            cli_sbuf_add_escaped(b, s.ptr + start, i - start);
+            qps_escape_text(b, s.ptr + start, i - start);
             start = i + 1;
         }
     }
@@ -394,32 +394,32 @@ static int add_record(dnsbl *d, const qps_record *r)
     if (!query_name(ip, d->zone, name, sizeof name))
         return 0;
 
-    cli_sbuf b = {0};
+    qps_buf b = {0};
     qps_civil c;
     char when[32] = "-";
     if (r->has_time && qps_civil_from_unix(&d->tz, r->unix_sec, 0, &c) == QPS_OK)
         snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute,
                  c.second);
-    cli_sbuf_add(&b, when, strlen(when));
-    cli_sbuf_add(&b, "\t", 1);
-    cli_sbuf_add_escaped(&b, disp.ptr, disp.len);
-    cli_sbuf_add(&b, "\t", 1);
-    cli_sbuf_add_escaped(&b, ip, strlen(ip));
-    cli_sbuf_add(&b, "\t", 1);
+    qps_buf_append(&b, when, strlen(when));
+    qps_buf_append(&b, "\t", 1);
+    qps_escape_text(&b, disp.ptr, disp.len);
+    qps_buf_append(&b, "\t", 1);
+    qps_escape_text(&b, ip, strlen(ip));
+    qps_buf_append(&b, "\t", 1);
     qps_str score = spam_score(f[QPS_TF_SPAM]);
-    cli_sbuf_add_escaped(&b, score.ptr, score.len);
-    cli_sbuf_add(&b, "\tFrom: ", 7);
+    qps_escape_text(&b, score.ptr, score.len);
+    qps_buf_append(&b, "\tFrom: ", 7);
     add_unbracketed(&b, f[QPS_TF_SENDER]);
-    cli_sbuf_add(&b, "\tTo: ", 5);
+    qps_buf_append(&b, "\tTo: ", 5);
     add_unbracketed(&b, f[QPS_TF_RCPTS]);
     item *it = calloc(1, sizeof *it);
-    if (b.oom || !b.ptr || !it) {
-        cli_sbuf_free(&b);
+    if (b.failed || !b.data || !it) {
+        qps_buf_release(&b);
         free(it);
         cli_error("out of memory");
         return -1;
     }
-    it->text = b.ptr;
+    it->text = b.data;
 
     lookup *lk;
     HASH_FIND_STR(d->cache, name, lk);

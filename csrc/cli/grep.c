@@ -56,7 +56,7 @@ static unsigned char lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-static bool match_line(void *ctx, const char *text, size_t len)
+static int match_line(void *ctx, const char *text, size_t len)
 {
     matcher *m = ctx;
     if (len > QPS_LINE_MAX)
@@ -105,8 +105,8 @@ int cli_grep(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     matcher m = {.icase = true};
-    cli_join_mode mode = CLI_JOIN_CONNECTIONS;
-    cli_stamp_mode stamp = CLI_STAMP_RAW;
+    qps_join_mode mode = QPS_JOIN_CONNECTIONS;
+    qps_stamp_mode stamp = QPS_STAMP_RAW;
     const char *prefix = NULL;
     int64_t now = cli_now();
     cli_range range = {0};
@@ -118,8 +118,8 @@ int cli_grep(int argc, char **argv)
         case 'I': m.icase = false; break;
         case 'E': m.regex = true; break;
         case 'F': m.regex = false; break;
-        case OPT_LINES: mode = CLI_JOIN_LINES; break;
-        case OPT_LOCAL: stamp = CLI_STAMP_LOCAL; break;
+        case OPT_LINES: mode = QPS_JOIN_LINES; break;
+        case OPT_LOCAL: stamp = QPS_STAMP_LOCAL; break;
         case OPT_PREFIX:
             if (!cli_prefix_argument(optarg))
                 return EXIT_USAGE;
@@ -166,7 +166,7 @@ int cli_grep(int argc, char **argv)
             m.needle[i] = m.icase ? (char)lower((unsigned char)pattern[i]) : pattern[i];
     }
 
-    cli_join_opts jo = {0};
+    qps_join_opts jo = {0};
     jo.stamp = stamp;
     jo.mode = mode;
     jo.match = match_line;
@@ -174,10 +174,13 @@ int cli_grep(int argc, char **argv)
     uint64_t written = 0;
     jo.emit = write_line;
     jo.emit_ctx = &written;
-    jo.range = &range;
+    jo.has_since = range.has_since;
+    jo.since = range.since;
+    jo.has_until = range.has_until;
+    jo.until = range.until;
     jo.terse_prefix = prefix;
     jo.now = now;
-    cli_join *join = cli_join_new(&jo);
+    qps_join *join = qps_join_new(&jo);
     qps_lines *lines = qps_lines_new();
     qps_logset *logs = NULL;
     int errors = 0;
@@ -201,6 +204,11 @@ int cli_grep(int argc, char **argv)
         }
         if (cli_join_finish(join) != 0)
             errors++;
+        uint64_t early = qps_join_ended_early(join);
+        if (early)
+            cli_error("grep: %llu connections did not end within the memory budget; each was printed with the "
+                      "events seen so far",
+                      (unsigned long long)early);
         if (fflush(stdout) != 0) {
             cli_error("cannot write the output: %s", strerror(errno));
             errors++;
@@ -210,7 +218,7 @@ int cli_grep(int argc, char **argv)
     }
     qps_logset_free(logs);
     qps_lines_free(lines);
-    cli_join_free(join);
+    qps_join_free(join);
     if (m.regex)
         regfree(&m.re);
     free(m.needle);

@@ -214,7 +214,7 @@ static void read_message(walker *w, int dirfd, const char *name, const char *pat
 
     /* headers, each with its continuation lines, until the empty line */
     char ip[INET6_ADDRSTRLEN], helo[256];
-    cli_sbuf unfolded = {0};
+    qps_buf unfolded = {0};
     const char *p = buf, *end = buf + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -239,15 +239,15 @@ static void read_message(walker *w, int dirfd, const char *name, const char *pat
                 continue;
             }
             if (space && unfolded.len)
-                cli_sbuf_add(&unfolded, " ", 1);
+                qps_buf_append(&unfolded, " ", 1);
             space = false;
-            cli_sbuf_add(&unfolded, q, 1);
+            qps_buf_append(&unfolded, q, 1);
         }
-        if (unfolded.oom) {
+        if (unfolded.failed) {
             w->oom = true;
             break;
         }
-        if (!unfolded.len || !examine(w, unfolded.ptr, unfolded.len, ip, helo, sizeof helo))
+        if (!unfolded.len || !examine(w, unfolded.data, unfolded.len, ip, helo, sizeof helo))
             continue;
         if (w->nhits == w->cap) {
             size_t cap = w->cap ? w->cap * 2 : 64;
@@ -259,24 +259,24 @@ static void read_message(walker *w, int dirfd, const char *name, const char *pat
             w->hits = hits;
             w->cap = cap;
         }
-        cli_sbuf line = {0};
-        cli_sbuf_add(&line, ip, strlen(ip));
-        cli_sbuf_add(&line, "\t", 1);
-        cli_sbuf_add_escaped(&line, helo, strlen(helo));
+        qps_buf line = {0};
+        qps_buf_append(&line, ip, strlen(ip));
+        qps_buf_append(&line, "\t", 1);
+        qps_escape_text(&line, helo, strlen(helo));
         hit *x = &w->hits[w->nhits];
         x->path = strdup(path);
         x->mtime = mtime;
-        x->line = line.oom ? NULL : line.ptr;
+        x->line = line.failed ? NULL : line.data;
         if (!x->path || !x->line) {
             free(x->path);
-            cli_sbuf_free(&line);
+            qps_buf_release(&line);
             w->oom = true;
             break;
         }
         w->nhits++;
         break;
     }
-    cli_sbuf_free(&unfolded);
+    qps_buf_release(&unfolded);
 }
 
 static bool is_message_dir(const char *dir)
@@ -400,15 +400,15 @@ int cli_received(int argc, char **argv)
     }
     if (w.nhits)
         qsort(w.hits, w.nhits, sizeof *w.hits, by_time);
-    cli_sbuf path = {0};
+    qps_buf path = {0};
     for (size_t i = 0; i < w.nhits; i++) {
         path.len = 0;
-        cli_sbuf_add_escaped(&path, w.hits[i].path, strlen(w.hits[i].path));
-        printf("%s\t%s\n", path.ptr ? path.ptr : "", w.hits[i].line);
+        qps_escape_text(&path, w.hits[i].path, strlen(w.hits[i].path));
+        printf("%s\t%s\n", path.data ? path.data : "", w.hits[i].line);
         free(w.hits[i].path);
         free(w.hits[i].line);
     }
-    cli_sbuf_free(&path);
+    qps_buf_release(&path);
     free(w.hits);
     free(w.buf);
     if (fflush(stdout) != 0 || ferror(stdout)) {

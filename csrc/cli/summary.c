@@ -236,10 +236,17 @@ static void write_state(summary *s, FILE *out, bool data_lines)
                  "# ----------------------------------------------------------------------------\n");
     for (size_t i = 0; i < s->n; i++) {
         const disposition *d = &s->d[i];
-        fprintf(out, "# %-30.30s %6llu %3d%% %8llu %10llu %3d%% %8llu\n", d->name, (unsigned long long)d->current,
+        /* the name comes from the log: escaped for the terminal, cut to
+         * qplogsumm's 30 columns without splitting an escape */
+        qps_buf name = {0};
+        for (size_t w = qps_escape_text_cut(&name, d->name, strlen(d->name), 30); w < 30; w++)
+            qps_buf_putc(&name, ' ');
+        fprintf(out, "# %s %6llu %3d%% %8llu %10llu %3d%% %8llu\n", name.data ? name.data : "",
+                (unsigned long long)d->current,
                 cur ? (int)(d->current * 100 / cur) : 0, per_day(d->current, log_span),
                 (unsigned long long)d->total, tot ? (int)(d->total * 100 / tot) : 0,
                 per_day(d->total, finish - d->first));
+        qps_buf_release(&name);
     }
     fprintf(out, "# ----------------------------------------------------------------------------\n");
     /* nothing counted is no 100% of anything */

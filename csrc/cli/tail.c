@@ -174,7 +174,7 @@ typedef struct {
 } hash_set;
 
 typedef struct {
-    cli_join *join;
+    qps_join *join;
     char last[24];
     bool has_last;
     hash_set same;   /* lines passed on with the label `last` */
@@ -602,7 +602,7 @@ int cli_tail(int argc, char **argv)
     bool follow_mode = false;
     size_t keep = 10;
     bool keep_all = false;
-    cli_stamp_mode stamp = CLI_STAMP_NONE;
+    qps_stamp_mode stamp = QPS_STAMP_NONE;
     const char *prefix = NULL;
     int c;
     optind = 1;
@@ -621,8 +621,8 @@ int cli_tail(int argc, char **argv)
             keep_all = false;
             break;
         }
-        case OPT_LABEL: stamp = CLI_STAMP_RAW; break;
-        case OPT_LOCAL: stamp = CLI_STAMP_LOCAL; break;
+        case OPT_LABEL: stamp = QPS_STAMP_RAW; break;
+        case OPT_LOCAL: stamp = QPS_STAMP_LOCAL; break;
         case OPT_PREFIX:
             if (!cli_prefix_argument(optarg))
                 return EXIT_USAGE;
@@ -649,14 +649,14 @@ int cli_tail(int argc, char **argv)
             return EXIT_RUNTIME;
         }
     }
-    cli_join_opts jo = {0};
+    qps_join_opts jo = {0};
     jo.stamp = stamp;
-    jo.mode = CLI_JOIN_ALL;
+    jo.mode = QPS_JOIN_ALL;
     jo.emit = out_line;
     jo.emit_ctx = &out;
     jo.terse_prefix = prefix;
     jo.now = cli_now();
-    cli_join *join = cli_join_new(&jo);
+    qps_join *join = qps_join_new(&jo);
     if (!join) {
         cli_error("out of memory");
         ring_free(&out);
@@ -666,7 +666,7 @@ int cli_tail(int argc, char **argv)
     tail_lines lines = {qps_lines_new(), &fs};
     if (!lines.split) {
         cli_error("out of memory");
-        cli_join_free(join);
+        qps_join_free(join);
         ring_free(&out);
         return EXIT_RUNTIME;
     }
@@ -694,7 +694,7 @@ int cli_tail(int argc, char **argv)
     }
     if (cli_join_finish(join) != 0 || ring_release(&out) != 0)
         rc = EXIT_RUNTIME;
-    cli_join_free(join);
+    qps_join_free(join);
     qps_lines_free(lines.split);
     free(fs.same.h);
     free(fs.seen.h);

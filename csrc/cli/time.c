@@ -176,11 +176,32 @@ int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *ex
     return 0;
 }
 
-
 void cli_range_select(const cli_range *r, qps_agg_opts *opts)
 {
     opts->since = r->since;
     opts->until = r->until;
     opts->has_since = r->has_since;
     opts->has_until = r->has_until;
+}
+
+bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t)
+{
+    if (!r || (!r->has_since && !r->has_until))
+        return true;
+    if (!has_time)
+        return false;
+    return (!r->has_since || t >= r->since) && (!r->has_until || t < r->until);
+}
+
+bool cli_file_before(const char *path, int64_t since)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strlen(base) != 27 || base[0] != '@' || base[25] != '.' || (base[26] != 's' && base[26] != 'u'))
+        return false;
+    int64_t t;
+    uint32_t ns;
+    if (qps_tai64n_decode(base + 1, &t, &ns) != QPS_OK)
+        return false;
+    return t < since;
 }

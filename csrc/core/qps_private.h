@@ -41,18 +41,6 @@ bool qps_table_overflowed(const qps_table *table);
 /* Fills entries (room for qps_table_size()) in no particular order. */
 void qps_table_entries(const qps_table *table, qps_table_entry *entries);
 
-/* ---- growable byte buffer (qps_buf.c) ---- */
-
-/* qps_buf is public (qpstat.h) */
-
-/* ---- escaping of attacker-controlled bytes (qps_escape.c) ---- */
-
-/* One RFC 4180 field: escaped as for text (control bytes as \xNN, a
- * backslash doubled), then quoted when it holds a comma, a quote or
- * leading or trailing blanks. */
-/* Display width of text escaped by qps_escape_text (UTF-8 code points). */
-size_t qps_text_width(const char *s, size_t len);
-
 /* ---- renderers shared by render.c and mail.c ---- */
 
 /* The seed's disposition x TLD table as the text report prints it. */

@@ -9,6 +9,7 @@
  */
 #include "qps_private.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -211,11 +212,16 @@ static void text_metrics(sink *s, const qps_agg *agg, qps_dim dim)
         qps_agg_conn_stats(agg, &c);
         qps_buf_printf(o, "== connection-time ==\n");
         qps_buf_printf(o, "  connections timed        %12llu\n", (unsigned long long)c.timed);
-        qps_buf_printf(o, "  mean                     %12.3f s\n", c.mean_s);
-        qps_buf_printf(o, "  p50                      %12.3f s\n", c.p50_s);
-        qps_buf_printf(o, "  p90                      %12.3f s\n", c.p90_s);
-        qps_buf_printf(o, "  p99                      %12.3f s\n", c.p99_s);
-        qps_buf_printf(o, "  max                      %12.3f s\n", c.max_s);
+        /* no connection_time line: nothing was measured, and 0.000 s
+         * would read as a measurement */
+        const char *names[] = {"mean", "p50", "p90", "p99", "max"};
+        const double values[] = {c.mean_s, c.p50_s, c.p90_s, c.p99_s, c.max_s};
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            if (c.timed && isfinite(values[i]))
+                qps_buf_printf(o, "  %-24s %12.3f s\n", names[i], values[i]);
+            else
+                qps_buf_printf(o, "  %-24s %12s\n", names[i], "n/a");
+        }
     }
 }
 
@@ -298,10 +304,13 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     const qps_row *rows = t.rows;
     uint64_t total = t.total;
     size_t n = t.n, shown = t.shown;
+    /* the key column holds the dimension's name, "Total" and "(none)" too */
     size_t name_w = strlen(qps_dim_name(dim)), count_w = 5;
+    if (name_w < 5)
+        name_w = 5;
     char num[32];
     for (size_t i = 0; i < shown; i++) {
-        size_t w = qps_text_width(rows[i].key[0].ptr, rows[i].key[0].len);
+        size_t w = rows[i].key[0].len ? qps_text_width(rows[i].key[0].ptr, rows[i].key[0].len) : 6;
         if (w > name_w)
             name_w = w;
     }
@@ -338,12 +347,13 @@ static qps_status text_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
         qps_spam_stats sp;
         qps_agg_spam_stats(agg, &sp);
+        /* a mean over a score of 400 digits is not finite: n/a, not inf */
         qps_buf_printf(o, "  mean score:");
-        if (sp.spam)
+        if (sp.spam && isfinite(sp.spam_mean))
             qps_buf_printf(o, " spam %.2f", sp.spam_mean);
         else
             qps_buf_printf(o, " spam n/a");
-        if (sp.ham)
+        if (sp.ham && isfinite(sp.ham_mean))
             qps_buf_printf(o, ", ham %.2f\n", sp.ham_mean);
         else
             qps_buf_printf(o, ", ham n/a\n");
@@ -395,7 +405,12 @@ static qps_status csv_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
         qps_buf_printf(o, "%s,count,percent\r\n", qps_dim_name(dim));
     for (size_t i = 0; i < t.shown; i++) {
         for (int k = 0; k <= (int)t.pair; k++) {
-            qps_escape_csv(o, t.rows[i].key[k].ptr, t.rows[i].key[k].len);
+            /* score buckets ("-3", "<-10") are numbers formatted here, not
+             * attacker text: a formula prefix would spoil the column */
+            if (dim == QPS_DIM_SCORE)
+                qps_buf_append(o, t.rows[i].key[k].ptr, t.rows[i].key[k].len);
+            else
+                qps_escape_csv(o, t.rows[i].key[k].ptr, t.rows[i].key[k].len);
             qps_buf_putc(o, ',');
         }
         qps_buf_printf(o, "%llu,%.2f\r\n", (unsigned long long)t.rows[i].count, percent(t.rows[i].count, t.total));
@@ -414,6 +429,19 @@ static void json_string(qps_buf *o, const char *p, size_t len)
     qps_buf_putc(o, '"');
 }
 
+/* every double through qps_json_number: JSON has no inf or nan */
+static void json_conn_time(qps_buf *o, const qps_conn_stats *c)
+{
+    const char *names[] = {"mean", "p50", "p90", "p99", "max"};
+    const double values[] = {c->mean_s, c->p50_s, c->p90_s, c->p99_s, c->max_s};
+    qps_buf_printf(o, "{\"count\":%llu", (unsigned long long)c->timed);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        qps_buf_printf(o, ",\"%s\":", names[i]);
+        qps_json_number(o, values[i], 3);
+    }
+    qps_buf_putc(o, '}');
+}
+
 static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
 {
     qps_buf *o = &s->out;
@@ -429,9 +457,7 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
                            (unsigned long long)c.accepted, c.peak, c.limit, (unsigned long long)c.too_many,
                            (unsigned long long)c.hosts_allow, (unsigned long long)c.queue_accepted);
         else
-            qps_buf_printf(o,
-                           "{\"count\":%llu,\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
-                           (unsigned long long)c.timed, c.mean_s, c.p50_s, c.p90_s, c.p99_s, c.max_s);
+            json_conn_time(o, &c);
         return QPS_OK;
     }
     table t;
@@ -447,7 +473,11 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
     if (dim == QPS_DIM_SCORE || dim == QPS_DIM_SPAM) {
         qps_spam_stats sp;
         qps_agg_spam_stats(agg, &sp);
-        qps_buf_printf(o, "\"spam_mean\":%.3f,\"ham_mean\":%.3f,", sp.spam_mean, sp.ham_mean);
+        qps_buf_printf(o, "\"spam_mean\":");
+        qps_json_number(o, sp.spam_mean, 3);
+        qps_buf_printf(o, ",\"ham_mean\":");
+        qps_json_number(o, sp.ham_mean, 3);
+        qps_buf_putc(o, ',');
     }
     if (dim == QPS_DIM_CATEGORY) {
         qps_row *unknown;
@@ -477,8 +507,8 @@ static qps_status json_dim(sink *s, const qps_agg *agg, qps_dim dim, size_t top)
             json_string(o, rows[i].key[k].ptr, rows[i].key[k].len);
             qps_buf_putc(o, ',');
         }
-        qps_buf_printf(o, "\"count\":%llu,\"percent\":%.2f", (unsigned long long)rows[i].count,
-                       percent(rows[i].count, total));
+        qps_buf_printf(o, "\"count\":%llu,\"percent\":", (unsigned long long)rows[i].count);
+        qps_json_number(o, percent(rows[i].count, total), 2);
         if (rows[i].error)
             qps_buf_printf(o, ",\"error\":%llu", (unsigned long long)rows[i].error);
         qps_buf_putc(o, '}');

@@ -948,8 +948,10 @@ qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, 
 
 /** A growable byte buffer. Zero it ({0}) before first use; release it with
  *  qps_buf_release. data is NUL-terminated whenever it is not NULL (the NUL
- *  is not counted in len). A failed allocation is sticky: failed is set,
- *  later appends are ignored, so a caller checks once at the end. */
+ *  is not counted in len), so it can be printed with "%s" when the content
+ *  holds no NUL. A failed allocation is sticky: failed is set, later
+ *  appends are ignored, so a caller checks once at the end. The caller may
+ *  take data over (then free it with qps_free and zero the buffer). */
 typedef struct {
     char *data;
     size_t len, cap;
@@ -962,19 +964,57 @@ void qps_buf_printf(qps_buf *buf, const char *fmt, ...) __attribute__((format(pr
 /** Frees the content and zeroes the buffer (failed included). */
 void qps_buf_release(qps_buf *buf);
 
-/** Terminal text: control bytes, DEL, C1 controls and invalid UTF-8 become
- *  \xNN, a backslash becomes two. Appends the escaped form of s to buf. */
+/* One escaping policy per output kind. HELO names, senders, deny texts,
+ * mail headers and DNS answers come from remote clients: what they hold
+ * must not act on the reader (a terminal's escape sequences, a
+ * spreadsheet's formulas, reordered text, a broken JSON or HTML document).
+ * Each function appends the escaped form of s (len bytes, any content) to
+ * buf. */
+
+/** Terminal text. A byte that is not part of valid UTF-8 (a raw C1 byte
+ *  0x80-0x9f included), a C0 control (TAB, CR and LF included), DEL, and
+ *  each byte of a UTF-8 C1 control (U+0080-U+009F) is written as \xNN
+ *  (two lowercase hex digits); the bidirectional controls U+061C, U+200E,
+ *  U+200F, U+202A-U+202E, U+2066-U+2069 and the separators U+2028, U+2029
+ *  as \u{NNNN}; a backslash as two, so that a literal "\x1b" in the input
+ *  reads "\\x1b" and cannot pass for an escaped ESC. Other valid UTF-8
+ *  passes unchanged. */
 void qps_escape_text(qps_buf *buf, const char *s, size_t len);
 
-/** The body of a JSON string (without the quotes), always valid JSON. */
-void qps_escape_json(qps_buf *buf, const char *s, size_t len);
+/** Columns qps_escape_text's output of s takes (one per code point). */
+size_t qps_text_width(const char *s, size_t len);
 
-/** One RFC 4180 CSV field, escaped as text, quoted when needed. */
+/** Like qps_escape_text, but stops before the escaped text would exceed
+ *  max_width columns (an escape is never cut). Returns the columns
+ *  written. For fixed-width columns. */
+size_t qps_escape_text_cut(qps_buf *buf, const char *s, size_t len, size_t max_width);
+
+/** One CSV field (RFC 4180). The text is escaped as qps_escape_text does
+ *  (so no CR, LF or control byte reaches the file), then quoted when it
+ *  holds a comma or a quote or starts or ends with a space. A field whose
+ *  first character other than space, TAB, CR or LF is = + - or @ is
+ *  prefixed with a ' (formula neutralisation: a spreadsheet would run
+ *  "=1+2" or "@SUM(...)"). Numbers the program formats itself (counts,
+ *  percentages, score buckets such as -3) are not attacker text and are
+ *  written without this function. */
 void qps_escape_csv(qps_buf *buf, const char *s, size_t len);
 
+/** The body of a JSON string (without the quotes), always valid JSON and
+ *  valid UTF-8: " and \ escaped, \n \r \t, other C0 controls, DEL, the
+ *  C1 controls U+0080-U+009F, the bidirectional controls listed above and
+ *  U+2028/U+2029 as \u00NN / \uNNNN. A byte that is not valid UTF-8 is
+ *  written as \u00NN of that byte (its Latin-1 reading, so an old 8-bit
+ *  HELO stays legible and distinct), not as U+FFFD. */
+void qps_escape_json(qps_buf *buf, const char *s, size_t len);
+
+/** A JSON number with `decimals` digits after the point, or null when value
+ *  is not finite (a 400-digit spam score overflows a double to inf; JSON
+ *  has no inf or nan). */
+void qps_json_number(qps_buf *buf, double value, int decimals);
+
 /** HTML text or a quoted attribute value: escaped as qps_escape_text does
- *  (controls, invalid UTF-8 made visible), then & < > " ' written as
- *  &amp; &lt; &gt; &quot; &#39;. */
+ *  (controls, invalid UTF-8 and bidirectional controls made visible), then
+ *  & < > " ' written as &amp; &lt; &gt; &quot; &#39;. */
 void qps_escape_html(qps_buf *buf, const char *s, size_t len);
 
 /** JSON text (as qps_render writes it) made safe as the content of an HTML
@@ -982,6 +1022,79 @@ void qps_escape_html(qps_buf *buf, const char *s, size_t len);
  *  \u0026, which in valid JSON only strings hold, so JSON.parse reads the
  *  same data and no field can close the element ("</script>", "<!--"). */
 void qps_escape_script_json(qps_buf *buf, const char *json, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Connection joiner: qplogtail's per-connection view (tail, grep)     */
+/* ------------------------------------------------------------------ */
+
+/* qpsmtpd writes one line per event; the joiner ties them to their
+ * connection by pid and writes one output line per event, TAB-separated:
+ *   [STAMP\t]PID\tIP\tn/M                                   accepted
+ *   [STAMP\t]PID\tIP\tDISPOSITION\tSPAM\tSENDER\tRCPTS\tTEXT  logterse record
+ *   [STAMP\t]PID\tIP\tN.NNN sec.                            connection_time
+ *   [STAMP\t]PID\t-\tToo many connections: n >= M           the parent waits
+ *   [STAMP\t]PID\tIP\thosts_allow\tDETAILS                  hosts_allow denial
+ * Every field is terminal text escaped by qps_escape_text (a TAB inside a
+ * field is \x09, so the columns hold); IP is "-" while unknown. */
+
+typedef enum {
+    QPS_STAMP_NONE = 0, /* no time column */
+    QPS_STAMP_RAW,      /* the time as the log wrote it (a TAI64N label, ...) */
+    QPS_STAMP_LOCAL     /* local time as tai64nlocal writes it */
+} qps_stamp_mode;
+
+typedef enum {
+    QPS_JOIN_ALL = 0,    /* every event, as it comes (tail) */
+    QPS_JOIN_LINES,      /* the events whose own line matches */
+    QPS_JOIN_CONNECTIONS /* every event of a connection any of whose lines
+                            matches, written when it ends (grep) */
+} qps_join_mode;
+
+/** Whether a line matches: gets the raw line without its time stamp
+ *  (a hex label would match almost any short pattern); returns non-zero
+ *  for a match. */
+typedef int (*qps_match_fn)(void *ctx, const char *text, size_t len);
+
+/** Receives one output line (without newline; data borrowed for the call).
+ *  Returns 0 to go on; anything else makes the joiner return QPS_EIO. */
+typedef int (*qps_line_fn)(void *ctx, const char *line, size_t len);
+
+typedef struct {
+    qps_stamp_mode stamp;
+    qps_join_mode mode;
+    qps_match_fn match;   /* NULL: every line matches */
+    void *match_ctx;
+    qps_line_fn emit;     /* required */
+    void *emit_ctx;
+    int has_since, has_until; /* when set, only timed lines with */
+    int64_t since, until;     /* since <= time < until count */
+    const char *terse_prefix; /* NULL: "`" */
+    int64_t now;          /* as in qps_parser_opts */
+    size_t max_conns;     /* open connections kept; 0 = 65536 */
+    size_t max_memory;    /* bytes the open connections may take, their
+                             bookkeeping and held output counted as
+                             allocated; 0 = 40 MiB */
+} qps_join_opts;
+
+typedef struct qps_join qps_join;
+
+/** Creates a joiner (opts is copied; its callbacks and prefix must outlive
+ *  the joiner). NULL when out of memory or opts->emit is NULL. */
+qps_join *qps_join_new(const qps_join_opts *opts);
+void qps_join_free(qps_join *join);
+
+/** Takes one log line (without its newline). Over max_conns or max_memory
+ *  the oldest open connection is ended early: its held output is written
+ *  (if it matched) and a later line of it starts a new connection without
+ *  the IP. QPS_ENOMEM when memory runs out, QPS_EIO when emit failed (then
+ *  every later call returns QPS_EIO too). */
+qps_status qps_join_line(qps_join *join, const char *line, size_t len);
+
+/** Ends every open connection (writing what matched); call at the end. */
+qps_status qps_join_finish(qps_join *join);
+
+/** How many connections the budget ended early so far. */
+uint64_t qps_join_ended_early(const qps_join *join);
 
 /* ------------------------------------------------------------------ */
 /* Store: transactions and connection facts in one SQLite file         */
