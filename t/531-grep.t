@@ -239,4 +239,28 @@ SKIP: {
     is(grep_events($out), "9\t192.0.2.5\t0/40\n9\t192.0.2.5\t1.000 sec.\n", '... and the good lines are found');
 }
 
+{
+    # bounded memory: 70000 connections that never end, each holding its
+    # output; past the joiner's budget (65536 connections) the oldest are
+    # printed early, whole: every event once, none lost, and grep says so
+    my $L = '@400000006b0739a214240374';
+    my $big = '';
+    for my $i (1 .. 70000) {
+        my $pid = 100000 + $i;
+        $big .= "$L $pid Accepted connection 0/40 from 10.1.@{[$i >> 8]}.@{[$i & 255]} / x\n"
+            . "$L $pid (deny) logging::logterse: ` 10.1.@{[$i >> 8]}.@{[$i & 255]}\tx\tx\t<a$i\@b.example>\t"
+            . "<c\@d.example>\tdnsbl\t550\tno\t\n";
+    }
+    spew("$TMP/never-ending.log", $big);
+    ($out, $err, $rc) = run(['grep', 'b.example', "$TMP/never-ending.log"], timeout => 120);
+    is($rc, 0, 'never-ending connections: exit 0');
+    my @lines = split /\n/, $out;
+    is(scalar(@lines), 140000, '... every event printed once');
+    my %per_pid;
+    $per_pid{(split /\t/)[1]}++ for @lines;
+    is(scalar(grep { $_ == 2 } values %per_pid), 70000, '... each connection whole (accept and record)');
+    like($lines[0], qr/^\Q$L\E\t100001\t10\.1\.0\.1\t0\/40$/, '... the oldest first, ended early');
+    like($err, qr/^qpstat:? grep: 4464 connections did not end within the memory budget/m, '... and it says so');
+}
+
 done_testing;
