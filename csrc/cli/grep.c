@@ -206,7 +206,7 @@ int cli_grep(int argc, char **argv)
             errors++;
         uint64_t early = qps_join_ended_early(join);
         if (early)
-            cli_error("grep: %llu connections did not end within the memory budget; each was printed with the "
+            cli_error("%llu connections did not end within the memory budget; each was printed with the "
                       "events seen so far",
                       (unsigned long long)early);
         if (fflush(stdout) != 0) {
