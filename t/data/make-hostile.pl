@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # t/data/make-hostile.pl - writes t/data/hostile.log, the hostile corpus of
-# t/540-hostile.t: qpsmtpd 0.93+ multilog lines whose remote-controlled
+# t/545-hostile.t: qpsmtpd 0.93+ multilog lines whose remote-controlled
 # fields (HELO, sender, recipients, deny text, spam field) carry what must
 # never act on a terminal, a spreadsheet or a JSON parser. Deterministic;
 # run from anywhere:
