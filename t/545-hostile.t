@@ -186,7 +186,7 @@ is($rc, 0, 'summary: exit 0');
 terminal_safe('summary', $out, 0);
 
 # ---- dnsbl-test (a closed port: every lookup fails; --all prints them) ----
-($out, $err, $rc) = run('dnsbl-test', 'test.bl', '--server', '127.0.0.1:9', '--all', '--since', '2026-11-20', $LOG);
+($out, $err, $rc) = run('dnsbl-test', 'test.bl', '--resolver', '127.0.0.1:9', '--all', '--since', '2026-11-20', $LOG);
 terminal_safe('dnsbl-test --all', $out, 1);
 like($out, qr/From: \\x0d=HYPERLINK/, 'dnsbl-test: the CR before = escaped');
 like($out, qr/From: x\\u\{2028\}y\@z\.example/, 'dnsbl-test: U+2028 escaped');
