@@ -1,7 +1,7 @@
 /*
  * check_escape.c - unit tests of the escaping policies (escape.c) through
  * the public header: terminal text, its width and cut, CSV, JSON, JSON
- * numbers and HTML, on the bytes an attacker can put in a log field.
+ * numbers, HTML and Prometheus label values, on the bytes an attacker can put in a log field.
  */
 #include "qpstat.h"
 
@@ -149,6 +149,22 @@ START_TEST(html)
 }
 END_TEST
 
+START_TEST(prometheus_labels)
+{
+    ESC_EQ(qps_escape_label, "queued", "queued");
+    /* the format's escapes over the text policy's: a backslash is doubled
+     * twice, a quote escaped, a newline already \x0a */
+    ESC_EQ(qps_escape_label, "a\"b\\c", "a\\\"b\\\\\\\\c");
+    ESC_EQ(qps_escape_label, "x\ny\x1b[31m", "x\\\\x0ay\\\\x1b[31m");
+    ESC_EQ(qps_escape_label, "\x9b\xe2\x80\xae", "\\\\x9b\\\\u{202e}");
+    /* one-to-one: a value that looks escaped stays apart from the escape */
+    char *a = esc(qps_escape_label, "\x1b", 1), *b = esc(qps_escape_label, "\\x1b", 4);
+    ck_assert_str_ne(a, b);
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(buf_is_nul_terminated)
 {
     qps_buf b = {0};
@@ -180,6 +196,7 @@ static Suite *escape_suite(void)
     tcase_add_test(o, json_strings);
     tcase_add_test(o, json_numbers);
     tcase_add_test(o, html);
+    tcase_add_test(o, prometheus_labels);
     tcase_add_test(o, buf_is_nul_terminated);
     suite_add_tcase(s, o);
     return s;

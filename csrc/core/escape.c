@@ -1,6 +1,7 @@
 /*
- * escape.c - one escaping policy per output kind: terminal text, CSV, JSON
- * and HTML (the rules are in qpstat.h, next to the functions).
+ * escape.c - one escaping policy per output kind: terminal text, CSV, JSON,
+ * HTML and Prometheus label values (the rules are in qpstat.h, next to the
+ * functions).
  *
  * HELO names, senders, deny texts, mail headers and DNS answers come from
  * remote clients. A terminal must never receive their control bytes (an ESC
@@ -8,7 +9,7 @@
  * controls that reorder the text after them (U+202E shows "gpj.exe" as
  * "exe.jpg"); a spreadsheet must not run their formulas; JSON and HTML must
  * stay well-formed. Every door (report, tail, grep, summary, received,
- * dnsbl-test, later the dashboard) escapes through these functions, so the
+ * dnsbl-test, list, serve's API and /metrics) escapes through these functions, so the
  * rules cannot drift apart.
  *
  * License: MIT (see README).
@@ -273,4 +274,26 @@ void qps_escape_script_json(qps_buf *buf, const char *json, size_t len)
         default: qps_buf_putc(buf, json[i]);
         }
     }
+}
+
+void qps_escape_label(qps_buf *buf, const char *s, size_t len)
+{
+    /* the text policy first: it is one-to-one, so two dispositions never
+     * become one series, a scraper's UI shows no raw control, and the
+     * format's third escape (newline) has nothing left to do: a newline
+     * is \x0a by now */
+    qps_buf text = {0};
+    qps_escape_text(&text, s, len);
+    if (text.failed) {
+        qps_buf_release(&text);
+        buf->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < text.len; i++) {
+        char c = text.data[i];
+        if (c == '\\' || c == '"')
+            qps_buf_putc(buf, '\\');
+        qps_buf_putc(buf, c);
+    }
+    qps_buf_release(&text);
 }

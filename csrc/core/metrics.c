@@ -23,25 +23,6 @@ typedef struct {
     int openmetrics;
 } exposition;
 
-/* A label value: first the terminal text policy (controls, invalid UTF-8
- * and bidi controls made visible as \xNN / \u{NNNN}, a backslash doubled:
- * one-to-one, so two dispositions never become one series), then the
- * exposition format's own escapes for \ and ". */
-static void label_value(qps_buf *b, qps_str s)
-{
-    qps_buf text = {0};
-    qps_escape_text(&text, s.ptr, s.len);
-    for (size_t i = 0; i < text.len; i++) {
-        char c = text.data[i];
-        if (c == '\\' || c == '"')
-            qps_buf_putc(b, '\\');
-        qps_buf_putc(b, c);
-    }
-    if (text.failed)
-        b->failed = true;
-    qps_buf_release(&text);
-}
-
 /* HELP and TYPE of a family; OpenMetrics names a counter's family without
  * its _total suffix. */
 static void family(exposition *e, const char *name, const char *type, const char *help)
@@ -165,7 +146,8 @@ static qps_status labelled_counter(exposition *e, const qps_agg *agg, qps_dim di
         }
         qps_buf_printf(&e->out, "%s{%s=\"", name, label);
         /* an empty value would be no label at all (queued has no code) */
-        label_value(&e->out, rows[i].key[0].len ? rows[i].key[0] : qps_slice("none", 4));
+        qps_str v = rows[i].key[0].len ? rows[i].key[0] : qps_slice("none", 4);
+        qps_escape_label(&e->out, v.ptr, v.len);
         qps_buf_printf(&e->out, "\"} %llu\n", (unsigned long long)rows[i].count);
     }
     if (any_other)

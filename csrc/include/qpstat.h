@@ -1023,6 +1023,13 @@ void qps_escape_html(qps_buf *buf, const char *s, size_t len);
  *  same data and no field can close the element ("</script>", "<!--"). */
 void qps_escape_script_json(qps_buf *buf, const char *json, size_t len);
 
+/** A Prometheus label value (the inside of label="..."), text exposition
+ *  format and OpenMetrics: escaped as qps_escape_text does (so the value
+ *  holds no control byte, invalid UTF-8 or bidirectional control, and two
+ *  different values stay two series; a newline is \x0a), then the
+ *  format's own escapes: backslash as \\, " as \". */
+void qps_escape_label(qps_buf *buf, const char *s, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Connection joiner: qplogtail's per-connection view (tail, grep)     */
 /* ------------------------------------------------------------------ */
