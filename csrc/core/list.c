@@ -8,6 +8,7 @@
  */
 #include "qps_private.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,37 @@ static const char *const columns[] = {"time", "server", "ip", "helo", "sender", 
 static const int column_field[] = {-1, -1, QPS_TF_IP, QPS_TF_HELO, QPS_TF_SENDER, QPS_TF_RCPTS,
                                    QPS_TF_DISPOSITION, QPS_TF_CODE, QPS_TF_TEXT, -1};
 #define NCOLUMNS (sizeof columns / sizeof columns[0])
+enum { COLUMN_TIME = 0, COLUMN_SERVER = 1, COLUMN_SCORE = NCOLUMNS - 1 };
+
+/* A log field in the format's escaping; an empty one is "-" in text. */
+static void text_cell(qps_buf *out, qps_format format, qps_str v)
+{
+    if (format == QPS_FORMAT_CSV) {
+        qps_escape_csv(out, v.ptr, v.len);
+    } else if (format == QPS_FORMAT_JSON) {
+        qps_buf_putc(out, '"');
+        qps_escape_json(out, v.ptr, v.len);
+        qps_buf_putc(out, '"');
+    } else if (v.len) {
+        qps_escape_text(out, v.ptr, v.len);
+    } else {
+        qps_buf_putc(out, '-');
+    }
+}
+
+/* The spam score is a number the program formats (so a CSV -3.5 stays a
+ * number, without the formula quote). A score of 400 digits overflows to
+ * inf: n/a in text, an empty cell in CSV, null in JSON, as for no score. */
+static void score_cell(qps_buf *out, qps_format format, bool scored, double score)
+{
+    bool known = scored && isfinite(score);
+    if (format == QPS_FORMAT_JSON)
+        qps_json_number(out, known ? score : NAN, 1);
+    else if (known)
+        qps_buf_printf(out, "%.1f", score);
+    else if (format == QPS_FORMAT_TEXT)
+        qps_buf_append(out, scored ? "n/a" : "-", scored ? 3 : 1);
+}
 
 /* Untimed records (logs without stamps) sort as the oldest. */
 static int newest_first(const void *a, const void *b)
@@ -186,40 +218,29 @@ static void render(const qps_list *k, qps_format format, int utc, qps_buf *out)
     qsort(order, k->n, sizeof *order, newest_first);
     for (size_t i = k->n; i-- > 0;) {
         const kept *e = order[k->n - 1 - i];
-        char when[32], score[32] = "";
+        char when[32];
         stamp(e, utc, &tz, when);
         qps_spam spam;
-        if (e->nfields == 9 && qps_spam_parse(e->field[QPS_TF_SPAM], &spam) == QPS_OK)
-            snprintf(score, sizeof score, "%.1f", spam.score);
+        bool scored = e->nfields == 9 && qps_spam_parse(e->field[QPS_TF_SPAM], &spam) == QPS_OK;
         if (format == QPS_FORMAT_JSON)
             qps_buf_append(out, i + 1 == k->n ? "{" : ",{", i + 1 == k->n ? 1 : 2);
         for (size_t c = 0; c < NCOLUMNS; c++) {
-            qps_str v = column_field[c] >= 0 ? e->field[column_field[c]]
-                        : c == 0            ? (qps_str){when, strlen(when)}
-                        : c == 1            ? e->host
-                                            : (qps_str){score, strlen(score)};
-            if (format == QPS_FORMAT_CSV) {
-                if (c)
-                    qps_buf_putc(out, ',');
-                qps_escape_csv(out, v.ptr, v.len);
-            } else if (format == QPS_FORMAT_JSON) {
+            if (format == QPS_FORMAT_CSV && c)
+                qps_buf_putc(out, ',');
+            else if (format == QPS_FORMAT_JSON)
                 qps_buf_printf(out, "%s\"%s\":", c ? "," : "", columns[c]);
-                if (c == NCOLUMNS - 1) {
-                    /* the score is a number the program formatted, or null */
-                    qps_buf_append(out, v.len ? v.ptr : "null", v.len ? v.len : 4);
-                } else {
-                    qps_buf_putc(out, '"');
-                    qps_escape_json(out, v.ptr, v.len);
-                    qps_buf_putc(out, '"');
-                }
-            } else {
-                if (c)
-                    qps_buf_append(out, "  ", 2);
-                if (v.len)
-                    qps_escape_text(out, v.ptr, v.len);
-                else
-                    qps_buf_putc(out, '-');
-            }
+            else if (format == QPS_FORMAT_TEXT && c)
+                qps_buf_append(out, "  ", 2);
+            if (c == COLUMN_SCORE)
+                score_cell(out, format, scored, scored ? spam.score : 0);
+            else if (c == COLUMN_TIME && format == QPS_FORMAT_CSV)
+                /* our own digits, not log text: no formula quote (an
+                 * untimed record gets an empty cell, not '-) */
+                qps_buf_printf(out, "%s", e->has_time ? when : "");
+            else
+                text_cell(out, format, c == COLUMN_TIME     ? (qps_str){when, strlen(when)}
+                                       : c == COLUMN_SERVER ? e->host
+                                                            : e->field[column_field[c]]);
         }
         if (format == QPS_FORMAT_CSV)
             qps_buf_append(out, "\r\n", 2);
