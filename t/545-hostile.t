@@ -6,19 +6,23 @@
 # backslash-x1b, spreadsheet formulas (=1+2, @SUM, +cmd, -2+3, a CR before
 # =), TABs in a deny text and a 400-digit spam score.
 #
-# Terminal text (report, tail, grep, summary, dnsbl-test, received) never
+# Terminal text (report, list, tail, grep, summary, dnsbl-test, received,
+# serve's access log) never
 # carries a raw C0/C1 control, invalid UTF-8 or a bidirectional control;
 # CSV formula cells are neutralised (our numeric score buckets are not);
-# JSON parses with JSON::PP and matches its golden file byte for byte; no
-# format prints inf or nan. Also the text layout fixes: keys narrower than
+# JSON (report, list, serve's /api/report, /api/list and error bodies)
+# parses with JSON::PP, report's matches its golden file byte for byte; no
+# format prints inf or nan; /metrics label values hold only the format's
+# escapes over the terminal text policy. Also the text layout fixes: keys narrower than
 # "Total" stay aligned, an empty connection-time table prints n/a.
 use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(run_cmd slurp spew parse_csv qpstat_bin);
+use QpstatTest qw(run_cmd slurp spew parse_csv qpstat_bin serve_start serve_stop);
 use Encode qw(decode FB_CROAK);
 use File::Temp qw(tempdir);
+use HTTP::Tiny;
 use JSON::PP;
 
 my $Q = qpstat_bin() or plan skip_all => 'no qpstat binary (build first or set QPSTAT)';
@@ -206,5 +210,105 @@ terminal_safe('received', $out, 1);
 like($out, qr/\t198\.51\.100\.7\t=1\+2\\u\{202e\}\\x9b\\xc2\\x9b\\\\x1b\\x1b$/m,
     'received: the HELO escaped, its literal backslash doubled');
 like($out, qr/host\\x1b\[2J\\x9b\\u\{202e\}:2,S\t/, 'received: the file name escaped');
+
+# ---- list ----------------------------------------------------------------
+($out, $err, $rc) = run('list', $LOG);
+is($rc, 0, 'list: exit 0');
+terminal_safe('list (text)', $out, 0);
+like($out, qr/  evil\\x1b\[2J\\x1b\]0;pwned\\x07\.example  <a\\x9b31m\@b\.example>  /, 'list: ESC, BEL and a raw C1 byte as \\xNN');
+like($out, qr/  see \\\\x1b\[31m here \\\\ and \\\\\\\\  /, 'list: a literal backslash-x1b doubled');
+like($out, qr/  <id\\xff\\xfe\\xc3\(\@evil>  n\/a$/m, 'list: the 400-digit score is n/a, not inf');
+like($out, qr/  <id2\@x>  -3\.5$/m, 'list: a score as the program writes it');
+($out, $err, $rc) = run('list', '--format', 'csv', $LOG);
+is($rc, 0, 'list --format csv: exit 0');
+my ($lhead, @lrows) = parse_csv($out);
+is(join(',', @$lhead), 'time,server,ip,helo,sender,recipients,disposition,code,text,score', 'list csv: the header');
+my (@lbad, %lcell);
+for my $row (@lrows) {
+    for my $i (0 .. $#$row) {
+        my $cell = $row->[$i];
+        $lcell{ $lhead->[$i] }{$cell} = 1;
+        push @lbad, "formula: $cell" if $lhead->[$i] ne 'score' && $cell =~ /^[ \t\r\n]*[=+\-\@]/;
+        my $p = terminal_problem($cell, 0);
+        push @lbad, "$p: $cell" if $p || $cell =~ /\n/;
+    }
+}
+is_deeply(\@lbad, [], 'list csv: no formula cell, no control or layout character, no inf');
+ok($lcell{helo}{"'=1+2"} && $lcell{sender}{"'\@SUM(A1:A9)"} && $lcell{recipients}{"' -2+3\@x.example"},
+    'list csv: =1+2, @SUM and " -2+3" get a leading quote');
+ok($lcell{sender}{q{'\x0d=HYPERLINK("http://evil/")}}, 'list csv: = after a leading CR too');
+is_deeply([sort grep { length } keys %{ $lcell{score} }], ['-2.0', '-3.5'],
+    'list csv: scores are numbers (no quote); the 400-digit one is an empty cell');
+($out, $err, $rc) = run('list', '--format', 'json', $LOG);
+is($rc, 0, 'list --format json: exit 0');
+unlike($out, qr/\b-?(inf|nan)\b/i, 'list json: no inf or nan');
+my $ldoc = eval { $json->decode($out) };
+ok($ldoc, 'list json: JSON::PP parses it') or diag $@;
+if ($ldoc) {
+    my %by_text = map { $_->{text} => $_ } @{ $ldoc->{transactions} };
+    is($by_text{"<id\xff\xfe\xc3(\@evil>"}{helo}, "evil\e[2J\e]0;pwned\a.example",
+        'list json: control characters round-trip, invalid UTF-8 as \\u00NN of the byte');
+    ok(exists $by_text{"<id\xff\xfe\xc3(\@evil>"}{score} && !defined $by_text{"<id\xff\xfe\xc3(\@evil>"}{score},
+        'list json: the 400-digit score is null');
+    is($by_text{'<id2@x>'}{score}, -3.5, 'list json: a score is a number');
+    is($by_text{'see \x1b[31m here \ and \\\\'}{helo}, "gpj\x{202e}exe.example", 'list json: U+202E round-trips');
+}
+
+# ---- serve: /api/report, /api/list, error bodies, /metrics, the access log ----
+my $db = "$TMP/hostile.db";
+(undef, $err, $rc) = run('import', '--db', $db, $LOG);
+is($rc, 0, 'the hostile corpus is imported') or diag $err;
+# dispositions and DNSBL zones are the only label values: hostile ones
+spew("$TMP/labels.log",
+    "\@400000006b07390f1f43b72c 4001 (queue) logging::logterse: ` 192.0.2.10\tUnknown\th.example\t<a\@b.example>\t"
+        . "<r\@x.org>\ta\"b\\c\e[31m\t550\tno\t\n"
+        . "\@400000006b0739101f43b72c 4002 (deny) logging::logterse: ` 192.0.2.11\tUnknown\th.example\t<a\@b.example>\t"
+        . "<r\@x.org>\tx\x9by\xe2\x80\xae\t550\tno\t\n"
+        . "\@400000006b0739111f43b72c 4003 (deny) logging::logterse: ` 192.0.2.11\tUnknown\th.example\t<a\@b.example>\t"
+        . "<r\@x.org>\tdnsbl\t550\tBlocked, see \e[2J zone.\x9b\"ex\\ample\t\n");
+(undef, $err, $rc) = run('import', '--db', $db, "$TMP/labels.log");
+is($rc, 0, 'and a log of hostile dispositions and zones') or diag $err;
+my $http = HTTP::Tiny->new(timeout => 20);
+my ($spid, $base, $serr) = serve_start($TMP, '--db', $db);
+for my $q ('', '?by=helo', '?by=sender,recipient', '?by=score,spam', '?by=connection-time') {
+    my $r = $http->get("$base/api/report$q");
+    is($r->{status}, 200, "/api/report$q: 200");
+    unlike($r->{content}, qr/\b-?(inf|nan)\b/i, "/api/report$q: no inf or nan");
+    my $got = eval { $json->decode($r->{content}) };
+    ok($got, "/api/report$q: JSON::PP parses it") or diag $@;
+    my @by = $q =~ /by=(.*)/ ? ('--by', $1) : ();
+    my ($want) = run('report', '--db', $db, '--format', 'json', @by);
+    is_deeply($got, $json->decode($want), "/api/report$q = report --db --format json @by");
+}
+for my $q ('', '?where=helo%3D%3D1%2B2', '?where=helo%3Devil%1B%5B2J%1B%5D0%3Bpwned%07.example') {
+    my $r = $http->get("$base/api/list$q");
+    is($r->{status}, 200, "/api/list$q: 200");
+    unlike($r->{content}, qr/\b-?(inf|nan)\b/i, "/api/list$q: no inf or nan");
+    my $got = eval { $json->decode($r->{content}) };
+    ok($got && @{ $got->{transactions} }, "/api/list$q: JSON::PP parses it, transactions") or diag $@;
+}
+for my $q ("wh%1B%5B2Jere=1", "x%FF%FE%9B=1", "where=%E2%80%AE", "days=%C2%9B", "by=%22%5C%0A") {
+    my $r = $http->get("$base/api/report?$q");
+    is($r->{status}, 400, "/api/report?$q: 400");
+    my $body = eval { $json->decode($r->{content}) };
+    ok($body && length $body->{error}, "/api/report?$q: the error body is valid JSON") or diag $r->{content};
+    my $problem = terminal_problem($r->{content}, 0);
+    ok(!defined $problem, "/api/report?$q: the body holds only escapes" . ($problem ? " ($problem)" : ''));
+}
+my $m = $http->get("$base/metrics")->{content};
+# +Inf (a bucket's bound) and NaN are the format's own numbers
+terminal_safe('/metrics', $m =~ s/(?<=[" ])(?:\+Inf|NaN)\b//gr, 0);
+my @labels = $m =~ /^qpsmtpd_\w+\{(?:disposition|zone)="((?:[^"\\\n]|\\[\\"n])*)"\} \d+$/mg;
+my @lines = grep { /^qpsmtpd_\w+\{(?:disposition|zone)=/ } split /\n/, $m;
+is(scalar @labels, scalar @lines, '/metrics: every label value is well formed (only \\\\, \\" and \\n escapes)');
+my %label = map { s/\\([\\"n])/$1 eq 'n' ? "\n" : $1/ger => 1 } @labels;
+my ($text) = run('report', '--db', $db, '--by', 'disposition,dnsbl');
+for my $want ('a"b\\\\c\\x1b[31m', 'x\\x9by\\u{202e}', 'zone.\\x9b"ex\\\\ample') {
+    ok($label{$want}, "/metrics: a label value reads as report's text: $want") or diag $m;
+    like($text, qr/^ +1  \Q$want\E +\d/m, "report --db shows $want the same");
+}
+$http->get("$base/api/list?x=%1B%5D0%3Bpwned%07%9B%E2%80%AE");
+serve_stop($spid);
+terminal_safe("serve's access log", slurp($serr), 0);
 
 done_testing;

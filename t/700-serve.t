@@ -9,12 +9,11 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
-use QpstatTest qw(%FIXTURE qpstat_bin run_cmd slurp spew tmpdir);
+use QpstatTest qw(%FIXTURE qpstat_bin run_cmd slurp spew tmpdir free_port serve_start serve_stop);
 use Cwd qw(abs_path);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 plan skip_all => 'no qpstat binary (build first)' unless qpstat_bin();
@@ -22,45 +21,9 @@ my $Q = abs_path(qpstat_bin());
 my $tmp = tmpdir();
 my $json = JSON::PP->new->canonical;
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die "socket: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-# Starts serve; returns (pid, base URL, stderr file).
-sub serve {
-    my (@args) = @_;
-    my $port = free_port();
-    my $err = "$tmp/serve-$port.err";
-    my $pid = fork // die;
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', $err;
-        exec $Q, 'serve', '--listen', "127.0.0.1:$port", @args or POSIX::_exit(127);
-    }
-    my $t0 = time;
-    until ((-e $err && slurp($err) =~ /listening on/) || time - $t0 > 10) {
-        last if waitpid($pid, WNOHANG) == $pid;
-        sleep 0.02;
-    }
-    return ($pid, "http://127.0.0.1:$port", $err);
-}
-
-sub stop {
-    my ($pid) = @_;
-    kill 'TERM', $pid;
-    my $t0 = time;
-    while (time - $t0 < 10) {
-        return $? if waitpid($pid, WNOHANG) == $pid;
-        sleep 0.02;
-    }
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
-    return -1;
-}
+# serve's helpers are QpstatTest's (t/545 starts it too)
+sub serve { serve_start($tmp, @_) }
+sub stop  { serve_stop(@_) }
 
 my $http = HTTP::Tiny->new(timeout => 20);
 

@@ -13,11 +13,12 @@ use Cwd ();
 use Exporter ();
 use File::Basename ();
 use File::Temp ();
+use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(%FIXTURE @FIXTURES NOW qpstat_bin run_cli run_cli_merged run_cmd slurp spew file_lines tmpdir
-  parse_csv golden_csv_dims golden_path mail_seed_view);
+  parse_csv golden_csv_dims golden_path mail_seed_view free_port serve_start serve_stop);
 
 # the repository, wherever the test runs from
 my $REPO = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
@@ -205,6 +206,51 @@ sub mail_seed_view {
     my ($subject) = ($head // '') =~ /^(Subject: [^\n]*)$/m;
     my ($matrix) = ($body // '') =~ /^== Email Disposition on [^\n]* ==\n(.*)\z/ms;
     return defined $subject && defined $matrix ? "$subject\n\n$matrix" : $msg;
+}
+
+# A loopback TCP port nobody listens on (now).
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die "socket: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# Starts `qpstat serve` on a free loopback port with its stderr in a file
+# of $dir; waits until it listens (or exits). Returns (pid, base URL,
+# stderr file).
+sub serve_start {
+    my ($dir, @args) = @_;
+    my $bin = Cwd::abs_path(qpstat_bin()) // die "no qpstat binary\n";
+    my $port = free_port();
+    my $err = "$dir/serve-$port.err";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN,  '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', $err;
+        exec $bin, 'serve', '--listen', "127.0.0.1:$port", @args or POSIX::_exit(127);
+    }
+    my $t0 = Time::HiRes::time();
+    until ((-e $err && slurp($err) =~ /listening on/) || Time::HiRes::time() - $t0 > 10) {
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.02);
+    }
+    return ($pid, "http://127.0.0.1:$port", $err);
+}
+
+# SIGTERM, then SIGKILL after 10 s; returns serve's wait status (-1 if killed).
+sub serve_stop {
+    my ($pid) = @_;
+    kill 'TERM', $pid;
+    my $t0 = Time::HiRes::time();
+    while (Time::HiRes::time() - $t0 < 10) {
+        return $? if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.02);
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    return -1;
 }
 
 sub tmpdir { File::Temp->newdir('t/tmp-XXXXXX', CLEANUP => 1) }
