@@ -90,23 +90,10 @@ int cli_read_error(const char *path, const qps_reader *reader, qps_status st, bo
  * (small), -1 after reporting an error. */
 int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg, const qps_agg_opts *opts, int jobs);
 
-/* ---- time selection (cli_time.c) ---- */
+/* ---- time selection (time.c; the ranges are the core's, qps_range) ---- */
 
-typedef struct {
-    int64_t since, until;
-    bool has_since, has_until;
-    char label[64]; /* the selected dates, for the mail's Subject */
-} cli_range;
-
-/* Parses "YYYY-MM-DD[( |T)HH:MM[:SS]][Z|+hh:mm]" (local time unless a zone
- * is given). A date alone given as --until means the end of that day. */
-bool cli_parse_when(const char *text, bool is_until, int64_t *out);
-
-/* --today, --yesterday, --days N relative to now (local days). */
-void cli_range_days(cli_range *r, int64_t now, int first_day_back, int last_day_back);
-
-/* Writes "YYYY-MM-DD" of a unix time in local time. */
-void cli_format_date(int64_t t, char out[11]);
+/* A range whose messages name the CLI's options (--days, --since). */
+void cli_range_init(qps_range *r);
 
 /* ---- the store ---- */
 
@@ -200,21 +187,15 @@ int cli_report_html(const qps_agg *agg, const qps_render_opts *ro, const char *l
 /* stdout sink for qps_render */
 int cli_write_stdout(void *ctx, const char *buf, size_t len);
 
-/* The report's time options for other commands (time.c): opt is one of CLI_OPT_*;
- * returns 0, or EXIT_USAGE after a message. *exclusive counts --today,
- * --yesterday and --days (only one may be given). */
+/* The time options of report, list, grep and dnsbl-test (time.c): opt is
+ * one of CLI_OPT_*; returns 0, or EXIT_USAGE after the core's message
+ * ("give only one of --today, --yesterday and --days"). */
 enum { CLI_OPT_TODAY = 0x1000, CLI_OPT_YESTERDAY, CLI_OPT_DAYS, CLI_OPT_SINCE, CLI_OPT_UNTIL };
-int cli_time_option(int opt, const char *arg, int64_t now, cli_range *r, int *exclusive);
-/* After the options: a range whose --since is not before its --until
- * selects nothing, so it is a usage error (printed); returns 0 or EXIT_USAGE. */
-int cli_range_done(const cli_range *r);
-/* Puts the range into an aggregator's selection (since/until). */
-void cli_range_select(const cli_range *r, qps_agg_opts *opts);
-/* Whether a record's time is selected (untimed records are not, when a range is set). */
-bool cli_range_keeps(const cli_range *r, bool has_time, int64_t t);
-/* True for a multilog old log (@label.s/.u) closed before since: every line
- * in it is older, so the file need not be read. */
-bool cli_file_before(const char *path, int64_t since);
+int cli_time_option(int opt, const char *arg, qps_range *r);
+/* After the options: computes the range against now (qps_range_finish:
+ * with mail_default and no option, yesterday and today); an empty range is
+ * a usage error (printed). Returns 0 or EXIT_USAGE. */
+int cli_range_done(qps_range *r, int64_t now, bool mail_default);
 
 /* ---- the joiner (join.c) ---- */
 

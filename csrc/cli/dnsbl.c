@@ -82,7 +82,7 @@ typedef struct dnsbl {
     int parallel;
     ares_channel channel;
     qps_parser *parser;
-    const cli_range *range;
+    const qps_range *range;
     qps_tzcache tz;
     lookup *cache;
     size_t ncache, inflight;
@@ -482,7 +482,7 @@ static int on_line(void *ctx, const char *line, size_t len)
     dnsbl *d = ctx;
     qps_record r;
     if (qps_parser_parse(d->parser, line, len, &r) != QPS_KIND_TERSE ||
-        !cli_range_keeps(d->range, r.has_time, r.unix_sec))
+        !qps_range_keeps(d->range, r.has_time, r.unix_sec))
         return 0;
     if (add_record(d, &r) != 0)
         return -1;
@@ -531,8 +531,9 @@ int cli_dnsbl_test(int argc, char **argv)
     long tries = 2, v;
     int timeout_ms = 2000;
     int64_t now = cli_now();
-    cli_range range = {0};
-    int exclusive = 0, c, rc;
+    qps_range range;
+    cli_range_init(&range);
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
@@ -566,14 +567,14 @@ int cli_dnsbl_test(int argc, char **argv)
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
-            if ((rc = cli_time_option(c, optarg, now, &range, &exclusive)) != 0)
+            if ((rc = cli_time_option(c, optarg, &range)) != 0)
                 return rc;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
-    if (cli_range_done(&range) != 0)
+    if (cli_range_done(&range, now, false) != 0)
         return EXIT_USAGE;
     if (optind >= argc)
         return cli_usage("no ZONE given");
@@ -588,8 +589,8 @@ int cli_dnsbl_test(int argc, char **argv)
     d.zone = zone;
     if (!range.has_since && !range.has_until) {
         /* the seed's default: one day */
-        range.since = now - 86400;
-        range.has_since = true;
+        qps_range_days(&range, "1");
+        qps_range_finish(&range, now, 0);
     }
     d.range = &range;
 
@@ -628,7 +629,7 @@ int cli_dnsbl_test(int argc, char **argv)
     } else {
         for (size_t i = 0; i < qps_logset_count(logs) && !d.giving_up && !d.oom && !d.write_failed; i++) {
             const qps_log_entry *e = qps_logset_entry(logs, i);
-            if (range.has_since && cli_file_before(e->path, range.since))
+            if (qps_range_skips_log(&range, e->path))
                 continue;
             if (cli_read_lines(e, lines, on_line, &d) != 0 && !d.giving_up)
                 errors++;

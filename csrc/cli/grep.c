@@ -109,8 +109,9 @@ int cli_grep(int argc, char **argv)
     qps_stamp_mode stamp = QPS_STAMP_RAW;
     const char *prefix = NULL;
     int64_t now = cli_now();
-    cli_range range = {0};
-    int exclusive = 0, c, rc;
+    qps_range range;
+    cli_range_init(&range);
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "iIEFh", options, NULL)) != -1) {
         switch (c) {
@@ -126,14 +127,14 @@ int cli_grep(int argc, char **argv)
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
-            if ((rc = cli_time_option(c, optarg, now, &range, &exclusive)) != 0)
+            if ((rc = cli_time_option(c, optarg, &range)) != 0)
                 return rc;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
-    if (cli_range_done(&range) != 0)
+    if (cli_range_done(&range, now, false) != 0)
         return EXIT_USAGE;
     if (optind >= argc)
         return cli_usage("no PATTERN given");
@@ -195,7 +196,7 @@ int cli_grep(int argc, char **argv)
          * cut by a rotation stays one connection */
         for (size_t i = 0; i < qps_logset_count(logs); i++) {
             const qps_log_entry *e = qps_logset_entry(logs, i);
-            if (range.has_since && cli_file_before(e->path, range.since))
+            if (qps_range_skips_log(&range, e->path))
                 continue;
             if (cli_read_lines(e, lines, cli_join_line, join) != 0)
                 errors++;

@@ -103,8 +103,9 @@ int cli_list(int argc, char **argv)
     cli_stores dbs = {{0}, 0};
     const char *prefix = NULL, *categories = NULL;
     int64_t now = cli_now();
-    cli_range range = {0};
-    int time_options = 0, c;
+    qps_range range;
+    cli_range_init(&range);
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:h", options, NULL)) != -1) {
         switch (c) {
@@ -142,7 +143,7 @@ int cli_list(int argc, char **argv)
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
-            int rc = cli_time_option(c, optarg, now, &range, &time_options);
+            int rc = cli_time_option(c, optarg, &range);
             if (rc != 0)
                 return rc;
             break;
@@ -151,13 +152,15 @@ int cli_list(int argc, char **argv)
         default: return cli_usage_hint();
         }
     }
+    if (cli_range_done(&range, now, false) != 0)
+        return EXIT_USAGE;
     if (dbs.n && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
 
     qps_agg_opts opts = {0};
     opts.parser.terse_prefix = prefix;
     opts.parser.now = now;
-    cli_range_select(&range, &opts);
+    qps_range_select(&range, &opts);
     opts.utc = utc;
     opts.where = where.w;
     opts.nwhere = where.n;

@@ -1,7 +1,8 @@
 /*
  * opts.c - the one voice of every qpstat command: its messages (runtime
  * errors and usage errors in one shape), its number parser and the options
- * several commands share (--db and QPSTAT_DB, --prefix, the time options).
+ * several commands share (--db and QPSTAT_DB, --prefix; the time options
+ * are time.c's).
  *
  * The command's name is the only global state of the CLI: main sets it
  * once, before the command runs, so a message from any helper names the
@@ -126,13 +127,4 @@ const char *cli_db_source(const char *given, int npaths)
     if (given)
         return given;
     return npaths == 0 ? cli_db_env() : NULL;
-}
-
-/* ---- time options ---- */
-
-int cli_range_done(const cli_range *r)
-{
-    if (r->has_since && r->has_until && r->since >= r->until)
-        return cli_usage("--since must come before --until: the range is empty");
-    return 0;
 }

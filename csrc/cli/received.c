@@ -348,14 +348,19 @@ int cli_received(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     walker w = {0};
-    long days = 1;
+    qps_range range;
+    cli_range_init(&range);
+    bool days_given = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case OPT_DAYS:
-            if (!cli_number("--days", optarg, 1, 100000, &days))
+            /* the last --days counts (received has no --today to exclude) */
+            cli_range_init(&range);
+            if (cli_time_option(CLI_OPT_DAYS, optarg, &range) != 0)
                 return EXIT_USAGE;
+            days_given = true;
             break;
         case OPT_LOCAL_IP:
             if (w.nlocal == MAX_LOCAL || !parse_ip(optarg, &w.local[w.nlocal])) {
@@ -371,7 +376,11 @@ int cli_received(int argc, char **argv)
     if (optind >= argc) {
         return cli_usage("name the Maildir(s) to read");
     }
-    w.since = cli_now() - days * 86400;
+    if (!days_given)
+        qps_range_days(&range, "1");
+    if (cli_range_done(&range, cli_now(), false) != 0)
+        return EXIT_USAGE;
+    w.since = range.since;
     w.buf = malloc(HEADER_MAX);
     if (!w.buf) {
         cli_error("out of memory");

@@ -143,8 +143,8 @@ int cli_report(int argc, char **argv)
     bool html = false;
     cli_stores dbs = {{0}, 0};
     int64_t now = cli_now();
-    cli_range range = {0};
-    int time_options = 0;
+    qps_range range;
+    cli_range_init(&range);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
@@ -208,7 +208,7 @@ int cli_report(int argc, char **argv)
             prefix = optarg;
             break;
         case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
-            int rc = cli_time_option(c, optarg, now, &range, &time_options);
+            int rc = cli_time_option(c, optarg, &range);
             if (rc != 0)
                 return rc;
             break;
@@ -220,7 +220,8 @@ int cli_report(int argc, char **argv)
             return cli_usage_hint();
         }
     }
-    if (cli_range_done(&range) != 0)
+    /* --mail without a time option covers yesterday and today */
+    if (cli_range_done(&range, now, mail) != 0)
         return EXIT_USAGE;
     /* the message has one layout and one table */
     if (mail && (format_given || ndims || top >= 0))
@@ -243,27 +244,8 @@ int cli_report(int argc, char **argv)
     if (db && (prefix || jobs_given))
         return cli_usage("%s reads log files, and this report reads the store (%s): drop it or name the logs",
                          prefix ? "--prefix" : "--jobs", given_db ? "--db" : "$QPSTAT_DB");
-    if (mail) {
-        if (!range.has_since && !range.has_until)
-            cli_range_days(&range, now, 1, 0);
-        if (!range.label[0]) {
-            char a[11] = "", b[11] = "";
-            if (range.has_since)
-                cli_format_date(range.since, a);
-            if (range.has_until)
-                cli_format_date(range.until - 1, b);
-            snprintf(range.label, sizeof range.label, "%s to %s", a, b);
-        }
+    if (mail)
         format = QPS_FORMAT_MAIL;
-    }
-    if (html_page && !range.label[0] && (range.has_since || range.has_until)) {
-        char x[11] = "", y[11] = "";
-        if (range.has_since)
-            cli_format_date(range.since, x);
-        if (range.has_until)
-            cli_format_date(range.until - 1, y);
-        snprintf(range.label, sizeof range.label, "%s to %s", x, y);
-    }
     if (ndims == 0) {
         for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
             if (!where.n || (all_dims[i] != QPS_DIM_CONNECTIONS && all_dims[i] != QPS_DIM_CONNECTION_TIME))
@@ -278,7 +260,7 @@ int cli_report(int argc, char **argv)
     qps_agg_opts opts = {0};
     opts.parser.terse_prefix = prefix;
     opts.parser.now = now;
-    cli_range_select(&range, &opts);
+    qps_range_select(&range, &opts);
     opts.utc = utc;
     opts.where = where.w;
     opts.nwhere = where.n;

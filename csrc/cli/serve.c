@@ -92,8 +92,7 @@ typedef struct {
     long top, limit;
     bool list;          /* /api/list: limit instead of by and top */
     bool utc;
-    cli_range range;
-    int periods; /* today, yesterday, days: at most one */
+    qps_range range; /* the core's messages name its parameters: "days takes ..." */
     char bad[300];
 } report_query;
 
@@ -105,7 +104,6 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
     if (q->bad[0])
         return MHD_YES;
     const char *v = value ? value : "";
-    int64_t now = cli_now();
     if (strcmp(key, "where") == 0) {
         const char *why = cli_where_add(&q->where, v);
         if (why)
@@ -121,27 +119,15 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
             snprintf(q->bad, sizeof q->bad, "top takes a whole number, not '%.200s'", v);
     } else if (strcmp(key, "utc") == 0) {
         q->utc = strcmp(v, "0") != 0;
-    } else if (strcmp(key, "today") == 0 || strcmp(key, "yesterday") == 0) {
-        int back = key[0] == 'y';
-        cli_range_days(&q->range, now, back, back);
-        q->periods++;
-    } else if (strcmp(key, "days") == 0) {
-        long days;
-        if (!cli_whole_number(v, 1, 100000, &days)) {
-            snprintf(q->bad, sizeof q->bad, "days takes a whole number from 1 to 100000, not '%.200s'", v);
-        } else {
-            q->range.since = now - days * 86400;
-            q->range.has_since = true;
-            q->periods++;
-        }
-    } else if (strcmp(key, "since") == 0 || strcmp(key, "until") == 0) {
-        bool until = key[0] == 'u';
-        if (!cli_parse_when(v, until, until ? &q->range.until : &q->range.since))
-            snprintf(q->bad, sizeof q->bad, "%s: not a date or time: '%.200s'", key, v);
-        else if (until)
-            q->range.has_until = true;
-        else
-            q->range.has_since = true;
+    } else if (strcmp(key, "today") == 0 || strcmp(key, "yesterday") == 0 || strcmp(key, "days") == 0 ||
+               strcmp(key, "since") == 0 || strcmp(key, "until") == 0) {
+        qps_status st = key[0] == 't'   ? qps_range_today(&q->range)
+                        : key[0] == 'y' ? qps_range_yesterday(&q->range)
+                        : key[0] == 'd' ? qps_range_days(&q->range, v)
+                        : key[0] == 's' ? qps_range_since(&q->range, v)
+                                        : qps_range_until(&q->range, v);
+        if (st != QPS_OK)
+            snprintf(q->bad, sizeof q->bad, "%s", q->range.error);
     } else {
         snprintf(q->bad, sizeof q->bad, "unknown parameter '%.100s'", key);
     }
@@ -151,11 +137,10 @@ static enum MHD_Result report_arg(void *cls, enum MHD_ValueKind kind, const char
 /* The query of /api/report or /api/list; false (and a 400) when it is bad. */
 static bool parse_query(struct MHD_Connection *c, report_query *q, reply *r)
 {
+    qps_range_init(&q->range, "");
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, report_arg, q);
-    if (!q->bad[0] && q->periods > 1)
-        snprintf(q->bad, sizeof q->bad, "today, yesterday and days exclude each other");
-    if (!q->bad[0] && q->range.has_since && q->range.has_until && q->range.until <= q->range.since)
-        snprintf(q->bad, sizeof q->bad, "until is not after since");
+    if (!q->bad[0] && qps_range_finish(&q->range, cli_now(), 0) != QPS_OK)
+        snprintf(q->bad, sizeof q->bad, "%s", q->range.error);
     for (size_t i = 0; !q->bad[0] && q->where.n && i < q->ndims; i++)
         if (q->dims[i] == QPS_DIM_CONNECTIONS || q->dims[i] == QPS_DIM_CONNECTION_TIME)
             snprintf(q->bad, sizeof q->bad, "where selects transactions: the %s table is not made of them",
@@ -184,7 +169,7 @@ static void api_report(const server *s, struct MHD_Connection *c, reply *r)
     opts.where = q.where.w;
     opts.nwhere = q.where.n;
     opts.categories = s->categories;
-    cli_range_select(&q.range, &opts);
+    qps_range_select(&q.range, &opts);
     opts.utc = q.utc;
     for (size_t i = 0; i < q.ndims; i++)
         opts.dims |= QPS_DIM_BIT(q.dims[i]);
@@ -238,7 +223,7 @@ static void api_list(const server *s, struct MHD_Connection *c, reply *r)
     opts.where = q.where.w;
     opts.nwhere = q.where.n;
     opts.categories = s->categories;
-    cli_range_select(&q.range, &opts);
+    qps_range_select(&q.range, &opts);
     opts.utc = q.utc;
     opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM);
     lister l = {qps_agg_new(&opts), qps_list_new((size_t)q.limit), false};

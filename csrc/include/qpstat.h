@@ -839,6 +839,105 @@ qps_status qps_agg_unknown_plugins(const qps_agg *agg, qps_row **rows, size_t *n
 qps_status qps_agg_recipient_accepted(const qps_agg *agg, qps_row **rows, size_t *n);
 
 /* ------------------------------------------------------------------ */
+/* Time ranges: today, yesterday, the last N days, since/until         */
+/* ------------------------------------------------------------------ */
+
+/* The one reading of the time options of every door: the CLI's --today,
+ * --yesterday, --days N, --since and --until (report, list, grep,
+ * dnsbl-test; received's --days), serve's API parameters and the Perl
+ * options of Qpstat::Agg->new and Qpstat::Store. The same text gets the
+ * same range, limit and message everywhere.
+ *
+ *     qps_range r;
+ *     qps_range_init(&r, "--");
+ *     if (qps_range_days(&r, "7") != QPS_OK || qps_range_finish(&r, now, 0) != QPS_OK)
+ *         complain(r.error);           // "--days takes a whole number ..."
+ *     qps_range_select(&r, &agg_opts); // since = now - 7 * 86400
+ *
+ * Rules: today and yesterday are local calendar days; days N is the last
+ * N * 24 hours (no upper end); at most one of the three. since and until
+ * are explicit bounds that replace the corresponding bound of the relative
+ * option, whatever the order they come in. A range whose start is not
+ * before its end selects nothing and is refused. */
+
+/** The most days --days (days =>, ?days=) takes: about 273 years. */
+#define QPS_RANGE_MAX_DAYS 100000
+
+typedef struct {
+    /* The result, valid after qps_range_finish returned QPS_OK: keep
+     * records with since <= time < until (each bound only if has_). */
+    int64_t since, until;
+    int has_since, has_until;
+    /* The selected dates for the mail's Subject ("2026-11-25",
+     * "2026-11-25|2026-11-24", "the last 7 days", "2026-11-01 to
+     * 2026-11-20", "" when nothing is selected). */
+    char label[64];
+    /* Why the last call returned QPS_EINVAL, naming options as the door
+     * does ("--days takes a whole number from 1 to 100000, not '0'"). */
+    char error[256];
+    /* The options given so far: range.c's, read them through the result. */
+    const char *opt_prefix_;
+    int relative_;           /* today, yesterday and days given */
+    int back_first_, back_last_; /* local days back (today 0 0, yesterday 1 1) */
+    long days_;              /* days N, 0 for a calendar range */
+    int set_since_, set_until_;
+    int64_t since_, until_;
+} qps_range;
+
+/** Empties r. option_prefix ("--" in the CLI, "" for Perl and the API,
+ *  borrowed: it must outlive r) goes before option names in r->error. */
+void qps_range_init(qps_range *r, const char *option_prefix);
+
+/** today / yesterday: QPS_EINVAL (r->error: "give only one of --today,
+ *  --yesterday and --days") when another of the three was given. */
+qps_status qps_range_today(qps_range *r);
+qps_status qps_range_yesterday(qps_range *r);
+
+/** days N: text is a whole number from 1 to QPS_RANGE_MAX_DAYS (digits
+ *  only: no sign, blank or fraction); QPS_EINVAL otherwise or when today
+ *  or yesterday was given. */
+qps_status qps_range_days(qps_range *r, const char *text);
+
+/** since / until as text, read by qps_parse_when (an until of a date alone
+ *  is the end of that day); QPS_EINVAL ("--since: not a date or time:
+ *  '...'") when it is not one. */
+qps_status qps_range_since(qps_range *r, const char *text);
+qps_status qps_range_until(qps_range *r, const char *text);
+
+/** since / until as unix seconds (Perl's since => and until =>). */
+void qps_range_since_unix(qps_range *r, int64_t t);
+void qps_range_until_unix(qps_range *r, int64_t t);
+
+/** Computes the range against now (unix seconds; local days in TZ). With
+ *  mail_default and no option given, the range is yesterday and today, as
+ *  the daily mail report covers. QPS_EINVAL ("--since must come before
+ *  --until: the range is empty") when the start is not before the end. */
+qps_status qps_range_finish(qps_range *r, int64_t now, int mail_default);
+
+/** Puts a finished range into an aggregator's selection. */
+void qps_range_select(const qps_range *r, qps_agg_opts *opts);
+
+/** Whether a record's time is selected by a finished range: always when
+ *  nothing is selected; never for an untimed record (has_time 0) when a
+ *  bound is set. */
+int qps_range_keeps(const qps_range *r, int has_time, int64_t t);
+
+/** 1 for a multilog old log (@LABEL.s or .u, the label the time it was
+ *  closed) closed before a finished range starts: every line in it is
+ *  older, so it need not be read. 0 for any other name. */
+int qps_range_skips_log(const qps_range *r, const char *path);
+
+/** Reads "YYYY-MM-DD" or "YYYY-MM-DD( |T)HH:MM[:SS][Z|+hh:mm|-hh:mm]",
+ *  local time unless a zone is given. A day beyond the month's
+ *  end is refused, not the next month. With is_until, a date alone means
+ *  the end of that day (the next midnight). QPS_EINVAL when text is not
+ *  such a time. */
+qps_status qps_parse_when(const char *text, int is_until, int64_t *out);
+
+/** Writes the local date "YYYY-MM-DD" of unix seconds into out. */
+void qps_format_date(int64_t t, char out[11]);
+
+/* ------------------------------------------------------------------ */
 /* Rendering                                                           */
 /* ------------------------------------------------------------------ */
 
