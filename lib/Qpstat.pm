@@ -70,50 +70,26 @@ sub _dimensions {
     return @dims;
 }
 
-# The CLI's relative time options, today, yesterday and days => N (local
-# days, relative to now => T or the current time), become since/until in
-# %$o; returns the date text of the mail report's Subject, made as the CLI
-# makes it. mail_default: with no time option at all, today and yesterday
-# (the CLI's --mail).
+# The time options of Qpstat::Agg->new and Qpstat::Store (today,
+# yesterday, days => N, since and until in unix seconds) through the core's
+# range (qps_range, as the CLI's --today, --yesterday, --days, --since,
+# --until): the same limits, messages and mail date label. With
+# $mail_default and no option, yesterday and today (the mail report's
+# days). Returns (since, until, label), a bound undef when open; croaks in
+# the name of $method.
 sub _time_range {
-    my ($method, $o, $mail_default) = @_;
-    my @relative = grep { $o->{$_} } qw(today yesterday days);
-    Carp::croak("$method: give only one of today, yesterday and days") if @relative > 1;
-    Carp::croak("$method: days must be a positive whole number, not '$o->{days}'")
-      if $o->{days} && (ref $o->{days} || $o->{days} !~ /\A[0-9]{1,6}\z/);
-    @relative = ('both') if !@relative && $mail_default && !defined $o->{since} && !defined $o->{until};
-    my $relative = delete @$o{qw(today yesterday days)};
-    return _dates_label($o) unless @relative;
-    require POSIX;
-    my $now      = $o->{now} || time;
-    my $date     = sub { POSIX::strftime('%Y-%m-%d', localtime $_[0]) };
-    my $midnight = sub {
-        my @t = localtime $now;
-        return POSIX::mktime(0, 0, 0, $t[3] - $_[0], $t[4], $t[5], 0, 0, -1);
-    };
-    my ($first, $last) = $relative[0] eq 'today' ? (0, 0) : $relative[0] eq 'yesterday' ? (1, 1) : (1, 0);
-    if ($relative[0] eq 'days') {
-        $o->{since} = $now - $relative * 86400;
-        delete $o->{until};
-        return "the last $relative days";
+    my ($method, $o, $now, $mail_default) = @_;
+    my @epoch;
+    for my $name (qw(since until)) {
+        my $v = $o->{$name};
+        Carp::croak("$method: $name must be unix seconds (an integer), not '$v'")
+          if defined $v && (ref $v || $v !~ /\A-?[0-9]{1,15}\z/);
+        push @epoch, $v;
     }
-    @$o{qw(since until)} = ($midnight->($first), $midnight->($last - 1));
-    my ($a, $b) = ($date->($o->{since}), $date->($o->{until} - 1));
-    return $a eq $b ? $a : $first == 1 && $last == 0 ? "$b|$a" : "$a to $b";
-}
-
-sub _dates_label {
-    my ($o) = @_;
-    return undef unless defined $o->{since} || defined $o->{until};
-    require Scalar::Util;
-    # a bad value is reported by the caller's option check, not here
-    for (qw(since until)) {
-        return undef if defined $o->{$_} && !Scalar::Util::looks_like_number($o->{$_});
-    }
-    require POSIX;
-    my $date = sub { POSIX::strftime('%Y-%m-%d', localtime $_[0]) };
-    return join ' to ', (defined $o->{since} ? $date->($o->{since}) : ''),
-      (defined $o->{until} ? $date->($o->{until} - 1) : '');
+    my ($err, @range) = _time_range_xs($o->{today} ? 1 : 0, $o->{yesterday} ? 1 : 0, $o->{days}, @epoch,
+        $now || time, $mail_default ? 1 : 0);
+    Carp::croak("$method: $err") if defined $err;
+    return @range;
 }
 
 # The core's log set (qps_logset): the files paths stand for, in time

@@ -171,6 +171,37 @@ _dim_names()
             mXPUSHp(qps_dim_name((qps_dim)d), strlen(qps_dim_name((qps_dim)d)));
 
 void
+_time_range_xs(int today, int yesterday, SV *days, SV *since, SV *until, IV now, int mail_default)
+    PREINIT:
+        qps_range r;
+        qps_status st = QPS_OK;
+    PPCODE:
+        /* (undef, since, until, label) of the core's range (each bound
+         * undef when open), or (message) for the Perl side to croak with:
+         * the CLI's limits and words, options named as Perl names them */
+        qps_range_init(&r, "");
+        if (today)
+            st = qps_range_today(&r);
+        if (st == QPS_OK && yesterday)
+            st = qps_range_yesterday(&r);
+        if (st == QPS_OK && SvOK(days))
+            st = qps_range_days(&r, SvPV_nolen(days));
+        if (SvOK(since))
+            qps_range_since_unix(&r, (int64_t)SvIV(since));
+        if (SvOK(until))
+            qps_range_until_unix(&r, (int64_t)SvIV(until));
+        if (st == QPS_OK)
+            st = qps_range_finish(&r, (int64_t)now, mail_default);
+        if (st != QPS_OK) {
+            mXPUSHp(r.error, strlen(r.error));
+        } else {
+            XPUSHs(&PL_sv_undef);
+            mXPUSHs(r.has_since ? newSViv((IV)r.since) : newSV(0));
+            mXPUSHs(r.has_until ? newSViv((IV)r.until) : newSV(0));
+            mXPUSHp(r.label, strlen(r.label));
+        }
+
+void
 _log_set_xs(...)
     PREINIT:
         qps_logset *set;
@@ -221,7 +252,7 @@ _log_set_xs(...)
 MODULE = Qpstat    PACKAGE = Qpstat::Agg
 
 SV *
-_new(const char *class, SV *since, SV *until, int utc, SV *prefix, UV capacity, IV now, AV *where)
+_new(const char *class, SV *since, SV *until, int utc, SV *prefix, UV capacity, IV now, AV *where, const char *date_label)
     PREINIT:
         qps_agg_opts o;
         qps_perl_agg *w;
@@ -251,6 +282,7 @@ _new(const char *class, SV *since, SV *until, int utc, SV *prefix, UV capacity, 
             o.until = (int64_t)SvIV(until);
         o.utc = utc;
         Newxz(w, 1, qps_perl_agg);
+        my_strlcpy(w->date_label, date_label, sizeof w->date_label);
         w->agg = qps_agg_new(&o);
         if (!w->agg) {
             Safefree(w);
@@ -445,7 +477,7 @@ _render(Qpstat::Agg self, int format, AV *dims, UV top, UV remote_top, SV *mail_
         ro.ndims = (size_t)n;
         ro.top = (size_t)top;
         ro.remote_top = (size_t)remote_top;
-        ro.mail_date = opt_str(aTHX_ mail_date);
+        ro.mail_date = SvOK(mail_date) ? opt_str(aTHX_ mail_date) : self->date_label;
         ro.mail_time = (int64_t)mail_time;
         ro.mail_from = opt_str(aTHX_ mail_from);
         ro.mail_to = opt_str(aTHX_ mail_to);

@@ -12,9 +12,12 @@
 
 #include "qpstat.h"
 
-/* What a Qpstat::Agg object points to. */
+/* What a Qpstat::Agg object points to. date_label is its time range's
+ * (qps_range.label), the mail report's default date: kept here, not in a
+ * Perl field hash, whose thread clone crashed on the CLONE_SKIP'd object. */
 typedef struct {
     qps_agg *agg;
+    char date_label[64];
 } qps_perl_agg;
 
 /* What a Qpstat::Store object points to. store is NULL after close. pid is

@@ -4,7 +4,6 @@ use strict;
 use warnings;
 
 use Carp ();
-use Hash::Util::FieldHash ();
 use Qpstat ();
 
 our $VERSION = $Qpstat::VERSION;
@@ -12,8 +11,6 @@ our @CARP_NOT = qw(Qpstat Qpstat::Store);
 
 my %FORMAT = (text => 0, csv => 1, json => 2, mail => 3);    # qps_format
 my %NEW_OPTS = map { $_ => 1 } qw(since until today yesterday days utc prefix capacity now where _mail_default);
-# the date text of each aggregator's time selection, for the mail report
-Hash::Util::FieldHash::fieldhash(my %LABEL);
 my %REPORT_OPTS = map { $_ => 1 } qw(format by top mail_date mail_to mail_from html);
 
 # An object holds a C pointer: a thread clone must not share it.
@@ -29,35 +26,30 @@ sub _opts {
     return %o;
 }
 
-sub _epoch {
-    my ($method, $name, $v) = @_;
-    return undef unless defined $v;
-    Carp::croak("$method: $name must be unix seconds (an integer), not '$v'")
-      unless !ref $v && $v =~ /\A-?[0-9]{1,15}\z/;
-    return 0 + $v;
-}
-
 sub new {
     my $class = shift;
-    my %o = _opts('Qpstat::Agg::new', \%NEW_OPTS, @_);
-    my $label = Qpstat::_time_range('Qpstat::Agg::new', \%o, delete $o{_mail_default});
-    my $since = _epoch('Qpstat::Agg::new', 'since', $o{since});
-    my $until = _epoch('Qpstat::Agg::new', 'until', $o{until});
+    return $class->_new_for('Qpstat::Agg::new', @_);
+}
+
+# new, croaking in the name of $m (Qpstat::Store's report and aggregate
+# take the same options)
+sub _new_for {
+    my ($class, $m, @args) = @_;
+    my %o = _opts($m, \%NEW_OPTS, @args);
     my $capacity = $o{capacity} // 0;
-    Carp::croak("Qpstat::Agg::new: capacity must be a whole number of keys, not '$capacity'")
+    Carp::croak("$m: capacity must be a whole number of keys, not '$capacity'")
       unless !ref $capacity && $capacity =~ /\A[0-9]{1,9}\z/;
     my $now = $o{now} // 0;
-    Carp::croak("Qpstat::Agg::new: now must be unix seconds, not '$now'")
+    Carp::croak("$m: now must be unix seconds, not '$now'")
       unless !ref $now && $now =~ /\A[0-9]{1,15}\z/;
-    Carp::croak('Qpstat::Agg::new: prefix must be a non-empty string')
+    Carp::croak("$m: prefix must be a non-empty string")
       if defined $o{prefix} && (ref $o{prefix} || $o{prefix} eq '');
     my $where = !defined $o{where} ? [] : ref $o{where} eq 'ARRAY' ? $o{where} : [$o{where}];
-    Carp::croak('Qpstat::Agg::new: where takes KEY=VALUE strings (or an array of them)')
+    Carp::croak("$m: where takes KEY=VALUE strings (or an array of them)")
       if grep { !defined $_ || ref $_ } @$where;
-    my $self = eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now, $where) }
+    my ($since, $until, $label) = Qpstat::_time_range($m, \%o, $now, $o{_mail_default});
+    return eval { $class->_new($since, $until, $o{utc} ? 1 : 0, $o{prefix}, $capacity, $now, $where, $label) }
       || Qpstat::_rethrow($@);
-    $LABEL{$self} = $label if defined $label;
-    return $self;
 }
 
 sub add_file {
@@ -120,7 +112,7 @@ sub report {
     my $out = eval {
         $self->_render($FORMAT{$format}, [map { $Qpstat::DIM_NUMBER{$_} } @dims], $top // 0, $remote_top,
             # the mail's Date: 0 = the aggregator's now (or the clock)
-            $o{mail_date} // $LABEL{$self} // '', 0, $o{mail_from}, $o{mail_to}, $o{html} ? 1 : 0);
+            $o{mail_date}, 0, $o{mail_from}, $o{mail_to}, $o{html} ? 1 : 0);
     };
     return defined $out ? $out : Qpstat::_rethrow($@);
 }
@@ -178,8 +170,12 @@ without a time are then counted as C<untimed> and skipped);
 
 =item today, yesterday, days
 
-instead of since and until, as the CLI's C<--today>, C<--yesterday> and
-C<--days N>: local calendar days, or the last N*24 hours, counted from now;
+as the CLI's C<--today>, C<--yesterday> and C<--days N> (one of the three;
+N from 1 to 100000): local calendar days, or the last N*24 hours, counted
+from now; since and until, when given too, replace the start and the end.
+The core reads them as it reads the CLI's options, so the same values are
+taken and refused with the same words; a range whose start is not before
+its end croaks;
 
 =item utc
 

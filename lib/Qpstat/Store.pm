@@ -102,7 +102,7 @@ sub aggregate {
     my ($self, @args) = @_;
     my %o = Qpstat::Agg::_opts('Qpstat::Store::aggregate', \%AGG_OPTS, @args);
     my @stores = $self->_stores('Qpstat::Store::aggregate', \%o);
-    return _aggregate_all(Qpstat::Agg->new(%o), @stores);
+    return _aggregate_all(Qpstat::Agg->_new_for('Qpstat::Store::aggregate', %o), @stores);
 }
 
 sub prune {
@@ -120,7 +120,7 @@ sub report {
     # as `qpstat report --mail`: today and yesterday unless a time is given
     $o{_mail_default} = 1 if ($r{format} // '') eq 'mail';
     my @stores = $self->_stores('Qpstat::Store::report', \%o);
-    return _aggregate_all(Qpstat::Agg->new(%o), @stores)->report(%r);
+    return _aggregate_all(Qpstat::Agg->_new_for('Qpstat::Store::report', %o), @stores)->report(%r);
 }
 
 1;
