@@ -16,6 +16,8 @@
  */
 #include "qps_private.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -233,9 +235,11 @@ static void text_escaped(qps_buf *o, qps_str s)
         qps_buf_append(o, "...", 3);
 }
 
+/* A mean over a 400-digit score is not finite: n/a, as the report says,
+ * never inf (the escape scope's policy for numbers) */
 static void text_mean(qps_buf *o, const char *what, uint64_t n, double mean)
 {
-    if (n)
+    if (n && isfinite(mean))
         qps_buf_printf(o, "  %-28s %10.2f  (%llu scored)\n", what, mean, (unsigned long long)n);
     else
         qps_buf_printf(o, "  %-28s %10s\n", what, "n/a");
@@ -430,7 +434,7 @@ static void html_num_td(qps_buf *o, uint64_t n)
 static void html_mean(qps_buf *o, const char *what, uint64_t n, double mean)
 {
     qps_buf_printf(o, "<tr><th>%s</th>", what);
-    if (n)
+    if (n && isfinite(mean))
         qps_buf_printf(o, "<td class=\"n\">%.2f</td><td class=\"n\">%llu scored</td></tr>\n", mean,
                        (unsigned long long)n);
     else
