@@ -33,6 +33,8 @@ static uint64_t g_seed = 1;
 static int64_t g_start = 1764000000; /* unix seconds of the first line      */
 static double g_rate = 0.5;          /* mean connections per second         */
 static int64_t g_tzoff = 0;          /* local time = UTC + this (seconds)   */
+static int g_unique = 0;             /* every connection a new IP, HELO, sender */
+static uint64_t g_unique_n = 0;
 
 #define MAXCONN 40       /* forkserver -c (SME uses 30-40)               */
 #define MAXFROMIP 5      /* forkserver -m, enforced by hosts_allow        */
@@ -1703,7 +1705,7 @@ static void usage(FILE *f)
 {
     fputs("usage: genlog [--dialect 093|08x|04x] [--framing multilog|tai64nlocal|logfile|syslog]\n"
           "              [--size BYTES[K|M|G] | --connections N] [--seed N] [--start UNIXTIME]\n"
-          "              [--rate CONN_PER_SEC] [--tz-offset SECONDS] [--output FILE] [--stats]\n"
+          "              [--rate CONN_PER_SEC] [--tz-offset SECONDS] [--unique-keys] [--output FILE] [--stats]\n"
           "Writes a deterministic, realistic qpsmtpd forkserver log to stdout (or FILE).\n"
           "Defaults: --dialect 093 --framing multilog --seed 1 --start 1764000000 --rate 0.5\n"
           "          and --connections 1000 when neither --size nor --connections is given.\n",
@@ -1793,6 +1795,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--output") || !strcmp(a, "-o")) {
             NEEDV();
             outfile = v;
+        } else if (!strcmp(a, "--unique-keys")) {
+            g_unique = 1;
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -1914,6 +1918,12 @@ int main(int argc, char **argv)
                 }
             }
             nconn++;
+            if (g_unique) { /* the worst case for the key tables: every key new */
+                uint64_t n = ++g_unique_n;
+                snprintf(id->ip, sizeof id->ip, "%u.%u.%u.%u", (unsigned)(11 + (n >> 24) % 200),
+                         (unsigned)(n >> 16 & 255), (unsigned)(n >> 8 & 255), (unsigned)(n & 255));
+                id->v6 = 0;
+            }
 
             /* hosts_allow in the parent: per-IP limit or a blocked address */
             {
@@ -1950,6 +1960,13 @@ int main(int argc, char **argv)
             /* fork a child */
             g_pid = next_pid();
             gen_ident(id, spam);
+            if (g_unique) {
+                snprintf(id->helo, sizeof id->helo, "h%llu.example.net", (unsigned long long)g_unique_n);
+                if (id->sender[1] != '>') {
+                    snprintf(id->sdom, sizeof id->sdom, "d%llu.example.org", (unsigned long long)g_unique_n);
+                    snprintf(id->sender, sizeof id->sender, "<s%llu@%s>", (unsigned long long)g_unique_n, id->sdom);
+                }
+            }
             K.slow = burst_flood && burst_left > 0 && pm(700000);
             s = sess_new();
             s->is_child = 1;

@@ -1,39 +1,65 @@
 /*
- * cli_parallel.c - one large log file read by several threads.
+ * cli_parallel.c - one large log file read by several threads, with the
+ * numbers and the memory of one pass.
  *
- * Each thread takes a part of the file that starts and ends on a line
- * boundary and aggregates it alone; the parts' aggregates are merged, so
- * the result equals a sequential pass (a record's continuation line that
- * starts a part is the one exception: it counts as "other").
+ * The file is cut into blocks of BLOCK bytes (moved to line boundaries).
+ * Worker threads take blocks in order and parse each into its own part
+ * (qps_agg_new_part): the line and kind counts, and copies of the few
+ * lines whose keys go into tables (logterse records, connection times).
+ * The main thread absorbs the parts into the one aggregator in block
+ * order (qps_agg_absorb), so the key tables exist once, whatever the
+ * number of threads, and are filled in the order of the log: every count,
+ * approximate (Space-Saving) tables included, equals that of --jobs 1.
+ * At most two parts per thread exist at a time.
  *
  * License: MIT (see README).
  */
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define PART_MIN (32LL << 20) /* smaller files are not worth a thread */
-#define CHUNK (1 << 20)
+#define BLOCK (1 << 20)
+#define CHUNK (256 << 10)        /* a worker's read buffer: most of its memory */
+#define PARALLEL_MIN (4LL << 20) /* below, one thread is as fast */
+#define PRIME 4096               /* bytes before a block that give its first lines their context */
+/* One thread (the owner) fills the key tables, so more workers than this
+ * only wait for it, each holding a buffer and two parts (about 0.8 MB):
+ * the cap keeps --jobs 64 within the 64 MB of issue 10. */
+#define MAX_THREADS 16
+
+typedef struct {
+    int64_t block; /* the block this slot holds or will hold, -1 when free */
+    int64_t turn;  /* the next block it may take: a slot serves its blocks in order */
+    bool done;
+    int error;     /* errno, or -1 when out of memory */
+    qps_agg *part;
+} slot;
 
 typedef struct {
     int fd;
-    off_t start, end; /* [start, end) after alignment */
-    qps_agg *agg;
-    int error;        /* errno, or -1 for an aggregation failure */
-} part;
+    off_t size;
+    int64_t nblocks;
+    const qps_agg *model; /* a part whose options every part copies */
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    int64_t next;         /* the next block a worker takes */
+    bool stop;
+    slot *slots;
+    int nslots;
+} job;
 
 /* The offset of the first line that starts at or after `at`. */
 static off_t align(int fd, off_t at, off_t size)
 {
-    if (at == 0)
+    if (at <= 0)
         return 0;
+    if (at >= size)
+        return size;
     char buf[4096];
     off_t pos = at - 1; /* a line starts at `at` if the byte before is '\n' */
     while (pos < size) {
@@ -48,85 +74,162 @@ static off_t align(int fd, off_t at, off_t size)
     return size;
 }
 
-static void *run_part(void *arg)
+/* The lines just before `start` tell the part the instant of the last
+ * timed line (a local stamp in the hour DST repeats depends on it). */
+static void prime(const job *j, qps_agg *part, off_t start)
 {
-    part *p = arg;
-    char *buf = malloc(CHUNK);
-    if (!buf) {
-        p->error = ENOMEM;
-        return NULL;
+    char buf[PRIME];
+    off_t from = start > PRIME ? start - PRIME : 0;
+    ssize_t n = pread(j->fd, buf, (size_t)(start - from), from);
+    if (n <= 0 || buf[n - 1] != '\n')
+        return;
+    const char *p = buf, *end = buf + n;
+    if (from > 0) { /* the first bytes may be the tail of a line */
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl + 1;
     }
-    for (off_t pos = p->start; pos < p->end;) {
-        size_t want = (size_t)(p->end - pos < CHUNK ? p->end - pos : CHUNK);
-        ssize_t n = pread(p->fd, buf, want, pos);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        qps_agg_prime(part, p, (size_t)(nl - p));
+        p = nl + 1;
+    }
+}
+
+static int run_block(const job *j, int64_t i, char *buf, qps_agg **out)
+{
+    off_t start = align(j->fd, (off_t)i * BLOCK, j->size);
+    off_t end = i == j->nblocks - 1 ? j->size : align(j->fd, (off_t)(i + 1) * BLOCK, j->size);
+    qps_agg *part = *out = qps_agg_new_part(j->model);
+    if (!part)
+        return -1;
+    if (start >= end)
+        return 0; /* inside a line that began in an earlier block */
+    if (start > 0)
+        prime(j, part, start);
+    for (off_t pos = start; pos < end;) {
+        size_t want = (size_t)(end - pos < CHUNK ? end - pos : CHUNK);
+        ssize_t n = pread(j->fd, buf, want, pos);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            p->error = n < 0 ? errno : EIO;
-            break;
-        }
-        if (qps_agg_feed(p->agg, buf, (size_t)n) != QPS_OK) {
-            p->error = -1;
-            break;
-        }
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+        if (qps_agg_feed(part, buf, (size_t)n) != QPS_OK)
+            return -1;
         pos += n;
     }
-    if (!p->error && qps_agg_finish(p->agg) != QPS_OK)
-        p->error = -1;
+    /* the block that reaches the end holds a last line without newline */
+    if (end == j->size && qps_agg_finish(part) != QPS_OK)
+        return -1;
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    char *buf = malloc(CHUNK);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        if (j->stop || j->next >= j->nblocks) {
+            pthread_mutex_unlock(&j->mu);
+            break;
+        }
+        int64_t i = j->next++;
+        slot *s = &j->slots[i % j->nslots];
+        while ((s->block != -1 || s->turn != i) && !j->stop)
+            pthread_cond_wait(&j->freed, &j->mu);
+        if (j->stop) {
+            pthread_mutex_unlock(&j->mu);
+            break;
+        }
+        s->block = i;
+        s->done = false;
+        pthread_mutex_unlock(&j->mu);
+
+        qps_agg *part = NULL;
+        int error = buf ? run_block(j, i, buf, &part) : -1;
+
+        pthread_mutex_lock(&j->mu);
+        s->part = part;
+        s->error = error;
+        s->done = true;
+        pthread_cond_broadcast(&j->filled);
+        pthread_mutex_unlock(&j->mu);
+    }
     free(buf);
     return NULL;
 }
 
 int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg, const qps_agg_opts *opts, int jobs)
 {
-    if (jobs < 2 || strcmp(path, "-") == 0 || size < 2 * PART_MIN)
+    (void)opts; /* the parts take agg's own */
+    if (jobs < 2 || strcmp(path, "-") == 0 || size < PARALLEL_MIN)
         return 0;
-    struct stat st = {0};
-    st.st_size = (off_t)size;
-    if (st.st_size / jobs < PART_MIN)
-        jobs = (int)(st.st_size / PART_MIN);
-    part parts[16];
-    pthread_t threads[16];
-    if (jobs > 16)
-        jobs = 16;
-    int started = 0, rc = 1;
-    off_t prev = 0;
-    for (int i = 0; i < jobs; i++) {
-        part *p = &parts[i];
-        p->fd = fd;
-        p->start = prev;
-        p->end = i == jobs - 1 ? st.st_size : align(fd, st.st_size / jobs * (i + 1), st.st_size);
-        prev = p->end;
-        p->error = 0;
-        p->agg = qps_agg_new(opts);
-        if (!p->agg) {
-            cli_error("out of memory");
+    job j = {.fd = fd, .size = (off_t)size, .nblocks = (size + BLOCK - 1) / BLOCK};
+    if (jobs > MAX_THREADS)
+        jobs = MAX_THREADS;
+    if (jobs > j.nblocks)
+        jobs = (int)j.nblocks;
+    qps_agg *model = qps_agg_new_part(agg);
+    j.nslots = 2 * jobs;
+    j.slots = calloc((size_t)j.nslots, sizeof *j.slots);
+    if (!model || !j.slots) {
+        qps_agg_free(model);
+        free(j.slots);
+        cli_error("out of memory");
+        return -1;
+    }
+    j.model = model;
+    for (int k = 0; k < j.nslots; k++) {
+        j.slots[k].block = -1;
+        j.slots[k].turn = k;
+    }
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.filled, NULL);
+    pthread_cond_init(&j.freed, NULL);
+    pthread_t threads[MAX_THREADS];
+    int started = 0;
+    while (started < jobs && pthread_create(&threads[started], NULL, worker, &j) == 0)
+        started++;
+
+    int rc = started ? 1 : 0; /* no thread to be had: the sequential reader */
+    for (int64_t i = 0; started && i < j.nblocks; i++) {
+        slot *s = &j.slots[i % j.nslots];
+        pthread_mutex_lock(&j.mu);
+        while (!(s->block == i && s->done))
+            pthread_cond_wait(&j.filled, &j.mu);
+        qps_agg *part = s->part;
+        int error = s->error;
+        s->part = NULL;
+        s->block = -1;
+        s->turn = i + j.nslots;
+        s->done = false;
+        pthread_cond_broadcast(&j.freed);
+        pthread_mutex_unlock(&j.mu);
+        qps_status st = QPS_OK;
+        if (!error)
+            st = qps_agg_absorb(agg, part);
+        qps_agg_free(part);
+        if (error || st != QPS_OK) {
+            if (error > 0)
+                cli_error("cannot read %s: %s", path, strerror(error));
+            else
+                cli_error("out of memory reading %s", path);
             rc = -1;
+            pthread_mutex_lock(&j.mu);
+            j.stop = true;
+            pthread_cond_broadcast(&j.freed);
+            pthread_mutex_unlock(&j.mu);
             break;
         }
-        started++;
     }
-    int launched = 0;
-    for (int i = 0; rc == 1 && i < started; i++) {
-        if (pthread_create(&threads[i], NULL, run_part, &parts[i]) != 0) {
-            run_part(&parts[i]); /* no thread to be had: do it here */
-            continue;
-        }
-        launched |= 1 << i;
-    }
-    for (int i = 0; i < started; i++) {
-        if (launched & (1 << i))
-            pthread_join(threads[i], NULL);
-        if (rc == 1 && parts[i].error) {
-            cli_error("cannot read %s: %s", path,
-                      parts[i].error > 0 ? strerror(parts[i].error) : "out of memory");
-            rc = -1;
-        }
-        if (rc == 1 && qps_agg_merge(agg, parts[i].agg) != QPS_OK) {
-            cli_error("out of memory merging %s", path);
-            rc = -1;
-        }
-        qps_agg_free(parts[i].agg);
-    }
+    for (int k = 0; k < started; k++)
+        pthread_join(threads[k], NULL);
+    for (int k = 0; k < j.nslots; k++)
+        qps_agg_free(j.slots[k].part);
+    pthread_cond_destroy(&j.freed);
+    pthread_cond_destroy(&j.filled);
+    pthread_mutex_destroy(&j.mu);
+    free(j.slots);
+    qps_agg_free(model);
     return rc; /* fd is the reader's */
 }

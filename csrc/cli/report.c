@@ -46,7 +46,7 @@ static const char usage_text[] =
     "                     repeatable: the stores of several servers as one report;\n"
     "                     $QPSTAT_DB stands for --db when no PATH is given\n"
     "  --prefix STR       logterse prefix (default `)\n"
-    "  -j, --jobs N       threads for large files (default: one per CPU)\n"
+    "  -j, --jobs N       threads for large files (default: one per CPU, at most 16 run)\n"
     "  -h, --help         this help\n";
 
 static const qps_dim all_dims[] = {

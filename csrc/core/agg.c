@@ -80,6 +80,14 @@ struct qps_agg {
     qps_categories *own_cats;
     qps_table *unknown; /* dispositions of category Unknown */
     qps_table *rcpt_acc; /* recipient domains of queued transactions */
+    /* a part (qps_agg_new_part): what must reach the owner in order */
+    bool part;
+    bool part_started;  /* a line other than a leading continuation seen */
+    uint64_t lead_cont; /* leading continuation lines counted as "other" */
+    char *log;          /* deferred logterse records, see defer_terse() */
+    size_t log_len, log_cap;
+    uint64_t *conn_ms;  /* deferred connection times */
+    size_t conn_n, conn_cap;
 };
 
 static const char hour_keys[24][3] = {
@@ -170,6 +178,8 @@ void qps_agg_free(qps_agg *agg)
 {
     if (!agg)
         return;
+    free(agg->log);
+    free(agg->conn_ms);
     qps_parser_free(agg->parser);
     qps_categories_free(agg->own_cats);
     qps_table_free(agg->unknown);
@@ -478,6 +488,68 @@ static qps_status add_conn_times(qps_agg *agg, uint64_t ms, uint64_t n, bool sum
     return QPS_OK;
 }
 
+/* ---- parts: deferred work for the owner ---- */
+
+/* A part's logterse record: its time and its nine fields, copied, so the
+ * owner can add it later with add_terse() itself (key tables and spam
+ * sums depend on the order of additions: only the owner may do them). */
+typedef struct {
+    int64_t unix_sec;
+    uint32_t len[QPS_TF_COUNT_];
+    int32_t has_time, nfields;
+} deferred;
+
+static qps_status log_reserve(qps_agg *agg, size_t n)
+{
+    if (agg->log_cap - agg->log_len >= n)
+        return QPS_OK;
+    size_t cap = agg->log_cap ? agg->log_cap : 1 << 16;
+    while (cap - agg->log_len < n)
+        cap *= 2;
+    char *l = realloc(agg->log, cap);
+    if (!l)
+        return QPS_ENOMEM;
+    agg->log = l;
+    agg->log_cap = cap;
+    return QPS_OK;
+}
+
+static qps_status defer_terse(qps_agg *agg, const qps_record *r)
+{
+    deferred d = {r->unix_sec, {0}, r->has_time, r->nfields};
+    size_t bytes = sizeof d;
+    for (int i = 0; i < QPS_TF_COUNT_; i++)
+        bytes += d.len[i] = (uint32_t)r->field[i].len;
+    bytes = (bytes + 7) & ~(size_t)7; /* keep the next header aligned */
+    qps_status st = log_reserve(agg, bytes);
+    if (st != QPS_OK)
+        return st;
+    char *p = agg->log + agg->log_len;
+    memcpy(p, &d, sizeof d);
+    p += sizeof d;
+    for (int i = 0; i < QPS_TF_COUNT_; i++) {
+        if (d.len[i])
+            memcpy(p, r->field[i].ptr, d.len[i]);
+        p += d.len[i];
+    }
+    agg->log_len += bytes;
+    return QPS_OK;
+}
+
+static qps_status defer_conn_time(qps_agg *agg, uint64_t ms)
+{
+    if (agg->conn_n == agg->conn_cap) {
+        size_t cap = agg->conn_cap ? agg->conn_cap * 2 : 1024;
+        uint64_t *c = realloc(agg->conn_ms, cap * sizeof *c);
+        if (!c)
+            return QPS_ENOMEM;
+        agg->conn_ms = c;
+        agg->conn_cap = cap;
+    }
+    agg->conn_ms[agg->conn_n++] = ms;
+    return QPS_OK;
+}
+
 static bool in_range(const qps_agg *agg, const qps_record *r)
 {
     if (agg->opts.has_since && r->unix_sec < agg->opts.since)
@@ -600,8 +672,13 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
     qps_counts *c = &agg->counts;
     qps_kind kind = r->kind < QPS_KIND_COUNT_ ? r->kind : QPS_KIND_INVALID;
     /* A pid-less line is a record's continuation only right after one. */
-    if (kind == QPS_KIND_CONTINUATION && !agg->prev_terse)
+    if (kind == QPS_KIND_CONTINUATION && !agg->prev_terse) {
         kind = QPS_KIND_OTHER;
+        if (agg->part && !agg->part_started)
+            agg->lead_cont++; /* the owner knows whether a record came before */
+    } else if (agg->part) {
+        agg->part_started = true;
+    }
     agg->prev_terse = kind == QPS_KIND_TERSE || kind == QPS_KIND_CONTINUATION;
     c->lines_read++;
     c->by_kind[kind]++;
@@ -628,7 +705,7 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
     case QPS_KIND_TERSE:
         if (agg->nwhere && !where_match(agg, r))
             return QPS_OK;
-        return add_terse(agg, r);
+        return agg->part ? defer_terse(agg, r) : add_terse(agg, r);
     case QPS_KIND_ACCEPT:
         agg->accepted++;
         if (r->running + 1 > agg->peak)
@@ -645,7 +722,7 @@ qps_status qps_agg_add(qps_agg *agg, const qps_record *r)
         agg->hosts_allow_lines++;
         break;
     case QPS_KIND_CONN_TIME:
-        return add_conn_times(agg, r->millis, 1, true);
+        return agg->part ? defer_conn_time(agg, r->millis) : add_conn_times(agg, r->millis, 1, true);
     case QPS_KIND_REPLY:
         if (qps_reply_is_queued(r))
             agg->queue_ok++;
@@ -748,10 +825,12 @@ qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
         return QPS_EINVAL;
     qps_status st;
     for (size_t i = 0; i < NTABLE_DIMS; i++)
-        if ((st = qps_table_merge(dst->table[table_dims[i]], src->table[table_dims[i]])) != QPS_OK)
+        if (src->table[table_dims[i]] && dst->table[table_dims[i]] &&
+            (st = qps_table_merge(dst->table[table_dims[i]], src->table[table_dims[i]])) != QPS_OK)
             return st;
-    if ((st = qps_table_merge(dst->unknown, src->unknown)) != QPS_OK ||
-        (st = qps_table_merge(dst->rcpt_acc, src->rcpt_acc)) != QPS_OK)
+    /* a part (qps_agg_new_part) has no key tables */
+    if (src->unknown && ((st = qps_table_merge(dst->unknown, src->unknown)) != QPS_OK ||
+                         (st = qps_table_merge(dst->rcpt_acc, src->rcpt_acc)) != QPS_OK))
         return st;
     if ((st = merge_hist(&dst->ms_hist, src->ms_hist, MS_BUCKETS)) != QPS_OK ||
         (st = merge_hist(&dst->sec_hist, src->sec_hist, SEC_BUCKETS)) != QPS_OK)
@@ -1244,4 +1323,78 @@ qps_status qps_agg_keys_seen(const qps_agg *agg, qps_dim dim, qps_str **keys, si
     *keys = out;
     *n = cap;
     return QPS_OK;
+}
+
+/* ---- parts ---- */
+
+qps_agg *qps_agg_new_part(const qps_agg *owner)
+{
+    if (!owner)
+        return NULL;
+    qps_agg *agg = calloc(1, sizeof *agg);
+    if (!agg)
+        return NULL;
+    agg->opts = owner->opts;
+    agg->opts.where = owner->where; /* a part filters, so only selected records wait */
+    agg->opts.nwhere = owner->nwhere;
+    agg->keep = owner->keep;
+    agg->part = true; /* no key tables: the owner's are the only ones */
+    agg->cats = owner->cats; /* the owner's, read only (--where category=) */
+    memcpy(agg->score_keys, owner->score_keys, sizeof agg->score_keys);
+    if (!copy_where(agg)) {
+        free(agg);
+        return NULL;
+    }
+    qps_parser_opts po = owner->opts.parser;
+    po.terse_prefix = qps_parser_prefix(owner->parser);
+    if (!(agg->parser = qps_parser_new(&po))) {
+        qps_agg_free(agg);
+        return NULL;
+    }
+    return agg;
+}
+
+void qps_agg_prime(qps_agg *agg, const char *line, size_t len)
+{
+    qps_record rec;
+    qps_parse_checked(agg->parser, line, len, &rec, true);
+}
+
+qps_status qps_agg_absorb(qps_agg *owner, qps_agg *part)
+{
+    if (!owner || !part || owner == part || owner->part || !part->part)
+        return QPS_EINVAL;
+    qps_status st;
+    /* the part's leading pid-less lines continue the owner's last record */
+    if (owner->prev_terse && part->lead_cont) {
+        part->counts.by_kind[QPS_KIND_OTHER] -= part->lead_cont;
+        part->counts.by_kind[QPS_KIND_CONTINUATION] += part->lead_cont;
+    }
+    if (part->part_started)
+        owner->prev_terse = part->prev_terse;
+    for (size_t off = 0; off < part->log_len;) {
+        deferred d;
+        memcpy(&d, part->log + off, sizeof d);
+        qps_record rec;
+        rec.has_time = d.has_time;
+        rec.unix_sec = d.unix_sec;
+        rec.nfields = d.nfields;
+        const char *p = part->log + off + sizeof d;
+        size_t bytes = sizeof d;
+        for (int i = 0; i < QPS_TF_COUNT_; i++) {
+            rec.field[i] = qps_slice(d.len[i] || i != QPS_TF_SPAM || d.nfields == 9 ? p : NULL, d.len[i]);
+            p += d.len[i];
+            bytes += d.len[i];
+        }
+        if ((st = add_terse(owner, &rec)) != QPS_OK)
+            return st;
+        off += (bytes + 7) & ~(size_t)7;
+    }
+    for (size_t i = 0; i < part->conn_n; i++)
+        if ((st = add_conn_times(owner, part->conn_ms[i], 1, true)) != QPS_OK)
+            return st;
+    /* everything else is sums and maxima, the same in any grouping */
+    st = qps_agg_merge(owner, part);
+    part->log_len = part->conn_n = 0;
+    return st;
 }

@@ -54,6 +54,11 @@ void qps_parser_free(qps_parser *p)
     free(p);
 }
 
+const char *qps_parser_prefix(const qps_parser *p)
+{
+    return p->prefix;
+}
+
 /* ---- small scanners over [s, end) ---- */
 
 static bool is_digit(char c)

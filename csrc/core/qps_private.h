@@ -59,6 +59,9 @@ uint32_t qps_hex8(const char *p, int *ok);
 
 qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_record *r, bool may_hold_nul);
 
+/* The parser's logterse prefix (NUL-terminated, owned by the parser). */
+const char *qps_parser_prefix(const qps_parser *p);
+
 /* ---- aggregator internals the store uses (qps_agg.c) ---- */
 
 typedef struct {

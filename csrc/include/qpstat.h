@@ -760,6 +760,36 @@ qps_status qps_agg_read(qps_agg *agg, qps_reader *reader);
 /** Adds every count of src into dst. Options of dst are kept. */
 qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src);
 
+/** Parts: one log read by several threads with the numbers of one pass.
+ *  A part parses and counts a piece of the log like an aggregator, but has
+ *  no key tables: the logterse records and connection times it sees wait
+ *  in it (copied, about the size of those lines) for qps_agg_absorb(),
+ *  which adds them to the owner's tables in their order. Absorbing the
+ *  parts of consecutive pieces in log order therefore gives the owner
+ *  exactly what feeding it the whole log would, approximate (Space-Saving)
+ *  tables and floating-point sums included, whatever the number of threads,
+ *  while the key tables exist once. A piece should start and end on a line
+ *  boundary; only the last piece of a file calls qps_agg_finish().
+ *
+ *  qps_agg_new_part() makes a part with the options of owner (an
+ *  aggregator, or another part made from it), NULL when out of memory;
+ *  free it with qps_agg_free(). Making a part only reads owner, so
+ *  threads may make parts from one shared part while the owner absorbs;
+ *  otherwise one thread at a time per object. */
+qps_agg *qps_agg_new_part(const qps_agg *owner);
+
+/** Gives a part the context of a line before its piece without counting
+ *  it: the time a local stamp in the hour that repeats when DST ends is
+ *  resolved against (see qps_parser_set_last_time). Prime with the lines
+ *  just before the piece, in order. */
+void qps_agg_prime(qps_agg *part, const char *line, size_t len);
+
+/** Adds everything part counted into owner (see qps_agg_new_part) and
+ *  empties the part's waiting records; part stays usable for the next
+ *  piece only after qps_agg_free + qps_agg_new_part (its counters are not
+ *  reset). QPS_EINVAL if owner is a part or part is not one. */
+qps_status qps_agg_absorb(qps_agg *owner, qps_agg *part);
+
 /** Line and record counters. */
 typedef struct {
     uint64_t lines_read;    /* every line seen */
