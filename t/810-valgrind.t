@@ -35,4 +35,28 @@ for my $t (@tests) {
     like($vg, qr/definitely lost: 0 bytes|All heap blocks were freed/, "$t: nothing definitely lost");
 }
 
+# The CLI's threaded reader (report --jobs, csrc/cli/parallel.c) on a file
+# past the size at which several threads read it: the parts, their waiting
+# records and the hand-over to the owner, under memcheck.
+my $q = (grep { -x } 'csrc/qpstat')[0];
+if ($q && !$ENV{QPSTAT_VALGRIND_TESTS}) {
+    my $big = File::Temp->new(SUFFIX => '.log');
+    my $text = do { local (@ARGV, $/) = ('t/data/logfile-094.log'); <> };
+    print {$big} $text x (int(5_000_000 / length $text) + 1);
+    close $big;
+    for my $jobs (1, 3) {
+        my $log = File::Temp->new;
+        my @cmd = ("$valgrind/valgrind", '--error-exitcode=1', '--leak-check=full',
+            '--errors-for-leak-kinds=definite,possible', "--log-file=$log", $q, 'report', '--format', 'json',
+            '--jobs', $jobs, "$big");
+        system("@cmd > /dev/null 2>&1");
+        my $rc = $? >> 8;
+        my $vg = do { local (@ARGV, $/) = ("$log"); <> } // '';
+        my ($errors) = $vg =~ /ERROR SUMMARY: (\d+) errors/;
+        ok(defined $errors && $errors == 0 && $rc == 0, "qpstat report --jobs $jobs on 5 MB: valgrind clean")
+          or diag($vg);
+        like($vg, qr/definitely lost: 0 bytes|All heap blocks were freed/, "qpstat report --jobs $jobs: nothing lost");
+    }
+}
+
 done_testing;

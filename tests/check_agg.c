@@ -5,6 +5,7 @@
 #include "qpstat.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,113 @@ START_TEST(sender_tlds)
 }
 END_TEST
 
+/* ---- parts (qps_agg_new_part / qps_agg_absorb) ---- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sink;
+
+static int to_sink(void *ctx, const char *buf, size_t len)
+{
+    sink *k = ctx;
+    if (k->len + len > k->cap) {
+        k->cap = (k->len + len) * 2;
+        k->p = realloc(k->p, k->cap);
+    }
+    memcpy(k->p + k->len, buf, len);
+    k->len += len;
+    return 0;
+}
+
+static char *json_of(const qps_agg *agg, size_t *len)
+{
+    qps_dim dims[QPS_DIM_COUNT_];
+    for (int d = 0; d < QPS_DIM_COUNT_; d++)
+        dims[d] = (qps_dim)d;
+    qps_render_opts ro = {.format = QPS_FORMAT_JSON, .dims = dims, .ndims = QPS_DIM_COUNT_};
+    sink k = {0};
+    ck_assert_int_eq(qps_render(agg, &ro, to_sink, &k), QPS_OK);
+    *len = k.len;
+    return k.p;
+}
+
+/* The log cut into pieces at line boundaries, each parsed by its own part
+ * and absorbed in order, gives the JSON of one pass, byte for byte, with
+ * tables of 3 keys (approximate: their counts depend on the order of
+ * additions) and pieces that start with a record's continuation line. */
+static void parts_equal_one_pass(const char *log, size_t len, const char *what)
+{
+    qps_agg_opts o = {.table_capacity = 3, .parser = {.now = 1795640400}};
+    qps_agg *whole = qps_agg_new(&o);
+    ck_assert_int_eq(qps_agg_feed(whole, log, len), QPS_OK);
+    ck_assert_int_eq(qps_agg_finish(whole), QPS_OK);
+    size_t wlen;
+    char *want = json_of(whole, &wlen);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += log[i] == '\n';
+    /* cut after every k-th line, for a few k: every boundary is tried */
+    for (size_t k = 1; k <= 13 && k < lines; k += 4) {
+        qps_agg *owner = qps_agg_new(&o);
+        size_t start = 0, seen = 0;
+        for (size_t i = 0; i <= len; i++) {
+            bool cut = i == len || (log[i] == '\n' && ++seen % k == 0);
+            if (!cut)
+                continue;
+            size_t end = i == len ? len : i + 1;
+            qps_agg *part = qps_agg_new_part(owner);
+            ck_assert_ptr_nonnull(part);
+            ck_assert_int_eq(qps_agg_absorb(part, owner), QPS_EINVAL);
+            /* the context before the piece: its last three lines */
+            size_t from = start;
+            for (int n = 0; n < 3 && from > 0; n++)
+                for (from--; from > 0 && log[from - 1] != '\n';)
+                    from--;
+            for (size_t p = from; p < start;) {
+                const char *nl = memchr(log + p, '\n', start - p);
+                qps_agg_prime(part, log + p, (size_t)(nl - (log + p)));
+                p = (size_t)(nl - log) + 1;
+            }
+            ck_assert_int_eq(qps_agg_feed(part, log + start, end - start), QPS_OK);
+            if (end == len)
+                ck_assert_int_eq(qps_agg_finish(part), QPS_OK);
+            ck_assert_int_eq(qps_agg_absorb(owner, part), QPS_OK);
+            qps_agg_free(part);
+            start = end;
+            if (end == len)
+                break;
+        }
+        size_t glen;
+        char *got = json_of(owner, &glen);
+        size_t at = 0; /* where they first differ, for the message */
+        while (at < glen && at < wlen && got[at] == want[at])
+            at++;
+        ck_assert_msg(glen == wlen && at == wlen, "%s: parts of %zu lines differ at byte %zu: ...%.60s",
+                      what, k, at, got + (at > 20 ? at - 20 : 0));
+        free(got);
+        qps_agg_free(owner);
+    }
+    free(want);
+    qps_agg_free(whole);
+}
+
+START_TEST(parts_equal_one_pass_on_fixtures)
+{
+    static const char *const names[] = {"logfile-094.log", "dialect-08x.log", "dialect-04x.log",
+                                        "tai64nlocal-093.log", "syslog-093.log", "edge-cases.log"};
+    size_t len;
+    char *log = sample(&len);
+    parts_equal_one_pass(log, len, "multilog-094");
+    free(log);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        log = read_fixture(names[i], &len);
+        parts_equal_one_pass(log, len, names[i]);
+        free(log);
+    }
+}
+END_TEST
+
 static Suite *agg_suite(void)
 {
     Suite *s = suite_create("agg");
@@ -376,6 +484,7 @@ static Suite *agg_suite(void)
     tcase_add_test(core, connection_time_percentiles);
     tcase_add_test(core, dnsbl_service_names);
     tcase_add_test(core, sender_tlds);
+    tcase_add_test(core, parts_equal_one_pass_on_fixtures);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, tables_stay_bounded);

@@ -29,6 +29,15 @@ for fmt in text json csv; do
     run report --format "$fmt" t/data/multilog-094 t/data/*.log
 done
 run report --mail --since 2000-01-01 t/data/multilog-094
+# past the size where report reads a file with several threads
+# (csrc/cli/parallel.c): the fixtures repeated, and junk cut into lines
+: > "$out/big.log"
+while [ "$(wc -c < "$out/big.log")" -lt 6000000 ]; do cat t/data/*.log >> "$out/big.log"; done
+head -c 6000000 /dev/urandom | tr '\000-\037' '\n' > "$out/junk-lines.bin"
+for jobs in 1 3 16; do
+    run report --format json --jobs "$jobs" "$out/big.log"
+    run report --jobs "$jobs" "$out/junk-lines.bin"
+done
 head -c 300000 /dev/urandom > "$out/junk.bin"
 run report "$out/junk.bin"
 run tai64n "$out/junk.bin"
