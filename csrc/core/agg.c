@@ -496,6 +496,7 @@ static qps_status add_conn_times(qps_agg *agg, uint64_t ms, uint64_t n, bool sum
 typedef struct {
     int64_t unix_sec;
     uint32_t len[QPS_TF_COUNT_];
+    uint32_t host_len; /* the line's host (the server table), after the fields */
     int32_t has_time, nfields;
 } deferred;
 
@@ -516,8 +517,8 @@ static qps_status log_reserve(qps_agg *agg, size_t n)
 
 static qps_status defer_terse(qps_agg *agg, const qps_record *r)
 {
-    deferred d = {r->unix_sec, {0}, r->has_time, r->nfields};
-    size_t bytes = sizeof d;
+    deferred d = {r->unix_sec, {0}, (uint32_t)r->host.len, r->has_time, r->nfields};
+    size_t bytes = sizeof d + d.host_len;
     for (int i = 0; i < QPS_TF_COUNT_; i++)
         bytes += d.len[i] = (uint32_t)r->field[i].len;
     bytes = (bytes + 7) & ~(size_t)7; /* keep the next header aligned */
@@ -532,6 +533,8 @@ static qps_status defer_terse(qps_agg *agg, const qps_record *r)
             memcpy(p, r->field[i].ptr, d.len[i]);
         p += d.len[i];
     }
+    if (d.host_len)
+        memcpy(p, r->host.ptr, d.host_len);
     agg->log_len += bytes;
     return QPS_OK;
 }
@@ -1376,6 +1379,8 @@ qps_status qps_agg_absorb(qps_agg *owner, qps_agg *part)
         deferred d;
         memcpy(&d, part->log + off, sizeof d);
         qps_record rec;
+        memset(&rec, 0, sizeof rec); /* add_terse reads only what is set below */
+        rec.kind = QPS_KIND_TERSE;
         rec.has_time = d.has_time;
         rec.unix_sec = d.unix_sec;
         rec.nfields = d.nfields;
@@ -1386,6 +1391,8 @@ qps_status qps_agg_absorb(qps_agg *owner, qps_agg *part)
             p += d.len[i];
             bytes += d.len[i];
         }
+        rec.host = qps_slice(d.host_len ? p : NULL, d.host_len);
+        bytes += d.host_len;
         if ((st = add_terse(owner, &rec)) != QPS_OK)
             return st;
         off += (bytes + 7) & ~(size_t)7;
