@@ -193,4 +193,22 @@ usage_error(['dnsbl-test', 'z.example', '--server', '127.0.0.1:53', $LOG], qr/--
     is($r->{rc}, 0, 'grep with a match: exit 0');
 }
 
+# ---- a message quotes what was typed through the terminal policy ----------
+# (a --where value or a file name may be pasted from a log: its escape
+# sequences are shown, never sent to the terminal)
+{
+    my $esc = "\e]0;owned\a\e[31m";
+    my $r = usage_error(['report', '--where', "disposition${esc}x=1", $LOG], qr/--where takes KEY=VALUE/,
+        'a --where key with escape sequences');
+    unlike($r->{err}, qr/[\x00-\x08\x0b-\x1f\x7f]/, '... no control byte reaches stderr');
+    like($r->{err}, qr/disposition\\x1b\]0;owned\\x07\\x1b\[31mx=1/, '... each shown as \\xNN');
+    $r = q_run(["x${esc}y"]);
+    is($r->{rc}, 2, 'an unknown command with escape sequences: exit 2');
+    like($r->{err}, qr/\Aqpstat: unknown command 'x\\x1b\]0;owned\\x07\\x1b\[31my'\n/, '... named escaped');
+    my $tmp = tmpdir();
+    $r = q_run(['report', "$tmp/no${esc}such.log"]);
+    like($r->{err}, qr/cannot open \Q$tmp\E\/no\\x1b\]0;owned\\x07\\x1b\[31msuch\.log/, 'a file name is escaped too');
+    unlike($r->{err}, qr/[\x00-\x08\x0b-\x1f\x7f]/, '... no control byte reaches stderr');
+}
+
 done_testing;

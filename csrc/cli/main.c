@@ -64,7 +64,7 @@ int main(int argc, char **argv)
             return commands[i].run(argc - 1, argv + 1);
         }
     }
-    fprintf(stderr, "qpstat: unknown command '%s'\n", argv[1]);
+    cli_error("unknown command '%s'", argv[1]);
     usage(stderr);
     return EXIT_USAGE;
 }

@@ -25,14 +25,41 @@ void cli_set_command(const char *name)
     command_name = name;
 }
 
+/* A message quotes what the user typed and what the logs hold (a file
+ * name, a --where value, a pattern): the whole message goes through the
+ * terminal policy, so none of it can drive the terminal. */
 static void vmessage(const char *fmt, va_list ap)
 {
+    char stack[1024];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(stack, sizeof stack, fmt, ap);
+    char *text = stack;
+    if (n >= (int)sizeof stack) {
+        text = malloc((size_t)n + 1);
+        if (text)
+            vsnprintf(text, (size_t)n + 1, fmt, again);
+        else
+            text = stack; /* the message cut, rather than none */
+    }
+    va_end(again);
+    if (n < 0)
+        stack[0] = '\0';
+    size_t len = strlen(text);
+    qps_buf out = {0};
     if (command_name)
-        fprintf(stderr, "qpstat %s: ", command_name);
+        qps_buf_printf(&out, "qpstat %s: ", command_name);
     else
-        fputs("qpstat: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+        qps_buf_append(&out, "qpstat: ", 8);
+    qps_escape_text(&out, text, len);
+    qps_buf_putc(&out, '\n');
+    if (!out.failed)
+        fwrite(out.data, 1, out.len, stderr);
+    else
+        fprintf(stderr, "qpstat: %s\n", "out of memory");
+    qps_buf_release(&out);
+    if (text != stack)
+        free(text);
 }
 
 void cli_error(const char *fmt, ...)
