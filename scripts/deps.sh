@@ -50,9 +50,9 @@ done
 echo "qpstat: installing:$missing"
 need_root
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq || true
+$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq || true
 # libclang-rt-14-dev is the name on Debian 12; newer releases pick the default
-if ! $SUDO apt-get install -y -qq $missing; then
+if ! $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq $missing; then
     missing=$(echo "$missing" | sed 's/libclang-rt-14-dev/libclang-rt-dev/')
-    $SUDO apt-get install -y -qq $missing
+    $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq $missing
 fi

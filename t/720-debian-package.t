@@ -72,7 +72,7 @@ sub sh {
 
 sub purge {
     $installed = 0;
-    return sh('DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ' . join(' ', @PKGS));
+    return sh('DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 purge -y -q ' . join(' ', @PKGS));
 }
 
 # ---------------------------------------------------------------- build
@@ -113,7 +113,7 @@ my ($install) = grep {/^apt-get install /} @steps;
 ok($install, "the README's install line") or BAIL_OUT('no apt-get install line in the README block');
 like($install, qr{\./qpstat_\Q$version\E_\w+\.deb .*\./libqpstat-perl_\Q$version\E_\w+\.deb}, "it names both packages of version $version");
 (my $cmd = $install) =~ s/_amd64\.deb/_$arch.deb/g;
-$cmd =~ s/^apt-get install /DEBIAN_FRONTEND=noninteractive apt-get install -y -q /;
+$cmd =~ s/^apt-get install /DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q /;
 $installed = 1;
 ($st, $log) = sh("cd $tmp && $cmd");
 is($st, 0, "apt-get install ./*.deb") or diag($log);
