@@ -141,4 +141,61 @@ my $t0 = 1_790_000_000 - (1_790_000_000 % 86400);    # a UTC midnight
     is($after, $before, '... and the store is as it was');
 }
 
+# ---- ahead within a single day, and directories of different ages ----
+{
+    # two hours of one day: a copy imported again is ahead on that day
+    my $dir = "$tmp/hours";
+    mkdir $dir or die;
+    spew("$dir/qpsmtpd.log", terse_lines($t0 + 3600, 120, 60, 'h'));
+    my $db = "$tmp/hours.db";
+    qp('import', '--db', $db, $dir);
+    my ($out, $rc) = qp('check', '--db', $db, $dir);
+    is($rc, 0, 'two hours of logs, store = logs: check exits 0') or diag $out;
+    spew("$tmp/hours-copy.log", "another banner\n" . terse_lines($t0 + 3600, 120, 60, 'h'));
+    qp('import', '--db', $db, "$tmp/hours-copy.log");
+    ($out, $rc) = qp('check', '--db', $db, $dir);
+    is($rc, 1, 'two hours stored twice: check exits 1 (no need for days of logs around them)');
+    my $day = POSIX::strftime('%Y-%m-%d', gmtime($t0 + 3600));
+    # the first and last minute of the logs are left out of the comparison
+    like($out, qr/the store is ahead of the logs .* on \Q$day\E: the store holds (\d+) transactions where the logs hold (\d+)/,
+        '... names the day');
+    my ($have, $logged) = $out =~ /the store holds (\d+) transactions where the logs hold (\d+)/;
+    is($have, 2 * $logged, '... the store holds each record of the window twice') if defined $have;
+    cmp_ok($logged // 0, '>=', 110, '... a window of nearly all the logs');
+
+    # the plugin's records of the last seconds, not logged yet, are not "ahead"
+    my $late = "$tmp/late";
+    mkdir $late or die;
+    spew("$late/qpsmtpd.log", terse_lines($t0 + 3600, 120, 60, 'l'));
+    my $ldb = "$tmp/late.db";
+    qp('import', '--db', $ldb, $late);
+    spew("$tmp/late-plugin.log", terse_lines($t0 + 3600 + 120 * 60, 5, 2, 'p'));
+    qp('import', '--db', $ldb, "$tmp/late-plugin.log");
+    ($out, $rc) = qp('check', '--db', $ldb, $late);
+    is($rc, 0, 'records after the last logged line: not ahead') or diag $out;
+}
+{
+    # SME: qpsmtpd's busy log rotates away in two days, sqpsmtpd's quiet one
+    # keeps four; the store has everything both ever had
+    my ($smtp, $ssmtp) = ("$tmp/qpsmtpd", "$tmp/sqpsmtpd");
+    mkdir $_ or die for $smtp, $ssmtp;
+    my $db = "$tmp/sme.db";
+    spew("$tmp/old.log", join '', map { terse_lines($t0 + $_ * 86400 + 3600, 30, 60, "o$_") } 0 .. 1);
+    qp('import', '--db', $db, "$tmp/old.log");
+    unlink "$tmp/old.log";
+    spew("$smtp/qpsmtpd.log", join '', map { terse_lines($t0 + $_ * 86400 + 3600, 30, 60, "s$_") } 2 .. 3);
+    spew("$ssmtp/qpsmtpd.log", join '', map { terse_lines($t0 + $_ * 86400 + 7200, 5, 60, "q$_") } 0 .. 3);
+    qp('import', '--db', $db, $smtp, $ssmtp);
+    my ($out, $rc) = qp('check', '--db', $db, $smtp, $ssmtp);
+    is($rc, 0, 'directories that reach back to different days: not ahead') or diag $out;
+    unlike($out, qr/ahead/, '... and nothing said about it');
+    # and a double inside the time both cover is still found
+    spew("$tmp/sme-copy.log", "banner\n" . terse_lines($t0 + 3 * 86400 + 3600, 30, 60, 's3'));
+    qp('import', '--db', $db, "$tmp/sme-copy.log");
+    ($out, $rc) = qp('check', '--db', $db, $smtp, $ssmtp);
+    is($rc, 1, '... a day stored twice where both cover it: ahead');
+    my $day = POSIX::strftime('%Y-%m-%d', gmtime($t0 + 3 * 86400));
+    like($out, qr/ahead of the logs .* on \Q$day\E/, '... on that day');
+}
+
 done_testing;

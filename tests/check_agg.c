@@ -133,6 +133,9 @@ START_TEST(merge_equals_one_pass)
     qps_agg_counts(a, &x);
     qps_agg_counts(all, &y);
     ck_assert_mem_eq(&x, &y, sizeof x);
+    /* the halves' spans join into the whole one's (compared above) */
+    ck_assert_int_gt(x.first, 0);
+    ck_assert_int_lt(x.first, x.last);
     for (int d = 0; d < QPS_DIM_CONNECTIONS; d++) {
         qps_row *r1, *r2;
         size_t n1, n2;
@@ -289,6 +292,10 @@ START_TEST(time_selection)
     ck_assert_uint_gt(c.out_of_range, 0);
     ck_assert_uint_lt(c.transactions, 17);
     ck_assert_uint_eq(c.lines_read, 399);
+    /* the time the selected records span lies inside the selection */
+    ck_assert_int_ge(c.first, opts.since);
+    ck_assert_int_lt(c.last, opts.until);
+    ck_assert_int_le(c.first, c.last);
     /* nothing without a time is let through a selection */
     const char *untimed = "8909 (deny) logging::logterse: ` 1\th\th\t\t\tx\t901\tt\tmsg";
     qps_agg_add_line(agg, untimed, strlen(untimed));

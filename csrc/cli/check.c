@@ -131,10 +131,16 @@ static bool ends_with(const char *s, const char *tail)
     return n >= t && strcmp(s + n - t, tail) == 0;
 }
 
-/* Transactions per UTC day, of the logs or of the store. */
-static qps_agg *day_agg(void)
+/* Transactions per UTC day, of the logs or of the store; since < until
+ * selects that window. */
+static qps_agg *day_agg(int64_t since, int64_t until)
 {
     qps_agg_opts opts = {.utc = 1, .dims = QPS_DIM_BIT(QPS_DIM_DAY)};
+    if (since < until) {
+        opts.since = since;
+        opts.until = until;
+        opts.has_since = opts.has_until = 1;
+    }
     return qps_agg_new(&opts);
 }
 
@@ -146,29 +152,84 @@ static uint64_t day_count(const qps_row *rows, size_t n, qps_str day)
     return 0;
 }
 
-/* A store that holds more than the logs doubled records (or holds logs
- * not checked here). Days are compared but the logs' first (older logs
- * may be gone) and last (the plugin's records of the last seconds may not
- * be logged yet). */
-static void check_ahead(outcome *o, qps_store *store, const char *db, qps_agg *logs)
+/* The time every log directory checked covers: a store may hold what
+ * older, rotated-away logs had, and the plugin's records of the last
+ * seconds before their lines are logged. The directories rotate at their
+ * own pace (sqpsmtpd's files last longer than qpsmtpd's), so the window
+ * is where they all have logs. */
+typedef struct {
+    int64_t since, until; /* [since, until) */
+    bool any;
+    cli_paths logs;       /* every log read, to count the window in */
+} logs_window;
+
+/* The records of the plugin's last seconds, and a rotated-away file's
+ * last second, are kept out of the window. */
+#define WINDOW_MARGIN_S 60
+
+static void window_add_dir(logs_window *w, qps_agg *dir_logs)
 {
-    qps_agg *stored = day_agg();
+    qps_counts c;
+    qps_agg_counts(dir_logs, &c);
+    if (!c.first)
+        return; /* no timed record: says nothing about the time covered */
+    int64_t since = c.first + WINDOW_MARGIN_S, until = c.last - WINDOW_MARGIN_S;
+    if (!w->any || since > w->since)
+        w->since = since;
+    if (!w->any || until < w->until)
+        w->until = until;
+    w->any = true;
+}
+
+/* The readable logs of a directory move into the window's list. */
+static bool window_keep_logs(logs_window *w, cli_paths *dir, const bool *readable)
+{
+    char **p = realloc(w->logs.paths, (w->logs.n + dir->n + 1) * sizeof *p);
+    if (!p)
+        return false;
+    w->logs.paths = p;
+    w->logs.cap = w->logs.n + dir->n + 1;
+    for (size_t k = 0; k < dir->n; k++) {
+        if (readable[k]) {
+            p[w->logs.n++] = dir->paths[k];
+            dir->paths[k] = NULL;
+        }
+    }
+    return true;
+}
+
+/* A store that holds more than the logs doubled records (or holds logs
+ * not checked here): the transactions of each UTC day inside the window
+ * are compared. */
+static void check_ahead(outcome *o, qps_store *store, const char *db, const logs_window *w)
+{
+    if (!w->any || w->since >= w->until)
+        return; /* the logs cover too little time to compare */
+    qps_agg *logs = day_agg(w->since, w->until), *stored = day_agg(w->since, w->until);
+    qps_reader *reader = qps_reader_new();
     qps_row *lr = NULL, *sr = NULL;
     size_t ln = 0, sn = 0;
-    if (!stored || qps_store_aggregate(store, stored) != QPS_OK || qps_agg_rows(logs, QPS_DIM_DAY, &lr, &ln) != QPS_OK ||
+    bool read = logs && stored && reader;
+    for (size_t k = 0; read && k < w->logs.n; k++) {
+        if (qps_reader_open(reader, w->logs.paths[k], QPS_READ_REGULAR) == QPS_OK) {
+            qps_agg_read(logs, reader);
+            qps_reader_close(reader);
+        }
+    }
+    if (!read || qps_store_aggregate(store, stored) != QPS_OK || qps_agg_rows(logs, QPS_DIM_DAY, &lr, &ln) != QPS_OK ||
         qps_agg_rows(stored, QPS_DIM_DAY, &sr, &sn) != QPS_OK) {
         cli_error("%s: cannot compare the store with the logs: %s", db, qps_store_error(store));
         o->problems++;
     } else {
-        /* rows of the day table come in date order */
-        for (size_t i = 1; i + 1 < ln; i++) {
-            uint64_t have = day_count(sr, sn, lr[i].key[0]);
-            if (have <= lr[i].count)
+        /* a day the store has and the logs have not is ahead too */
+        for (size_t i = 0; i < sn; i++) {
+            uint64_t logged = day_count(lr, ln, sr[i].key[0]);
+            if (sr[i].count <= logged)
                 continue;
             char what[256];
             snprintf(what, sizeof what, "%.*s: the store holds %llu transactions where the logs hold %llu",
-                     (int)lr[i].key[0].len, lr[i].key[0].ptr, (unsigned long long)have,
-                     (unsigned long long)lr[i].count);
+                     (int)sr[i].key[0].len, sr[i].key[0].ptr, (unsigned long long)sr[i].count,
+                     (unsigned long long)logged);
             problem(o, db, "the store is ahead of the logs (records stored twice, or logs not checked here) on %s",
                     what,
                     "rebuild it from the logs (the plugin's records are in them too): stop the writers, "
@@ -177,6 +238,8 @@ static void check_ahead(outcome *o, qps_store *store, const char *db, qps_agg *l
     }
     qps_free(lr);
     qps_free(sr);
+    qps_reader_free(reader);
+    qps_agg_free(logs);
     qps_agg_free(stored);
 }
 
@@ -232,9 +295,9 @@ int cli_check(int argc, char **argv)
     qps_store *store = NULL;
     if (db && !(store = cli_store_open(db, o.fix)))
         o.problems++;
-    /* the logs' transactions per day, to find a store ahead of them */
-    qps_agg *logs_by_day = store ? day_agg() : NULL;
-    qps_reader *reader = logs_by_day ? qps_reader_new() : NULL;
+    /* the time the logs cover, to find a store ahead of them */
+    logs_window window = {0};
+    qps_reader *reader = store ? qps_reader_new() : NULL;
     for (int i = 0; i < ndirs; i++) {
         const char *dir = dirs[i];
         struct stat st;
@@ -262,7 +325,9 @@ int cli_check(int argc, char **argv)
         char **rotated = calloc(paths.n + 1, sizeof *rotated);
         int nrotated = 0;
         bool any_u = false, processor_feeds = false;
-        if (!fs || !readable || !rotated) {
+        qps_agg *dir_logs = reader ? day_agg(0, 0) : NULL;
+        if (!fs || !readable || !rotated || (reader && !dir_logs)) {
+            qps_agg_free(dir_logs);
             cli_error("out of memory");
             free(fs);
             free(readable);
@@ -285,10 +350,14 @@ int cli_check(int argc, char **argv)
                 processor_feeds = fs[k].processor;
             }
             any_u |= ends_with(path, ".u");
-            if (reader && readable[k] && qps_reader_open(reader, path, QPS_READ_REGULAR) == QPS_OK) {
-                qps_agg_read(logs_by_day, reader);
+            if (dir_logs && readable[k] && qps_reader_open(reader, path, QPS_READ_REGULAR) == QPS_OK) {
+                qps_agg_read(dir_logs, reader);
                 qps_reader_close(reader);
             }
+        }
+        if (dir_logs) {
+            window_add_dir(&window, dir_logs);
+            qps_agg_free(dir_logs);
         }
         if (multilog)
             check_state(&o, dir, processor_feeds || any_u, rotated, nrotated);
@@ -325,15 +394,17 @@ int cli_check(int argc, char **argv)
         }
         if (errors)
             o.problems += errors;
+        if (reader && !window_keep_logs(&window, &paths, readable))
+            cli_error("out of memory");
         free(fs);
         free(readable);
         free(rotated);
         cli_paths_free(&paths);
     }
-    if (store && logs_by_day && reader)
-        check_ahead(&o, store, db, logs_by_day);
+    if (store && reader)
+        check_ahead(&o, store, db, &window);
     qps_reader_free(reader);
-    qps_agg_free(logs_by_day);
+    cli_paths_free(&window.logs);
     qps_store_close(store);
     int remaining = o.problems - o.fixed;
     if (o.problems == 0)

@@ -338,6 +338,12 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     const unsigned keep = agg->keep;
     char buf[512];
     agg->counts.transactions++;
+    if (r->has_time) {
+        if (!agg->counts.first || r->unix_sec < agg->counts.first)
+            agg->counts.first = r->unix_sec;
+        if (r->unix_sec > agg->counts.last)
+            agg->counts.last = r->unix_sec;
+    }
 
 #define TRY(call)                                                                                                 \
     do {                                                                                                          \
@@ -850,6 +856,10 @@ qps_status qps_agg_merge(qps_agg *dst, const qps_agg *src)
     d->out_of_range += s->out_of_range;
     d->untimed += s->untimed;
     d->transactions += s->transactions;
+    if (s->first && (!d->first || s->first < d->first))
+        d->first = s->first;
+    if (s->last > d->last)
+        d->last = s->last;
     for (int h = 0; h < 24; h++)
         dst->hour[h] += src->hour[h];
     for (int b = 0; b < SCORE_BUCKETS; b++)

@@ -800,6 +800,9 @@ typedef struct {
     uint64_t out_of_range;  /* timed lines outside since/until */
     uint64_t untimed;       /* lines without time, skipped because a range was set */
     uint64_t transactions;  /* logterse records inside the selection */
+    int64_t first, last;    /* unix time of their earliest and latest timed
+                               record (a pruned day's totals have none);
+                               0 when none was timed */
 } qps_counts;
 
 void qps_agg_counts(const qps_agg *agg, qps_counts *out);
