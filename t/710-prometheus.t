@@ -166,7 +166,7 @@ is_deeply(by_label('sum by (disposition) (qpsmtpd_transactions_total)', 'disposi
     'the sum across hosts = both reports added');
 # the same through qpstat: one report over both stores
 my ($both) = run_cmd([$Q, 'report', '--db', $dba, '--db', $dbb, '--format', 'json', '--top', '0',
-                      '--by', 'disposition', '--by', 'code', '--by', 'connections', '--by', 'server']);
+                      '--by', 'disposition', '--by', 'code', '--by', 'connections', '--by', 'server', '--by', 'category']);
 $both = decode_json($both);
 is_deeply(by_label('sum by (disposition) (qpsmtpd_transactions_total)', 'disposition'),
     { map { ($_->{disposition} => $_->{count}) } @{ $both->{dimensions}{disposition}{rows} } },
@@ -174,6 +174,9 @@ is_deeply(by_label('sum by (disposition) (qpsmtpd_transactions_total)', 'disposi
 is_deeply(by_label('sum by (code) (qpsmtpd_transactions_by_code_total)', 'code'),
     { map { (($_->{code} eq '' ? 'none' : $_->{code}) => $_->{count}) } @{ $both->{dimensions}{code}{rows} } },
     'by return code too');
+is_deeply(by_label('sum by (category) (qpsmtpd_transactions_by_category_total)', 'category'),
+    { map { ($_->{category} => $_->{count}) } grep { $_->{count} } @{ $both->{dimensions}{category}{rows} } },
+    'by category too (the map\'s columns)');
 for my $fam (['qpsmtpd_connections_accepted_total', 'accepted'], ['qpsmtpd_queued_total', 'queue_accepted'],
              ['qpsmtpd_hosts_allow_denials_total', 'hosts_allow'], ['qpsmtpd_connections_too_many_total', 'too_many']) {
     is(by_label("sum($fam->[0])", '')->{''}, $both->{dimensions}{connections}{$fam->[1]}, "sum($fam->[0]) = report --db A --db B");
@@ -191,6 +194,7 @@ my $before = by_label(qq{qpsmtpd_transactions_total{instance="127.0.0.1:$pb",dis
 my $host_sum = sub { my ($fam) = @_; return by_label("sum($fam" . '{instance="127.0.0.1:' . $pb . '"})', '')->{''} // 0 };
 my %fam_before = map { +($_ => $host_sum->($_)) } qw(qpsmtpd_transactions_total qpsmtpd_queued_total
                                                    qpsmtpd_connections_accepted_total);
+my $ham_before = by_label(qq{qpsmtpd_transactions_by_category_total{instance="127.0.0.1:$pb",category="Ham"}}, 'category')->{Ham} // 0;
 my $none_before = by_label(qq{qpsmtpd_transactions_by_code_total{instance="127.0.0.1:$pb",code="none"}}, 'code')->{none} // 0;
 is(send_mail(15, '710.b'), 15, 'the plugin recorded 15 more');
 my $after = wait_for(30, sub {
@@ -208,13 +212,16 @@ is($fam_after{qpsmtpd_connections_accepted_total} - $fam_before{qpsmtpd_connecti
     'accepted connections: +3 (5 messages per connection)');
 is((by_label(qq{qpsmtpd_transactions_by_code_total{instance="127.0.0.1:$pb",code="none"}}, 'code')->{none} // 0) - $none_before,
     15, 'transactions without a return code: +15');
+is((by_label(qq{qpsmtpd_transactions_by_category_total{instance="127.0.0.1:$pb",category="Ham"}}, 'category')->{Ham} // 0) - $ham_before,
+    15, 'transactions of category Ham (queued, not spam): +15');
 
 is(stop($sb), 0, 'serve B stops on SIGTERM');
 $sb = serve($dbb, $pb);
 ok(scrapes(8), 'scraped again after the restart');
 my $resets = by_label('sum(resets(qpsmtpd_transactions_total[10m]))', '');
 is($resets->{''}, 0, 'a restarted serve resets no counter: resets() is 0');
-for my $fam (qw(qpsmtpd_transactions_by_code_total qpsmtpd_dnsbl_denials_total qpsmtpd_connections_accepted_total
+for my $fam (qw(qpsmtpd_transactions_by_code_total qpsmtpd_dnsbl_denials_total qpsmtpd_transactions_by_category_total
+                qpsmtpd_connections_accepted_total
                 qpsmtpd_queued_total qpsmtpd_connection_duration_seconds_count qpsmtpd_spam_score_count)) {
     is(by_label('sum(resets(' . $fam . '[10m]))', '')->{''} // 0, 0, "resets($fam) is 0");
 }

@@ -104,7 +104,7 @@ is($ist, 0, 'the fixtures imported') or diag($ierr);
 my $text = scrape($db);
 my $s = samples($text);
 my $types = families($text);
-my $rep = report($db, qw(disposition dnsbl code score spam connections connection-time));
+my $rep = report($db, qw(disposition dnsbl code score spam connections connection-time category));
 is_deeply(series_of($s, 'qpsmtpd_transactions_total', 'disposition'), rows_of($rep, 'disposition'),
     'transactions by disposition = report --by disposition');
 is_deeply(series_of($s, 'qpsmtpd_dnsbl_denials_total', 'zone'), rows_of($rep, 'dnsbl'), 'DNSBL denials by zone = report --by dnsbl');
@@ -112,6 +112,16 @@ my $codes = rows_of($rep, 'code');
 $codes->{none} = delete $codes->{''} if exists $codes->{''};
 is_deeply(series_of($s, 'qpsmtpd_transactions_by_code_total', 'code'), $codes,
     'transactions by return code = report --by code (no code: "none")');
+is_deeply(series_of($s, 'qpsmtpd_transactions_by_category_total', 'category'), rows_of($rep, 'category'),
+    'transactions by category = report --by category (the built-in map)');
+my $cats = "$tmp/categories";
+spew($cats, "queued Accepted\nqueued/spam Accepted\ndnsbl Lists\nrhsbl Lists\n");
+my $mine = series_of(samples(scrape($db, '--categories', $cats)), 'qpsmtpd_transactions_by_category_total', 'category');
+my ($mj, $merr, $mst) = run_cmd([$Q, 'report', '--db', $db, '--format', 'json', '--by', 'category', '--categories', $cats]);
+die "report --categories: $merr" if $mst;
+my $want = rows_of(decode_json($mj), 'category');
+cmp_ok(scalar(keys %$want), '>=', 3, 'the fixtures fill three categories of that map: ' . join(', ', sort keys %$want));
+is_deeply($mine, $want, 'serve --categories FILE: the series follow its map = report --by category --categories FILE');
 my $c = $rep->{dimensions}{connections};
 is($s->{qpsmtpd_connections_accepted_total}, $c->{accepted}, 'accepted connections');
 is($s->{qpsmtpd_connections_too_many_total}, $c->{too_many}, 'too-many waits');
@@ -132,6 +142,13 @@ for my $fam (sort keys %$types) {
     like($text, qr/^# HELP \Q$fam\E \S/m, "$fam has HELP") or last;
 }
 promtool_ok($text, 'the fixtures');
+# a category name is the admin's text: through the label escaper like every other value
+spew("$tmp/quoted", "dnsbl RBL \"lists\" \\ zen\n");
+my $qtext = scrape($db, '--categories', "$tmp/quoted");
+# (the text policy shows a backslash as \\, the label escapes both)
+like($qtext, qr/^qpsmtpd_transactions_by_category_total\{category="RBL \\"lists\\" \\\\\\\\ zen"\} \d+$/m,
+    'a category with quotes and a backslash: an escaped label value');
+promtool_ok($qtext, 'a map with quotes in a category');
 
 # ---- pruning: no counter goes down ----
 my $pruned = "$tmp/pruned.db";
@@ -253,8 +270,13 @@ ok(exists $ht->{$_}, "the first seen disposition $_ keeps its series") for qw(qu
 my $n = grep { !/^#/ } split /\n/, $htext;
 my $plain = grep { !/^#/ } split /\n/, $text;
 my $fixed = $plain - keys(%{ series_of($s, 'qpsmtpd_transactions_total', 'disposition') })
-  - keys(%{ series_of($s, 'qpsmtpd_dnsbl_denials_total', 'zone') }) - keys(%{ series_of($s, 'qpsmtpd_transactions_by_code_total', 'code') });
-is($n, $fixed + 3 * 21, "$n series in all: the fixed families and 3 x 21 labelled ones, whatever the log holds");
+  - keys(%{ series_of($s, 'qpsmtpd_dnsbl_denials_total', 'zone') }) - keys(%{ series_of($s, 'qpsmtpd_transactions_by_code_total', 'code') })
+  - keys(%{ series_of($s, 'qpsmtpd_transactions_by_category_total', 'category') });
+# categories come from the admin's map, not from the log: 10,000 unknown plugins are one series
+my $hcat = series_of($hs, 'qpsmtpd_transactions_by_category_total', 'category');
+is_deeply($hcat, { Ham => 1, 'RBL/DNS' => 1, 'Del.Spam' => 1, Unknown => 10_000 },
+    'categories: those of the three real plugins and Unknown for the 10,000 hostile ones');
+is($n, $fixed + 3 * 21 + 4, "$n series in all: the fixed families, 3 x 21 labelled ones and 4 categories, whatever the log holds");
 promtool_ok($htext, 'the hostile store');
 # more hostile mail: the labelled series stay, "other" only grows
 open $h, '>>', $hostile or die;

@@ -5,6 +5,7 @@
  * category table (adds up, lists unknown plugins, merges, filters).
  */
 #include "qpstat.h"
+#include "qps_private.h" /* the category signature a pruned day keeps */
 
 #include <check.h>
 #include <stdio.h>
@@ -155,7 +156,21 @@ static const char *of_line(qps_parser *p, const qps_categories *map, const char 
 {
     qps_record rec;
     ck_assert_int_eq(qps_parser_parse(p, line, strlen(line), &rec), QPS_KIND_TERSE);
-    return qps_category_of(map, &rec);
+    const char *cat = qps_category_of(map, &rec);
+    /* what a pruned record keeps of it gives the same category under the map */
+    char sig[512];
+    size_t n = qps_category_signature(&rec, sig, sizeof sig);
+    if (n) {
+        ck_assert_uint_eq(n, strlen(sig));
+        ck_assert_str_eq(qps_category_of_signature(map, qps_slice(sig, n)), cat);
+        qps_str d = qps_category_signature_disposition(qps_slice(sig, n));
+        ck_assert_uint_eq(d.len, rec.field[QPS_TF_DISPOSITION].len);
+        ck_assert_int_eq(memcmp(d.ptr, rec.field[QPS_TF_DISPOSITION].ptr, d.len), 0);
+    } else {
+        const char *plain = qps_category_of_plugin(map, rec.field[QPS_TF_DISPOSITION]);
+        ck_assert_str_eq(plain ? plain : QPS_CATEGORY_UNKNOWN, cat);
+    }
+    return cat;
 }
 
 #define REC(disp, text, spam)                                                                                      \
@@ -179,6 +194,10 @@ START_TEST(record_rules)
     char err[256];
     ck_assert_int_eq(parse(map, "queued Accepted\n", err), QPS_OK);
     ck_assert_str_eq(of_line(p, map, REC("queued", "<m@x>", "Yes, score=9.0 required=5.0")), "Accepted");
+    ck_assert_int_eq(parse(map, "naughty N\nkarma K\nmy_filter F\n", err), QPS_OK);
+    ck_assert_str_eq(of_line(p, map, REC("naughty", "(my_filter) no", "msg denied")), "F");
+    ck_assert_str_eq(of_line(p, map, REC("naughty", "(dnsbl) karma too", "msg denied")), "K");
+    ck_assert_str_eq(of_line(p, map, REC("naughty", "(nosuch) no", "msg denied")), "N");
     qps_record other;
     qps_parser_parse(p, "123 dispatching HELO x", 22, &other);
     ck_assert_ptr_null(qps_category_of(map, &other));

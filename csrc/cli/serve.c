@@ -270,7 +270,7 @@ static int64_t scrape_window(int64_t now)
 #define METRICS_DIMS                                                                                                \
     (QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_CODE) |                   \
      QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) |                   \
-     QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME))
+     QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME) | QPS_DIM_BIT(QPS_DIM_CATEGORY))
 
 /* A store of a year holds millions of records: /metrics aggregates those
  * older than two hours once (with the pruned days and the untimed records)
@@ -297,7 +297,7 @@ static int add_timed(void *ctx, const qps_record *rec)
 /* The aggregate of every record into *out (a new aggregator), through the
  * cache. Returns the store's failure (its message in qps_store_error), or
  * QPS_ENOMEM. Called with cache.lock held. */
-static qps_status metrics_aggregate(qps_store *store, int64_t now, qps_agg **out)
+static qps_status metrics_aggregate(qps_store *store, const qps_categories *cats, int64_t now, qps_agg **out)
 {
     *out = NULL;
     int64_t writes;
@@ -309,6 +309,7 @@ static qps_status metrics_aggregate(qps_store *store, int64_t now, qps_agg **out
         qps_agg_free(cache.older);
         qps_agg_opts o = {0};
         o.dims = METRICS_DIMS;
+        o.categories = cats;
         o.until = boundary;
         o.has_until = 1;
         o.keep_untimed = 1;
@@ -324,6 +325,7 @@ static qps_status metrics_aggregate(qps_store *store, int64_t now, qps_agg **out
     } else if (boundary > cache.boundary) {
         qps_agg_opts o = {0};
         o.dims = METRICS_DIMS;
+        o.categories = cats;
         qps_agg *step = qps_agg_new(&o);
         if (!step)
             return QPS_ENOMEM;
@@ -340,6 +342,7 @@ static qps_status metrics_aggregate(qps_store *store, int64_t now, qps_agg **out
     }
     qps_agg_opts o = {0};
     o.dims = METRICS_DIMS;
+    o.categories = cats;
     qps_agg *all = qps_agg_new(&o);
     if (!all)
         return QPS_ENOMEM;
@@ -372,7 +375,7 @@ static void metrics(const server *s, struct MHD_Connection *c, reply *r)
     qps_import_lag lag = {0};
     if (store) {
         pthread_mutex_lock(&cache.lock);
-        st = metrics_aggregate(store, now, &agg);
+        st = metrics_aggregate(store, s->categories, now, &agg);
         pthread_mutex_unlock(&cache.lock);
     }
     if (!recent_agg || st == QPS_ENOMEM) {

@@ -64,6 +64,9 @@ struct qps_agg {
     uint64_t accepted, too_many;
     uint64_t queue_ok;     /* "250 Queued" replies: the queue plugin took the message */
     uint64_t hosts_allow_lines, hosts_allow_terse; /* plugin lines; logterse records */
+    /* pruned transactions of queued and naughty their "category" facts
+     * counted already, which the day's totals by disposition still hold */
+    uint64_t pruned_categorised[2];
     unsigned peak, limit;
     /* connection_time */
     uint64_t *ms_hist, *sec_hist; /* allocated on first use */
@@ -1137,6 +1140,13 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
     const char *cat = qps_category_of_plugin(agg->cats, disposition);
     if (!cat)
         cat = QPS_CATEGORY_UNKNOWN;
+    /* those of them the day's "category" facts counted (they came first) */
+    int pool = qps_str_eq(disposition, "queued") ? 0 : qps_str_eq(disposition, "naughty") ? 1 : -1;
+    uint64_t categorised = 0;
+    if (pool >= 0 && !agg->nwhere) {
+        categorised = count < agg->pruned_categorised[pool] ? count : agg->pruned_categorised[pool];
+        agg->pruned_categorised[pool] -= categorised;
+    }
     for (size_t i = 0; i < agg->nwhere; i++) {
         const char *v = agg->where[i].value;
         size_t vlen = strlen(v);
@@ -1156,11 +1166,12 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
         (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, disposition.len + 1 + tld.len, count)) !=
             QPS_OK ||
         (st = qps_table_add(agg->table[QPS_DIM_DAY], day, strlen(day), count)) != QPS_OK ||
-        (st = qps_table_add(agg->table[QPS_DIM_SERVER], server.ptr ? server.ptr : "", server.len, count)) != QPS_OK ||
-        (st = qps_table_add(agg->table[QPS_DIM_CATEGORY], cat, strlen(cat), count)) != QPS_OK)
+        (st = qps_table_add(agg->table[QPS_DIM_SERVER], server.ptr ? server.ptr : "", server.len, count)) != QPS_OK)
         return st;
-    if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0 &&
-        (st = qps_table_add(agg->unknown, disposition.ptr, disposition.len, count)) != QPS_OK)
+    if (count > categorised &&
+        ((st = qps_table_add(agg->table[QPS_DIM_CATEGORY], cat, strlen(cat), count - categorised)) != QPS_OK ||
+         (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0 &&
+          (st = qps_table_add(agg->unknown, disposition.ptr, disposition.len, count - categorised)) != QPS_OK)))
         return st;
     /* a day of the time chart: its dispositions (hours are gone) */
     size_t dl = strlen(day) < 32 ? strlen(day) : 32;
@@ -1200,6 +1211,10 @@ qps_status qps_agg_record_facts(const qps_record *r, qps_fact_fn fn, void *ctx)
         if (fn(ctx, "code", f[QPS_TF_CODE], 1))
             return QPS_ESTOPPED;
         if (is_dnsbl_denial(r) && fn(ctx, "dnsbl", dnsbl_service(f[QPS_TF_TEXT]), 1))
+            return QPS_ESTOPPED;
+        char sig[512];
+        size_t siglen = qps_category_signature(r, sig, sizeof sig);
+        if (siglen && fn(ctx, "category", qps_slice(sig, siglen), 1))
             return QPS_ESTOPPED;
         qps_spam spam;
         if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
@@ -1253,6 +1268,19 @@ qps_status qps_agg_add_fact(qps_agg *agg, const char *what, qps_str key, int64_t
     if (is(what, "dnsbl")) {
         agg->dnsbl_total += u;
         return qps_table_add(agg->table[QPS_DIM_DNSBL], key.ptr ? key.ptr : "", key.len, u);
+    }
+    if (is(what, "category")) {
+        /* before the day's totals by disposition, which then leave these out */
+        qps_str disp = qps_category_signature_disposition(key);
+        int pool = qps_str_eq(disp, "queued") ? 0 : qps_str_eq(disp, "naughty") ? 1 : -1;
+        const char *cat = qps_category_of_signature(agg->cats, key);
+        if (pool < 0 || !cat)
+            return QPS_OK;
+        agg->pruned_categorised[pool] += u;
+        qps_status st = qps_table_add(agg->table[QPS_DIM_CATEGORY], cat, strlen(cat), u);
+        if (st == QPS_OK && strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0)
+            st = qps_table_add(agg->unknown, disp.ptr, disp.len, u);
+        return st;
     }
     if (is(what, "verdict")) {
         if (qps_str_eq(key, "spam"))

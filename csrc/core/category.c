@@ -345,30 +345,105 @@ static bool contains(qps_str s, const char *lit)
     return false;
 }
 
-const char *qps_category_of(const qps_categories *map, const qps_record *rec)
+/* What decides a transaction's category besides its disposition: a
+ * queued one's spam verdict, a naughty one's text (the plugin it names
+ * first, or the words dnsbl and karma). */
+typedef struct {
+    bool queued_spam;
+    qps_str named; /* "(plugin) " at the start of a naughty text */
+    bool dnsbl, karma;
+} category_input;
+
+static category_input input_of(const qps_record *rec)
 {
-    if (!map || !rec || rec->kind != QPS_KIND_TERSE)
-        return NULL;
+    category_input in = {0};
     qps_str disp = rec->field[QPS_TF_DISPOSITION];
-    const rule *r = NULL;
     if (qps_str_eq(disp, "queued")) {
         qps_spam spam;
-        if (rec->nfields == 9 && qps_spam_parse(rec->field[QPS_TF_SPAM], &spam) == QPS_OK && spam.is_spam)
-            r = find(map, "queued/spam", 11);
+        in.queued_spam = rec->nfields == 9 && qps_spam_parse(rec->field[QPS_TF_SPAM], &spam) == QPS_OK && spam.is_spam;
     } else if (qps_str_eq(disp, "naughty")) {
         /* qpsmtpd 1.0 prefixes the deferred text with "(plugin) " */
         qps_str text = rec->field[QPS_TF_TEXT];
         if (text.len > 2 && text.ptr[0] == '(') {
             const char *close = memchr(text.ptr, ')', text.len);
             if (close && close > text.ptr + 1)
-                r = find(map, text.ptr + 1, (size_t)(close - text.ptr - 1));
+                in.named = qps_slice(text.ptr + 1, (size_t)(close - text.ptr - 1));
         }
-        if (!r && contains(text, "dnsbl"))
-            r = find(map, "dnsbl", 5);
-        if (!r && contains(text, "karma"))
-            r = find(map, "karma", 5);
+        in.dnsbl = contains(text, "dnsbl");
+        in.karma = contains(text, "karma");
     }
+    return in;
+}
+
+static const char *category_of_input(const qps_categories *map, qps_str disp, const category_input *in)
+{
+    const rule *r = NULL;
+    if (in->queued_spam)
+        r = find(map, "queued/spam", 11);
+    if (!r && in->named.len)
+        r = find(map, in->named.ptr, in->named.len);
+    if (!r && in->dnsbl)
+        r = find(map, "dnsbl", 5);
+    if (!r && in->karma)
+        r = find(map, "karma", 5);
     if (!r)
         r = find(map, disp.ptr, disp.len);
     return r ? map->names[r->cat] : QPS_CATEGORY_UNKNOWN;
+}
+
+const char *qps_category_of(const qps_categories *map, const qps_record *rec)
+{
+    if (!map || !rec || rec->kind != QPS_KIND_TERSE)
+        return NULL;
+    category_input in = input_of(rec);
+    return category_of_input(map, rec->field[QPS_TF_DISPOSITION], &in);
+}
+
+/* "queued/spam", or "naughty\tPLUGIN\tDK" (D, K: 1 when the text names
+ * dnsbl, karma): no field holds a tab, so the parts are unambiguous. */
+size_t qps_category_signature(const qps_record *rec, char *out, size_t cap)
+{
+    if (!rec || rec->kind != QPS_KIND_TERSE)
+        return 0;
+    category_input in = input_of(rec);
+    if (in.queued_spam) {
+        if (cap < 12)
+            return 0;
+        memcpy(out, "queued/spam", 12);
+        return 11;
+    }
+    if (!in.named.len && !in.dnsbl && !in.karma)
+        return 0;
+    if (in.named.len + 12 > cap)
+        return 0; /* a plugin name no server has: the disposition decides */
+    int n = snprintf(out, cap, "naughty\t%.*s\t%d%d", (int)in.named.len, in.named.ptr, in.dnsbl, in.karma);
+    return n > 0 ? (size_t)n : 0;
+}
+
+qps_str qps_category_signature_disposition(qps_str sig)
+{
+    const char *tab = sig.len ? memchr(sig.ptr, '\t', sig.len) : NULL;
+    if (tab)
+        return qps_slice(sig.ptr, (size_t)(tab - sig.ptr));
+    return qps_str_eq(sig, "queued/spam") ? qps_slice("queued", 6) : qps_slice(sig.ptr, 0);
+}
+
+const char *qps_category_of_signature(const qps_categories *map, qps_str sig)
+{
+    if (!map)
+        return NULL;
+    category_input in = {0};
+    qps_str disp = qps_category_signature_disposition(sig);
+    if (qps_str_eq(sig, "queued/spam")) {
+        in.queued_spam = true;
+    } else if (disp.len == 7) {
+        const char *p = sig.ptr + 8, *end = sig.ptr + sig.len;
+        const char *tab = memchr(p, '\t', (size_t)(end - p));
+        if (tab && end - tab == 3) {
+            in.named = qps_slice(p, (size_t)(tab - p));
+            in.dnsbl = tab[1] == '1';
+            in.karma = tab[2] == '1';
+        }
+    }
+    return category_of_input(map, disp, &in);
 }

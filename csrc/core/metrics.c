@@ -3,7 +3,8 @@
  * 0.0.4, or OpenMetrics 1.0), for `qpstat serve`'s /metrics.
  *
  * Labels stay bounded whatever the logs hold: only dispositions, DNSBL
- * zones and return codes become label values, at most max_labels of each
+ * zones, return codes and categories (the admin's map's, never the log's)
+ * become label values, at most max_labels of each
  * (chosen so that no counter goes down: see choose_labels); the rest is
  * summed under "other". No IP, HELO, sender or deny text is ever a label.
  *
@@ -234,6 +235,11 @@ qps_status qps_render_metrics(const qps_agg *agg, const qps_metrics_opts *opts, 
     if (st == QPS_OK)
         st = labelled_counter(&e, agg, QPS_DIM_CODE, "qpsmtpd_transactions_by_code_total", "code",
                               "Transactions by the return code of their logterse record (none: queued).",
+                              max_labels);
+    if (st == QPS_OK)
+        st = labelled_counter(&e, agg, QPS_DIM_CATEGORY, "qpsmtpd_transactions_by_category_total", "category",
+                              "Transactions by the category their disposition has in the category map "
+                              "(mailstats' columns; Unknown: a plugin the map lacks).",
                               max_labels);
     if (st == QPS_OK)
         st = score_histogram(&e, agg);

@@ -76,6 +76,17 @@ void qps_agg_selection(const qps_agg *agg, qps_agg_opts_view *out);
 /* Sender TLD as the tld dimension counts it; returns its length. */
 size_t qps_sender_tld(qps_str sender, char *out, size_t cap);
 
+/* The part of a transaction its category rests on beyond its disposition
+ * (qps_category_of), as text a store can keep once the record is pruned,
+ * whatever map reads it later: into out (cap bytes, NUL-terminated), its
+ * length; 0 when the disposition alone decides. */
+size_t qps_category_signature(const qps_record *rec, char *out, size_t cap);
+/* The disposition a signature belongs to (a slice of sig, or of a literal). */
+qps_str qps_category_signature_disposition(qps_str sig);
+/* The category map's answer for a transaction of that signature: what
+ * qps_category_of gave for its record. NULL without a map. */
+const char *qps_category_of_signature(const qps_categories *map, qps_str sig);
+
 /* Adds pre-summed counts (a pruned day) to the disposition, tld,
  * disposition,tld, day and server dimensions and to the transactions
  * total (a pruned day counts under its store's server). */
@@ -87,6 +98,8 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
  * fn(ctx, what, key, n) for each, what one of "code", "dnsbl" (the zone),
  * "verdict" ("spam"/"ham"), "score" (the score table's key),
  * "score_milli" (the score in thousandths, key the verdict), "queued",
+ * "category" (key a qps_category_signature: the day's totals by
+ * disposition count these under their signature's category),
  * "accepted", "too_many", "hosts_allow", "conn_ms" (the connection time,
  * two significant digits, truncated: a time never crosses a histogram
  * bound upwards), "conn_ms_sum" (the exact time, n in ms); fn returns non-zero to stop (QPS_ESTOPPED). */

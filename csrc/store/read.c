@@ -217,7 +217,8 @@ static qps_str text_of(sqlite3_stmt *q, int col)
 /* The rows (day, a, b, count) of a pruned days' table into agg: daily's
  * (a disposition and a TLD) or, facts, daily_facts' (what and key). A day
  * is in the selection when its start is. */
-static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts)
+static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts,
+                              const char *what)
 {
     /* the days around the selection only, through the table's key (a day
      * starts within a day of its UTC date); the check below is exact */
@@ -229,7 +230,7 @@ static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
         snprintf(hi, sizeof hi, "%04d-%02d-%02d", c.year, c.month, c.day);
     qps_buf sql = {0};
     store_select_sql(&store_tables[table], &sql);
-    qps_buf_printf(&sql, "WHERE day BETWEEN ?1 AND ?2 ORDER BY day");
+    qps_buf_printf(&sql, "WHERE day BETWEEN ?1 AND ?2 %s ORDER BY day", what ? what : "");
     sqlite3_stmt *q;
     int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
     qps_buf_release(&sql);
@@ -276,9 +277,13 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
      * disposition and TLD, then the rest of what they counted (a store of
      * schema 2 pruned before daily_facts existed has no such table). So
      * keys come in time order (qps_agg_keys_seen) whatever was pruned. */
-    qps_status st = pruned_days(s, agg, &v, TB_DAILY, false);
-    if (st == QPS_OK && has_table(s, "daily_facts"))
-        st = pruned_days(s, agg, &v, TB_DAILY_FACTS, true);
+    bool facts = has_table(s, "daily_facts");
+    /* the category facts first: the totals by disposition leave them out */
+    qps_status st = facts ? pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what = 'category'") : QPS_OK;
+    if (st == QPS_OK)
+        st = pruned_days(s, agg, &v, TB_DAILY, false, NULL);
+    if (st == QPS_OK && facts)
+        st = pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what <> 'category'");
     if (st != QPS_OK)
         return st;
     st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX, add_to_agg, &feed);
