@@ -118,6 +118,18 @@ for my $fx (@FIXTURES) {
     is($c->{transactions}, 17,  'counts: transactions');
     is($c->{kinds}{terse}, 17,  'counts: kinds');
     is($c->{invalid}{nul}, 0,   'counts: invalid reasons');
+    # the span of the logterse records, from their TAI64N labels
+    my @t;
+    for my $file (glob "$FIXTURE{'multilog-094'}/*") {
+        open my $fh, '<', $file or die $!;
+        while (<$fh>) {
+            push @t, hex($1) - 10 if /^\@4([0-9a-f]{15})[0-9a-f]{8} .*logging::logterse: `/;
+        }
+    }
+    is(scalar @t, 17, 'the fixture holds 17 logterse lines');
+    @t = sort { $a <=> $b } @t;
+    is($c->{first}, $t[0],  'counts: the first transaction\'s time');
+    is($c->{last},  $t[-1], 'counts: the last transaction\'s time');
     my $conn = $agg->conn_stats;
     is_deeply([@$conn{qw(accepted peak limit too_many hosts_allow timed)}], [20, 3, 15, 4, 2, 19], 'conn_stats');
     is(sprintf('%.3f', $conn->{p50}), '1.014', 'conn_stats: p50');

@@ -132,6 +132,8 @@ HV *qps_perl_counts_hv(pTHX_ const qps_counts *c)
     put_uv(aTHX_ hv, "out_of_range", (UV)c->out_of_range);
     put_uv(aTHX_ hv, "untimed", (UV)c->untimed);
     put_uv(aTHX_ hv, "transactions", (UV)c->transactions);
+    put_iv(aTHX_ hv, "first", (IV)c->first);
+    put_iv(aTHX_ hv, "last", (IV)c->last);
     for (int k = 0; k < QPS_KIND_COUNT_; k++)
         put_uv(aTHX_ kinds, qps_kind_name((qps_kind)k), (UV)c->by_kind[k]);
     for (int b = QPS_BAD_EMPTY; b <= QPS_BAD_TRUNCATED; b++)

@@ -248,7 +248,8 @@ two aggregators of the two halves of a log equals aggregating the whole.
     my $c = $agg->counts;
 
 A new hash: C<lines_read lines_parsed lines_invalid out_of_range untimed
-transactions>, C<kinds> (a hash of line counts by kind, the names of
+transactions>, C<first> and C<last> (the unix times of the earliest and latest
+timed transaction counted; 0 when none), C<kinds> (a hash of line counts by kind, the names of
 L<Qpstat/parse_line>) and C<invalid> (counts by reason: C<empty nul too_long
 label time no_pid truncated>), as in the JSON report.
 
