@@ -235,6 +235,22 @@ static void text_escaped(qps_buf *o, qps_str s)
         qps_buf_append(o, "...", 3);
 }
 
+/* The selection's period, as both parts say it (plain ASCII: no
+ * escaping needed in either). */
+static void put_period(qps_buf *o, const figures *f)
+{
+    if (f->sel.has_since)
+        put_local(o, f->sel.since);
+    else
+        qps_buf_printf(o, "the first record");
+    qps_buf_printf(o, " to ");
+    if (f->sel.has_until)
+        put_local(o, f->sel.until);
+    else
+        qps_buf_printf(o, "the last record");
+    qps_buf_printf(o, "%s", f->sel.utc ? " (UTC)" : " (local time)");
+}
+
 /* A mean over a 400-digit score is not finite: n/a, as the report says,
  * never inf (the escape scope's policy for numbers) */
 static void text_mean(qps_buf *o, const char *what, uint64_t n, double mean)
@@ -248,16 +264,8 @@ static void text_mean(qps_buf *o, const char *what, uint64_t n, double mean)
 static void text_summary(qps_buf *o, const figures *f)
 {
     qps_buf_printf(o, "Period: ");
-    if (f->sel.has_since)
-        put_local(o, f->sel.since);
-    else
-        qps_buf_printf(o, "the first record");
-    qps_buf_printf(o, " to ");
-    if (f->sel.has_until)
-        put_local(o, f->sel.until);
-    else
-        qps_buf_printf(o, "the last record");
-    qps_buf_printf(o, "%s\n\n", f->sel.utc ? " (UTC)" : " (local time)");
+    put_period(o, f);
+    qps_buf_printf(o, "\n\n");
     qps_buf_printf(o, "  %-28s %10llu\n", "Connections", (unsigned long long)f->conn.accepted);
     qps_buf_printf(o, "  %-28s %10llu\n", "Transactions", (unsigned long long)f->counts.transactions);
     if (f->hours > 0)
@@ -445,16 +453,8 @@ static qps_status html_body(qps_buf *o, const figures *f)
 {
     qps_buf_append(o, html_head, sizeof html_head - 1);
     qps_buf_printf(o, "<h1>qpstat: mail statistics</h1>\n<p>Period: ");
-    if (f->sel.has_since)
-        put_local(o, f->sel.since);
-    else
-        qps_buf_printf(o, "the first record");
-    qps_buf_printf(o, " to ");
-    if (f->sel.has_until)
-        put_local(o, f->sel.until);
-    else
-        qps_buf_printf(o, "the last record");
-    qps_buf_printf(o, "%s</p>\n", f->sel.utc ? " (UTC)" : " (local time)");
+    put_period(o, f);
+    qps_buf_printf(o, "</p>\n");
     qps_buf_printf(o, "<table id=\"summary\">\n<tr><th>Connections</th><td class=\"n\">%llu</td><td></td></tr>\n",
                    (unsigned long long)f->conn.accepted);
     qps_buf_printf(o, "<tr><th>Transactions</th><td class=\"n\">%llu</td><td></td></tr>\n",
