@@ -199,6 +199,18 @@ my $tmp = File::Temp->newdir;
     like($r->{err}, qr/unrecognized option|unknown option/, 'unknown option: message on stderr');
     is($r->{out}, '', 'unknown option: nothing on stdout');
 
+    # --by parses as the core's qps_dims_parse does (serve's ?by= too)
+    my $default = report($FIX{'multilog-094'});
+    is(report('--by', 'all', $FIX{'multilog-094'})->{out}, $default->{out}, '--by all: the default report');
+    my $once = report('--by', 'tld', $FIX{'multilog-094'});
+    is(report('--by', 'tld,tld', '--by', 'tld', $FIX{'multilog-094'})->{out}, $once->{out},
+        'a table named twice is printed once');
+    $r = report('--by', 'tld,', $FIX{'multilog-094'});
+    is($r->{rc}, 2, '--by with a trailing comma: exit 2');
+    like($r->{err}, qr/unknown --by dimension in 'tld,'/, '... naming it');
+    $r = report('--format', 'csv', '--by', 'all', $FIX{'edge-cases'});
+    is($r->{rc}, 2, '--format csv --by all: exit 2 (one table)');
+
     $r = report('--format', 'csv', '--by', 'disposition', '--by', 'tld', $FIX{'edge-cases'});
     is($r->{rc}, 2, '--format csv with two --by: exit 2');
     like($r->{err}, qr/csv/, '--format csv with two --by: message on stderr');

@@ -19,9 +19,10 @@ static const char usage_text[] =
     "\n"
     "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
     "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
-    "                     score, spam, connections, connection-time, server, code\n"
-    "                     (default: all but server and code; server too with several --db),\n"
-    "                     category (mailstats' columns, by the category map)\n"
+    "                     score, spam, connections, connection-time, server, code,\n"
+    "                     category (mailstats' columns, by the category map); all: the\n"
+    "                     default (all but server, code and category; server too with\n"
+    "                     several --db), a table named twice is printed once\n"
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
     "  --format FMT       text (default), json, csv (one table: give one --by) or html\n"
@@ -48,38 +49,6 @@ static const char usage_text[] =
     "  --prefix STR       logterse prefix (default `)\n"
     "  -j, --jobs N       threads for large files (default: one per CPU, at most 16 run)\n"
     "  -h, --help         this help\n";
-
-static const qps_dim all_dims[] = {
-    QPS_DIM_DISPOSITION, QPS_DIM_DNSBL,  QPS_DIM_TLD,   QPS_DIM_DISPOSITION_TLD, QPS_DIM_HOUR,
-    QPS_DIM_DAY,         QPS_DIM_SENDER, QPS_DIM_RECIPIENT, QPS_DIM_IP,          QPS_DIM_HELO,
-    QPS_DIM_SCORE,       QPS_DIM_SPAM,   QPS_DIM_CONNECTIONS, QPS_DIM_CONNECTION_TIME,
-};
-
-/* "disposition,tld" is one table; any other comma separates tables. */
-static bool parse_by(const char *value, qps_dim *dims, size_t *n)
-{
-    const char *p = value;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        qps_dim d;
-        int pair = qps_dim_pair_at(p);
-        if (pair >= 0) {
-            d = (qps_dim)pair;
-            len = strlen(qps_dim_name(d));
-        } else if (qps_dim_from_name(p, len, &d) != QPS_OK) {
-            return false;
-        }
-        if (*n < QPS_DIM_COUNT_)
-            dims[(*n)++] = d;
-        p += len;
-        if (*p == ',')
-            p++;
-        else if (*p)
-            return false;
-    }
-    return true;
-}
 
 /* One log into agg: a large plain file by parts in threads, anything else
  * as a stream. Returns 0, or -1 after a message. */
@@ -140,7 +109,7 @@ int cli_report(int argc, char **argv)
     qps_format format = QPS_FORMAT_TEXT;
     bool mail = false, utc = false, format_given = false, jobs_given = false, html_page = false;
     const char *prefix = NULL, *categories = NULL, *mail_to = NULL, *mail_from = NULL;
-    bool html = false;
+    bool html = false, by_all = false;
     cli_stores dbs = {{0}, 0};
     int64_t now = cli_now();
     qps_range range;
@@ -150,7 +119,9 @@ int cli_report(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (!parse_by(optarg, dims, &ndims))
+            if (strcmp(optarg, "all") == 0)
+                by_all = true;
+            else if (qps_dims_parse(optarg, dims, QPS_DIM_COUNT_, &ndims) != QPS_OK)
                 return cli_usage("unknown --by dimension in '%s'", optarg);
             break;
         case 'n':
@@ -224,15 +195,15 @@ int cli_report(int argc, char **argv)
     if (cli_range_done(&range, now, mail) != 0)
         return EXIT_USAGE;
     /* the message has one layout and one table */
-    if (mail && (format_given || ndims || top >= 0))
+    if (mail && (format_given || ndims || by_all || top >= 0))
         return cli_usage("--mail writes one message of its own (the disposition,tld table, every row, as text): "
                          "drop %s",
-                         format_given ? "--format" : ndims ? "--by" : "--top");
-    if (html_page && ndims)
+                         format_given ? "--format" : ndims || by_all ? "--by" : "--top");
+    if (html_page && (ndims || by_all))
         return cli_usage("--format html draws the dashboard's tables: drop --by");
     if (!mail && (html || mail_to || mail_from))
         return cli_usage("%s shapes the mail: add --mail", html ? "--html" : mail_to ? "--to" : "--from");
-    if (format == QPS_FORMAT_CSV && ndims != 1)
+    if (format == QPS_FORMAT_CSV && (ndims != 1 || by_all))
         return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
                          "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
                          "connection-time, server, code, category)");
@@ -246,12 +217,20 @@ int cli_report(int argc, char **argv)
                          prefix ? "--prefix" : "--jobs", given_db ? "--db" : "$QPSTAT_DB");
     if (mail)
         format = QPS_FORMAT_MAIL;
-    if (ndims == 0) {
-        for (size_t i = 0; i < sizeof all_dims / sizeof all_dims[0]; i++)
-            if (!where.n || (all_dims[i] != QPS_DIM_CONNECTIONS && all_dims[i] != QPS_DIM_CONNECTION_TIME))
-                dims[ndims++] = all_dims[i];
+    if (ndims == 0 || by_all) {
+        qps_dim all[QPS_DIM_COUNT_];
+        size_t nall = 0;
+        qps_dims_parse("all", all, QPS_DIM_COUNT_, &nall);
         if (dbs.n > 1)
-            dims[ndims++] = QPS_DIM_SERVER; /* several servers: which one counted what */
+            all[nall++] = QPS_DIM_SERVER; /* several servers: which one counted what */
+        for (size_t i = 0; i < nall; i++) {
+            bool have = false;
+            for (size_t k = 0; k < ndims; k++)
+                have |= dims[k] == all[i];
+            /* a filtered report leaves out the tables not made of transactions */
+            if (!have && !(where.n && (all[i] == QPS_DIM_CONNECTIONS || all[i] == QPS_DIM_CONNECTION_TIME)))
+                dims[ndims++] = all[i];
+        }
     }
     for (size_t i = 0; where.n && i < ndims; i++)
         if (dims[i] == QPS_DIM_CONNECTIONS || dims[i] == QPS_DIM_CONNECTION_TIME)
