@@ -479,11 +479,46 @@ START_TEST(parts_equal_one_pass_on_fixtures)
 }
 END_TEST
 
+/* The tables of a report that names none: "all"'s, the server table for
+ * several stores, no connection tables under a filter, nothing twice. */
+START_TEST(default_tables)
+{
+    qps_dim dims[QPS_DIM_COUNT_], all[QPS_DIM_COUNT_];
+    size_t n = 0, nall = 0;
+    ck_assert_int_eq(qps_dims_parse("all", all, QPS_DIM_COUNT_, &nall), QPS_OK);
+    ck_assert_int_eq(qps_dims_default(dims, QPS_DIM_COUNT_, &n, 0, 0), QPS_OK);
+    ck_assert_uint_eq(n, nall);
+    ck_assert_mem_eq(dims, all, n * sizeof *dims);
+
+    n = 0;
+    ck_assert_int_eq(qps_dims_default(dims, QPS_DIM_COUNT_, &n, 1, 1), QPS_OK);
+    ck_assert_uint_eq(n, nall - 2 + 1);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_ne(dims[i], QPS_DIM_CONNECTIONS);
+        ck_assert_int_ne(dims[i], QPS_DIM_CONNECTION_TIME);
+    }
+    ck_assert_int_eq(dims[n - 1], QPS_DIM_SERVER);
+
+    /* a table already asked for stays where it is, once */
+    n = 0;
+    ck_assert_int_eq(qps_dims_parse("spam", dims, QPS_DIM_COUNT_, &n), QPS_OK);
+    ck_assert_int_eq(qps_dims_default(dims, QPS_DIM_COUNT_, &n, 0, 0), QPS_OK);
+    ck_assert_uint_eq(n, nall);
+    ck_assert_int_eq(dims[0], QPS_DIM_SPAM);
+
+    /* no room */
+    n = 0;
+    ck_assert_int_eq(qps_dims_default(dims, 3, &n, 0, 0), QPS_EINVAL);
+    ck_assert_uint_eq(n, 3);
+}
+END_TEST
+
 static Suite *agg_suite(void)
 {
     Suite *s = suite_create("agg");
     TCase *core = tcase_create("core");
     tcase_add_test(core, sample_counts);
+    tcase_add_test(core, default_tables);
     tcase_add_test(core, chunking_is_invisible);
     tcase_add_test(core, merge_equals_one_pass);
     tcase_add_test(core, only_the_tables_asked_for);

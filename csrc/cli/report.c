@@ -217,21 +217,8 @@ int cli_report(int argc, char **argv)
                          prefix ? "--prefix" : "--jobs", given_db ? "--db" : "$QPSTAT_DB");
     if (mail)
         format = QPS_FORMAT_MAIL;
-    if (ndims == 0 || by_all) {
-        qps_dim all[QPS_DIM_COUNT_];
-        size_t nall = 0;
-        qps_dims_parse("all", all, QPS_DIM_COUNT_, &nall);
-        if (dbs.n > 1)
-            all[nall++] = QPS_DIM_SERVER; /* several servers: which one counted what */
-        for (size_t i = 0; i < nall; i++) {
-            bool have = false;
-            for (size_t k = 0; k < ndims; k++)
-                have |= dims[k] == all[i];
-            /* a filtered report leaves out the tables not made of transactions */
-            if (!have && !(where.n && (all[i] == QPS_DIM_CONNECTIONS || all[i] == QPS_DIM_CONNECTION_TIME)))
-                dims[ndims++] = all[i];
-        }
-    }
+    if (ndims == 0 || by_all)
+        qps_dims_default(dims, QPS_DIM_COUNT_, &ndims, where.n > 0, dbs.n > 1);
     for (size_t i = 0; where.n && i < ndims; i++)
         if (dims[i] == QPS_DIM_CONNECTIONS || dims[i] == QPS_DIM_CONNECTION_TIME)
             return cli_usage("--where selects transactions: the %s table is not made of them", qps_dim_name(dims[i]));

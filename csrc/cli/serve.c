@@ -157,14 +157,8 @@ static void api_report(const server *s, struct MHD_Connection *c, reply *r)
     report_query q = {.top = -1};
     if (!parse_query(c, &q, r))
         return;
-    if (q.ndims == 0) {
-        qps_dim all[QPS_DIM_COUNT_];
-        size_t n = 0;
-        qps_dims_parse("all", all, QPS_DIM_COUNT_, &n);
-        for (size_t i = 0; i < n; i++)
-            if (!q.where.n || (all[i] != QPS_DIM_CONNECTIONS && all[i] != QPS_DIM_CONNECTION_TIME))
-                q.dims[q.ndims++] = all[i];
-    }
+    if (q.ndims == 0)
+        qps_dims_default(q.dims, QPS_DIM_COUNT_, &q.ndims, q.where.n > 0, 0);
     qps_agg_opts opts = {0};
     opts.where = q.where.w;
     opts.nwhere = q.where.n;

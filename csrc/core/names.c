@@ -132,6 +132,30 @@ qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n
     return QPS_OK;
 }
 
+qps_status qps_dims_default(qps_dim *dims, size_t cap, size_t *n, int filtered, int several_servers)
+{
+    qps_dim all[QPS_DIM_COUNT_ + 1];
+    size_t nall = 0;
+    if (!dims || !n || *n > cap)
+        return QPS_EINVAL;
+    qps_dims_parse("all", all, QPS_DIM_COUNT_, &nall);
+    if (several_servers)
+        all[nall++] = QPS_DIM_SERVER; /* which server counted what */
+    for (size_t i = 0; i < nall; i++) {
+        if (filtered && (all[i] == QPS_DIM_CONNECTIONS || all[i] == QPS_DIM_CONNECTION_TIME))
+            continue;
+        bool have = false;
+        for (size_t k = 0; k < *n; k++)
+            have |= dims[k] == all[i];
+        if (have)
+            continue;
+        if (*n == cap)
+            return QPS_EINVAL;
+        dims[(*n)++] = all[i];
+    }
+    return QPS_OK;
+}
+
 qps_status qps_where_parse(const char *text, qps_where *out)
 {
     const char *eqs = text ? strchr(text, '=') : NULL;

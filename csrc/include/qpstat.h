@@ -564,6 +564,12 @@ int qps_dim_pair_at(const char *p);
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
 
+/** Appends the tables of a report that names none (those of "all", and
+ *  server when it reads several stores) not yet in dims[0..*n); a report
+ *  filtered by --where leaves out connections and connection-time, which
+ *  are not made of transactions. QPS_EINVAL for a full array. */
+qps_status qps_dims_default(qps_dim *dims, size_t cap, size_t *n, int filtered, int several_servers);
+
 /** Aggregator options; pass NULL for defaults. */
 typedef struct {
     qps_parser_opts parser;
