@@ -3,7 +3,8 @@
  *
  * A record written live by the qpsmtpd plugin and the same record imported
  * later from the log are twins: the second copy finds the first (same pid
- * and fields, within two minutes) and is not stored again.
+ * and fields, within DEDUP_WINDOW: 30 seconds either side) and is not
+ * stored again.
  *
  * An import (inside a transaction) holds a queued record back until its
  * queue's reply, and an accept until its connection time, so each pair
