@@ -152,6 +152,18 @@ static bool parse_query(struct MHD_Connection *c, report_query *q, reply *r)
     return true;
 }
 
+/* The aggregator options of a query: its filters, range and clock. */
+static qps_agg_opts query_agg_opts(const server *s, const report_query *q)
+{
+    qps_agg_opts opts = {0};
+    opts.where = q->where.w;
+    opts.nwhere = q->where.n;
+    opts.categories = s->categories;
+    qps_range_select(&q->range, &opts);
+    opts.utc = q->utc;
+    return opts;
+}
+
 static void api_report(const server *s, struct MHD_Connection *c, reply *r)
 {
     report_query q = {.top = -1};
@@ -159,12 +171,7 @@ static void api_report(const server *s, struct MHD_Connection *c, reply *r)
         return;
     if (q.ndims == 0)
         qps_dims_default(q.dims, QPS_DIM_COUNT_, &q.ndims, q.where.n > 0, 0);
-    qps_agg_opts opts = {0};
-    opts.where = q.where.w;
-    opts.nwhere = q.where.n;
-    opts.categories = s->categories;
-    qps_range_select(&q.range, &opts);
-    opts.utc = q.utc;
+    qps_agg_opts opts = query_agg_opts(s, &q);
     for (size_t i = 0; i < q.ndims; i++)
         opts.dims |= QPS_DIM_BIT(q.dims[i]);
     qps_agg *agg = qps_agg_new(&opts);
@@ -213,12 +220,7 @@ static void api_list(const server *s, struct MHD_Connection *c, reply *r)
     report_query q = {.top = -1, .limit = 100, .list = true};
     if (!parse_query(c, &q, r))
         return;
-    qps_agg_opts opts = {0};
-    opts.where = q.where.w;
-    opts.nwhere = q.where.n;
-    opts.categories = s->categories;
-    qps_range_select(&q.range, &opts);
-    opts.utc = q.utc;
+    qps_agg_opts opts = query_agg_opts(s, &q);
     opts.dims = QPS_DIM_BIT(QPS_DIM_SPAM);
     lister l = {qps_agg_new(&opts), qps_list_new((size_t)q.limit), false};
     qps_status st;
