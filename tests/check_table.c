@@ -58,6 +58,42 @@ START_TEST(keys_are_bytes)
 }
 END_TEST
 
+/* The hash and the compare read keys in whole words: keys of every length
+ * up to 48 that differ in one byte anywhere are different keys, the same
+ * bytes at another address are the same key (and hash alike), and nothing
+ * is read outside a key (ASan, tests/sanitize.sh: each key is its own
+ * allocation of exactly its length). */
+START_TEST(every_byte_of_every_length_counts)
+{
+    for (size_t len = 1; len <= 48; len++) {
+        qps_table *t = qps_table_new(200);
+        for (size_t i = 0; i < len; i++) {
+            char *k = malloc(len);
+            memset(k, 'a', len);
+            k[i] = 'b';
+            ck_assert_int_eq(qps_table_add(t, k, len, 1), QPS_OK);
+            char *again = malloc(len);
+            memcpy(again, k, len);
+            ck_assert_uint_eq(qps_table_hash(again, len), qps_table_hash(k, len));
+            ck_assert_int_eq(qps_table_add(t, again, len, 1), QPS_OK);
+            free(again);
+            free(k);
+        }
+        char *plain = malloc(len);
+        memset(plain, 'a', len);
+        ck_assert_int_eq(qps_table_add(t, plain, len, 5), QPS_OK);
+        free(plain);
+        ck_assert_uint_eq(qps_table_size(t), len + 1);
+        qps_table_entry *e = malloc((len + 1) * sizeof *e);
+        qps_table_entries(t, e);
+        for (size_t i = 0; i <= len; i++)
+            ck_assert_uint_eq(e[i].count, memchr(e[i].key, 'b', len) ? 2 : 5);
+        free(e);
+        qps_table_free(t);
+    }
+}
+END_TEST
+
 START_TEST(space_saving_guarantees)
 {
     /* heavy keys survive any amount of one-off keys; their count is an
@@ -118,6 +154,7 @@ static Suite *table_suite(void)
     tcase_add_test(core, exact_below_capacity);
     tcase_add_test(core, keys_are_bytes);
     tcase_add_test(core, merge_adds_counts);
+    tcase_add_test(core, every_byte_of_every_length_counts);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, space_saving_guarantees);

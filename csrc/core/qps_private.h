@@ -35,6 +35,13 @@ qps_table *qps_table_new(size_t capacity);
 void qps_table_free(qps_table *table);
 /* Adds n to key's count; QPS_ENOMEM leaves the table unchanged. */
 qps_status qps_table_add(qps_table *table, const char *key, size_t len, uint64_t n);
+/* The hash qps_table_add computes; qps_table_prefetch starts loading what
+ * adding a key of that hash will touch (the index is large and its slots
+ * are cache misses), so that several tables' misses overlap, and
+ * qps_table_add_hashed adds with a hash computed before. */
+uint32_t qps_table_hash(const char *key, size_t len);
+void qps_table_prefetch(const qps_table *table, uint32_t hash);
+qps_status qps_table_add_hashed(qps_table *table, const char *key, size_t len, uint32_t hash, uint64_t n);
 qps_status qps_table_merge(qps_table *dst, const qps_table *src);
 size_t qps_table_size(const qps_table *table);
 bool qps_table_overflowed(const qps_table *table);
