@@ -691,7 +691,29 @@ static qps_kind classify_stderr_text(const qps_parser *p, const char *s, const c
 /* "pid text" */
 static bool split_pid(const char *s, const char *end, qps_record *r, const char **text)
 {
-    /* every line but the frame-less ones starts here: kept tight */
+    /* every line but the frame-less ones starts here: a pid of up to 7
+     * digits and its blank are read as one word (SWAR), longer ones and
+     * line ends byte by byte */
+    if (end - s >= 8) {
+        uint64_t x;
+        memcpy(&x, s, 8);
+        uint64_t d = x - 0x3030303030303030ULL; /* digits become 0..9 */
+        /* 0x80 in each byte that is not a digit: below '0' borrows into
+         * the top bit, above '9' carries into it once 6 is added */
+        uint64_t bad = (d | (d + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+        if (bad) {
+            int k = __builtin_ctzll(bad) / 8; /* digits before the first non-digit */
+            if (k == 0 || s[k] != ' ')
+                return false;
+            uint64_t v = d << (8 * (8 - k)); /* the digits at the top, zeros before */
+            v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffULL;
+            v = (v * (1 + (100ULL << 16)) >> 16) & 0x0000ffff0000ffffULL;
+            v = v * (1 + (10000ULL << 32)) >> 32;
+            r->pid = (uint32_t)v;
+            *text = s + k + 1;
+            return true;
+        }
+    }
     const char *p = s, *limit = end - s > 10 ? s + 10 : end;
     uint64_t pid = 0;
     while (p < limit && (unsigned char)(*p - '0') < 10)
