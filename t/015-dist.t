@@ -1,6 +1,7 @@
 # `make dist` gives a tarball that builds and passes tests with nothing but
 # its own files, and whose `make install` puts the CLI, the man page, the
-# Perl module and the qpsmtpd plugin in place (the plugin where
+# Perl module, the category map (/etc/qpstat/categories, kept when it is
+# there: the admin's) and the qpsmtpd plugin in place (the plugin where
 # `perl Makefile.PL QPSMTPD_PLUGINS=DIR` said).
 use strict;
 use warnings;
@@ -54,6 +55,20 @@ ok((grep { m{/Qpstat/Plugin\.pm$} } keys %installed), 'the plugin module');
 ok($installed{"$plugdir/qpstat"}, "the plugin, in QPSMTPD_PLUGINS ($plugdir)");
 is(slurp("$dest$plugdir/qpstat"), slurp('plugins/qpstat'), 'the plugin is plugins/qpstat') if $installed{"$plugdir/qpstat"};
 is((stat "$dest$plugdir/qpstat")[2] & 07777, 0644, 'mode 0644') if $installed{"$plugdir/qpstat"};
+my $map = "$dest/etc/qpstat/categories";
+ok($installed{'/etc/qpstat/categories'}, 'the category map, where the CLI reads it');
+if (-f $map) {
+    is(slurp($map), slurp('etc/categories'), 'it is etc/categories');
+    is((stat $map)[2] & 07777, 0644, 'mode 0644');
+    open my $fh, '>>', $map or die "$map: $!";
+    print $fh "my_filter Karma\n";
+    close $fh;
+    my $edited = slurp($map);
+    ($out, $err, $st) = run_cmd(['sh', '-c', "cd $src && make install DESTDIR=$dest 2>&1"], timeout => 300);
+    is($st, 0, 'make install again') or diag("$out$err");
+    like($out, qr{^Keeping \Q$map\E}m, 'says it keeps the map');
+    is(slurp($map), $edited, "and keeps the admin's edited map");
+}
 if (-x "$dest/usr/local/bin/qpstat") {
     ($out, $err, $st) = run_cmd(["$dest/usr/local/bin/qpstat", 'report', '--by', 'disposition', 't/data/logfile-094.log']);
     is($st, 0, 'the installed CLI runs a report') or diag($err);

@@ -37,6 +37,8 @@ chdir $REPO or die "chdir $REPO: $!";
 my $STORE_DIR = '/var/lib/qpstat';
 my $STORE = "$STORE_DIR/qpstat.db";
 my @PKGS = qw(qpstat libqpstat-perl);
+my $ETC = '/etc/qpstat';
+my $MAP = "$ETC/categories";
 
 plan skip_all => 'needs root (installs and purges the packages)' if $> != 0;
 for (['dpkg-buildpackage', 'dpkg-dev'], ['dh', 'debhelper'], ['fakeroot', 'fakeroot'], ['lintian', 'lintian'],
@@ -48,6 +50,7 @@ for my $p (@PKGS) {
     plan skip_all => "the package $p is installed here ($out): purge it to run this test" if $out =~ /\S/ && $out !~ /not-installed/;
 }
 plan skip_all => "$STORE_DIR exists (an admin's store?): this test creates and removes it" if -e $STORE_DIR;
+plan skip_all => "$ETC exists (an admin's category map?): this test creates and removes it" if -e $ETC;
 if (my @p = grep { !/not built/ } QpsmtpdHarness::prereq_problems()) { plan skip_all => join '; ', @p }
 plan skip_all => 'Debian\'s stock /etc/qpsmtpd missing (package qpsmtpd)' unless -f '/etc/qpsmtpd/plugins';
 
@@ -98,6 +101,9 @@ for my $p (@PKGS) {
 ok($contents{qpstat}{$_}, "qpstat has $_") for '/usr/bin/qpstat', '/lib/systemd/system/qpstat-collect.service',
     '/lib/systemd/system/qpstat-serve.service', '/var/lib/qpstat/';
 ok((grep { m{^/usr/share/man/man1/qpstat\.1\w*\.gz$} } keys %{ $contents{qpstat} }), 'qpstat has the man page');
+ok($contents{qpstat}{$MAP}, "qpstat has the category map $MAP");
+my ($conffiles) = run_cmd(['dpkg-deb', '-I', $deb{qpstat}, 'conffiles']);
+like($conffiles, qr{^\Q$MAP\E$}m, 'as a conffile');
 ok($contents{'libqpstat-perl'}{'/usr/share/qpsmtpd/plugins/qpstat'}, 'libqpstat-perl has the plugin');
 ok((grep { m{^/usr/lib/[^/]+/perl5/[\d.]+/auto/Qpstat/Qpstat\.so$} } keys %{ $contents{'libqpstat-perl'} }),
     'libqpstat-perl has the XS module');
@@ -141,6 +147,29 @@ for my $name (qw(qpstat-collect qpstat-serve)) {
     ok(!-e "/etc/systemd/system/multi-user.target.wants/$name.service", "$name is not enabled");
 }
 like(slurp('/lib/systemd/system/qpstat-serve.service'), qr/--listen 127\.0\.0\.1:\d+$/m, 'serve on loopback');
+
+# the category map where the binary reads it by default: a plugin the shipped
+# map does not know is Unknown until the admin maps it in /etc/qpstat/categories
+# (an exact rule for a made-up plugin: a report run meanwhile by anyone else
+# on this machine counts exactly as before)
+is(slurp($MAP), slurp('etc/categories'), "$MAP is etc/categories");
+is((stat $MAP)[2] & 07777, 0644, 'mode 0644');
+ok($listed{$MAP}, "dpkg knows $MAP as qpstat's");
+{
+    my ($cf) = run_cmd(['dpkg-query', '-W', '-f', '${Conffiles}', 'qpstat']);
+    like($cf, qr{^ \Q$MAP\E [0-9a-f]{32}$}m, 'an installed conffile');
+    my $probe = "$tmp/probe.log";
+    spew($probe, "Wed Nov 25 19:39:55 2026 vm[9415]: `127.0.0.1\tUnknown\tprobe.example\t\t\tqpstat_t720_probe\t901\tprobe\tmsg denied before queued\n");
+    my ($out, $err) = run_cmd(['/usr/bin/qpstat', 'report', '--by', 'category', $probe], env => { TZ => 'UTC' });
+    like($out, qr/^\s+1\s+Unknown\b/m, 'a plugin the shipped map lacks is Unknown') or diag($err);
+    like($out, qr/qpstat_t720_probe 1/, 'and named');
+    open my $fh, '>>', $MAP or die "$MAP: $!";
+    print $fh "qpstat_t720_probe               Karma\n";
+    close $fh;
+    ($out, $err) = run_cmd(['/usr/bin/qpstat', 'report', '--by', 'category', $probe], env => { TZ => 'UTC' });
+    like($out, qr/^\s+1\s+Karma\b/m, "the admin's rule in $MAP counts, with no --categories") or diag($err);
+    unlike($out, qr/Unknown/, 'nothing Unknown then');
+}
 
 # the installed binary on the fixtures: t/500's golden files
 {
@@ -230,6 +259,7 @@ for my $p (@PKGS) {
 my @left = grep { !-d $_ && -e $_ } sort keys %listed;
 is("@left", '', 'no file of the packages is left');
 ok(-d '/usr/share/qpsmtpd/plugins', "qpsmtpd's plugin directory is still there");
+ok(!-e $MAP && !-e $ETC, "purge removed the (edited) category map and $ETC");
 opendir(my $dh, $STORE_DIR);
 my @in_store = $dh ? sort grep { !/^\.\.?$/ } readdir $dh : ();
 ok((grep { $_ eq 'qpstat.db' } @in_store), 'the store is kept');

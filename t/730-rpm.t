@@ -2,7 +2,7 @@
 # `rpmbuild -bb --nodeps` (Debian's rpm package; the BuildRequires name the
 # EL packages, which Debian does not have) from the files of MANIFEST, and
 # the package holds the binary, the man page, the Perl module, the plugin,
-# the systemd units and SME Server's files.
+# the category map (a config file), the systemd units and SME Server's files.
 use strict;
 use warnings;
 use Test::More;
@@ -50,7 +50,11 @@ ok($files{$_}, "rpm -qlp: $_") for '/usr/bin/qpstat', '/usr/share/qpsmtpd/plugin
     '/etc/e-smith/templates-custom/var/service/sqpsmtpd/config/plugins/02logterse',
     (map { "/etc/e-smith/templates-custom/var/service/$_/02logterse" }
         map { ("qpsmtpd/config/$_", "sqpsmtpd/config/$_") } 'peers/0', 'peers/local'),
-    '/usr/share/qpstat/sme/log-run';
+    '/usr/share/qpstat/sme/log-run', '/etc/qpstat/categories';
+($out) = run_cmd(['rpm', '-qp', '--configfiles', $rpm]);
+like($out, qr{^/etc/qpstat/categories$}m, 'the category map is a config file');
+($out) = run_cmd(['rpm', '-qp', '--qf', '[%{FILENAMES} %{FILEFLAGS:fflags}\n]', $rpm]);
+like($out, qr{^/etc/qpstat/categories cn$}m, '%config(noreplace): an upgrade keeps the admin\'s edits');
 ok((grep { m{^/usr/share/(licenses|doc)/qpstat[^/]*/LICENSE$} } keys %files), 'the licence');
 ok((grep { m{^/usr/share/man/man1/qpstat\.1} } keys %files), 'the man page');
 ok((grep { m{/perl5/.*/Qpstat\.pm$} } keys %files), 'the Perl module');
@@ -68,7 +72,8 @@ unlike($out, qr/expand-template|config setprop|signal-event/, 'and enables nothi
 ($out) = run_cmd(['sh', '-c', "cd $tmp && rpm2cpio $rpm | cpio -idm --quiet 2>/dev/null || "
         . "(rpm2archive $rpm >/dev/null && tar -xzf $rpm.tgz)"]);
 SKIP: {
-    skip 'cannot unpack the RPM here (no cpio or rpm2archive)', 7 unless -e "$tmp/usr/bin/qpstat";
+    skip 'cannot unpack the RPM here (no cpio or rpm2archive)', 8 unless -e "$tmp/usr/bin/qpstat";
+    is(slurp("$tmp/etc/qpstat/categories"), slurp('etc/categories'), 'the packaged map is etc/categories');
     for my $f (map { ("var/service/qpsmtpd/config/$_/02logterse", "var/service/sqpsmtpd/config/$_/02logterse") }
         'plugins', 'peers/0', 'peers/local') {
         is(slurp("$tmp/etc/e-smith/templates-custom/$f"), slurp("sme/templates/$f"), "the SME fragment $f is sme/templates/...");
