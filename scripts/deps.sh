@@ -7,11 +7,11 @@
 # pull in libnet-ip-perl, which its stock check_relay needs to start.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
-want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev libmicrohttpd-dev libjs-chart.js check pkg-config"
+want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc-ares-dev libmicrohttpd-dev libjs-chart.js check pkg-config libsystemd-dev"
 if [ "${1:-}" = test ]; then
     want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
 qpsmtpd swaks libnet-dns-perl libmailtools-perl libnet-ip-perl sqlite3 libtest-leaktrace-perl valgrind chromium prometheus
-dpkg-dev debhelper fakeroot lintian rpm libtext-template-perl man-db libmime-tools-perl"
+dpkg-dev debhelper fakeroot lintian rpm libtext-template-perl man-db libmime-tools-perl systemd systemd-journal-remote"
 fi
 SUDO=""
 need_root() {
@@ -25,10 +25,10 @@ need_root() {
 # packaged there: put chart.min.js where QPS_CHARTJS says (see rpm/qpstat.spec).
 if ! command -v dpkg-query >/dev/null 2>&1 && command -v rpm >/dev/null 2>&1; then
     want="gcc make perl perl-devel perl-ExtUtils-MakeMaker zlib-devel sqlite-devel uthash-devel c-ares-devel
-libmicrohttpd-devel check-devel pkgconfig"
+libmicrohttpd-devel check-devel pkgconfig systemd-devel"
     if [ "${1:-}" = test ]; then
         want="$want clang compiler-rt gawk mawk perl-JSON-PP swaks perl-Net-DNS perl-MailTools perl-Net-IP sqlite
-perl-Test-LeakTrace valgrind rpm-build perl-Text-Template perl-MIME-tools"
+perl-Test-LeakTrace valgrind rpm-build perl-Text-Template perl-MIME-tools systemd systemd-journal-remote"
     fi
     missing=""
     for p in $want; do

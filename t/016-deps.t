@@ -32,14 +32,14 @@ is($st, 0, 'deps.sh with rpm and dnf') or diag($out);
 like($args, qr/^dnf install -y -q /, 'installs with dnf');
 my %asked = map { $_ => 1 } split ' ', $args =~ s/^dnf install -y -q //r;
 ok($asked{$_}, "build: $_") for qw(perl-devel perl-ExtUtils-MakeMaker zlib-devel sqlite-devel c-ares-devel
-    check-devel libmicrohttpd-devel uthash-devel pkgconfig);
+    check-devel libmicrohttpd-devel uthash-devel pkgconfig systemd-devel);
 ok(!$asked{$_}, "$_ is installed: not asked for") for qw(perl gcc make);
 ok(!(grep {/-dev$|^lib.*-perl$/} keys %asked), 'no Debian names');
 ok(!$asked{valgrind}, 'the test tools only with "test"');
 
 ($st, $args) = run_deps('dnf', 'test');
 %asked = map { $_ => 1 } split ' ', $args =~ s/^dnf install -y -q //r;
-ok($asked{$_}, "test: $_") for qw(valgrind clang perl-Net-DNS perl-Text-Template rpm-build swaks);
+ok($asked{$_}, "test: $_") for qw(valgrind clang perl-Net-DNS perl-Text-Template rpm-build swaks systemd-journal-remote);
 
 ($st, $args) = run_deps('yum');
 like($args, qr/^yum install -y -q .*sqlite-devel/, 'yum where there is no dnf (SME Server 10)');

@@ -22,7 +22,8 @@ is($version, (slurp('lib/Qpstat.pm') =~ /\$VERSION\s*=\s*'([^']+)'/)[0], 'the sp
 is($version, (slurp('debian/changelog') =~ /^qpstat \(([^)-]+)/)[0], 'and of debian/changelog');
 my %breq = map { $_ => 1 } $spec =~ /^BuildRequires:\s*(\S+)/mg;
 ok($breq{$_}, "BuildRequires: $_ (the CentOS/Rocky name)")
-    for qw(sqlite-devel zlib-devel c-ares-devel check-devel perl-devel perl-ExtUtils-MakeMaker libmicrohttpd-devel);
+    for qw(sqlite-devel zlib-devel c-ares-devel check-devel perl-devel perl-ExtUtils-MakeMaker libmicrohttpd-devel
+    systemd-devel);
 
 my $tmp = File::Temp->newdir('/tmp/qpstat-rpm-XXXXXX');
 my $top = "$tmp/rpmbuild";

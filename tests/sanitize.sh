@@ -13,6 +13,7 @@ INTERNAL="-Icsrc/core -Icsrc/store"
 # the link flags of Makefile.PL (the one place they are written)
 LIBS=$(make -s --no-print-directory print-libs)
 CLI_LIBS=$(make -s --no-print-directory print-cli-libs)
+FLAGS="$FLAGS $(make -s --no-print-directory print-core-defines)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 $CC $FLAGS $INTERNAL -Icsrc/cli -o "$out/qpstat" csrc/cli/*.c $CORE $LIBS $CLI_LIBS
@@ -55,4 +56,22 @@ echo "== qpstat processor"
 "$q" processor < "$out/junk.bin" > /dev/null 4< "$out/junk.bin" 5> "$out/state" || status=1
 run report --by nonsense
 run report /nonexistent
+# the journal as a source (libsystemd), when systemd-journal-remote is there
+if perl -It/lib -MQpstatJournal=journal_remote -e 'exit(journal_remote() ? 0 : 1)'; then
+    rm -f "$out/san.journal" "$out/junk.journal"
+    perl -It/lib -MQpstatJournal=label_lines,export_stream,make_journal -e '
+        open my $f, "<", "t/data/edge-cases.log" or die; chomp(my @l = <$f>);
+        make_journal($ARGV[0], export_stream([label_lines(@l)]));' "$out/san.journal"
+    cp "$out/junk.bin" "$out/junk.journal"
+    for fmt in text json csv; do
+        run report --format "$fmt" --by service --journal-file "$out/san.journal"
+    done
+    run report --journal-file "$out/san.journal"
+    run tail -n all --journal-file "$out/san.journal"
+    run grep queued --journal-file "$out/san.journal"
+    run list --limit 0 --journal-file "$out/san.journal" --unit qpsmtpd --unit nosuch
+    run summary --journal-file "$out/san.journal"
+    run report --journal-file "$out/junk.journal"
+    run report --journal-dir "$out"
+fi
 exit $status

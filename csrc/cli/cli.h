@@ -53,6 +53,34 @@ int64_t cli_now(void);
  * message) when out of memory. */
 qps_logset *cli_logs_expand(char **args, int nargs, int *errors);
 
+/* ---- the journal as a source (journal.c) ---- */
+
+/* --journal, --journal-file FILE, --journal-dir DIR, --unit U: every
+ * reading command's struct option table lists them with these values and
+ * passes them to cli_journal_option() (0, or EXIT_USAGE after a message);
+ * cli_journal_done() after the options (EXIT_USAGE, or EXIT_RUNTIME when
+ * built without journal support). Then cli_logs_expand() adds the journal
+ * (and the PATHs given beside it). */
+enum { CLI_OPT_JOURNAL = 0x1100, CLI_OPT_JOURNAL_FILE, CLI_OPT_JOURNAL_DIR, CLI_OPT_UNIT };
+#define CLI_JOURNAL_HELP                                                                                        \
+    "  --journal          read the systemd journal (entries of --unit; see also QPSTAT_JOURNAL_DIR)\n"        \
+    "  --journal-file FILE  read a journal file (repeatable), e.g. one copied from elsewhere\n"               \
+    "  --journal-dir DIR  read the journal files in DIR\n"                                                      \
+    "  --unit U           the unit to read (repeatable; default qpsmtpd, uqpsmtpd, sqpsmtpd)\n"
+int cli_journal_option(int opt, const char *arg);
+int cli_journal_done(void);
+/* Whether a journal option was given. */
+bool cli_journal_chosen(void);
+/* The journal the options name (pointers into argv; the journal directory
+ * is $QPSTAT_JOURNAL_DIR when neither a file nor a directory is given). */
+void cli_journal_spec(qps_journal_spec *spec);
+/* Adds the journal to set when it holds entries of the units, saying so
+ * ("WHY: reading the journal (units ...)"); false when it does not. */
+bool cli_journal_fallback(qps_logset *set, const char *why);
+/* Prints what a journal source noticed (qps_reader_note) as a warning;
+ * call it before closing the reader. */
+void cli_reader_note(const qps_log_entry *entry, const qps_reader *reader);
+
 /* The same as a list of paths, for commands that name files to the store. */
 typedef struct {
     char **paths;

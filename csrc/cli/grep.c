@@ -40,6 +40,7 @@ static const char usage_text[] =
     "  --today, --yesterday, --days N (the last N*24 hours)\n"
     "  --since TIME, --until TIME   YYYY-MM-DD[ HH:MM[:SS]], local time unless Z or +hh:mm\n"
     "  --prefix STR          logterse prefix (default `)\n"
+    CLI_JOURNAL_HELP
     "  -h, --help            this help\n"
     "Exit status: 0 when a connection matched, 1 when none did (or a file could not be read).\n";
 
@@ -101,6 +102,8 @@ int cli_grep(int argc, char **argv)
         {"days", required_argument, NULL, CLI_OPT_DAYS},
         {"since", required_argument, NULL, CLI_OPT_SINCE},
         {"until", required_argument, NULL, CLI_OPT_UNTIL},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -111,7 +114,7 @@ int cli_grep(int argc, char **argv)
     int64_t now = cli_now();
     qps_range range;
     cli_range_init(&range);
-    int c, rc;
+    int c, rc, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "iIEFh", options, NULL)) != -1) {
         switch (c) {
@@ -130,12 +133,18 @@ int cli_grep(int argc, char **argv)
             if ((rc = cli_time_option(c, optarg, &range)) != 0)
                 return rc;
             break;
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
+            break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
     if (cli_range_done(&range, now, false) != 0)
         return EXIT_USAGE;
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
     if (optind >= argc)
         return cli_usage("no PATTERN given");
     const char *pattern = argv[optind++];

@@ -8,18 +8,40 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const default_dirs[] = {"/var/log/qpsmtpd", "/var/log/sqpsmtpd"};
+static const char *const default_dirs[] = {"/var/log/qpsmtpd", "/var/log/sqpsmtpd", "/var/log/uqpsmtpd"};
+#define NDEFAULT_DIRS (sizeof default_dirs / sizeof default_dirs[0])
 
-/* Prints the notes from `from` on; returns how many were errors. */
-static int print_notes(const qps_logset *set, size_t from)
+/* The directories read without PATHs: $QPSTAT_LOG_DIRS (colon-separated)
+ * or SME's three. Returns how many, in dirs (pointers into buf or static). */
+static size_t log_dirs(const char **dirs, size_t cap, char *buf, size_t buflen)
+{
+    const char *env = getenv("QPSTAT_LOG_DIRS");
+    size_t n = 0;
+    if (!env || !*env) {
+        for (; n < NDEFAULT_DIRS && n < cap; n++)
+            dirs[n] = default_dirs[n];
+        return n;
+    }
+    snprintf(buf, buflen, "%s", env);
+    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d && n < cap; d = strtok_r(NULL, ":", &save))
+        dirs[n++] = d;
+    return n;
+}
+
+/* Prints the notes from `from` on; returns how many were errors. Empty
+ * directories are not worth a word when the journal is read instead. */
+static int print_notes(const qps_logset *set, size_t from, bool quiet_empty)
 {
     int errors = 0;
     for (size_t i = from; i < qps_logset_note_count(set); i++) {
         const qps_log_note *n = qps_logset_note(set, i);
+        if (quiet_empty && n->kind == QPS_NOTE_EMPTY_DIR)
+            continue;
         switch (n->kind) {
         case QPS_NOTE_SKIPPED:
             cli_error("warning: %s is not a regular file (a FIFO, device or socket): skipped", n->path);
@@ -44,23 +66,35 @@ qps_logset *cli_logs_expand(char **args, int nargs, int *errors)
         return NULL;
     }
     qps_status st = QPS_OK;
-    if (nargs == 0) {
+    bool journal = false;
+    if (cli_journal_chosen()) {
+        qps_journal_spec spec;
+        cli_journal_spec(&spec);
+        st = qps_logset_add_journal(set, &spec);
+        journal = true;
+    } else if (nargs == 0) {
+        const char *dirs[16];
+        char buf[4096];
+        size_t ndirs = log_dirs(dirs, 16, buf, sizeof buf);
         int found = 0;
-        for (size_t i = 0; st == QPS_OK && i < sizeof default_dirs / sizeof default_dirs[0]; i++) {
+        for (size_t i = 0; st == QPS_OK && i < ndirs; i++) {
             struct stat sb;
-            if (stat(default_dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (stat(dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
                 found++;
-                st = qps_logset_add(set, default_dirs[i]);
+                st = qps_logset_add(set, dirs[i]);
             }
         }
-        if (!found) {
+        /* SME Server 11 and qpsmtpd 1.0 under systemd log to the journal */
+        if (st == QPS_OK && qps_logset_count(set) == 0)
+            journal = cli_journal_fallback(set, found ? "no logs in the log directories" : "no log directory");
+        if (!found && !journal) {
             cli_error("no log directory found (/var/log/qpsmtpd, /var/log/sqpsmtpd): name the logs to read");
             ++*errors;
         }
     }
     for (int i = 0; st == QPS_OK && i < nargs; i++)
         st = qps_logset_add(set, args[i]);
-    *errors += print_notes(set, 0);
+    *errors += print_notes(set, 0, journal && nargs == 0);
     if (st != QPS_OK) {
         cli_error("listing the logs: %s", qps_strerror(st));
         qps_logset_free(set);
@@ -126,6 +160,7 @@ int cli_read_entry(const qps_log_entry *e, cli_chunk_fn fn, void *ctx)
     while (st == QPS_OK && (st = qps_reader_read(r, &chunk, &len)) == QPS_OK && len)
         if ((rc = fn(ctx, chunk, len)) != 0)
             break;
+    cli_reader_note(e, r);
     if (st == QPS_OK)
         st = qps_reader_close(r);
     if (st != QPS_OK)

@@ -34,6 +34,7 @@ static const char usage_text[] =
     "  --prefix STR       logterse prefix (default `)\n"
     "  --categories FILE  the category map of --where category=... (default\n"
     "                     /etc/qpstat/categories when it exists, else the built-in one)\n"
+    CLI_JOURNAL_HELP
     "  -h, --help         this help\n";
 
 const char *cli_where_add(cli_where *where, const char *arg)
@@ -92,8 +93,9 @@ int cli_list(int argc, char **argv)
         {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY}, {"days", required_argument, NULL, CLI_OPT_DAYS},
         {"since", required_argument, NULL, CLI_OPT_SINCE}, {"until", required_argument, NULL, CLI_OPT_UNTIL},
         {"utc", no_argument, NULL, OPT_UTC},            {"db", required_argument, NULL, OPT_DB},
-        {"prefix", required_argument, NULL, OPT_PREFIX}, {"help", no_argument, NULL, 'h'},
-        {"categories", required_argument, NULL, OPT_CATEGORIES},
+        {"prefix", required_argument, NULL, OPT_PREFIX}, {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
+        {"categories", required_argument, NULL, OPT_CATEGORIES}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
@@ -105,7 +107,7 @@ int cli_list(int argc, char **argv)
     int64_t now = cli_now();
     qps_range range;
     cli_range_init(&range);
-    int c;
+    int c, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:h", options, NULL)) != -1) {
         switch (c) {
@@ -148,12 +150,20 @@ int cli_list(int argc, char **argv)
                 return rc;
             break;
         }
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
+            break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
     if (cli_range_done(&range, now, false) != 0)
         return EXIT_USAGE;
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
+    if (dbs.n && cli_journal_chosen())
+        return cli_usage("--db reads the store, not the journal: drop one of them");
     if (dbs.n && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
 
@@ -181,7 +191,7 @@ int cli_list(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     int errors = 0;
-    if (cli_stores_source(&dbs, argc - optind)) {
+    if (cli_stores_source(&dbs, argc - optind + cli_journal_chosen())) {
         errors = cli_stores_each(&dbs, range.has_since ? range.since : INT64_MIN,
                                  range.has_until ? range.until : INT64_MAX, from_store, &k, &k.oom);
     } else {

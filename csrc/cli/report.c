@@ -20,9 +20,10 @@ static const char usage_text[] =
     "  --by DIM[,DIM...]  tables to print (repeatable): disposition, dnsbl, tld,\n"
     "                     disposition,tld, hour, day, sender, recipient, ip, helo,\n"
     "                     score, spam, connections, connection-time, server, code,\n"
-    "                     category (mailstats' columns, by the category map); all: the\n"
-    "                     default (all but server, code and category; server too with\n"
-    "                     several --db), a table named twice is printed once\n"
+    "                     category (mailstats' columns, by the category map), service\n"
+    "                     (the journal's units); all: the default (all but server, code,\n"
+    "                     category and service; server too with several --db, service\n"
+    "                     when the records name one), a table named twice is printed once\n"
     "  --top N            rows per table, 0 for all (default: all; 20 for sender,\n"
     "                     recipient, ip and helo)\n"
     "  --format FMT       text (default), json, csv (one table: give one --by) or html\n"
@@ -48,6 +49,7 @@ static const char usage_text[] =
     "                     $QPSTAT_DB stands for --db when no PATH is given\n"
     "  --prefix STR       logterse prefix (default `)\n"
     "  -j, --jobs N       threads for large files (default: one per CPU, at most 16 run)\n"
+    CLI_JOURNAL_HELP
     "  -h, --help         this help\n";
 
 /* One log into agg: a large plain file by parts in threads, anything else
@@ -66,6 +68,7 @@ static int read_log(const qps_log_entry *e, qps_reader *r, qps_agg *agg, const q
         }
         st = qps_agg_read(agg, r);
     }
+    cli_reader_note(e, r);
     if (st == QPS_OK)
         st = qps_reader_close(r);
     int rc = 0;
@@ -77,6 +80,21 @@ static int read_log(const qps_log_entry *e, qps_reader *r, qps_agg *agg, const q
     }
     qps_reader_close(r);
     return rc;
+}
+
+/* Whether any record named its service (journal lines do, log files do
+ * not: their reports keep the layout they always had). */
+static bool has_service(const qps_agg *agg)
+{
+    qps_row *rows;
+    size_t n;
+    bool named = false;
+    if (qps_agg_rows(agg, QPS_DIM_SERVICE, &rows, &n) != QPS_OK)
+        return false;
+    for (size_t i = 0; i < n && !named; i++)
+        named = rows[i].key[0].len > 0;
+    qps_free(rows);
+    return named;
 }
 
 int cli_write_stdout(void *ctx, const char *buf, size_t len)
@@ -99,6 +117,8 @@ int cli_report(int argc, char **argv)
         {"categories", required_argument, NULL, OPT_CATEGORIES},
         {"html", no_argument, NULL, OPT_HTML},   {"to", required_argument, NULL, OPT_TO},
         {"from", required_argument, NULL, OPT_FROM},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
@@ -184,6 +204,12 @@ int cli_report(int argc, char **argv)
                 return rc;
             break;
         }
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT: {
+            int rc = cli_journal_option(c, optarg);
+            if (rc != 0)
+                return rc;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             return EXIT_OK;
@@ -194,6 +220,12 @@ int cli_report(int argc, char **argv)
     /* --mail without a time option covers yesterday and today */
     if (cli_range_done(&range, now, mail) != 0)
         return EXIT_USAGE;
+    int jrc = cli_journal_done();
+    if (jrc != 0)
+        return jrc;
+    bool journal = cli_journal_chosen();
+    if (dbs.n && journal)
+        return cli_usage("--db reads the store, not the journal: drop one of them");
     /* the message has one layout and one table */
     if (mail && (format_given || ndims || by_all || top >= 0))
         return cli_usage("--mail writes one message of its own (the disposition,tld table, every row, as text): "
@@ -206,18 +238,19 @@ int cli_report(int argc, char **argv)
     if (format == QPS_FORMAT_CSV && (ndims != 1 || by_all))
         return cli_usage("--format csv holds one table: pick it with one --by (disposition, dnsbl, tld, "
                          "disposition,tld, hour, day, sender, recipient, ip, helo, score, spam, connections, "
-                         "connection-time, server, code, category)");
+                         "connection-time, server, code, category, service)");
     if (dbs.n && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
     bool given_db = dbs.n > 0;
-    bool db = cli_stores_source(&dbs, argc - optind);
+    bool db = cli_stores_source(&dbs, argc - optind + journal);
     /* the store holds parsed records: nothing of the logs' reading applies */
     if (db && (prefix || jobs_given))
         return cli_usage("%s reads log files, and this report reads the store (%s): drop it or name the logs",
                          prefix ? "--prefix" : "--jobs", given_db ? "--db" : "$QPSTAT_DB");
     if (mail)
         format = QPS_FORMAT_MAIL;
-    if (ndims == 0 || by_all)
+    bool all = ndims == 0 || by_all;
+    if (all)
         qps_dims_default(dims, QPS_DIM_COUNT_, &ndims, where.n > 0, dbs.n > 1);
     for (size_t i = 0; where.n && i < ndims; i++)
         if (dims[i] == QPS_DIM_CONNECTIONS || dims[i] == QPS_DIM_CONNECTION_TIME)
@@ -246,6 +279,8 @@ int cli_report(int argc, char **argv)
             return EXIT_RUNTIME;
         opts.categories = map;
     }
+    if (all && format != QPS_FORMAT_MAIL && !html_page)
+        opts.dims |= QPS_DIM_BIT(QPS_DIM_SERVICE); /* shown below when records name a service */
     qps_agg *agg = qps_agg_new(&opts);
     if (!agg) {
         qps_categories_free(map);
@@ -278,6 +313,11 @@ int cli_report(int argc, char **argv)
         qps_logset_free(logs);
     }
 
+    bool named_service = false;
+    for (size_t i = 0; i < ndims; i++)
+        named_service |= dims[i] == QPS_DIM_SERVICE;
+    if (all && !named_service && format != QPS_FORMAT_MAIL && !html_page && has_service(agg))
+        dims[ndims++] = QPS_DIM_SERVICE;
     int rc = errors ? EXIT_RUNTIME : EXIT_OK;
     /* Without --top, the tables keyed by remote input show 20 rows. */
     qps_render_opts ro = {format, dims, ndims, top >= 0 ? (size_t)top : 0, top >= 0 || format == QPS_FORMAT_CSV ? 0 : 20, range.label};

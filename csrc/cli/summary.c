@@ -537,23 +537,30 @@ int cli_state_of_logs(char **paths, int npaths, FILE *out)
 int cli_summary(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"db", required_argument, NULL, 'd'},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *db = NULL;
-    int c;
+    int c, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
         if (c == 'd') {
             if (!cli_file_argument("--db", optarg, false))
                 return EXIT_USAGE;
             db = optarg;
+        } else if (c == CLI_OPT_JOURNAL || c == CLI_OPT_JOURNAL_FILE || c == CLI_OPT_JOURNAL_DIR || c == CLI_OPT_UNIT) {
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
         } else if (c == 'h') {
-            fputs("usage: qpstat summary [--db FILE | PATH...]\n"
+            fputs("usage: qpstat summary [--db FILE | PATH... | --journal...]\n"
                   "The qplogsumm report at any time: cumulative totals per disposition over the logs\n"
                   "(or the store, pruned days included). \"Most recent\" is the newest log file (whose\n"
                   "last line is the latest; the rotated one when current is still empty), from the\n"
                   "logs and from the store alike (a store only the plugin feeds: its last day).\n"
                   "\n"
                   "  -d, --db FILE  the store instead of the logs ($QPSTAT_DB when no PATH is given)\n"
+                  CLI_JOURNAL_HELP
                   "  -h, --help     this help\n",
                   stdout);
             return EXIT_OK;
@@ -563,7 +570,11 @@ int cli_summary(int argc, char **argv)
     }
     if (db && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
-    db = cli_db_source(db, argc - optind);
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
+    if (db && cli_journal_chosen())
+        return cli_usage("--db reads the store, not the journal: drop one of them");
+    db = cli_db_source(db, argc - optind + cli_journal_chosen());
     summary s = {0};
     qps_parser *parser = qps_parser_new(NULL);
     int errors = 0;

@@ -47,6 +47,7 @@ static const char usage_text[] =
     "  --label          start each line with the raw time stamp (TAI64N label)\n"
     "  --local          start each line with the local time, as tai64nlocal writes it\n"
     "  --prefix STR     logterse prefix (default `)\n"
+    CLI_JOURNAL_HELP
     "  -h, --help       this help\n";
 
 /* Output: straight to stdout, or while the existing text is read with -n,
@@ -590,13 +591,75 @@ done:
     return rc;
 }
 
+/* -f on a journal: its entries, then each one appended (or in a journal
+ * file added to the directory) as it comes: sd_journal_wait, no polling.
+ * Returns only on an error. */
+static int follow_journal(const qps_log_entry *e, tail_lines *lines, tail_out *out)
+{
+    qps_reader *r = qps_reader_new();
+    if (!r) {
+        cli_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    qps_status st = qps_reader_open_entry(r, e);
+    bool opening = st != QPS_OK, first = true;
+    const char *chunk;
+    size_t len;
+    int rc = EXIT_RUNTIME;
+    while (st == QPS_OK) {
+        if ((st = qps_reader_read(r, &chunk, &len)) != QPS_OK)
+            break;
+        if (len) {
+            if (lines_feed(lines, chunk, len) != 0)
+                goto done;
+            continue;
+        }
+        if (first) {
+            cli_reader_note(e, r);
+            first = false;
+        }
+        if ((out->ringing && ring_release(out) != 0) || flush_out() != 0)
+            goto done;
+        st = qps_reader_journal_wait(r, UINT64_MAX);
+    }
+    cli_read_error(e->path, r, st, opening);
+done:
+    qps_reader_free(r);
+    return rc;
+}
+
+/* tail's journal: the options' or, without PATHs, the journal's when
+ * /var/log/qpsmtpd has no current log. NULL when none. */
+static qps_logset *tail_journal(int npaths)
+{
+    struct stat st;
+    if (!cli_journal_chosen() && (npaths || stat("/var/log/qpsmtpd/current", &st) == 0))
+        return NULL;
+    qps_logset *set = qps_logset_new();
+    if (!set)
+        return NULL;
+    if (cli_journal_chosen()) {
+        qps_journal_spec spec;
+        cli_journal_spec(&spec);
+        if (qps_logset_add_journal(set, &spec) == QPS_OK)
+            return set;
+    } else if (cli_journal_fallback(set, "no /var/log/qpsmtpd/current")) {
+        return set;
+    }
+    qps_logset_free(set);
+    return NULL;
+}
+
 int cli_tail(int argc, char **argv)
 {
     enum { OPT_LABEL = 256, OPT_LOCAL, OPT_PREFIX };
     static const struct option options[] = {
         {"follow", no_argument, NULL, 'f'},          {"last", required_argument, NULL, 'n'},
         {"label", no_argument, NULL, OPT_LABEL},     {"local", no_argument, NULL, OPT_LOCAL},
-        {"prefix", required_argument, NULL, OPT_PREFIX}, {"help", no_argument, NULL, 'h'},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool follow_mode = false;
@@ -604,7 +667,7 @@ int cli_tail(int argc, char **argv)
     bool keep_all = false;
     qps_stamp_mode stamp = QPS_STAMP_NONE;
     const char *prefix = NULL;
-    int c;
+    int c, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "fn:h", options, NULL)) != -1) {
         switch (c) {
@@ -628,14 +691,22 @@ int cli_tail(int argc, char **argv)
                 return EXIT_USAGE;
             prefix = optarg;
             break;
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
+            break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
     int npaths = argc - optind;
     if (follow_mode && npaths > 1) {
         return cli_usage("-f follows one file or directory");
     }
+    if (follow_mode && npaths && cli_journal_chosen())
+        return cli_usage("-f follows one source: the journal or '%s'", argv[optind]);
 
     tail_out out = {0};
     out.ringing = !keep_all;
@@ -672,9 +743,19 @@ int cli_tail(int argc, char **argv)
     }
 
     int rc = EXIT_OK;
+    qps_logset *journal = tail_journal(npaths);
+    if (journal) {
+        const qps_log_entry *e = qps_logset_entry(journal, 0);
+        if (follow_mode)
+            rc = follow_journal(e, &lines, &out);
+        else if (cli_read_lines(e, lines.split, follow_line, &fs) != 0)
+            rc = EXIT_RUNTIME;
+        qps_logset_free(journal);
+        npaths = -1; /* the journal was the source; PATHs come after it */
+    }
     char *fallback[] = {"/var/log/qpsmtpd"};
     char **args = npaths ? argv + optind : fallback;
-    int nargs = npaths ? npaths : 1;
+    int nargs = npaths < 0 ? argc - optind : npaths ? npaths : 1;
     for (int i = 0; i < nargs; i++) {
         bool from_dir;
         char *path = resolve(args[i], &from_dir);

@@ -25,7 +25,7 @@
 static const qps_dim table_dims[] = {
     QPS_DIM_DISPOSITION, QPS_DIM_DNSBL, QPS_DIM_TLD,  QPS_DIM_DISPOSITION_TLD, QPS_DIM_DAY,
     QPS_DIM_SENDER,      QPS_DIM_RECIPIENT, QPS_DIM_IP, QPS_DIM_HELO, QPS_DIM_SERVER, QPS_DIM_CODE,
-    QPS_DIM_CATEGORY,    QPS_DIM_HOUR_CATEGORY, QPS_DIM_HOUR_DISPOSITION, QPS_DIM_DAY_DISPOSITION,
+    QPS_DIM_CATEGORY,    QPS_DIM_HOUR_CATEGORY, QPS_DIM_HOUR_DISPOSITION, QPS_DIM_DAY_DISPOSITION, QPS_DIM_SERVICE,
 };
 
 static bool two_keys(qps_dim dim)
@@ -407,6 +407,8 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     }
     /* an empty field (a denial before HELO or MAIL FROM, hosts_allow in the
      * parent) is a row of its own, so the rows add up to the total */
+    if (KEEP(QPS_DIM_SERVICE))
+        TRY(table_add(agg, QPS_DIM_SERVICE, r->service.len ? r->service.ptr : "", r->service.len));
     for (int i = 0; i < 3; i++)
         if (KEEP(remote[i].dim)) {
             qps_str k = f[remote[i].field];
@@ -647,6 +649,7 @@ static bool where_match(qps_agg *agg, const qps_record *r)
         case QPS_DIM_IP: ok = eq(f[QPS_TF_IP], v, vlen); break;
         case QPS_DIM_HELO: ok = eq(f[QPS_TF_HELO], v, vlen); break;
         case QPS_DIM_SERVER: ok = eq(r->host, v, vlen); break;
+        case QPS_DIM_SERVICE: ok = eq(r->service, v, vlen); break;
         case QPS_WHERE_CODE: ok = eq(f[QPS_TF_CODE], v, vlen); break;
         case QPS_WHERE_GREP: ok = any_field_contains(r, v, vlen); break;
         case QPS_DIM_TLD: ok = eq(qps_slice(buf, qps_sender_tld(f[QPS_TF_SENDER], buf, 256)), v, vlen); break;

@@ -33,8 +33,10 @@ void qps_logset_free(qps_logset *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->n; i++)
+    for (size_t i = 0; i < set->n; i++) {
         free((char *)set->entries[i].path);
+        free((void *)set->entries[i].journal);
+    }
     for (size_t i = 0; i < set->nnotes; i++)
         free((char *)set->notes[i].path);
     free(set->entries);
@@ -253,4 +255,25 @@ qps_status qps_logset_add(qps_logset *set, const char *path)
     if (S_ISDIR(st.st_mode))
         return expand_dir(set, path);
     return push(set, NULL, path, &st, false);
+}
+
+qps_status qps_logset_add_journal(qps_logset *set, const qps_journal_spec *spec)
+{
+    if (!set || !spec || (spec->units && !spec->nunits) || (spec->nfiles && !spec->files))
+        return QPS_EINVAL;
+    if (!room_for_one((void **)&set->entries, set->n, &set->cap, sizeof *set->entries))
+        return QPS_ENOMEM;
+    qps_buf name = {0};
+    qps_journal_describe(spec, &name);
+    qps_journal_spec *copy = qps_journal_spec_copy(spec);
+    if (name.failed || !copy) {
+        qps_buf_release(&name);
+        free(copy);
+        return QPS_ENOMEM;
+    }
+    qps_log_entry *e = &set->entries[set->n++];
+    memset(e, 0, sizeof *e);
+    e->path = name.data; /* the buffer's malloc'ed bytes, now the set's */
+    e->journal = copy;
+    return QPS_OK;
 }

@@ -49,7 +49,7 @@ const char *qps_kind_name(qps_kind kind)
 static const char *const dim_names[QPS_DIM_COUNT_] = {
     "disposition", "dnsbl", "tld", "disposition,tld", "hour", "day", "sender",
     "recipient", "ip", "helo", "score", "spam", "connections", "connection-time", "server", "code",
-    "category", "hour,category", "hour,disposition", "day,disposition",
+    "category", "hour,category", "hour,disposition", "day,disposition", "service",
 };
 
 /* The two-key table named at p ("disposition,tld" and the like, followed by

@@ -263,6 +263,13 @@ static bool scan_rfc3339(const char *s, const char *end, qps_record *r, const ch
             return false;
         offset = (hh * 3600L + mm * 60L) * (*q == '-' ? -1 : 1);
         q += 6;
+    } else if (end - q >= 5 && (*q == '+' || *q == '-')) {
+        /* "+0000": journalctl -o short-iso writes the offset without ':' */
+        int hh, mm;
+        if (!fixed_uint(q + 1, 2, &hh) || !fixed_uint(q + 3, 2, &mm))
+            return false;
+        offset = (hh * 3600L + mm * 60L) * (*q == '-' ? -1 : 1);
+        q += 5;
     } else {
         return false;
     }
@@ -756,6 +763,7 @@ qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_reco
      * (half of this function's time) */
     r->stamp = none;
     r->host = none;
+    r->service = none;
     r->hook = none;
     r->plugin = none;
     r->message = none;
@@ -819,12 +827,23 @@ qps_kind qps_parse_checked(qps_parser *p, const char *line, size_t len, qps_reco
         r->kind = classify_message(p, payload, end, r);
         break;
     case QPS_FRAME_SYSLOG:
+        /* A unit as the ident ("uqpsmtpd.service[pid]:") is the journal's
+         * (qps_journal's lines, journalctl -o with-unit): the service. */
+        if (ident.len > 8 && memcmp(ident.ptr + ident.len - 8, ".service", 8) == 0)
+            r->service = qps_slice(ident.ptr, ident.len - 8);
         /* logging/syslog (ident "qpsmtpd") writes bare messages; stderr
          * captured by journald keeps the "pid text" payload. */
-        if (!qps_str_eq(ident, "qpsmtpd") && split_pid(payload, end, r, &text))
+        if (!qps_str_eq(ident, "qpsmtpd") && split_pid(payload, end, r, &text)) {
             r->kind = classify_stderr_text(p, text, end, r);
-        else
+        } else if (r->service.len) {
+            /* the journal's stderr line without qpsmtpd's pid continues
+             * the line before, as in a multilog file */
+            r->pid = 0;
+            r->message = qps_slice(payload, (size_t)(end - payload));
+            r->kind = QPS_KIND_CONTINUATION;
+        } else {
             r->kind = classify_message(p, payload, end, r);
+        }
         break;
     default:
         if (split_pid(payload, end, r, &text)) {

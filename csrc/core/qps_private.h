@@ -57,6 +57,25 @@ qps_status qps_render_hour_matrix(qps_buf *out, const qps_agg *agg);
 /* The complete daily mail (see QPS_FORMAT_MAIL in qpstat.h). */
 qps_status qps_render_mail(qps_buf *out, const qps_agg *agg, const qps_render_opts *opts);
 
+/* ---- the systemd journal as a source (journal.c) ---- */
+
+typedef struct qps_journal qps_journal;
+/* A copy of spec in one malloc'ed block (free() it). NULL: out of memory. */
+qps_journal_spec *qps_journal_spec_copy(const qps_journal_spec *spec);
+/* "the journal", "journal directory D", "journal file F" */
+void qps_journal_describe(const qps_journal_spec *spec, qps_buf *out);
+/* Opens the entries of spec (seeking after spec->after). On failure err
+ * says why and errno is set; QPS_EREAD or QPS_ENOMEM. */
+qps_status qps_journal_open(const qps_journal_spec *spec, qps_journal **out, char *err, size_t errlen);
+/* Fills buf with the lines of the next whole entries; *len 0 at the end.
+ * An error comes after the entries before it were handed out. */
+qps_status qps_journal_fill(qps_journal *j, char *buf, size_t cap, size_t *len, char *err, size_t errlen);
+qps_status qps_journal_wait(qps_journal *j, uint64_t usec, char *err, size_t errlen);
+const char *qps_journal_cursor(const qps_journal *j);
+const char *qps_journal_note(qps_journal *j);
+int qps_journal_gap(const qps_journal *j);
+void qps_journal_close(qps_journal *j);
+
 /* ---- time internals (qps_time.c) ---- */
 
 /* Eight lowercase hex digits as 32 bits; *ok is cleared on a bad digit. */

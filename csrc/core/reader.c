@@ -26,6 +26,7 @@ typedef enum {
     MODE_PLAIN,
     MODE_GZIP,
     MODE_TAIL,   /* plain text left in the input buffer after a gzip member */
+    MODE_JOURNAL, /* a journal source (journal.c makes the lines) */
     MODE_DONE
 } mode;
 
@@ -45,6 +46,7 @@ struct qps_reader {
     z_stream z;
     bool z_ready;
     bool in_member;    /* inflate is inside a member (its end not seen) */
+    qps_journal *journal;
 };
 
 qps_reader *qps_reader_new(void)
@@ -82,6 +84,8 @@ qps_status qps_reader_close(qps_reader *r)
     r->in_len = r->in_pos = 0;
     r->in_eof = false;
     r->in_member = false;
+    qps_journal_close(r->journal);
+    r->journal = NULL;
     if (st == QPS_OK)
         r->failed = QPS_OK, r->err = 0, r->msg[0] = '\0';
     return st;
@@ -197,6 +201,15 @@ qps_status qps_reader_open_entry(qps_reader *r, const qps_log_entry *e)
 {
     if (!r || !e)
         return QPS_EINVAL;
+    if (e->journal) {
+        qps_reader_close(r);
+        char err[sizeof r->msg];
+        qps_status st = qps_journal_open(e->journal, &r->journal, err, sizeof err);
+        if (st != QPS_OK)
+            return fail(r, st, errno, err);
+        r->mode = MODE_JOURNAL;
+        return QPS_OK;
+    }
     if (e->is_stdin)
         return qps_reader_adopt(r, STDIN_FILENO, 0);
     return qps_reader_open(r, e->path, e->from_dir ? QPS_READ_REGULAR : 0);
@@ -344,6 +357,12 @@ qps_status qps_reader_read(qps_reader *r, const char **chunk, size_t *len)
             r->mode = MODE_TAIL; /* what was read ahead, then plain */
     }
     switch (r->mode) {
+    case MODE_JOURNAL: {
+        char err[sizeof r->msg];
+        qps_status st = qps_journal_fill(r->journal, r->out, CHUNK, len, err, sizeof err);
+        /* at the end the source stays open: qps_reader_journal_wait() */
+        return st == QPS_OK ? QPS_OK : fail(r, st, errno, err);
+    }
     case MODE_GZIP:
         return read_gzip(r, len);
     case MODE_TAIL:
@@ -373,4 +392,28 @@ qps_status qps_reader_read(qps_reader *r, const char **chunk, size_t *len)
         break;
     }
     return r->failed;
+}
+
+const char *qps_reader_journal_cursor(const qps_reader *r)
+{
+    return r && r->journal ? qps_journal_cursor(r->journal) : NULL;
+}
+
+qps_status qps_reader_journal_wait(qps_reader *r, uint64_t usec)
+{
+    if (!r || !r->journal)
+        return QPS_EINVAL;
+    char err[sizeof r->msg];
+    qps_status st = qps_journal_wait(r->journal, usec, err, sizeof err);
+    return st == QPS_OK ? QPS_OK : fail(r, st, errno, err);
+}
+
+const char *qps_reader_note(const qps_reader *r)
+{
+    return r && r->journal ? qps_journal_note(r->journal) : NULL;
+}
+
+int qps_reader_journal_gap(const qps_reader *r)
+{
+    return r && r->journal ? qps_journal_gap(r->journal) : 0;
 }

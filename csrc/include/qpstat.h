@@ -232,6 +232,10 @@ typedef struct {
     uint32_t nsec;
     qps_str stamp;        /* the time as written (label or text) */
     qps_str host;         /* host name from a logfile/syslog frame */
+    qps_str service;      /* the systemd unit a syslog frame names as its
+                             ident ("uqpsmtpd.service[pid]:", the form of
+                             `journalctl -o with-unit` and of the journal
+                             source's lines), without ".service"; else empty */
     uint32_t pid;         /* qpsmtpd process id, 0 if none */
     qps_str hook;         /* plugin hook, e.g. "deny", empty if none */
     qps_str plugin;       /* escaped plugin name, e.g. "logging::logterse" */
@@ -404,12 +408,31 @@ uint64_t qps_lines_offset(const qps_lines *lines);
  *  sockets found in a directory are skipped with a note, never opened. */
 typedef struct qps_logset qps_logset;
 
+/** Which systemd journal entries a source reads (libsystemd's sd-journal):
+ *  the entries of `units` (NULL: qpsmtpd.service, uqpsmtpd.service and
+ *  sqpsmtpd.service; a name without a '.' gets ".service") in the journal
+ *  files `files`, else in the directory `dir` (and its machine-id
+ *  subdirectories), else in the system's journal. With `after`, a cursor
+ *  (qps_reader_journal_cursor()), only the entries after it. */
 typedef struct {
-    const char *path; /* owned by the set */
+    const char *const *files;
+    size_t nfiles;
+    const char *dir;
+    const char *const *units;
+    size_t nunits;
+    const char *after;
+} qps_journal_spec;
+
+typedef struct {
+    const char *path; /* owned by the set; for a journal, its description
+                         ("the journal", "journal directory D", "journal
+                         file F") for messages */
     int from_dir;     /* found in a directory: open it QPS_READ_REGULAR */
     int is_stdin;     /* "-" */
     int have_id;      /* dev and inode are known (the file existed) */
     uint64_t dev, inode;
+    const qps_journal_spec *journal; /* a journal source (owned by the set),
+                                        NULL for a file */
 } qps_log_entry;
 
 /** What the set noticed (the door prints them). */
@@ -431,6 +454,27 @@ void qps_logset_free(qps_logset *set);
 /** Adds what path stands for. QPS_ENOMEM when memory runs out; anything
  *  else (a directory that cannot be read) is a note, not a failure. */
 qps_status qps_logset_add(qps_logset *set, const char *path);
+
+/** Adds a journal source: spec and what it points to are copied. One
+ *  entry, read by qps_reader_open_entry() as lines of the form
+ *  "2026-11-25T08:40:40.123456Z HOST UNIT[_PID]: MESSAGE" (UTC, the
+ *  entry's realtime timestamp; _HOSTNAME; _SYSTEMD_UNIT; the message as
+ *  qpsmtpd wrote it to stderr, "PID text", or for a syslog or native entry
+ *  "_PID text"), which the parser reads as a syslog frame naming the
+ *  service. Every entry is walked and those of other units skipped (an
+ *  index damaged in one place would end a matched walk there quietly).
+ *  QPS_ENOMEM, or QPS_EINVAL for a spec without units where units is not
+ *  NULL. */
+qps_status qps_logset_add_journal(qps_logset *set, const qps_journal_spec *spec);
+
+/** 1 when the library was built with libsystemd (journal sources can be
+ *  read), else 0: opening one fails with "built without journal support". */
+int qps_journal_supported(void);
+
+/** Whether the journal of spec holds at least one entry of its units:
+ *  *found is 1 or 0. QPS_EREAD when the journal cannot be opened (or the
+ *  library has no journal support); *found is then 0. */
+qps_status qps_journal_probe(const qps_journal_spec *spec, int *found);
 
 size_t qps_logset_count(const qps_logset *set);
 /** The i-th file to read (i < qps_logset_count()); owned by the set. */
@@ -506,6 +550,30 @@ int qps_reader_errno(const qps_reader *reader);
  *  of gzip data", "gzip data check failed (bad CRC)"). Reader-owned. */
 const char *qps_reader_error(const qps_reader *reader);
 
+/** A journal source (qps_logset_add_journal) open in reader: the cursor
+ *  of the last entry handed out (a chunk always ends after a whole entry),
+ *  or NULL before the first or for a file. Reader-owned, valid until the
+ *  next read or close. */
+const char *qps_reader_journal_cursor(const qps_reader *reader);
+
+/** A journal source at its end (qps_reader_read() gave len 0): waits up
+ *  to usec microseconds (sd_journal_wait: no polling) for entries to be
+ *  appended, or journal files to be added; qps_reader_read() then
+ *  continues. Returns QPS_OK (whether or not something came), QPS_EINVAL
+ *  for a file, QPS_EREAD when waiting failed. */
+qps_status qps_reader_journal_wait(qps_reader *reader, uint64_t usec);
+
+/** What a journal source noticed while read, for the door to print as a
+ *  warning once it ended ("no entries of unit foo.service in the journal",
+ *  a cursor to resume after that is no longer in the journal); NULL when
+ *  nothing. Reader-owned, valid until the next open or close. */
+const char *qps_reader_note(const qps_reader *reader);
+
+/** 1 when the journal source's `after` cursor was not found (its entry was
+ *  removed, vacuumed or rotated away): the reading began at the oldest
+ *  entry left, and entries between may be lost. 0 otherwise. */
+int qps_reader_journal_gap(const qps_reader *reader);
+
 /** Closes the input (QPS_EREAD if close() fails); the reader can open the
  *  next one. */
 qps_status qps_reader_close(qps_reader *reader);
@@ -540,6 +608,8 @@ typedef enum {
     QPS_DIM_HOUR_DISPOSITION, /* hour x disposition, the dashboard's time
                                 chart for a day; not in "all" */
     QPS_DIM_DAY_DISPOSITION, /* day x disposition, the same for longer */
+    QPS_DIM_SERVICE,         /* the systemd unit of the record (qps_record.service):
+                                port 25 (qpsmtpd), 587 (uqpsmtpd), 465 (sqpsmtpd) */
     QPS_DIM_COUNT_
 } qps_dim;
 
@@ -560,7 +630,7 @@ int qps_dim_pair_at(const char *p);
  *  where "disposition,tld", "hour,category", "hour,disposition" and
  *  "day,disposition" are one table each; "all" for every table in report
  *  order but server (which a report of several stores adds), code and the
- *  category and two-key tables after it) and appends the dimensions not yet in dims[0..*n) at dims[*n],
+ *  category, two-key and service tables after it) and appends the dimensions not yet in dims[0..*n) at dims[*n],
  *  dims holding cap. QPS_EINVAL for an unknown name or a full array. */
 qps_status qps_dims_parse(const char *text, qps_dim *dims, size_t cap, size_t *n);
 
