@@ -360,7 +360,6 @@ _add_log(Qpstat::Agg self, const char *path, int from_dir, int is_stdin)
         e.path = path;
         e.from_dir = from_dir;
         e.is_stdin = is_stdin;
-        e.journal = NULL;
         st = qps_reader_open_entry(r, &e);
         if (st == QPS_OK)
             st = qps_agg_read(self->agg, r);
