@@ -134,6 +134,43 @@ START_TEST(service_table_and_key)
 }
 END_TEST
 
+/* qpsmtpd 1.0 (smtpd/qpsmtpd v1.0.0, lib/Qpsmtpd/Plugin.pm get_reject and
+ * store_deferred_reject, "Record the name of the original plugin (#256)"):
+ * a deferred denial's text starts with "(plugin) ", and several deferrals
+ * are joined by CR LF, so the record's line ends in CR and the next
+ * deferral is a continuation line. */
+START_TEST(qpsmtpd10_naughty)
+{
+    qps_agg *agg = qps_agg_new(NULL);
+    ck_assert_ptr_nonnull(agg);
+    const char *lines[] = {
+        "2026-11-25T08:40:40Z mx qpsmtpd.service[1]: 9 (data) logging::logterse: ` 1.2.3.4\th\th\t<a@b.c>\t<d@e.f>"
+        "\tnaughty\t550\t(dnsbl) Blocked, see http://www.spamhaus.org/query/bl?ip=1.2.3.4",
+        "2026-11-25T08:40:41Z mx qpsmtpd.service[1]: 8 (rcpt) logging::logterse: ` 1.2.3.5\th\th\t<a@b.c>\t<d@e.f>"
+        "\tnaughty\t550\t(karma) very bad karma: -7\r",
+        "2026-11-25T08:40:41Z mx qpsmtpd.service[1]: (helo) Plain IP is invalid HELO hostname\tmsg denied before queued",
+    };
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(qps_agg_add_line(agg, lines[i], strlen(lines[i])), QPS_OK);
+    qps_counts c;
+    qps_agg_counts(agg, &c);
+    ck_assert_uint_eq(c.transactions, 2);
+    ck_assert_uint_eq(c.by_kind[QPS_KIND_CONTINUATION], 1); /* the second deferral, after the CR LF */
+    qps_row *rows;
+    size_t n;
+    ck_assert_int_eq(qps_agg_rows(agg, QPS_DIM_DNSBL, &rows, &n), QPS_OK);
+    ck_assert_uint_eq(n, 1); /* (dnsbl) deferred by naughty is a DNSBL denial; (karma) is not */
+    assert_str(rows[0].key[0], "www.spamhaus.org");
+    qps_free(rows);
+    ck_assert_int_eq(qps_agg_rows(agg, QPS_DIM_DISPOSITION, &rows, &n), QPS_OK);
+    ck_assert_uint_eq(n, 1);
+    assert_str(rows[0].key[0], "naughty");
+    ck_assert_uint_eq(rows[0].count, 2);
+    qps_free(rows);
+    qps_agg_free(agg);
+}
+END_TEST
+
 START_TEST(source_errors)
 {
     char dir[] = "/tmp/check_journal_XXXXXX";
@@ -182,6 +219,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, pidless_line_continues);
     tcase_add_test(tc, offset_without_colon);
     tcase_add_test(tc, service_table_and_key);
+    tcase_add_test(tc, qpsmtpd10_naughty);
     tcase_add_test(tc, source_errors);
     suite_add_tcase(s, tc);
     return s;
