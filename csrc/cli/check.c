@@ -243,15 +243,64 @@ static void check_ahead(outcome *o, qps_store *store, const char *db, const logs
     qps_agg_free(stored);
 }
 
+/* check --journal: the store against the journal's entries of the
+ * units: behind (entries after its position), a gap (entries vacuumed
+ * before they were imported). */
+static int check_journal(const char *db, outcome *o)
+{
+    if (!db)
+        db = cli_db_env();
+    if (!db)
+        db = cli_default_db();
+    qps_store *store = cli_store_open(db, o->fix);
+    if (!store)
+        return EXIT_RUNTIME;
+    qps_journal_spec spec;
+    cli_journal_spec(&spec);
+    uint64_t pending = 0;
+    int gap = 0;
+    char note[320];
+    const char *what = "the journal";
+    if (qps_store_journal_status(store, &spec, &pending, &gap, note, sizeof note) != QPS_OK) {
+        problem(o, what, "%s", qps_store_error(store), "check the journal options and the journal's files");
+    } else {
+        if (gap)
+            problem(o, what, "%s", note,
+                    "import more often (qpstat collect --journal), or keep the journal longer (SystemMaxUse=)");
+        if (pending) {
+            char n[64];
+            snprintf(n, sizeof n, "%llu", (unsigned long long)pending);
+            problem(o, what, "the store is behind: %s lines of the units' entries are not imported", n,
+                    "qpstat import --journal (or run qpstat collect --journal); qpstat check --fix imports them");
+            uint64_t added = 0;
+            if (o->fix && cli_import_journal(store, NULL, &added) == 0) {
+                printf("FIXED   %s: imported (%llu new records)\n", what, (unsigned long long)added);
+                o->fixed++;
+            }
+        }
+        if (gap && o->fix)
+            o->fixed++; /* the import moved past it: reported once */
+    }
+    qps_store_close(store);
+    int remaining = o->problems - o->fixed;
+    if (o->problems == 0)
+        printf("OK: no problem found\n");
+    else if (remaining <= 0)
+        printf("OK: every problem found was fixed\n");
+    return remaining > 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 int cli_check(int argc, char **argv)
 {
     static const struct option options[] = {
         {"db", required_argument, NULL, 'd'}, {"fix", no_argument, NULL, 'f'},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     const char *db = NULL;
     outcome o = {0, 0, false};
-    int c;
+    int c, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:fh", options, NULL)) != -1) {
         switch (c) {
@@ -261,8 +310,12 @@ int cli_check(int argc, char **argv)
             db = optarg;
             break;
         case 'f': o.fix = true; break;
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
+            break;
         case 'h':
-            fputs("usage: qpstat check [--fix] [--db FILE] [DIR...]\n"
+            fputs("usage: qpstat check [--fix] [--db FILE] [DIR... | --journal...]\n"
                   "Checks qpsmtpd multilog directories (default /var/log/qpsmtpd, /var/log/sqpsmtpd):\n"
                   "a missing or emptied state file (blocks inbound mail at the next rotation; restarts\n"
                   "the cumulative totals), unprocessed .u files, unreadable logs, a store behind the\n"
@@ -273,12 +326,20 @@ int cli_check(int argc, char **argv)
                   "\n"
                   "  -d, --db FILE  the store (default $QPSTAT_DB; else /var/lib/qpstat/qpstat.db if it exists)\n"
                   "  -f, --fix      recreate the state file, import what the store lacks\n"
+                  CLI_JOURNAL_HELP
                   "  -h, --help     this help\n",
                   stdout);
             return EXIT_OK;
         default:
             return cli_usage_hint();
         }
+    }
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
+    if (cli_journal_chosen()) {
+        if (optind < argc)
+            return cli_usage("--journal checks the journal, not log directories: drop '%s'", argv[optind]);
+        return check_journal(db, &o);
     }
     char *defaults[] = {"/var/log/qpsmtpd", "/var/log/sqpsmtpd"};
     char **dirs = argv + optind;

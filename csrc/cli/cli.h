@@ -80,6 +80,9 @@ bool cli_journal_fallback(qps_logset *set, const char *why);
 /* Prints what a journal source noticed (qps_reader_note) as a warning;
  * call it before closing the reader. */
 void cli_reader_note(const qps_log_entry *entry, const qps_reader *reader);
+/* Imports the journal the options name (qps_store_import_journal), adding
+ * the new records to *added; a gap or an error is printed and gives -1. */
+int cli_import_journal(qps_store *store, const char *server, uint64_t *added);
 
 /* The same as a list of paths, for commands that name files to the store. */
 typedef struct {

@@ -101,17 +101,66 @@ static int import_round(qps_store *store, char **dirs, int ndirs, seen_set *seen
     return errors;
 }
 
+/* collect --journal: an import, then a wait on the journal
+ * (sd_journal_wait through a reader kept at the journal's end: no
+ * polling), and again, until SIGTERM or SIGINT. */
+static int collect_journal(const char *db, const char *server, bool once, bool verbose)
+{
+    qps_store *store = cli_store_open_named(db, server);
+    if (!store)
+        return EXIT_RUNTIME;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop; /* no SA_RESTART: the wait ends on the signal */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    qps_logset *set = qps_logset_new();
+    qps_reader *waiter = qps_reader_new();
+    qps_journal_spec spec;
+    cli_journal_spec(&spec);
+    int rc = EXIT_OK;
+    if (!set || !waiter || qps_logset_add_journal(set, &spec) != QPS_OK) {
+        cli_error("out of memory");
+        rc = EXIT_RUNTIME;
+    } else if (!once && qps_reader_open_entry(waiter, qps_logset_entry(set, 0)) != QPS_OK) {
+        cli_read_error(qps_logset_entry(set, 0)->path, waiter, QPS_EREAD, true);
+        rc = EXIT_RUNTIME;
+    }
+    const char *chunk;
+    size_t len;
+    while (rc == EXIT_OK && !stop_requested) {
+        uint64_t added = 0;
+        if (cli_import_journal(store, server, &added) != 0 && once)
+            rc = EXIT_RUNTIME;
+        if (verbose && added)
+            cli_error("the journal: %llu new records", (unsigned long long)added);
+        if (once)
+            break;
+        /* the waiter reads to the end of what is there, then waits for more */
+        while (qps_reader_read(waiter, &chunk, &len) == QPS_OK && len)
+            ;
+        if (!stop_requested)
+            qps_reader_journal_wait(waiter, 5000000);
+    }
+    qps_reader_free(waiter);
+    qps_logset_free(set);
+    qps_store_close(store);
+    return rc;
+}
+
 int cli_collect(int argc, char **argv)
 {
     static const struct option options[] = {
         {"db", required_argument, NULL, 'd'},     {"server", required_argument, NULL, 's'},
         {"once", no_argument, NULL, '1'},         {"poll", no_argument, NULL, 'p'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db = cli_default_db(), *server = NULL;
     bool once = false, force_poll = false, verbose = false;
-    int c;
+    int c, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:s:vh", options, NULL)) != -1) {
         switch (c) {
@@ -124,8 +173,12 @@ int cli_collect(int argc, char **argv)
         case '1': once = true; break;
         case 'p': force_poll = true; break;
         case 'v': verbose = true; break;
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
+            break;
         case 'h':
-            fputs("usage: qpstat collect [--db FILE] [--server NAME] [--poll] [--once] [-v] DIR...\n"
+            fputs("usage: qpstat collect [--db FILE] [--server NAME] [--poll] [--once] [-v] DIR... | --journal...\n"
                   "Imports multilog directories into the store and keeps following them: new lines in\n"
                   "current, rotations, .u files after a crash. Stops cleanly on SIGTERM or SIGINT; a\n"
                   "restart resumes where it stopped.\n"
@@ -136,12 +189,20 @@ int cli_collect(int argc, char **argv)
                   "  --poll             poll every second instead of using inotify\n"
                   "  --once             one import pass, then exit (1 if a file failed)\n"
                   "  -v, --verbose      the new records of each file\n"
+                  CLI_JOURNAL_HELP
                   "  -h, --help         this help\n",
                   stdout);
             return EXIT_OK;
         default:
             return cli_usage_hint();
         }
+    }
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
+    if (cli_journal_chosen()) {
+        if (optind < argc)
+            return cli_usage("--journal follows the journal, not log directories: drop '%s'", argv[optind]);
+        return collect_journal(db, server, once, verbose);
     }
     if (optind == argc) {
         return cli_usage("name the log directories to follow");

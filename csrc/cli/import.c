@@ -66,12 +66,14 @@ int cli_import(int argc, char **argv)
     static const struct option options[] = {
         {"db", required_argument, NULL, 'd'}, {"keep", required_argument, NULL, 'k'},
         {"server", required_argument, NULL, 's'}, {"verbose", no_argument, NULL, 'v'},
+        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     const char *db = cli_default_db(), *server = NULL;
     long keep = -1;
     bool verbose = false;
-    int c;
+    int c, jrc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:k:s:vh", options, NULL)) != -1) {
         switch (c) {
@@ -86,8 +88,12 @@ int cli_import(int argc, char **argv)
             if (!cli_number("--keep", optarg, 1, 100000, &keep))
                 return EXIT_USAGE;
             break;
+        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
+            if ((jrc = cli_journal_option(c, optarg)) != 0)
+                return jrc;
+            break;
         case 'h':
-            fputs("usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH...]\n"
+            fputs("usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH... | --journal...]\n"
                   "Adds the records of qpsmtpd logs to the store. Safe to run again: files are resumed\n"
                   "where they were left and no record is stored twice. PATH: as for qpstat report\n"
                   "(default /var/log/qpsmtpd and /var/log/sqpsmtpd); not - (stdin cannot be resumed).\n"
@@ -97,6 +103,7 @@ int cli_import(int argc, char **argv)
                   "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
                   "                     the name of a store this import creates)\n"
                   "  -v, --verbose      the new records of each file, and in all\n"
+                  CLI_JOURNAL_HELP
                   "  -h, --help         this help\n",
                   stdout);
             return EXIT_OK;
@@ -109,16 +116,28 @@ int cli_import(int argc, char **argv)
             return cli_usage("standard input cannot be resumed: name the files");
         }
     }
+    if ((jrc = cli_journal_done()) != 0)
+        return jrc;
+    bool journal = cli_journal_chosen();
+    if (journal && optind < argc)
+        return cli_usage("--journal imports the journal, not log files: drop '%s' (or import it in its own run)",
+                         argv[optind]);
     qps_store *store = cli_store_open_named(db, server);
     if (!store)
         return EXIT_RUNTIME;
     cli_paths paths = {0};
     int errors = 0;
-    if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+    uint64_t total = 0;
+    if (journal) {
+        /* the journal's position is its cursor, stored with its records */
+        if (cli_import_journal(store, server, &total) != 0)
+            errors++;
+        if (verbose)
+            cli_error("the journal: %llu new records", (unsigned long long)total);
+    } else if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
         qps_store_close(store);
         return EXIT_RUNTIME;
     }
-    uint64_t total = 0;
     for (size_t i = 0; i < paths.n; i++) {
         uint64_t added = 0;
         if (cli_import_file(store, paths.paths[i], server, &added) != 0)

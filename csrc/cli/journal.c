@@ -119,3 +119,21 @@ void cli_reader_note(const qps_log_entry *e, const qps_reader *r)
     if (note)
         cli_error("warning: %s: %s", e->path, note);
 }
+
+int cli_import_journal(qps_store *store, const char *server, uint64_t *added)
+{
+    qps_journal_spec spec;
+    cli_journal_spec(&spec);
+    qps_import_opts opts = {.server = server};
+    qps_import_result res;
+    qps_status st = qps_store_import_journal(store, &spec, &opts, &res);
+    if (added)
+        *added += res.added;
+    if (res.note[0])
+        cli_error("%s%s", res.journal_gap ? "" : "warning: ", res.note);
+    if (st != QPS_OK) {
+        cli_error("%s", qps_store_error(store));
+        return -1;
+    }
+    return res.journal_gap ? -1 : 0;
+}

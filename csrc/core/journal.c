@@ -178,6 +178,7 @@ struct qps_journal {
     bool stale;           /* cursor is not the read pointer's entry yet */
     bool noted;
     bool end_checked;     /* the first end was compared with the journal's tail */
+    bool resumed;         /* the reading began after a cursor (last_usec is its time) */
     uint64_t last_usec;   /* realtime of the last entry handed out */
     char note[512];
     int64_t stamp_sec;    /* the second stamp[] is formatted for */
@@ -296,25 +297,66 @@ static qps_status open_journal(const qps_journal_spec *spec, qps_journal *q, cha
 
 /* Where a resumed read starts: after the entry of the cursor, or at the
  * oldest entry left when that one is gone (a gap). */
+/* A field of a cursor ("s=SEQNUM_ID;i=SEQNUM;b=...;t=REALTIME;..."):
+ * its text, or an empty slice. */
+static qps_str cursor_field(const char *cursor, char name)
+{
+    for (const char *p = cursor; p && *p; p = strchr(p, ';'), p = p ? p + 1 : NULL)
+        if (p[0] == name && p[1] == '=') {
+            const char *end = strchr(p, ';');
+            return qps_slice(p + 2, end ? (size_t)(end - p - 2) : strlen(p + 2));
+        }
+    return qps_slice("", 0);
+}
+
+static uint64_t cursor_hex(const char *cursor, char name)
+{
+    qps_str f = cursor_field(cursor, name);
+    uint64_t v = 0;
+    for (size_t i = 0; i < f.len && i < 16; i++) {
+        char c = f.ptr[i];
+        v = v * 16 + (uint64_t)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+    }
+    return v;
+}
+
+/* Where a resumed read starts: after the entry of the cursor. When that
+ * entry is gone, the one the seek lands on is still to be read; in the
+ * same journal (the same seqnum id: journald's files of one machine, its
+ * rotations included) a seqnum further on than the next one means entries
+ * between were removed (vacuumed) before they were read: a gap. Another
+ * seqnum id is another journal (a file with later entries). */
 static qps_status seek_after(qps_journal *q, const char *cursor, char *err, size_t errlen)
 {
     int r = sd_journal_seek_cursor(q->j, cursor);
     if (r < 0)
         return failure(r, "bad cursor", err, errlen);
+    if (!(q->cursor = strdup(cursor))) {
+        snprintf(err, errlen, "out of memory");
+        return QPS_ENOMEM;
+    }
+    q->resumed = true;
+    q->last_usec = cursor_hex(cursor, 't');
     r = sd_journal_next(q->j);
     if (r < 0)
         return failure(r, "reading the journal", err, errlen);
-    if (r == 0)
-        return QPS_OK; /* nothing after it (yet) */
-    if (sd_journal_test_cursor(q->j, cursor) > 0)
-        return QPS_OK; /* on it: the next entry is the first new one */
-    /* The entry is gone. Entries after it may have gone too: the one now
-     * current is the oldest left after it, and is still to be read. */
-    q->gap = true;
+    if (r == 0 || sd_journal_test_cursor(q->j, cursor) > 0)
+        return QPS_OK; /* nothing after it yet, or on it: the next entry is the first new one */
     q->pending = true;
-    snprintf(q->note, sizeof q->note,
-             "the entry the last import stopped after is no longer in the journal (removed by vacuuming or "
-             "rotation): entries between it and the oldest one left may be lost");
+    char *here = NULL;
+    if (sd_journal_get_cursor(q->j, &here) < 0)
+        return QPS_OK;
+    qps_str id = cursor_field(cursor, 's'), here_id = cursor_field(here, 's');
+    bool same = id.len && id.len == here_id.len && memcmp(id.ptr, here_id.ptr, id.len) == 0;
+    uint64_t was = cursor_hex(cursor, 'i'), now = cursor_hex(here, 'i');
+    free(here);
+    if (same && now > was + 1) {
+        q->gap = true;
+        snprintf(q->note, sizeof q->note,
+                 "%llu entries after the last one imported are no longer in the journal (removed by vacuuming or "
+                 "rotation before they were read): what they held is lost",
+                 (unsigned long long)(now - was - 1));
+    }
     return QPS_OK;
 }
 
@@ -481,18 +523,19 @@ static int check_end(qps_journal *q, char *err, size_t errlen)
     sd_journal *fresh = NULL;
     uint64_t tail = 0;
     if (open_handle(q->spec, &fresh) < 0 || sd_journal_seek_tail(fresh) < 0 || sd_journal_previous(fresh) <= 0 ||
-        sd_journal_get_realtime_usec(fresh, &tail) < 0 || (q->examined && tail <= q->last_usec) ||
+        sd_journal_get_realtime_usec(fresh, &tail) < 0 || ((q->examined || q->resumed) && tail <= q->last_usec) ||
         (q->cursor && sd_journal_test_cursor(fresh, q->cursor) > 0)) {
         if (fresh)
             sd_journal_close(fresh);
         return 0; /* the true end */
     }
     sd_journal_set_data_threshold(fresh, QPS_LINE_MAX + 64);
-    int r = q->examined ? sd_journal_seek_realtime_usec(fresh, q->last_usec + 1) : sd_journal_seek_head(fresh);
+    bool from = q->examined || q->resumed;
+    int r = from ? sd_journal_seek_realtime_usec(fresh, q->last_usec + 1) : sd_journal_seek_head(fresh);
     while (r >= 0 && (r = sd_journal_next(fresh)) > 0) {
         uint64_t t = 0;
         sd_journal_get_realtime_usec(fresh, &t);
-        if (!q->examined || t > q->last_usec)
+        if (!from || t > q->last_usec)
             break;
     }
     if (r <= 0) {
@@ -619,7 +662,10 @@ const char *qps_journal_note(qps_journal *q)
         return q->note[0] ? q->note : NULL;
     q->noted = true;
     /* A unit named on purpose without entries is worth a word; of the
-     * three defaults, only all of them missing is. */
+     * three defaults, only all of them missing is. A resumed reading
+     * (import) has seen their entries before. */
+    if (q->resumed)
+        return NULL;
     qps_buf b = {0};
     size_t missing = 0;
     for (size_t i = 0; i < q->nunits; i++)

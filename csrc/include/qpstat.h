@@ -1450,6 +1450,10 @@ typedef struct {
     int64_t skipped;  /* bytes the store had already (earlier runs, another
                          importer running at the same time) */
     int64_t offset;   /* how far the store has the file now */
+    int journal_gap;  /* a journal: entries after the stored position were
+                         removed before they were imported */
+    char note[320];   /* a journal: what its reader noticed (the gap, a unit
+                         without entries, damage), else empty */
 } qps_import_result;
 
 /** The import engine: stores the lines of a log file (plain or gzip, by
@@ -1504,6 +1508,28 @@ qps_status qps_store_file_check(qps_store *store, const char *path, qps_file_sta
  *  file's complete lines; all of a .gz, inflated). QPS_EIO when the file
  *  cannot be read, is not a regular file or is a damaged .gz. */
 qps_status qps_store_file_status(qps_store *store, const char *path, int64_t *imported, int64_t *length);
+
+/** The import engine on a journal source (qps_logset_add_journal): stores
+ *  the entries of spec's units after the position the store has for those
+ *  units (the cursor of the last entry stored, kept in the store and
+ *  committed with the records of every batch: a kill at any point resumes
+ *  after the last committed entry; importers at once never store an entry
+ *  twice: each batch reads the position inside its write transaction and
+ *  goes on after another importer's). spec->after is ignored (the store's
+ *  position is used). A journal whose entries after the position were
+ *  vacuumed before they were imported sets result->journal_gap (and
+ *  result->note); records of another journal file with later entries
+ *  follow on. QPS_EIO when the journal cannot be read (qps_store_error()
+ *  says why, after what came before was stored). */
+qps_status qps_store_import_journal(qps_store *store, const qps_journal_spec *spec, const qps_import_opts *opts,
+                                    qps_import_result *result);
+
+/** How far the store is behind a journal source: *pending lines of the
+ *  units' entries after its position (all of them for a journal never
+ *  imported), *gap 1 when entries after the position were removed before
+ *  they were imported; note (may be NULL) receives the reader's note. */
+qps_status qps_store_journal_status(qps_store *store, const qps_journal_spec *spec, uint64_t *pending, int *gap,
+                                    char *note, size_t notelen);
 
 /** FNV-1a 64 of bytes. */
 uint64_t qps_hash_bytes(const char *bytes, size_t len);

@@ -75,6 +75,10 @@ typedef struct {
     bool long_pending, long_invalid;
     int64_t long_start;
     qps_import_result *res;
+    /* a journal source: the position is a cursor, not an offset */
+    const qps_journal_spec *journal;
+    char key[300];      /* meta key of the position: "journal:UNITS" */
+    char *position;     /* the cursor the store has (malloc'ed), NULL: none */
 } import_run;
 
 static int64_t stream_pos(const import_run *r)
@@ -177,10 +181,14 @@ static qps_status advance_to(import_run *r, int64_t to)
 
 /* Writes the batch's progress, commits, and begins the next batch with
  * the offset as the store has it now (another importer may be ahead). */
+static qps_status commit_journal(import_run *r, bool last);
+
 static qps_status commit_batch(import_run *r, bool last)
 {
     qps_store *s = r->store;
     qps_status st = QPS_OK;
+    if (r->journal)
+        return commit_journal(r, last);
     settle_long(r, false);
     int64_t done = stream_pos(r);
     /* the processor marks the file it read as its own, even with nothing
@@ -251,9 +259,13 @@ static qps_status import_lines(import_run *r)
         while (qps_lines_next(r->lines, &line)) {
             if ((st = take_line(r, line)) != QPS_OK)
                 return st;
-            if (++r->in_batch == BATCH_LINES && (st = commit_batch(r, false)) != QPS_OK)
+            if (++r->in_batch == BATCH_LINES && !r->journal && (st = commit_batch(r, false)) != QPS_OK)
                 return st;
         }
+        /* a journal's chunk ends after a whole entry: its cursor is the
+         * position of exactly the lines taken */
+        if (r->journal && r->in_batch >= BATCH_LINES && (st = commit_batch(r, false)) != QPS_OK)
+            return st;
         if (!next_chunk(r))
             return r->read_st;
         qps_lines_feed(r->lines, r->chunk, r->n);
@@ -513,5 +525,224 @@ qps_status qps_store_file_check(qps_store *store, const char *path, qps_file_sta
     free(r.head);
     qps_buf_release(&r.first);
     qps_reader_free(reader);
+    return st;
+}
+
+/* ---- a journal source: the position is a cursor ---- */
+
+/* Whether cursor a is further on than b: in one journal (the same seqnum
+ * id) by seqnum, else by realtime ("s=ID;i=SEQNUM;...;t=REALTIME;..."). */
+static uint64_t cursor_hex(const char *c, const char *name, qps_str *text)
+{
+    const char *p = strstr(c, name);
+    uint64_t v = 0;
+    size_t n = 0;
+    if (p && (p == c || p[-1] == ';'))
+        for (p += strlen(name); p[n] && p[n] != ';'; n++)
+            v = v * 16 + (uint64_t)(p[n] >= 'a' ? p[n] - 'a' + 10 : p[n] - '0');
+    if (text)
+        *text = qps_slice(p ? p : "", n);
+    return v;
+}
+
+static bool cursor_after(const char *a, const char *b)
+{
+    if (!b)
+        return a != NULL;
+    if (!a)
+        return false;
+    qps_str ida, idb;
+    cursor_hex(a, "s=", &ida);
+    cursor_hex(b, "s=", &idb);
+    if (ida.len && ida.len == idb.len && memcmp(ida.ptr, idb.ptr, ida.len) == 0)
+        return cursor_hex(a, "i=", NULL) > cursor_hex(b, "i=", NULL);
+    return cursor_hex(a, "t=", NULL) > cursor_hex(b, "t=", NULL);
+}
+
+/* The position the store has now (r->position), inside the transaction. */
+static qps_status journal_position(import_run *r)
+{
+    sqlite3_stmt *q = qps_store_stmt(r->store, ST_JOURNAL_GET);
+    if (!q)
+        return QPS_EFORMAT;
+    sqlite3_bind_text(q, 1, r->key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    free(r->position);
+    r->position = rc == SQLITE_ROW && sqlite3_column_text(q, 0) ? strdup((const char *)sqlite3_column_text(q, 0))
+                                                                 : NULL;
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(r->store, QPS_EIO, "cannot read the store's journal position");
+    return QPS_OK;
+}
+
+/* (Re)opens the journal after r->position. */
+static qps_status journal_open(import_run *r)
+{
+    qps_journal_spec spec = *r->journal;
+    spec.after = r->position;
+    qps_log_entry e = {.path = r->name, .journal = &spec};
+    qps_lines_end(r->lines, &(qps_str){0});
+    r->eof = false;
+    r->n = 0;
+    if (qps_reader_open_entry(r->reader, &e) != QPS_OK)
+        return fail(r->store, QPS_EIO, "cannot open %s: %s", r->name, qps_reader_error(r->reader));
+    if (r->res && qps_reader_journal_gap(r->reader) && !r->res->journal_gap) {
+        snprintf(r->res->note, sizeof r->res->note, "%s", qps_reader_note(r->reader));
+        r->res->journal_gap = 1;
+    }
+    return QPS_OK;
+}
+
+/* The cursor of the last entry taken, with the batch's records; then the
+ * next batch goes on after another importer's position if it is ahead. */
+static qps_status commit_journal(import_run *r, bool last)
+{
+    qps_store *s = r->store;
+    const char *at = qps_reader_journal_cursor(r->reader);
+    qps_status st = QPS_OK;
+    if (at && cursor_after(at, r->position)) {
+        sqlite3_stmt *q = qps_store_stmt(s, ST_JOURNAL_SET);
+        if (!q)
+            return QPS_EFORMAT;
+        sqlite3_bind_text(q, 1, r->key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, at, -1, SQLITE_TRANSIENT);
+        if (qps_step_done(q) != SQLITE_DONE) {
+            qps_store_rollback(s);
+            return fail(s, QPS_EIO, "cannot write the store");
+        }
+        char *copy = strdup(at);
+        if (!copy) {
+            qps_store_rollback(s);
+            return fail(s, QPS_ENOMEM, "out of memory");
+        }
+        free(r->position);
+        r->position = copy;
+    }
+    if ((st = qps_store_commit(s)) != QPS_OK)
+        return st;
+    if (r->res) {
+        r->res->lines += r->read;
+        r->res->invalid += r->invalid;
+        r->res->added += r->batch_added;
+    }
+    r->batch_added = r->read = r->invalid = r->in_batch = 0;
+    if (last)
+        return QPS_OK;
+    if ((st = qps_store_begin(s)) != QPS_OK)
+        return st;
+    char *mine = r->position ? strdup(r->position) : NULL;
+    if (r->position && !mine)
+        return fail(s, QPS_ENOMEM, "out of memory");
+    if ((st = journal_position(r)) == QPS_OK && cursor_after(r->position, mine))
+        st = journal_open(r); /* another importer stored further on */
+    else if (st == QPS_OK) {
+        free(r->position);
+        r->position = mine;
+        mine = NULL;
+    }
+    free(mine);
+    return st;
+}
+
+static qps_status run_journal(import_run *r)
+{
+    qps_status st = qps_store_begin(r->store);
+    if (st != QPS_OK)
+        return st;
+    if ((st = journal_position(r)) == QPS_OK && (st = journal_open(r)) == QPS_OK)
+        st = import_lines(r);
+    /* what the reader noticed by the end (damage, a unit without entries) */
+    if (r->res && !r->res->note[0] && qps_reader_note(r->reader))
+        snprintf(r->res->note, sizeof r->res->note, "%s", qps_reader_note(r->reader));
+    if (st == QPS_OK || (r->store->in_tx && !r->store->tx_failed)) {
+        /* what was read before a read error (a damaged journal) is kept */
+        qps_status cst = commit_journal(r, true);
+        if (st == QPS_OK)
+            st = cst;
+    }
+    qps_store_rollback(r->store);
+    return st;
+}
+
+/* "journal:UNITS": one position per set of units, whichever files hold them */
+static void journal_key(const qps_journal_spec *spec, char *key, size_t cap)
+{
+    static const char *const defaults[] = {"qpsmtpd.service", "uqpsmtpd.service", "sqpsmtpd.service"};
+    size_t n = spec->units ? spec->nunits : 3, len = (size_t)snprintf(key, cap, "journal:");
+    for (size_t i = 0; i < n && len < cap; i++) {
+        const char *u = spec->units ? spec->units[i] : defaults[i];
+        len += (size_t)snprintf(key + len, cap - len, "%s%s%s", i ? "," : "", u, strchr(u, '.') ? "" : ".service");
+    }
+}
+
+qps_status qps_store_import_journal(qps_store *store, const qps_journal_spec *spec, const qps_import_opts *opts,
+                                    qps_import_result *result)
+{
+    if (result)
+        memset(result, 0, sizeof *result);
+    if (!store || !spec)
+        return QPS_EINVAL;
+    qps_buf name = {0};
+    qps_journal_describe(spec, &name);
+    if (store->readonly) {
+        qps_status st = fail(store, QPS_EREADONLY, "the store was opened read-only: it cannot import %s",
+                             name.data ? name.data : "the journal");
+        qps_buf_release(&name);
+        return st;
+    }
+    import_run r = {.store = store, .name = name.data ? name.data : "the journal", .opts = opts, .res = result,
+                    .journal = spec};
+    journal_key(spec, r.key, sizeof r.key);
+    r.reader = qps_reader_new();
+    r.lines = qps_lines_new();
+    qps_parser_opts popts = {qps_store_prefix(store), 0};
+    r.parser = qps_parser_new(&popts);
+    qps_status st = r.reader && r.lines && r.parser && !name.failed ? run_journal(&r)
+                                                                    : fail(store, QPS_ENOMEM, "out of memory");
+    if (r.read_st != QPS_OK && st == QPS_OK)
+        st = r.read_st;
+    qps_reader_free(r.reader);
+    qps_lines_free(r.lines);
+    qps_parser_free(r.parser);
+    free(r.position);
+    qps_buf_release(&name);
+    return st;
+}
+
+qps_status qps_store_journal_status(qps_store *store, const qps_journal_spec *spec, uint64_t *pending, int *gap,
+                                    char *note, size_t notelen)
+{
+    *pending = 0;
+    *gap = 0;
+    if (note && notelen)
+        note[0] = '\0';
+    import_run r = {.store = store, .name = "the journal"};
+    journal_key(spec, r.key, sizeof r.key);
+    qps_status st = journal_position(&r);
+    if (st != QPS_OK)
+        return st;
+    qps_journal_spec js = *spec;
+    js.after = r.position;
+    qps_log_entry e = {.path = "the journal", .journal = &js};
+    qps_reader *reader = qps_reader_new();
+    if (!reader) {
+        free(r.position);
+        return fail(store, QPS_ENOMEM, "out of memory");
+    }
+    if ((st = qps_reader_open_entry(reader, &e)) == QPS_OK) {
+        const char *c;
+        size_t len;
+        while ((st = qps_reader_read(reader, &c, &len)) == QPS_OK && len)
+            for (const char *p = c, *end = c + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+                ++*pending;
+        *gap = qps_reader_journal_gap(reader);
+        if (note && notelen && qps_reader_note(reader))
+            snprintf(note, notelen, "%s", qps_reader_note(reader));
+    }
+    if (st != QPS_OK)
+        st = fail(store, QPS_EIO, "cannot read the journal: %s", qps_reader_error(reader));
+    qps_reader_free(reader);
+    free(r.position);
     return st;
 }

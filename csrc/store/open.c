@@ -111,6 +111,11 @@ static const statement statements[ST_COUNT_] = {
     [ST_MARK_SCAN_CONN] = {SQL_TEXT, 0,
                            "SELECT id FROM connections WHERE source != 2 AND nsec >= 0 ORDER BY id DESC LIMIT 1",
                            true},
+    /* a journal's position: the cursor of the last entry stored (journal.c) */
+    [ST_JOURNAL_GET] = {SQL_TEXT, 0, "SELECT value FROM meta WHERE key = ?1", false},
+    [ST_JOURNAL_SET] = {SQL_TEXT, 0,
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                        true},
 };
 
 static void statement_sql(const statement *st, qps_buf *out)

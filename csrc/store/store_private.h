@@ -104,6 +104,8 @@ enum {
     ST_MARK_SET,
     ST_MARK_SCAN_TX,
     ST_MARK_SCAN_CONN,
+    ST_JOURNAL_GET,
+    ST_JOURNAL_SET,
     ST_COUNT_
 };
 
