@@ -4,7 +4,7 @@
 # (the pipe qpstat's journal support replaces) and `qpstat report` over the
 # same lines as a multilog file. The journal is made from a genlog log by
 # systemd-journal-remote, as t/370 makes its journals (one entry per line,
-# realtime = the line's label). Best wall time of 3, with user and system CPU;
+# realtime = the line's label). Best wall time of BENCH_RUNS (3), with user and system CPU;
 # a markdown table on stdout. Needs systemd-journal-remote and journalctl.
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,7 +14,9 @@ q=csrc/qpstat
 mkdir -p "$out"
 cc -O2 -std=c99 -o "$out/genlog" bench/genlog.c
 # genlog counts connections: about 21 lines each
-"$out/genlog" --connections $((n / 21)) --output "$out/log"
+# made once (BENCH_DIR keeps them between runs)
+if [ ! -s "$out/journal/remote.journal" ] || [ "$(wc -l < "$out/current")" != "$n" ]; then
+"$out/genlog" --connections $((n / 20)) --output "$out/log"
 head -n "$n" "$out/log" > "$out/current"
 rm -rf "$out/journal"
 mkdir "$out/journal"
@@ -29,13 +31,14 @@ perl -It/lib -MQpstatJournal=journal_remote,label_lines,export_stream -e '
         print $j export_stream([label_lines($l)], seq => $seq++, pid => 9000);
     }
     close $j or die "systemd-journal-remote failed\n";' "$out/current" "$out/journal/remote.journal"
+fi
 lines=$(wc -l < "$out/current")
 entries=$(journalctl --directory "$out/journal" -a -o cat | wc -l)
 bytes=$(du -sb "$out/journal" | cut -f1)
 
 best() { # best of 3: "wall user sys" of the command in $1
     b=""
-    for i in 1 2 3; do
+    for i in $(seq ${BENCH_RUNS:-3}); do
         /usr/bin/time -f "%e %U %S" -o "$out/time" sh -c "$1" > /dev/null
         t=$(cat "$out/time")
         if [ -z "$b" ] || [ "$(echo "$t $b" | awk '{print ($1 < $4)}')" = 1 ]; then b=$t; fi

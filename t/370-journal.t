@@ -298,6 +298,22 @@ for my $name (sort keys %sources) {
     kill 'TERM', $pid;
     waitpid $pid, 0;
     is(slurp("$out.err"), '', 'tail -f: nothing on stderr');
+
+    # --journal-file: entries appended to that file
+    unlink $out;
+    $pid = fork // die;
+    if (!$pid) {
+        open STDOUT, '>', $out or die;
+        open STDERR, '>', "$out.err" or die;
+        exec $Q, 'tail', '-f', '-n', '1', '--journal-file', "$dir/a.journal" or exit 127;
+    }
+    ok($wait_for->(qr/31998\t198\.51\.100\.78\t4\/15/), 'tail -f --journal-file: the last entry there');
+    make_journal("$dir/a.journal", export_stream(
+        [[1795640002_000000, '31997 Accepted connection 5/15 from 198.51.100.79 / last.example']], seq => 9600));
+    ok($wait_for->(qr/31997\t198\.51\.100\.79\t5\/15/), 'tail -f --journal-file: an entry appended is shown');
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    unlike(slurp($out), qr/31999/, '... the other file of the directory is not read');
 }
 
 done_testing;
