@@ -9,7 +9,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
-out=${BENCH_DIR:-bench/out-journal}
+out=${BENCH_DIR:-${TMPDIR:-/tmp}/qpstat-bench-journal}
 q=csrc/qpstat
 mkdir -p "$out"
 cc -O2 -std=c99 -o "$out/genlog" bench/genlog.c
