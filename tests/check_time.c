@@ -4,6 +4,7 @@
 #include "qpstat.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -131,6 +132,36 @@ START_TEST(local_instants)
 }
 END_TEST
 
+/* The cache's answers are the uncached ones: a year of local times, a few
+ * per hour (so most come from the cache), in zones whose offsets change by
+ * an hour, by half an hour, or are not whole hours. */
+START_TEST(local_instants_cached)
+{
+    static const char *zones[] = {"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+                                  "Asia/Kathmandu", "America/St_Johns"};
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        set_tz(zones[z]);
+        qps_tzcache cache = QPS_TZCACHE_INIT;
+        int hits = 0;
+        for (int64_t wall = 1735689600; wall < 1767225600; wall += 1103) {
+            qps_civil c;
+            ck_assert_int_eq(qps_civil_from_unix(NULL, wall, 1, &c), QPS_OK); /* the wall's fields */
+            int64_t a, b, ca, cb;
+            int n, cn;
+            bool cached = wall >= cache.wall_start && wall < cache.wall_end;
+            ck_assert_int_eq(qps_local_instants(&cache, &c, &ca, &cb, &cn), QPS_OK);
+            ck_assert_int_eq(qps_local_instants(NULL, &c, &a, &b, &n), QPS_OK);
+            ck_assert_int_eq(cn, n);
+            ck_assert_int_eq(ca, a);
+            ck_assert_int_eq(cb, b);
+            hits += cached;
+        }
+        ck_assert_int_gt(hits, 15000); /* of 28592, three or four an hour: the cache is used */
+    }
+    set_tz("UTC");
+}
+END_TEST
+
 START_TEST(out_of_range)
 {
     qps_civil c;
@@ -160,6 +191,7 @@ static Suite *time_suite(void)
     tcase_add_test(core, local_time_matches_libc);
     tcase_add_test(core, dst_gap_and_repeat);
     tcase_add_test(core, local_instants);
+    tcase_add_test(core, local_instants_cached);
     tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");

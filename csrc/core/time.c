@@ -2,8 +2,9 @@
  * qps_time.c - TAI64N labels as daemontools writes them, and civil time.
  *
  * Local time goes through localtime_r() once per hour of log (the
- * qps_tzcache window) and through integer calendar arithmetic otherwise:
- * per-line localtime_r() calls would dominate a report's run time.
+ * qps_tzcache windows, one per direction) and through integer calendar
+ * arithmetic otherwise: per-line localtime_r() calls would dominate a
+ * report's run time.
  *
  * License: MIT (see README).
  */
@@ -168,6 +169,30 @@ qps_status qps_civil_from_unix(qps_tzcache *cache, int64_t t, int utc, qps_civil
     return QPS_OK;
 }
 
+/* True when the aligned hour starting at h has the offset throughout (the
+ * premise of qps_civil_from_unix's window). */
+static bool hour_has_offset(int64_t h, long offset)
+{
+    return arithmetic_matches(h, offset) && arithmetic_matches(h + 3599, offset);
+}
+
+/* After wall resolved to the one instant wall - offset: when every probe
+ * qps_local_instants makes for a wall time of the same hour would find
+ * that offset, the hour's walls are resolved by subtraction. The probes
+ * are wall +- a day (aligned hours, like wall's) and wall - offset, which
+ * spans two aligned hours when the offset is not whole hours. */
+static void remember_wall_hour(qps_tzcache *cache, int64_t wall, long offset)
+{
+    int64_t w = floor_div(wall, 3600) * 3600;
+    if (hour_has_offset(w - 86400, offset) && hour_has_offset(w + 86400, offset) &&
+        hour_has_offset(floor_div(w - offset, 3600) * 3600, offset) &&
+        hour_has_offset(floor_div(w + 3599 - offset, 3600) * 3600, offset)) {
+        cache->wall_start = w;
+        cache->wall_end = w + 3600;
+        cache->wall_offset = offset;
+    }
+}
+
 qps_status qps_local_instants(qps_tzcache *cache, const qps_civil *c, int64_t *first, int64_t *second, int *count)
 {
     if (c->month < 1 || c->month > 12 || c->day < 1 || c->day > 31 || c->hour < 0 || c->hour > 23 ||
@@ -177,6 +202,14 @@ qps_status qps_local_instants(qps_tzcache *cache, const qps_civil *c, int64_t *f
         return QPS_ERANGE;
     int64_t wall = qps_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
                    c->minute * 60 + c->second;
+    /* a log's lines stay in one hour for a while: the three probes below
+     * cost three localtime_r() calls each time the hours they fall in
+     * change, that is on every line */
+    if (cache && wall >= cache->wall_start && wall < cache->wall_end) {
+        *first = *second = wall - cache->wall_offset;
+        *count = 1;
+        return QPS_OK;
+    }
     /* Around a change of offset, a wall time maps to zero, one or two
      * instants; the offsets a day before and after are the two candidates. */
     qps_civil probe;
@@ -207,6 +240,8 @@ qps_status qps_local_instants(qps_tzcache *cache, const qps_civil *c, int64_t *f
     *first = n ? found[0] : wall - before;
     *second = n == 2 ? found[1] : *first;
     *count = n;
+    if (cache && n == 1 && before == after)
+        remember_wall_hour(cache, wall, before);
     return QPS_OK;
 }
 

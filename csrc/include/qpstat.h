@@ -111,14 +111,20 @@ typedef struct {
 } qps_civil;
 
 /** A caller-owned cache that makes repeated local-time conversions cheap
- *  (one localtime_r() call per hour of log instead of per line). Zero it
+ *  (a few localtime_r() calls per hour of log instead of per line, in each
+ *  direction: unix to civil, and a local time to its instants). Zero it
  *  (or use QPS_TZCACHE_INIT) before first use; it honours TZ as it was when
  *  the cache was filled, so reset it after changing TZ. */
 typedef struct {
     int64_t start, end; /* [start, end): unix seconds with a constant offset */
     long offset;        /* seconds east of UTC in that window */
+    /* [wall_start, wall_end): local wall-clock times (counted as seconds
+     * since 1970-01-01 00:00 on the wall) that name one instant each,
+     * wall - wall_offset */
+    int64_t wall_start, wall_end;
+    long wall_offset;
 } qps_tzcache;
-#define QPS_TZCACHE_INIT {0, 0, 0}
+#define QPS_TZCACHE_INIT {0, 0, 0, 0, 0, 0}
 
 /** Converts unix seconds to local civil time (utc = 0) or UTC (utc = 1).
  *  cache may be NULL. Returns QPS_ERANGE if the time cannot be represented. */
