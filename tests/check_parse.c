@@ -348,7 +348,9 @@ START_TEST(dst_repeated_hour)
         {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 1799},
         {"2026-10-25 02:00:01.000000000 1 dispatching QUIT", cest_0230 + 1801},   /* back an hour: CET */
         {"Sun Oct 25 02:30:00 2026 vm[1]: dispatching QUIT", cest_0230 + 3600},   /* stays in the 2nd pass */
+        {"Sun Oct 25 02:30:00 2026 vm[2]: dispatching QUIT", cest_0230 + 3600},   /* the same stamp again */
         {"Oct 25 02:29:59 mx qpsmtpd[1]: dispatching QUIT", cest_0230 + 3599},
+        {"Oct 25 02:29:59 mx qpsmtpd[2]: dispatching QUIT", cest_0230 + 3599},
         {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 5399},
         {"2026-10-25 03:00:00.000000000 1 dispatching QUIT", cest_0230 + 5400},
     };
@@ -369,6 +371,19 @@ START_TEST(dst_repeated_hour)
     qps_parser_set_last_time(p, cest_0230 + 2400);
     qps_parser_parse(p, l, strlen(l), &rec);
     ck_assert_int_eq(rec.unix_sec, cest_0230 - 1200 + 3600);
+    /* a logging/file or syslog stamp met again is resolved again: the
+     * first pass, then the second once a line of the second is known */
+    static const char *const again[] = {"Sun Oct 25 02:10:00 2026 vm[1]: dispatching QUIT",
+                                        "Oct 25 02:10:00 mx qpsmtpd[1]: dispatching QUIT"};
+    for (size_t i = 0; i < 2; i++) {
+        qps_parser_free(p);
+        p = qps_parser_new(&opts);
+        ck_assert_int_eq(qps_parser_parse(p, again[i], strlen(again[i]), &rec), QPS_KIND_DISPATCH);
+        ck_assert_int_eq(rec.unix_sec, cest_0230 - 1200);
+        qps_parser_set_last_time(p, cest_0230 + 2400);
+        ck_assert_int_eq(qps_parser_parse(p, again[i], strlen(again[i]), &rec), QPS_KIND_DISPATCH);
+        ck_assert_int_eq(rec.unix_sec, cest_0230 - 1200 + 3600);
+    }
     /* a multilog label in between tells the instant too */
     qps_parser_free(p);
     p = qps_parser_new(&opts);

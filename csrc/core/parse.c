@@ -30,6 +30,10 @@ struct qps_parser {
     uint64_t label_seconds[2]; /* seconds digits of the last multilog label */
     int64_t label_unix;      /* and their value */
     bool label_valid;
+    uint64_t stamp_text[3];  /* the last logging/file or syslog stamp, as written */
+    size_t stamp_words;      /* its length in words, 0 for none */
+    int64_t stamp_first, stamp_second; /* the instants it names */
+    int stamp_count;
 };
 
 qps_parser *qps_parser_new(const qps_parser_opts *opts)
@@ -152,6 +156,41 @@ static bool local_to_unix(qps_parser *p, const qps_civil *c, int64_t *out)
     int n;
     if (qps_local_instants(&p->tz, c, &first, &second, &n) != QPS_OK)
         return false;
+    *out = n == 2 ? resolve_repeated(p, first, second) : first;
+    return true;
+}
+
+/* The lines of one second share their stamp, and a stamp without a year
+ * takes the same year all along (the parser's reference time): a stamp
+ * written as the last one (words of 8 bytes, its blank included) names
+ * the same instants, so its fields are neither checked nor converted
+ * again; only the choice in a repeated hour is made for each line. */
+static bool same_stamp(qps_parser *p, const char *s, size_t words, int64_t *out)
+{
+    if (p->stamp_words != words)
+        return false;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t w;
+        memcpy(&w, s + 8 * i, 8);
+        if (w != p->stamp_text[i])
+            return false;
+    }
+    *out = p->stamp_count == 2 ? resolve_repeated(p, p->stamp_first, p->stamp_second) : p->stamp_first;
+    return true;
+}
+
+/* local_to_unix for a stamp same_stamp may meet again. */
+static bool stamp_to_unix(qps_parser *p, const char *s, size_t words, const qps_civil *c, int64_t *out)
+{
+    int64_t first, second;
+    int n;
+    if (qps_local_instants(&p->tz, c, &first, &second, &n) != QPS_OK)
+        return false;
+    memcpy(p->stamp_text, s, 8 * words);
+    p->stamp_words = words;
+    p->stamp_first = first;
+    p->stamp_second = second;
+    p->stamp_count = n;
     *out = n == 2 ? resolve_repeated(p, first, second) : first;
     return true;
 }
@@ -334,7 +373,14 @@ static bool frame_syslog(qps_parser *p, const char *s, const char *end, qps_reco
 {
     qps_civil c = {0};
     const char *rest;
-    if (end - s >= 16 && (c.month = month_number(s)) && s[3] == ' ' &&
+    int64_t t;
+    if (end - s >= 16 && same_stamp(p, s, 2, &t)) {
+        r->unix_sec = t;
+        r->nsec = 0;
+        r->has_time = 1;
+        r->stamp = qps_slice(s, 15);
+        rest = s + 16;
+    } else if (end - s >= 16 && (c.month = month_number(s)) && s[3] == ' ' &&
         (s[4] == ' ' || is_digit(s[4])) && is_digit(s[5]) && s[6] == ' ' && scan_clock(s + 7, &c) &&
         s[15] == ' ') {
         c.day = (s[4] == ' ' ? 0 : (s[4] - '0') * 10) + (s[5] - '0');
@@ -343,8 +389,7 @@ static bool frame_syslog(qps_parser *p, const char *s, const char *end, qps_reco
         c.year = p->now_civil.year;
         if (c.month > p->now_civil.month + 1)
             c.year--;
-        int64_t t;
-        if (!local_to_unix(p, &c, &t))
+        if (!stamp_to_unix(p, s, 2, &c, &t))
             return false;
         r->unix_sec = t;
         r->nsec = 0;
@@ -361,13 +406,18 @@ static bool frame_syslog(qps_parser *p, const char *s, const char *end, qps_reco
 static bool frame_logfile(qps_parser *p, const char *s, const char *end, qps_record *r, const char **payload)
 {
     qps_civil c = {0};
-    if (end - s < 26 || !is_weekday(s) || s[3] != ' ' || !(c.month = month_number(s + 4)) || s[7] != ' ' ||
-        !fixed_uint(s + 8, 2, &c.day) || s[10] != ' ' || !scan_clock(s + 11, &c) || s[19] != ' ' ||
-        !fixed_uint(s + 20, 4, &c.year) || s[24] != ' ' || c.day < 1 || c.day > 31)
-        return false;
     int64_t t;
-    if (!local_to_unix(p, &c, &t))
+    if (end - s < 26)
         return false;
+    /* the stamp's 24 bytes are three words; the blank after it is checked */
+    if (!(same_stamp(p, s, 3, &t) && s[24] == ' ')) {
+        if (!is_weekday(s) || s[3] != ' ' || !(c.month = month_number(s + 4)) || s[7] != ' ' ||
+            !fixed_uint(s + 8, 2, &c.day) || s[10] != ' ' || !scan_clock(s + 11, &c) || s[19] != ' ' ||
+            !fixed_uint(s + 20, 4, &c.year) || s[24] != ' ' || c.day < 1 || c.day > 31)
+            return false;
+        if (!stamp_to_unix(p, s, 3, &c, &t))
+            return false;
+    }
     r->unix_sec = t;
     r->nsec = 0;
     r->has_time = 1;
