@@ -211,4 +211,20 @@ usage_error(['dnsbl-test', 'z.example', '--server', '127.0.0.1:53', $LOG], qr/--
     unlike($r->{err}, qr/[\x00-\x08\x0b-\x1f\x7f]/, '... no control byte reaches stderr');
 }
 
+# ---- getopt's complaints in the one voice (cli_getopt) ----------------------
+for my $cmd (qw(report list grep tail import collect check summary serve dnsbl-test received)) {
+    usage_error([$cmd, "--no\e[31mpe"], qr/unknown option '--no\\x1b\[31mpe'/,
+        "$cmd: an unknown option with an escape sequence, escaped");
+}
+usage_error(['report', '--db'], qr/--db needs an argument/, 'report --db at the end');
+usage_error(['import', '-d'], qr/-d needs an argument/, 'import -d at the end');
+usage_error(['tail', '-n'], qr/-n needs an argument/, 'tail -n at the end');
+usage_error(['report', '-z'], qr/unknown option '-z'/, 'an unknown short option');
+usage_error(['report', '--d', '3'], qr/'--d' is short for several options \(--days, --db\)/,
+    'an abbreviation of several long options names them');
+{
+    my $r = q_run(['report', '--da', '3', $LOG]);
+    is($r->{rc}, 0, 'an abbreviation of one long option still works (--da for --days)') or diag $r->{err};
+}
+
 done_testing;

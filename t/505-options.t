@@ -28,6 +28,14 @@ for my $file (glob 'csrc/cli/*.c') {
     }
 }
 
+# the option groups several commands share (cli.h: CLI_TIME_OPTIONS, ...)
+my %group;
+{
+    my $h = slurp('csrc/cli/cli.h');
+    $h =~ s/\\\n/ /g;
+    $group{$1} = $2 while $h =~ /^#define (CLI_[A-Z_]+_OPTIONS?) (.*)$/mg;
+}
+
 my %accepts;    # command -> { '--name' => has_arg, '-x' => has_arg }
 for my $cmd (sort keys %fn) {
     my $body = $src{ $fn{$cmd} };
@@ -35,11 +43,15 @@ for my $cmd (sort keys %fn) {
     my %opt;
     if ($body =~ /struct option \w+\[\] = \{(.*?)\};/s) {
         my $table = $1;
+        $table =~ s/\b(CLI_[A-Z_]+_OPTIONS?)\b/$group{$1} \/\/ die "no group $1"/ge;
         $opt{"--$1"} = $2 eq 'required_argument' while $table =~ /\{"([a-z0-9-]+)",\s*(\w+)/g;
         ok(keys %opt, "$cmd: its struct option table has entries");
     }
-    if ($body =~ /getopt_long\(argc, argv, "([^"]*)"/) {
+    if ($body =~ /(?:getopt_long|cli_getopt)\(argc, argv, "([^"]*)"/) {
         my $short = $1;
+        # cli_getopt adds the shared groups' -h and -d
+        $short .= 'h' if $body =~ /cli_shared \w+ = \{[^}]*\.usage\b/;
+        $short .= 'd:' if $body =~ /cli_shared \w+ = \{[^}]*\.db\b/;
         $opt{"-$1"} = $2 eq ':' while $short =~ /([A-Za-z0-9])(:?)/g;
     }
     # a command without getopt compares argv by hand

@@ -290,52 +290,41 @@ static int check_journal(const char *db, outcome *o)
     return remaining > 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
+static const char usage_text[] =
+    "usage: qpstat check [--fix] [--db FILE] [DIR... | --journal...]\n"
+    "Checks qpsmtpd multilog directories (default /var/log/qpsmtpd, /var/log/sqpsmtpd):\n"
+    "a missing or emptied state file (blocks inbound mail at the next rotation; restarts\n"
+    "the cumulative totals), unprocessed .u files, unreadable logs, a store behind the\n"
+    "logs (current is not, when multilog's processor imports it), and a store ahead of\n"
+    "them (records stored twice). --fix recreates or rebuilds the state file and imports\n"
+    "what the store lacks, .u files included; it never deletes. Exit 1 while a problem\n"
+    "remains.\n"
+    "\n"
+    "  -d, --db FILE  the store (default $QPSTAT_DB; else /var/lib/qpstat/qpstat.db if it exists)\n"
+    "  -f, --fix      recreate the state file, import what the store lacks\n"
+    CLI_JOURNAL_HELP
+    "  -h, --help     this help\n";
+
 int cli_check(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"db", required_argument, NULL, 'd'}, {"fix", no_argument, NULL, 'f'},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"fix", no_argument, NULL, 'f'}, CLI_STORE_OPTION, CLI_JOURNAL_OPTIONS, CLI_HELP_OPTION,
+        {NULL, 0, NULL, 0},
     };
     const char *db = NULL;
     outcome o = {0, 0, false};
-    int c, jrc;
+    cli_shared shared = {.usage = usage_text, .db = &db, .journal = true};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:fh", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f", options, &shared, &exit_status)) != -1) {
         switch (c) {
-        case 'd':
-            if (!cli_file_argument("--db", optarg, false))
-                return EXIT_USAGE;
-            db = optarg;
-            break;
         case 'f': o.fix = true; break;
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-            break;
-        case 'h':
-            fputs("usage: qpstat check [--fix] [--db FILE] [DIR... | --journal...]\n"
-                  "Checks qpsmtpd multilog directories (default /var/log/qpsmtpd, /var/log/sqpsmtpd):\n"
-                  "a missing or emptied state file (blocks inbound mail at the next rotation; restarts\n"
-                  "the cumulative totals), unprocessed .u files, unreadable logs, a store behind the\n"
-                  "logs (current is not, when multilog's processor imports it), and a store ahead of\n"
-                  "them (records stored twice). --fix recreates or rebuilds the state file and imports\n"
-                  "what the store lacks, .u files included; it never deletes. Exit 1 while a problem\n"
-                  "remains.\n"
-                  "\n"
-                  "  -d, --db FILE  the store (default $QPSTAT_DB; else /var/lib/qpstat/qpstat.db if it exists)\n"
-                  "  -f, --fix      recreate the state file, import what the store lacks\n"
-                  CLI_JOURNAL_HELP
-                  "  -h, --help     this help\n",
-                  stdout);
-            return EXIT_OK;
         default:
             return cli_usage_hint();
         }
     }
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
+    if (exit_status >= 0)
+        return exit_status;
     if (cli_journal_chosen()) {
         if (optind < argc)
             return cli_usage("--journal checks the journal, not log directories: drop '%s'", argv[optind]);

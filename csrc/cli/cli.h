@@ -8,6 +8,7 @@
 #define QPSTAT_CLI_H
 
 #include "qpstat.h"
+#include <getopt.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,6 +42,54 @@ bool cli_whole_number(const char *text, long min, long max, long *out);
 bool cli_file_argument(const char *option, const char *arg, bool quiet);
 /* --prefix: refuses an empty prefix (usage error printed). */
 bool cli_prefix_argument(const char *arg);
+
+/* ---- the options several commands share (shared.c) ----
+ *
+ * A command lists the groups it takes in its struct option table
+ * (CLI_TIME_OPTIONS, CLI_JOURNAL_OPTIONS, CLI_PREFIX_OPTION, ...), points
+ * a cli_shared at its variables, and reads its options with cli_getopt,
+ * which takes those groups, --help and getopt's complaints itself. */
+enum { CLI_OPT_PREFIX = 0x1200, CLI_OPT_CATEGORIES, CLI_OPT_DB };
+#define CLI_TIME_OPTIONS                                                                                       \
+    {"today", no_argument, NULL, CLI_OPT_TODAY}, {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},         \
+        {"days", required_argument, NULL, CLI_OPT_DAYS}, {"since", required_argument, NULL, CLI_OPT_SINCE},  \
+        {"until", required_argument, NULL, CLI_OPT_UNTIL}
+#define CLI_JOURNAL_OPTIONS                                                                                    \
+    {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE}, \
+        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT}
+#define CLI_PREFIX_OPTION {"prefix", required_argument, NULL, CLI_OPT_PREFIX}
+#define CLI_CATEGORIES_OPTION {"categories", required_argument, NULL, CLI_OPT_CATEGORIES}
+/* --db FILE of a command that reads several stores (cli_shared.stores) */
+#define CLI_STORES_OPTION {"db", required_argument, NULL, CLI_OPT_DB}
+/* -d, --db FILE of a command that writes or checks one store (cli_shared.db) */
+#define CLI_STORE_OPTION {"db", required_argument, NULL, 'd'}
+#define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
+
+typedef struct cli_stores cli_stores;
+typedef struct {
+    const char *usage;       /* what -h, --help prints */
+    qps_range *range;        /* the time options, unless NULL; finished
+                                against now (cli_range_done) after the last
+                                option, with mail_default when it points
+                                at true */
+    int64_t now;
+    const bool *mail_default;
+    const char **prefix;     /* --prefix */
+    const char **categories; /* --categories FILE */
+    cli_stores *stores;      /* --db FILE, repeatable */
+    const char **db;         /* -d, --db FILE: the one store */
+    bool journal;            /* the journal options */
+} cli_shared;
+
+/* getopt_long (set optind = 1 before the first call) that takes the
+ * options of s's groups itself: returns the command's next own option, or
+ * -1 when the options end (the range finished, the journal's options
+ * checked; *exit_status stays -1) or the command exits now
+ * (*exit_status: EXIT_OK after --help, EXIT_USAGE after a message; an
+ * unknown option or a missing argument is such a message, escaped as all
+ * messages are, so getopt never prints). */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const cli_shared *s,
+               int *exit_status);
 
 /* The current time, or $QPSTAT_NOW (unix seconds) so tests are repeatable. */
 int64_t cli_now(void);
@@ -142,10 +191,10 @@ const char *cli_db_source(const char *given, int npaths);
 /* The stores a report or list reads (stores.c): --db FILE, repeatable,
  * read as one, each record under its server (the server table). */
 #define CLI_STORES_MAX 64
-typedef struct {
+struct cli_stores {
     const char *path[CLI_STORES_MAX];
     size_t n;
-} cli_stores;
+};
 /* One --db: refuses what cli_file_argument refuses, more than
  * CLI_STORES_MAX and a store named twice (usage error printed). */
 bool cli_stores_add(cli_stores *dbs, const char *path);

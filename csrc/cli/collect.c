@@ -147,58 +147,46 @@ static int collect_journal(const char *db, const char *server, bool once, bool v
     return rc;
 }
 
+static const char usage_text[] =
+    "usage: qpstat collect [--db FILE] [--server NAME] [--poll] [--once] [-v] DIR... | --journal...\n"
+    "Imports multilog directories into the store and keeps following them: new lines in\n"
+    "current, rotations, .u files after a crash. Stops cleanly on SIGTERM or SIGINT; a\n"
+    "restart resumes where it stopped.\n"
+    "\n"
+    "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
+    "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
+    "                     the name of a store this import creates)\n"
+    "  --poll             poll every second instead of using inotify\n"
+    "  --once             one import pass, then exit (1 if a file failed)\n"
+    "  -v, --verbose      the new records of each file\n"
+    CLI_JOURNAL_HELP
+    "  -h, --help         this help\n";
+
 int cli_collect(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"db", required_argument, NULL, 'd'},     {"server", required_argument, NULL, 's'},
+        {"server", required_argument, NULL, 's'}, CLI_STORE_OPTION, CLI_JOURNAL_OPTIONS, CLI_HELP_OPTION,
         {"once", no_argument, NULL, '1'},         {"poll", no_argument, NULL, 'p'},
         {"verbose", no_argument, NULL, 'v'},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db = cli_default_db(), *server = NULL;
     bool once = false, force_poll = false, verbose = false;
-    int c, jrc;
+    cli_shared shared = {.usage = usage_text, .db = &db, .journal = true};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:s:vh", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "s:v", options, &shared, &exit_status)) != -1) {
         switch (c) {
-        case 'd':
-            if (!cli_file_argument("--db", optarg, false))
-                return EXIT_USAGE;
-            db = optarg;
-            break;
         case 's': server = optarg; break;
         case '1': once = true; break;
         case 'p': force_poll = true; break;
         case 'v': verbose = true; break;
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-            break;
-        case 'h':
-            fputs("usage: qpstat collect [--db FILE] [--server NAME] [--poll] [--once] [-v] DIR... | --journal...\n"
-                  "Imports multilog directories into the store and keeps following them: new lines in\n"
-                  "current, rotations, .u files after a crash. Stops cleanly on SIGTERM or SIGINT; a\n"
-                  "restart resumes where it stopped.\n"
-                  "\n"
-                  "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
-                  "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
-                  "                     the name of a store this import creates)\n"
-                  "  --poll             poll every second instead of using inotify\n"
-                  "  --once             one import pass, then exit (1 if a file failed)\n"
-                  "  -v, --verbose      the new records of each file\n"
-                  CLI_JOURNAL_HELP
-                  "  -h, --help         this help\n",
-                  stdout);
-            return EXIT_OK;
         default:
             return cli_usage_hint();
         }
     }
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
+    if (exit_status >= 0)
+        return exit_status;
     if (cli_journal_chosen()) {
         if (optind < argc)
             return cli_usage("--journal follows the journal, not log directories: drop '%s'", argv[optind]);

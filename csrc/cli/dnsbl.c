@@ -508,7 +508,7 @@ static bool valid_zone(const char *z)
 
 int cli_dnsbl_test(int argc, char **argv)
 {
-    enum { OPT_ALL = 256, OPT_SERVER, OPT_RESOLVER, OPT_TIMEOUT, OPT_TRIES, OPT_PARALLEL, OPT_PREFIX };
+    enum { OPT_ALL = 256, OPT_SERVER, OPT_RESOLVER, OPT_TIMEOUT, OPT_TRIES, OPT_PARALLEL };
     static const struct option options[] = {
         {"all", no_argument, NULL, OPT_ALL},
         {"resolver", required_argument, NULL, OPT_RESOLVER},
@@ -516,13 +516,7 @@ int cli_dnsbl_test(int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"tries", required_argument, NULL, OPT_TRIES},
         {"parallel", required_argument, NULL, OPT_PARALLEL},
-        {"prefix", required_argument, NULL, OPT_PREFIX},
-        {"today", no_argument, NULL, CLI_OPT_TODAY},
-        {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},
-        {"days", required_argument, NULL, CLI_OPT_DAYS},
-        {"since", required_argument, NULL, CLI_OPT_SINCE},
-        {"until", required_argument, NULL, CLI_OPT_UNTIL},
-        {"help", no_argument, NULL, 'h'},
+        CLI_TIME_OPTIONS, CLI_PREFIX_OPTION, CLI_HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
     dnsbl d = {0};
@@ -533,9 +527,10 @@ int cli_dnsbl_test(int argc, char **argv)
     int64_t now = cli_now();
     qps_range range;
     cli_range_init(&range);
-    int c, rc;
+    cli_shared shared = {.usage = usage_text, .range = &range, .now = now, .prefix = &prefix};
+    int c, rc, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case OPT_ALL: d.all = true; break;
         case OPT_RESOLVER: server = optarg; break;
@@ -561,21 +556,11 @@ int cli_dnsbl_test(int argc, char **argv)
                 return EXIT_USAGE;
             d.parallel = (int)v;
             break;
-        case OPT_PREFIX:
-            if (!cli_prefix_argument(optarg))
-                return EXIT_USAGE;
-            prefix = optarg;
-            break;
-        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
-            if ((rc = cli_time_option(c, optarg, &range)) != 0)
-                return rc;
-            break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
-    if (cli_range_done(&range, now, false) != 0)
-        return EXIT_USAGE;
+    if (exit_status >= 0)
+        return exit_status;
     if (optind >= argc)
         return cli_usage("no ZONE given");
     char zone[256];

@@ -88,7 +88,7 @@ static int write_line(void *ctx, const char *line, size_t len)
 
 int cli_grep(int argc, char **argv)
 {
-    enum { OPT_LINES = 256, OPT_LOCAL, OPT_PREFIX };
+    enum { OPT_LINES = 256, OPT_LOCAL };
     static const struct option options[] = {
         {"ignore-case", no_argument, NULL, 'i'},
         {"case-sensitive", no_argument, NULL, 'I'},
@@ -96,15 +96,7 @@ int cli_grep(int argc, char **argv)
         {"fixed", no_argument, NULL, 'F'},
         {"lines", no_argument, NULL, OPT_LINES},
         {"local", no_argument, NULL, OPT_LOCAL},
-        {"prefix", required_argument, NULL, OPT_PREFIX},
-        {"today", no_argument, NULL, CLI_OPT_TODAY},
-        {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},
-        {"days", required_argument, NULL, CLI_OPT_DAYS},
-        {"since", required_argument, NULL, CLI_OPT_SINCE},
-        {"until", required_argument, NULL, CLI_OPT_UNTIL},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'},
+        CLI_TIME_OPTIONS, CLI_JOURNAL_OPTIONS, CLI_PREFIX_OPTION, CLI_HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
     matcher m = {.icase = true};
@@ -114,9 +106,10 @@ int cli_grep(int argc, char **argv)
     int64_t now = cli_now();
     qps_range range;
     cli_range_init(&range);
-    int c, rc, jrc;
+    cli_shared shared = {.usage = usage_text, .range = &range, .now = now, .prefix = &prefix, .journal = true};
+    int c, rc, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "iIEFh", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "iIEF", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case 'i': m.icase = true; break;
         case 'I': m.icase = false; break;
@@ -124,27 +117,11 @@ int cli_grep(int argc, char **argv)
         case 'F': m.regex = false; break;
         case OPT_LINES: mode = QPS_JOIN_LINES; break;
         case OPT_LOCAL: stamp = QPS_STAMP_LOCAL; break;
-        case OPT_PREFIX:
-            if (!cli_prefix_argument(optarg))
-                return EXIT_USAGE;
-            prefix = optarg;
-            break;
-        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL:
-            if ((rc = cli_time_option(c, optarg, &range)) != 0)
-                return rc;
-            break;
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-            break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
-    if (cli_range_done(&range, now, false) != 0)
-        return EXIT_USAGE;
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
+    if (exit_status >= 0)
+        return exit_status;
     if (optind >= argc)
         return cli_usage("no PATTERN given");
     const char *pattern = argv[optind++];

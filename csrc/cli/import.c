@@ -61,63 +61,52 @@ int cli_import_file(qps_store *store, const char *path, const char *server, uint
     return 0;
 }
 
+static const char usage_text[] =
+    "usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH... | --journal...]\n"
+    "Adds the records of qpsmtpd logs to the store. Safe to run again: files are resumed\n"
+    "where they were left and no record is stored twice. PATH: as for qpstat report\n"
+    "(default /var/log/qpsmtpd and /var/log/sqpsmtpd); not - (stdin cannot be resumed).\n"
+    "\n"
+    "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
+    "  -k, --keep DAYS    then delete records older than DAYS days, keeping daily totals\n"
+    "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
+    "                     the name of a store this import creates)\n"
+    "  -v, --verbose      the new records of each file, and in all\n"
+    CLI_JOURNAL_HELP
+    "  -h, --help         this help\n";
+
 int cli_import(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"db", required_argument, NULL, 'd'}, {"keep", required_argument, NULL, 'k'},
+        {"keep", required_argument, NULL, 'k'}, CLI_STORE_OPTION, CLI_JOURNAL_OPTIONS, CLI_HELP_OPTION,
         {"server", required_argument, NULL, 's'}, {"verbose", no_argument, NULL, 'v'},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {NULL, 0, NULL, 0},
     };
     const char *db = cli_default_db(), *server = NULL;
     long keep = -1;
     bool verbose = false;
-    int c, jrc;
+    cli_shared shared = {.usage = usage_text, .db = &db, .journal = true};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:k:s:vh", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "k:s:v", options, &shared, &exit_status)) != -1) {
         switch (c) {
-        case 'd':
-            if (!cli_file_argument("--db", optarg, false))
-                return EXIT_USAGE;
-            db = optarg;
-            break;
         case 's': server = optarg; break;
         case 'v': verbose = true; break;
         case 'k':
             if (!cli_number("--keep", optarg, 1, 100000, &keep))
                 return EXIT_USAGE;
             break;
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-            break;
-        case 'h':
-            fputs("usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH... | --journal...]\n"
-                  "Adds the records of qpsmtpd logs to the store. Safe to run again: files are resumed\n"
-                  "where they were left and no record is stored twice. PATH: as for qpstat report\n"
-                  "(default /var/log/qpsmtpd and /var/log/sqpsmtpd); not - (stdin cannot be resumed).\n"
-                  "\n"
-                  "  -d, --db FILE      the store (default $QPSTAT_DB, else /var/lib/qpstat/qpstat.db)\n"
-                  "  -k, --keep DAYS    then delete records older than DAYS days, keeping daily totals\n"
-                  "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
-                  "                     the name of a store this import creates)\n"
-                  "  -v, --verbose      the new records of each file, and in all\n"
-                  CLI_JOURNAL_HELP
-                  "  -h, --help         this help\n",
-                  stdout);
-            return EXIT_OK;
         default:
             return cli_usage_hint();
         }
     }
+    if (exit_status >= 0)
+        return exit_status;
     for (int i = optind; i < argc; i++) {
         if (strcmp(argv[i], "-") == 0) {
             return cli_usage("standard input cannot be resumed: name the files");
         }
     }
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
     bool journal = cli_journal_chosen();
     if (journal && optind < argc)
         return cli_usage("--journal imports the journal, not log files: drop '%s' (or import it in its own run)",

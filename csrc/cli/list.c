@@ -86,17 +86,12 @@ static int from_store(void *ctx, const qps_record *rec)
 
 int cli_list(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_LIMIT, OPT_CATEGORIES };
+    enum { OPT_UTC = 300, OPT_WHERE, OPT_LIMIT };
     static const struct option options[] = {
-        {"where", required_argument, NULL, OPT_WHERE},   {"limit", required_argument, NULL, OPT_LIMIT},
-        {"format", required_argument, NULL, 'f'},        {"today", no_argument, NULL, CLI_OPT_TODAY},
-        {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY}, {"days", required_argument, NULL, CLI_OPT_DAYS},
-        {"since", required_argument, NULL, CLI_OPT_SINCE}, {"until", required_argument, NULL, CLI_OPT_UNTIL},
-        {"utc", no_argument, NULL, OPT_UTC},            {"db", required_argument, NULL, OPT_DB},
-        {"prefix", required_argument, NULL, OPT_PREFIX}, {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"categories", required_argument, NULL, OPT_CATEGORIES}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"where", required_argument, NULL, OPT_WHERE}, {"limit", required_argument, NULL, OPT_LIMIT},
+        {"format", required_argument, NULL, 'f'},      {"utc", no_argument, NULL, OPT_UTC},
+        CLI_TIME_OPTIONS, CLI_JOURNAL_OPTIONS, CLI_PREFIX_OPTION, CLI_CATEGORIES_OPTION, CLI_STORES_OPTION,
+        CLI_HELP_OPTION,                               {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
     long limit = 100;
@@ -107,9 +102,11 @@ int cli_list(int argc, char **argv)
     int64_t now = cli_now();
     qps_range range;
     cli_range_init(&range);
-    int c, jrc;
+    cli_shared shared = {.usage = usage_text, .range = &range, .now = now, .prefix = &prefix, .categories = &categories,
+                         .stores = &dbs, .journal = true};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case OPT_WHERE:
             if (!cli_where_option(&where, optarg))
@@ -130,38 +127,11 @@ int cli_list(int argc, char **argv)
                 return cli_usage("--format is text, csv or json, not '%s'", optarg);
             break;
         case OPT_UTC: utc = true; break;
-        case OPT_CATEGORIES:
-            if (!cli_file_argument("--categories", optarg, false))
-                return EXIT_USAGE;
-            categories = optarg;
-            break;
-        case OPT_DB:
-            if (!cli_stores_add(&dbs, optarg))
-                return EXIT_USAGE;
-            break;
-        case OPT_PREFIX:
-            if (!cli_prefix_argument(optarg))
-                return EXIT_USAGE;
-            prefix = optarg;
-            break;
-        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
-            int rc = cli_time_option(c, optarg, &range);
-            if (rc != 0)
-                return rc;
-            break;
-        }
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-            break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
-    if (cli_range_done(&range, now, false) != 0)
-        return EXIT_USAGE;
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
+    if (exit_status >= 0)
+        return exit_status;
     if (dbs.n && cli_journal_chosen())
         return cli_usage("--db reads the store, not the journal: drop one of them");
     if (dbs.n && optind < argc)

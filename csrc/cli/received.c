@@ -342,18 +342,18 @@ int cli_received(int argc, char **argv)
 {
     enum { OPT_DAYS = 256, OPT_LOCAL_IP };
     static const struct option options[] = {
-        {"days", required_argument, NULL, OPT_DAYS},
-        {"local-ip", required_argument, NULL, OPT_LOCAL_IP},
-        {"help", no_argument, NULL, 'h'},
+        {"days", required_argument, NULL, OPT_DAYS}, {"local-ip", required_argument, NULL, OPT_LOCAL_IP},
+        CLI_HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
     walker w = {0};
     qps_range range;
     cli_range_init(&range);
     bool days_given = false;
-    int c;
+    cli_shared shared = {.usage = usage_text};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case OPT_DAYS:
             /* the last --days counts (received has no --today to exclude) */
@@ -369,10 +369,11 @@ int cli_received(int argc, char **argv)
             }
             w.nlocal++;
             break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
+    if (exit_status >= 0)
+        return exit_status;
     if (optind >= argc) {
         return cli_usage("name the Maildir(s) to read");
     }

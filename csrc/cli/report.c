@@ -105,21 +105,15 @@ int cli_write_stdout(void *ctx, const char *buf, size_t len)
 
 int cli_report(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_MAIL, OPT_UTC, OPT_PREFIX, OPT_WHERE, OPT_CATEGORIES, OPT_HTML, OPT_TO, OPT_FROM };
+    enum { OPT_MAIL = 300, OPT_UTC, OPT_WHERE, OPT_HTML, OPT_TO, OPT_FROM };
     static const struct option options[] = {
-        {"by", required_argument, NULL, 'b'},       {"top", required_argument, NULL, 'n'},
-        {"format", required_argument, NULL, 'f'},   {"mail", no_argument, NULL, OPT_MAIL},
-        {"today", no_argument, NULL, CLI_OPT_TODAY},    {"yesterday", no_argument, NULL, CLI_OPT_YESTERDAY},
-        {"days", required_argument, NULL, CLI_OPT_DAYS}, {"since", required_argument, NULL, CLI_OPT_SINCE},
-        {"until", required_argument, NULL, CLI_OPT_UNTIL}, {"utc", no_argument, NULL, OPT_UTC},
-        {"prefix", required_argument, NULL, OPT_PREFIX}, {"jobs", required_argument, NULL, 'j'},
-        {"db", required_argument, NULL, OPT_DB}, {"where", required_argument, NULL, OPT_WHERE},
-        {"categories", required_argument, NULL, OPT_CATEGORIES},
-        {"html", no_argument, NULL, OPT_HTML},   {"to", required_argument, NULL, OPT_TO},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"by", required_argument, NULL, 'b'},     {"top", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'f'}, {"mail", no_argument, NULL, OPT_MAIL},
+        {"utc", no_argument, NULL, OPT_UTC},      {"jobs", required_argument, NULL, 'j'},
+        {"where", required_argument, NULL, OPT_WHERE}, {"html", no_argument, NULL, OPT_HTML},
+        {"to", required_argument, NULL, OPT_TO},  {"from", required_argument, NULL, OPT_FROM},
+        CLI_TIME_OPTIONS, CLI_JOURNAL_OPTIONS, CLI_PREFIX_OPTION, CLI_CATEGORIES_OPTION, CLI_STORES_OPTION,
+        CLI_HELP_OPTION,                          {NULL, 0, NULL, 0},
     };
     cli_where where = {0};
     qps_dim dims[QPS_DIM_COUNT_];
@@ -134,9 +128,12 @@ int cli_report(int argc, char **argv)
     int64_t now = cli_now();
     qps_range range;
     cli_range_init(&range);
-    int c;
+    /* --mail without a time option covers yesterday and today */
+    cli_shared shared = {.usage = usage_text, .range = &range,  .now = now,     .mail_default = &mail,
+                         .prefix = &prefix,   .categories = &categories, .stores = &dbs, .journal = true};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "j:", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case 'b':
             if (strcmp(optarg, "all") == 0)
@@ -166,10 +163,6 @@ int cli_report(int argc, char **argv)
             if (!cli_number("--jobs", optarg, 1, 64, &jobs))
                 return EXIT_USAGE;
             break;
-        case OPT_DB:
-            if (!cli_stores_add(&dbs, optarg))
-                return EXIT_USAGE;
-            break;
         case OPT_MAIL: mail = true; break;
         case OPT_HTML: html = true; break;
         case OPT_TO: case OPT_FROM: {
@@ -188,41 +181,12 @@ int cli_report(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case OPT_UTC: utc = true; break;
-        case OPT_CATEGORIES:
-            if (!cli_file_argument("--categories", optarg, false))
-                return EXIT_USAGE;
-            categories = optarg;
-            break;
-        case OPT_PREFIX:
-            if (!cli_prefix_argument(optarg))
-                return EXIT_USAGE;
-            prefix = optarg;
-            break;
-        case CLI_OPT_TODAY: case CLI_OPT_YESTERDAY: case CLI_OPT_DAYS: case CLI_OPT_SINCE: case CLI_OPT_UNTIL: {
-            int rc = cli_time_option(c, optarg, &range);
-            if (rc != 0)
-                return rc;
-            break;
-        }
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT: {
-            int rc = cli_journal_option(c, optarg);
-            if (rc != 0)
-                return rc;
-            break;
-        }
-        case 'h':
-            fputs(usage_text, stdout);
-            return EXIT_OK;
         default:
             return cli_usage_hint();
         }
     }
-    /* --mail without a time option covers yesterday and today */
-    if (cli_range_done(&range, now, mail) != 0)
-        return EXIT_USAGE;
-    int jrc = cli_journal_done();
-    if (jrc != 0)
-        return jrc;
+    if (exit_status >= 0)
+        return exit_status;
     bool journal = cli_journal_chosen();
     if (dbs.n && journal)
         return cli_usage("--db reads the store, not the journal: drop one of them");

@@ -30,7 +30,7 @@ static const char usage_text[] =
     "Serves the dashboard (/), the JSON API (/api/report, /api/list) and Prometheus\n"
     "metrics (/metrics) from the store, read-only.\n"
     "\n"
-    "  --db FILE          the store (default $QPSTAT_DB or /var/lib/qpstat/qpstat.db)\n"
+    "  -d, --db FILE      the store (default $QPSTAT_DB or /var/lib/qpstat/qpstat.db)\n"
     "  --listen ADDR:PORT address to listen on (default 127.0.0.1:9180; [::1]:PORT for IPv6)\n"
     "  --auth FILE        require HTTP basic authentication: FILE holds one line user:password;\n"
     "                     needed to listen on any address other than loopback\n"
@@ -585,26 +585,21 @@ static bool read_auth(const char *path, server *s)
 
 int cli_serve(int argc, char **argv)
 {
-    enum { OPT_DB = 300, OPT_LISTEN, OPT_AUTH, OPT_THREADS, OPT_LABELS, OPT_CATEGORIES };
+    enum { OPT_LISTEN = 300, OPT_AUTH, OPT_THREADS, OPT_LABELS };
     static const struct option options[] = {
-        {"db", required_argument, NULL, OPT_DB},         {"listen", required_argument, NULL, OPT_LISTEN},
-        {"auth", required_argument, NULL, OPT_AUTH},     {"threads", required_argument, NULL, OPT_THREADS},
-        {"max-labels", required_argument, NULL, OPT_LABELS}, {"help", no_argument, NULL, 'h'},
-        {"categories", required_argument, NULL, OPT_CATEGORIES},
+        {"listen", required_argument, NULL, OPT_LISTEN}, {"auth", required_argument, NULL, OPT_AUTH},
+        {"threads", required_argument, NULL, OPT_THREADS}, {"max-labels", required_argument, NULL, OPT_LABELS},
+        CLI_STORE_OPTION, CLI_CATEGORIES_OPTION, CLI_HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
     server s = {cli_default_db(), "", "", false, 0, NULL};
     const char *listen = "127.0.0.1:9180", *auth = NULL, *categories = NULL;
     long threads = 4, labels = 50;
-    int c;
+    cli_shared shared = {.usage = usage_text, .db = &s.db, .categories = &categories};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "", options, &shared, &exit_status)) != -1) {
         switch (c) {
-        case OPT_DB:
-            if (!cli_file_argument("--db", optarg, false))
-                return EXIT_USAGE;
-            s.db = optarg;
-            break;
         case OPT_LISTEN: listen = optarg; break;
         case OPT_AUTH: auth = optarg; break;
         case OPT_THREADS:
@@ -615,15 +610,11 @@ int cli_serve(int argc, char **argv)
             if (!cli_number("--max-labels", optarg, 1, 100000, &labels))
                 return EXIT_USAGE;
             break;
-        case OPT_CATEGORIES:
-            if (!cli_file_argument("--categories", optarg, false))
-                return EXIT_USAGE;
-            categories = optarg;
-            break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
+    if (exit_status >= 0)
+        return exit_status;
     if (optind < argc)
         return cli_usage("reads the store (--db), not log files: drop '%s'", argv[optind]);
     s.max_labels = (size_t)labels;

@@ -534,44 +534,30 @@ int cli_state_of_logs(char **paths, int npaths, FILE *out)
     return errors ? -1 : 0;
 }
 
+static const char summary_usage[] =
+    "usage: qpstat summary [--db FILE | PATH... | --journal...]\n"
+    "The qplogsumm report at any time: cumulative totals per disposition over the logs\n"
+    "(or the store, pruned days included). \"Most recent\" is the newest log file (whose\n"
+    "last line is the latest; the rotated one when current is still empty), from the\n"
+    "logs and from the store alike (a store only the plugin feeds: its last day).\n"
+    "\n"
+    "  -d, --db FILE  the store instead of the logs ($QPSTAT_DB when no PATH is given)\n"
+    CLI_JOURNAL_HELP
+    "  -h, --help     this help\n";
+
 int cli_summary(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {CLI_STORE_OPTION, CLI_JOURNAL_OPTIONS, CLI_HELP_OPTION, {NULL, 0, NULL, 0}};
     const char *db = NULL;
-    int c, jrc;
+    cli_shared shared = {.usage = summary_usage, .db = &db, .journal = true};
+    int exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
-        if (c == 'd') {
-            if (!cli_file_argument("--db", optarg, false))
-                return EXIT_USAGE;
-            db = optarg;
-        } else if (c == CLI_OPT_JOURNAL || c == CLI_OPT_JOURNAL_FILE || c == CLI_OPT_JOURNAL_DIR || c == CLI_OPT_UNIT) {
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-        } else if (c == 'h') {
-            fputs("usage: qpstat summary [--db FILE | PATH... | --journal...]\n"
-                  "The qplogsumm report at any time: cumulative totals per disposition over the logs\n"
-                  "(or the store, pruned days included). \"Most recent\" is the newest log file (whose\n"
-                  "last line is the latest; the rotated one when current is still empty), from the\n"
-                  "logs and from the store alike (a store only the plugin feeds: its last day).\n"
-                  "\n"
-                  "  -d, --db FILE  the store instead of the logs ($QPSTAT_DB when no PATH is given)\n"
-                  CLI_JOURNAL_HELP
-                  "  -h, --help     this help\n",
-                  stdout);
-            return EXIT_OK;
-        } else {
-            return cli_usage_hint();
-        }
-    }
+    if (cli_getopt(argc, argv, "", options, &shared, &exit_status) != -1)
+        return cli_usage_hint(); /* summary has no option of its own */
+    if (exit_status >= 0)
+        return exit_status;
     if (db && optind < argc)
         return cli_usage("--db reads the store, not log files: drop '%s'", argv[optind]);
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
     if (db && cli_journal_chosen())
         return cli_usage("--db reads the store, not the journal: drop one of them");
     db = cli_db_source(db, argc - optind + cli_journal_chosen());

@@ -652,14 +652,11 @@ static qps_logset *tail_journal(int npaths)
 
 int cli_tail(int argc, char **argv)
 {
-    enum { OPT_LABEL = 256, OPT_LOCAL, OPT_PREFIX };
+    enum { OPT_LABEL = 256, OPT_LOCAL };
     static const struct option options[] = {
         {"follow", no_argument, NULL, 'f'},          {"last", required_argument, NULL, 'n'},
         {"label", no_argument, NULL, OPT_LABEL},     {"local", no_argument, NULL, OPT_LOCAL},
-        {"prefix", required_argument, NULL, OPT_PREFIX},
-        {"journal", no_argument, NULL, CLI_OPT_JOURNAL}, {"journal-file", required_argument, NULL, CLI_OPT_JOURNAL_FILE},
-        {"journal-dir", required_argument, NULL, CLI_OPT_JOURNAL_DIR}, {"unit", required_argument, NULL, CLI_OPT_UNIT},
-        {"help", no_argument, NULL, 'h'},
+        CLI_JOURNAL_OPTIONS, CLI_PREFIX_OPTION, CLI_HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
     bool follow_mode = false;
@@ -667,9 +664,10 @@ int cli_tail(int argc, char **argv)
     bool keep_all = false;
     qps_stamp_mode stamp = QPS_STAMP_NONE;
     const char *prefix = NULL;
-    int c, jrc;
+    cli_shared shared = {.usage = usage_text, .prefix = &prefix, .journal = true};
+    int c, exit_status;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "fn:h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "fn:", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case 'f': follow_mode = true; break;
         case 'n': {
@@ -686,21 +684,11 @@ int cli_tail(int argc, char **argv)
         }
         case OPT_LABEL: stamp = QPS_STAMP_RAW; break;
         case OPT_LOCAL: stamp = QPS_STAMP_LOCAL; break;
-        case OPT_PREFIX:
-            if (!cli_prefix_argument(optarg))
-                return EXIT_USAGE;
-            prefix = optarg;
-            break;
-        case CLI_OPT_JOURNAL: case CLI_OPT_JOURNAL_FILE: case CLI_OPT_JOURNAL_DIR: case CLI_OPT_UNIT:
-            if ((jrc = cli_journal_option(c, optarg)) != 0)
-                return jrc;
-            break;
-        case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return cli_usage_hint();
         }
     }
-    if ((jrc = cli_journal_done()) != 0)
-        return jrc;
+    if (exit_status >= 0)
+        return exit_status;
     int npaths = argc - optind;
     if (follow_mode && npaths > 1) {
         return cli_usage("-f follows one file or directory");
