@@ -253,6 +253,53 @@ START_TEST(tables_stay_bounded)
 }
 END_TEST
 
+/* The first rows of qps_agg_rows_top are those of qps_agg_rows, ties
+ * (most counts here are equal) broken alike; every row is there. */
+START_TEST(top_rows_as_all_rows)
+{
+    qps_agg *agg = qps_agg_new(NULL);
+    char ip[32];
+    for (int i = 0; i < 1000; i++) {
+        /* counts 1 to 7, the keys in no order */
+        int k = (i * 7919) % 1000;
+        snprintf(ip, sizeof ip, "10.0.%d.%d", k >> 8, k & 255);
+        for (int c = 0; c <= (k * 31) % 7; c++)
+            add_terse(agg, ip, "<a@b.com>");
+    }
+    qps_row *all, *top;
+    size_t n, nt;
+    ck_assert_int_eq(qps_agg_rows(agg, QPS_DIM_IP, &all, &n), QPS_OK);
+    ck_assert_uint_eq(n, 1000);
+    static const size_t tops[] = {1, 2, 7, 20, 249, 250, 999, 1000, 5000};
+    for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++) {
+        ck_assert_int_eq(qps_agg_rows_top(agg, QPS_DIM_IP, tops[t], &top, &nt), QPS_OK);
+        ck_assert_uint_eq(nt, n);
+        size_t k = tops[t] < n ? tops[t] : n;
+        for (size_t i = 0; i < k; i++) {
+            ck_assert_uint_eq(top[i].count, all[i].count);
+            ck_assert_uint_eq(top[i].key[0].len, all[i].key[0].len);
+            ck_assert_int_eq(memcmp(top[i].key[0].ptr, all[i].key[0].ptr, all[i].key[0].len), 0);
+        }
+        /* the rest: the same rows in some order (keys are distinct) */
+        static bool seen[1000];
+        memset(seen, 0, sizeof seen);
+        for (size_t i = 0; i < nt; i++) {
+            size_t j = 0;
+            while (j < n && !(all[j].key[0].len == top[i].key[0].len &&
+                              memcmp(all[j].key[0].ptr, top[i].key[0].ptr, top[i].key[0].len) == 0))
+                j++;
+            ck_assert_uint_lt(j, n);
+            ck_assert(!seen[j]);
+            ck_assert_uint_eq(top[i].count, all[j].count);
+            seen[j] = true;
+        }
+        qps_free(top);
+    }
+    qps_free(all);
+    qps_agg_free(agg);
+}
+END_TEST
+
 START_TEST(long_lines_are_counted_once)
 {
     qps_agg *agg = qps_agg_new(NULL);
@@ -530,6 +577,7 @@ static Suite *agg_suite(void)
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, tables_stay_bounded);
+    tcase_add_test(limits, top_rows_as_all_rows);
     tcase_add_test(limits, long_lines_are_counted_once);
     tcase_set_timeout(limits, 60);
     suite_add_tcase(s, limits);

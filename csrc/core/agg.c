@@ -1025,7 +1025,53 @@ static int by_key(const void *pa, const void *pb)
     return key_compare(pa, pb);
 }
 
+/* Moves the rows that come first in cmp's order to rows[0..top) and sorts
+ * those: a heap of the top kept so far, its last in order at the root.
+ * cmp is a total order (a table's keys are distinct), so the first rows
+ * are those of a full sort. */
+static void sort_top(qps_row *rows, size_t n, size_t top, int (*cmp)(const void *, const void *))
+{
+    if (top == 0 || top >= n / 4) {
+        qsort(rows, n, sizeof *rows, cmp);
+        return;
+    }
+#define LATER(i, j) (cmp(&rows[i], &rows[j]) > 0)
+#define SWAP(i, j)                                                                                                \
+    do {                                                                                                          \
+        qps_row tmp_ = rows[i];                                                                                   \
+        rows[i] = rows[j];                                                                                        \
+        rows[j] = tmp_;                                                                                           \
+    } while (0)
+    for (size_t i = 1; i < top; i++) /* sift up: the root is the latest */
+        for (size_t c = i; c > 0 && LATER(c, (c - 1) / 2); c = (c - 1) / 2)
+            SWAP(c, (c - 1) / 2);
+    for (size_t i = top; i < n; i++) {
+        if (!LATER(0, i))
+            continue;
+        SWAP(0, i);
+        for (size_t c = 0;;) { /* sift down */
+            size_t l = 2 * c + 1, r = l + 1, m = c;
+            if (l < top && LATER(l, m))
+                m = l;
+            if (r < top && LATER(r, m))
+                m = r;
+            if (m == c)
+                break;
+            SWAP(c, m);
+            c = m;
+        }
+    }
+#undef LATER
+#undef SWAP
+    qsort(rows, top, sizeof *rows, cmp);
+}
+
 qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, size_t *n_out)
+{
+    return qps_agg_rows_top(agg, dim, 0, rows_out, n_out);
+}
+
+qps_status qps_agg_rows_top(const qps_agg *agg, qps_dim dim, size_t top, qps_row **rows_out, size_t *n_out)
 {
     *rows_out = NULL;
     *n_out = 0;
@@ -1058,7 +1104,7 @@ qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows_out, siz
         }
         free(entries);
         /* tables of time in time order */
-        qsort(rows, n, sizeof *rows, dim == QPS_DIM_DAY || (two_keys(dim) && dim != QPS_DIM_DISPOSITION_TLD) ? by_key : by_count);
+        sort_top(rows, n, top, dim == QPS_DIM_DAY || (two_keys(dim) && dim != QPS_DIM_DISPOSITION_TLD) ? by_key : by_count);
     } else {
         rows = calloc(SCORE_BUCKETS + 24, sizeof *rows);
         if (!rows)

@@ -71,11 +71,12 @@ typedef struct {
 
 static qps_status load_table(const qps_agg *agg, qps_dim dim, size_t top, table *t)
 {
-    qps_status st = qps_agg_rows(agg, dim, &t->rows, &t->n);
+    /* only the rows shown need an order */
+    t->pair = is_pair(dim);
+    qps_status st = qps_agg_rows_top(agg, dim, t->pair ? 0 : top, &t->rows, &t->n);
     if (st != QPS_OK)
         return st;
     t->total = qps_agg_total(agg, dim);
-    t->pair = is_pair(dim);
     t->shown = t->pair ? t->n : limit_rows(t->n, top);
     return QPS_OK;
 }

@@ -934,6 +934,11 @@ typedef struct {
  *  QPS_EINVAL for the metric dimensions (connections, connection-time). */
 qps_status qps_agg_rows(const qps_agg *agg, qps_dim dim, qps_row **rows, size_t *n);
 
+/** As qps_agg_rows, but only the first min(top, *n) rows are in report
+ *  order (the rest follow in no order): a report that prints 20 rows of a
+ *  large table need not sort it all. top 0 orders every row. */
+qps_status qps_agg_rows_top(const qps_agg *agg, qps_dim dim, size_t top, qps_row **rows, size_t *n);
+
 /** The total the percentages of a dimension refer to: transactions for
  *  most dimensions, dnsbl denials for QPS_DIM_DNSBL, recipients for
  *  QPS_DIM_RECIPIENT. */
