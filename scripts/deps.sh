@@ -3,7 +3,8 @@
 # (`sh scripts/deps.sh`), or to build and test it (`sh scripts/deps.sh test`:
 # the reference tools, a real qpsmtpd, sanitizers, valgrind, the Debian
 # packaging tools t/720 builds the .deb with, rpmbuild for t/730's RPM and
-# Text::Template for t/735's SME fragments, MIME::Parser for t/547's mail). Debian's qpsmtpd 0.94 does not
+# Text::Template for t/735's SME fragments, MIME::Parser for t/547's mail,
+# logrotate for t/537). Debian's qpsmtpd 0.94 does not
 # pull in libnet-ip-perl, which its stock check_relay needs to start.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
@@ -11,7 +12,7 @@ want="build-essential perl libperl-dev zlib1g-dev libsqlite3-dev uthash-dev libc
 if [ "${1:-}" = test ]; then
     want="$want clang libclang-rt-14-dev gawk mawk daemontools libjson-pp-perl
 qpsmtpd swaks libnet-dns-perl libmailtools-perl libnet-ip-perl sqlite3 libtest-leaktrace-perl valgrind chromium prometheus
-dpkg-dev debhelper fakeroot lintian rpm libtext-template-perl man-db libmime-tools-perl systemd systemd-journal-remote"
+dpkg-dev debhelper fakeroot lintian rpm libtext-template-perl man-db libmime-tools-perl systemd systemd-journal-remote logrotate"
 fi
 SUDO=""
 need_root() {
@@ -28,7 +29,7 @@ if ! command -v dpkg-query >/dev/null 2>&1 && command -v rpm >/dev/null 2>&1; th
 libmicrohttpd-devel check-devel pkgconfig systemd-devel"
     if [ "${1:-}" = test ]; then
         want="$want clang compiler-rt gawk mawk perl-JSON-PP swaks perl-Net-DNS perl-MailTools perl-Net-IP sqlite
-perl-Test-LeakTrace valgrind rpm-build perl-Text-Template perl-MIME-tools systemd systemd-journal-remote"
+perl-Test-LeakTrace valgrind rpm-build perl-Text-Template perl-MIME-tools systemd systemd-journal-remote logrotate"
     fi
     missing=""
     for p in $want; do

@@ -39,7 +39,7 @@ ok(!$asked{valgrind}, 'the test tools only with "test"');
 
 ($st, $args) = run_deps('dnf', 'test');
 %asked = map { $_ => 1 } split ' ', $args =~ s/^dnf install -y -q //r;
-ok($asked{$_}, "test: $_") for qw(valgrind clang perl-Net-DNS perl-Text-Template rpm-build swaks systemd-journal-remote);
+ok($asked{$_}, "test: $_") for qw(valgrind clang perl-Net-DNS perl-Text-Template rpm-build swaks systemd-journal-remote logrotate);
 
 ($st, $args) = run_deps('yum');
 like($args, qr/^yum install -y -q .*sqlite-devel/, 'yum where there is no dnf (SME Server 10)');

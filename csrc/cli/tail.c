@@ -10,6 +10,12 @@
  * since (several when lines come fast and the size limit is small), then
  * the new current from its start: no line is lost or read twice. A file
  * that shrinks (truncated in place) is read again from its start.
+ * logrotate's create rotation renames qpsmtpd.log while qpsmtpd still
+ * writes to it (logging/file reopens nothing; Debian restarts qpsmtpd in
+ * postrotate, and connections under way log on until they end), so the
+ * renamed file stays open and is read on until it is removed or rotated
+ * again; it has its own splitter, so its partial last line never meets the
+ * new file's lines.
  *
  * License: MIT (see README).
  */
@@ -488,6 +494,35 @@ static int catch_up(const char *path, const char *dir, dev_t old_dev, ino_t old_
 
 /* -f: reads path, prints the ring, then polls for growth and rotation.
  * Returns only on an error or at the end of a pipe. */
+/* The file that was being followed before the last rotation (see the top). */
+typedef struct {
+    int fd;
+    tail_lines lines;
+    off_t offset;
+} rotated_file;
+
+/* Its last lines and its end; 0, or -1 after an error. */
+static int rotated_close(rotated_file *r, const char *path, char *buf)
+{
+    if (r->fd < 0)
+        return 0;
+    int rc = drain(r->fd, path, &r->lines, buf, &r->offset) == 0 && lines_finish(&r->lines) == 0 ? 0 : -1;
+    close(r->fd);
+    r->fd = -1;
+    return rc;
+}
+
+/* What was written to it since the last poll; closes it once removed. */
+static int rotated_poll(rotated_file *r, const char *path, char *buf)
+{
+    struct stat st;
+    if (r->fd < 0)
+        return 0;
+    if (fstat(r->fd, &st) == 0 && st.st_nlink == 0)
+        return rotated_close(r, path, buf);
+    return drain(r->fd, path, &r->lines, buf, &r->offset);
+}
+
 static int follow(const char *path, bool from_dir, tail_lines *lines, follow_state *f, tail_out *out)
 {
     int fd;
@@ -501,11 +536,13 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
     }
     char *buf = malloc(READ_SIZE);
     char *dir = strdup(path);
-    if (!buf || !dir) {
+    rotated_file old = {.fd = -1, .lines = {qps_lines_new(), f}};
+    if (!buf || !dir || !old.lines.split) {
         cli_error("out of memory");
         close(fd);
         free(buf);
         free(dir);
+        qps_lines_free(old.lines.split);
         return EXIT_RUNTIME;
     }
     char *slash = strrchr(dir, '/');
@@ -534,6 +571,8 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
         struct timespec ts = {0, POLL_NS};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
+        if (rotated_poll(&old, path, buf) != 0)
+            goto done;
         if (fd >= 0 && head_changed(fd, &head)) {
             /* emptied and written again in place (copytruncate) */
             if (lines_finish(lines) != 0 || lseek(fd, 0, SEEK_SET) < 0)
@@ -548,12 +587,19 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
         struct stat now;
         if (stat(path, &now) == 0) {
             if (fd < 0 || now.st_dev != dev || now.st_ino != ino) {
-                /* rotated: finish the old file (lines written just before
-                 * the rename), the files rotated since, then the new one */
+                /* rotated: the old file to its end (lines written just
+                 * before the rename) stays open to be read on (see the
+                 * top), then the files rotated since, then the new one */
                 if (fd >= 0) {
-                    if (drain(fd, path, lines, buf, &offset) != 0 || lines_finish(lines) != 0)
+                    if (drain(fd, path, lines, buf, &offset) != 0 || rotated_close(&old, path, buf) != 0)
                         goto done;
-                    close(fd);
+                    /* its partial last line goes with it, in its splitter */
+                    qps_lines *split = old.lines.split;
+                    old.lines.split = lines->split;
+                    lines->split = split;
+                    old.fd = fd;
+                    old.offset = offset;
+                    fd = -1;
                 }
                 fd = catch_up(path, dir, dev, ino, f, lines, buf);
                 offset = 0;
@@ -586,6 +632,9 @@ static int follow(const char *path, bool from_dir, tail_lines *lines, follow_sta
 done:
     if (fd >= 0)
         close(fd);
+    if (old.fd >= 0)
+        close(old.fd);
+    qps_lines_free(old.lines.split);
     free(buf);
     free(dir);
     return rc;
