@@ -4,7 +4,8 @@
 # gawk and against `wc -l`, on a log of each dialect and each framing,
 # measured side by side: every round runs every command once, in turn, and
 # the medians of BENCH_ROUNDS rounds are compared (other jobs on a shared
-# machine slow all the commands of a round alike). Writes a markdown table
+# machine slow all the commands of a round alike; the CPU columns, user +
+# system time, are what the load disturbs least). Writes a markdown table
 # to stdout and to bench/speed-latest.md.
 #
 # Environment:
@@ -79,8 +80,8 @@ cmd_of() { # ID FILE
     printf 'speed.sh, %s, %s rounds (medians), load average at the start %s\n\n' \
         "$(date -u +%Y-%m-%d)" "$BENCH_ROUNDS" "$(cut -d' ' -f1-3 /proc/loadavg)"
     [ -n "$QPSTAT_BEFORE" ] && hb='| before (2 thr) s ' || hb=''
-    printf '| log | lines %s| qpstat 2 thr s | 1 thr s | mawk s (2 thr is, 1 thr is) | gawk s (2 thr is, 1 thr is) | wc -l s (2 thr is) | CPU 2 thr / 1 thr | load |\n' "$hb"
-    printf '|---|---:|%s---:|---:|---:|---:|---:|---:|---:|\n' "${hb:+---:|}"
+    printf '| log | lines %s| qpstat 2 thr s | 1 thr s | mawk s (2 thr is, 1 thr is) | gawk s (2 thr is, 1 thr is) | wc -l s (2 thr is) | CPU 2 thr / 1 thr | CPU mawk / 1 thr | load |\n' "$hb"
+    printf '|---|---:|%s---:|---:|---:|---:|---:|---:|---:|---:|\n' "${hb:+---:|}"
     for spec in "${LOGS[@]}"; do
         IFS='|' read -r name args bytes <<< "$spec"
         case " $BENCH_LOGS " in *" all "*|*" $name "*) ;; *) continue ;; esac
@@ -109,12 +110,12 @@ cmd_of() { # ID FILE
         lines=$(wc -l < "$log")
         bcol=''
         [ -n "$QPSTAT_BEFORE" ] && bcol="| ${M[before]} "
-        printf '| %s (%s MB) | %s %s| %s | %s | %s (%sx, %sx) | %s (%sx, %sx) | %s (%sx slower) | %s | %s |\n' \
+        printf '| %s (%s MB) | %s %s| %s | %s | %s (%sx, %sx) | %s (%sx, %sx) | %s (%sx slower) | %s | %s | %s |\n' \
             "$name" "$((bytes / 1000000))" "$lines" "$bcol" "${M[q2]}" "${M[q1]}" \
             "${M[mawk]}" "$(ratio "${M[mawk]}" "${M[q2]}")" "$(ratio "${M[mawk]}" "${M[q1]}")" \
             "${M[gawk]}" "$(ratio "${M[gawk]}" "${M[q2]}")" "$(ratio "${M[gawk]}" "${M[q1]}")" \
             "${M[wc]}" "$(ratio "${M[q2]}" "${M[wc]}")" \
-            "$(ratio "${MC[q2]}" "${MC[q1]}")" "$load0-$(cut -d' ' -f1 /proc/loadavg)"
+            "$(ratio "${MC[q2]}" "${MC[q1]}")" "$(ratio "${MC[mawk]}" "${MC[q1]}")" "$load0-$(cut -d' ' -f1 /proc/loadavg)"
         unset W C M MC
     done
 } | tee "$RESULTS"
