@@ -30,7 +30,10 @@ use ExtUtils::Manifest ();
 use File::Path qw(make_path remove_tree);
 use File::Temp ();
 use QpsmtpdHarness;
-use QpstatTest qw(%FIXTURE @FIXTURES run_cmd slurp spew);
+use HTTP::Tiny ();
+use POSIX ();
+use Time::HiRes ();
+use QpstatTest qw(%FIXTURE @FIXTURES free_port run_cmd slurp spew);
 
 my $REPO = abs_path("$FindBin::Bin/..");
 chdir $REPO or die "chdir $REPO: $!";
@@ -109,8 +112,9 @@ ok((grep { m{^/usr/lib/[^/]+/perl5/[\d.]+/auto/Qpstat/Qpstat\.so$} } keys %{ $co
     'libqpstat-perl has the XS module');
 ok((grep { m{/perl5/[\d.]+/Qpstat/Plugin\.pm$} } keys %{ $contents{'libqpstat-perl'} }), 'and Qpstat::Plugin');
 
-my ($lint) = sh("lintian $deb{qpstat} $deb{'libqpstat-perl'}");
+my ($lint_st, $lint) = sh("lintian $deb{qpstat} $deb{'libqpstat-perl'}");
 my @errors = grep {/^E: /} split /\n/, $lint;
+is($lint_st, 0, 'lintian ran and failed on nothing (it fails on errors)') or diag($lint);
 is("@errors", '', 'lintian: no errors') or diag($lint);
 note($lint) if $lint =~ /\S/;
 
@@ -197,6 +201,20 @@ ok($logging =~ s{^logging/file (.*) /var/log/qpsmtpd/qpsmtpd\.log$}{logging/file
 spew("$conf/logging", $logging);
 unlike(slurp("$conf/plugins"), qr/^\s*logging\/logterse/m, 'stock Debian loads no logging/logterse');
 
+# stock Debian before the steps: its log has connections but no logterse
+# record, and the report says so and how to load the plugin
+$h->start(installed => 1, log_file => "$logdir/qpsmtpd.log");
+my ($stock_mail) = $h->swaks(from => 'user0@sender0.example', to => 'rcpt0@example.com');
+ok(!$stock_mail->{timed_out}, 'swaks finished (stock configuration)');
+$h->stop;
+{
+    my ($out, $err, $s) = run_cmd(['/usr/bin/qpstat', 'report', $logdir]);
+    is($s, 0, 'installed qpstat report over the stock log: exit 0') or diag($err);
+    like($out, qr/Transactions: 0\.\nNo logterse records in these logs/, 'Transactions: 0, and why');
+    like($out, qr/Load the qpstat plugin \(or logging\/logterse\) in qpsmtpd's config\/plugins/, 'and how to load the plugin');
+    like($out, qr/^== connections ==\n  accepted +1\n/m, 'the connection table counts the connection') or diag($out);
+}
+
 my @edits = grep { m{/etc/qpsmtpd/} && !/^apt-get/ } @steps;
 ok(@edits, "the README's configuration lines");
 for my $line (@edits) {
@@ -248,6 +266,73 @@ is($disp{queued} // 0, 3 - $refused, 'queued = the messages answered 250');
 my $denied = 0;
 $denied += $disp{$_} for grep { $_ ne 'queued' } keys %disp;
 is($denied, $refused, 'denials = the messages refused');
+
+# ---------------------------------------------------------------- the units
+# No systemd runs here: systemd-analyze checks the installed units, and each
+# unit's ExecStart runs as its User, Group and SupplementaryGroups (setpriv)
+# on the log as logrotate creates it (0640 qpsmtpd adm in a 2750 directory)
+# and the store the plugin wrote: collect must read the log and write the
+# store, serve read the store.
+SKIP: {
+    skip 'no systemd-analyze (package systemd) or setpriv', 9
+        unless QpsmtpdHarness::which('systemd-analyze') && QpsmtpdHarness::which('setpriv');
+    my @units = map {"/lib/systemd/system/qpstat-$_.service"} 'collect', 'serve';
+    ($st, $log) = sh("systemd-analyze verify @units");
+    is($st, 0, 'systemd-analyze verify: the installed units') or diag($log);
+    is($log, '', 'with nothing to say');
+    my $unit_run = sub {
+        my ($unit, %sub) = @_;
+        my $text = slurp($unit);
+        my %k = map { /^(\w+)=(.*)$/ ? ($1 => $2) : () } split /\n/, $text;
+        my $cmd = $k{ExecStart};
+        $cmd =~ s/\Q$_\E/$sub{$_}/ for keys %sub;
+        my @cmd = ('setpriv', "--reuid=$k{User}", "--regid=$k{Group}",
+            '--groups=' . ($k{SupplementaryGroups} ? join(',', split ' ', $k{SupplementaryGroups}) : $k{Group}),
+            '--', split ' ', $cmd);
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>', "$tmp/unit.out";
+            open STDERR, '>', "$tmp/unit.err";
+            umask oct($k{UMask} // '022');
+            exec @cmd or POSIX::_exit(127);
+        }
+        return $pid;
+    };
+    my $unit_stop = sub { kill 'TERM', $_[0]; waitpid $_[0], 0; slurp("$tmp/unit.err") };
+    my $gid_adm = getgrnam('adm');
+    chown scalar(getpwnam('qpsmtpd')), $gid_adm, $logdir, "$logdir/qpsmtpd.log";
+    chmod 02750, $logdir;
+    chmod 0640, "$logdir/qpsmtpd.log";
+    my $pid = $unit_run->('/lib/systemd/system/qpstat-collect.service', '/var/log/qpsmtpd' => $logdir);
+    my $known = '';
+    for (1 .. 200) {
+        ($known) = run_cmd(['sqlite3', $STORE, 'SELECT name, "offset" FROM files']);
+        last if $known =~ /qpsmtpd\.log\|(\d+)/ && $1 == -s "$logdir/qpsmtpd.log";
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.05);
+    }
+    my $err = $unit_stop->($pid);
+    my $size = -s "$logdir/qpsmtpd.log";
+    like($known, qr/qpsmtpd\.log\|\Q$size\E$/m, "qpstat-collect's command, as its user: the whole log imported")
+        or diag($err);
+    is($err, '', 'no message');
+    ($st, my $after) = sh("/usr/bin/qpstat report --db $STORE");
+    like($after, qr/Transactions: 3\b/, 'the live records and their logged twins: 3 transactions, not 6');
+    my $port = free_port();
+    $pid = $unit_run->('/lib/systemd/system/qpstat-serve.service', '127.0.0.1:9180' => "127.0.0.1:$port");
+    my $res;
+    for (1 .. 200) {
+        $res = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$port/api/report");
+        last if $res->{status} != 599;
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.05);
+    }
+    $err = $unit_stop->($pid);
+    is($res->{status}, 200, "qpstat-serve's command, as its user: /api/report") or diag("$res->{content}\n$err");
+    like($res->{content}, qr/"transactions":3\b/, 'the 3 transactions of the store');
+    ok(-e $STORE && (stat $STORE)[4] == getpwnam('qpsmtpd'), 'the store still belongs to qpsmtpd');
+}
 
 # ---------------------------------------------------------------- purge
 ($st, $log) = purge();
