@@ -83,6 +83,31 @@ static size_t scan_uint(const char *s, const char *end, size_t max_digits, uint6
     return n;
 }
 
+/* The digits that start the 8 bytes at s, read as one word (SWAR): their
+ * number, 8 when all are digits (*value is then not set). */
+static int leading_digits8(const char *s, uint64_t *value)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+    uint64_t d = x - 0x3030303030303030ULL; /* digits become 0..9 */
+    /* 0x80 in each byte that is not a digit: below '0' borrows into the
+     * top bit, above '9' carries into it once 6 is added (a borrow only
+     * moves up, so the bytes before the first non-digit are exact) */
+    uint64_t bad = (d | (d + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+    if (!bad)
+        return 8;
+    int k = __builtin_ctzll(bad) / 8;
+    if (k == 0) {
+        *value = 0;
+        return 0;
+    }
+    uint64_t v = d << (8 * (8 - k)); /* the digits at the top, zeros before */
+    v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffULL;
+    v = (v * (1 + (100ULL << 16)) >> 16) & 0x0000ffff0000ffffULL;
+    *value = v * (1 + (10000ULL << 32)) >> 32;
+    return k;
+}
+
 /* Exactly n digits at s. */
 static bool fixed_uint(const char *s, size_t n, int *value)
 {
@@ -350,8 +375,14 @@ static bool scan_host_ident(const char *s, const char *end, bool with_ident, qps
         while (open > s && open[-1] != '[')
             open--;
         uint64_t v;
-        if (open == s || scan_uint(open, colon - 1, 10, &v) != (size_t)(colon - 1 - open) || v > UINT32_MAX)
+        int k = open > s && end - open >= 8 ? leading_digits8(open, &v) : 8;
+        if (k < 8) { /* up to 7 digits, the common case, in one word */
+            if (open + k != colon - 1)
+                return false;
+        } else if (open == s || scan_uint(open, colon - 1, 10, &v) != (size_t)(colon - 1 - open) ||
+                   v > UINT32_MAX) {
             return false;
+        }
         pid = (uint32_t)v;
         name_end = open - 1;
     }
@@ -752,20 +783,11 @@ static bool split_pid(const char *s, const char *end, qps_record *r, const char 
      * digits and its blank are read as one word (SWAR), longer ones and
      * line ends byte by byte */
     if (end - s >= 8) {
-        uint64_t x;
-        memcpy(&x, s, 8);
-        uint64_t d = x - 0x3030303030303030ULL; /* digits become 0..9 */
-        /* 0x80 in each byte that is not a digit: below '0' borrows into
-         * the top bit, above '9' carries into it once 6 is added */
-        uint64_t bad = (d | (d + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-        if (bad) {
-            int k = __builtin_ctzll(bad) / 8; /* digits before the first non-digit */
+        uint64_t v;
+        int k = leading_digits8(s, &v);
+        if (k < 8) {
             if (k == 0 || s[k] != ' ')
                 return false;
-            uint64_t v = d << (8 * (8 - k)); /* the digits at the top, zeros before */
-            v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffULL;
-            v = (v * (1 + (100ULL << 16)) >> 16) & 0x0000ffff0000ffffULL;
-            v = v * (1 + (10000ULL << 32)) >> 32;
             r->pid = (uint32_t)v;
             *text = s + k + 1;
             return true;
