@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 static const char *const default_units[] = {"qpsmtpd.service", "uqpsmtpd.service", "sqpsmtpd.service"};
 #define NDEFAULT (sizeof default_units / sizeof default_units[0])
@@ -163,7 +162,8 @@ qps_status qps_journal_probe(const qps_journal_spec *spec, int *found)
 struct qps_journal {
     sd_journal *j;
     qps_journal_spec *spec; /* to open the journal again (check_end) */
-    uint64_t opened_usec;   /* when the reading began */
+    uint64_t opened_tail_usec; /* the time of the journal's last entry when the
+                                  reading began (0: none) */
     qps_status failed;      /* an error to return once the chunk before it is used */
     char failure[256];
     char *cursor;         /* of the last entry handed out (sd's malloc) */
@@ -258,7 +258,12 @@ static qps_status open_journal(const qps_journal_spec *spec, qps_journal *q, cha
         snprintf(err, errlen, "out of memory");
         return QPS_ENOMEM;
     }
-    q->opened_usec = (uint64_t)time(NULL) * 1000000;
+    /* What a writer appends later is no damage (check_end); an entry's own
+     * time says when it was written only where journald stamped it, not in
+     * a journal systemd-journal-remote fills with old entries. */
+    if (sd_journal_seek_tail(q->j) >= 0 && sd_journal_previous(q->j) > 0)
+        sd_journal_get_realtime_usec(q->j, &q->opened_tail_usec);
+    sd_journal_seek_head(q->j);
     /* A directory without journal files opens fine and is empty: say so
      * instead of reporting nothing. */
     uint64_t bytes = 0;
@@ -532,8 +537,9 @@ static int check_end(qps_journal *q, char *err, size_t errlen)
     sd_journal_set_data_threshold(fresh, QPS_LINE_MAX + 64);
     bool from = q->examined || q->resumed;
     int r = from ? sd_journal_seek_realtime_usec(fresh, q->last_usec + 1) : sd_journal_seek_head(fresh);
+    uint64_t t = 0;
     while (r >= 0 && (r = sd_journal_next(fresh)) > 0) {
-        uint64_t t = 0;
+        t = 0;
         sd_journal_get_realtime_usec(fresh, &t);
         if (!from || t > q->last_usec)
             break;
@@ -547,8 +553,8 @@ static int check_end(qps_journal *q, char *err, size_t errlen)
     }
     sd_journal_close(q->j);
     q->j = fresh;
-    /* entries written since the reading began are no sign of damage */
-    if (tail < q->opened_usec)
+    /* entries appended since the reading began are no sign of damage */
+    if (t <= q->opened_tail_usec)
         snprintf(q->note, sizeof q->note, "the journal is damaged: entries %s may be skipped (journalctl --verify)",
                  q->examined ? "after the last one read" : "at its start");
     return 1;
