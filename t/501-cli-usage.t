@@ -220,6 +220,8 @@ usage_error(['report', '--db'], qr/--db needs an argument/, 'report --db at the 
 usage_error(['import', '-d'], qr/-d needs an argument/, 'import -d at the end');
 usage_error(['tail', '-n'], qr/-n needs an argument/, 'tail -n at the end');
 usage_error(['report', '-z'], qr/unknown option '-z'/, 'an unknown short option');
+usage_error(['report', '--utc=1'], qr/--utc takes no value/, 'a value for an option without one');
+usage_error(['grep', '--today=x', 'p'], qr/--today takes no value/, '... in grep too');
 usage_error(['report', '--d', '3'], qr/'--d' is short for several options \(--days, --db\)/,
     'an abbreviation of several long options names them');
 {

@@ -72,6 +72,9 @@ static int shared_option(int c, char **argv, const struct option *longopts, cons
         return cli_usage("%s needs an argument", text);
     case '?':
         option_text(argv, text, sizeof text);
+        /* getopt names a known long option given a value it does not take */
+        if (optopt && strncmp(text, "--", 2) == 0 && strchr(argv[optind - 1], '='))
+            return cli_usage("%s takes no value", text);
         return unknown_option(text, longopts);
     case CLI_OPT_PREFIX:
         if (!s->prefix)
