@@ -353,6 +353,10 @@ START_TEST(dst_repeated_hour)
         {"Oct 25 02:29:59 mx qpsmtpd[2]: dispatching QUIT", cest_0230 + 3599},
         {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 5399},
         {"2026-10-25 03:00:00.000000000 1 dispatching QUIT", cest_0230 + 5400},
+        {"2026-10-25 03:00:00.500000000 1 dispatching QUIT", cest_0230 + 5400},   /* the same second */
+        {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 5399},   /* a little disorder */
+        {"2026-10-25 02:59:59.000000000 1 dispatching QUIT", cest_0230 + 5399},   /* resolved again */
+        {"2026-10-25 03:00:00.000000000 1 dispatching QUIT", cest_0230 + 5400},
     };
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
         ck_assert_int_eq(qps_parser_parse(p, seq[i].line, strlen(seq[i].line), &rec), QPS_KIND_DISPATCH);

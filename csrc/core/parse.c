@@ -34,6 +34,9 @@ struct qps_parser {
     size_t stamp_words;      /* its length in words, 0 for none */
     int64_t stamp_first, stamp_second; /* the instants it names */
     int stamp_count;
+    uint64_t clock_text[3];  /* "YYYY-MM-DD HH:MM:SS." of the last tai64nlocal line */
+    int64_t clock_unix;      /* its instant, when that hour holds no change of offset */
+    bool clock_valid;
 };
 
 qps_parser *qps_parser_new(const qps_parser_opts *opts)
@@ -85,7 +88,7 @@ static size_t scan_uint(const char *s, const char *end, size_t max_digits, uint6
 
 /* The digits that start the 8 bytes at s, read as one word (SWAR): their
  * number, 8 when all are digits (*value is then not set). */
-static int leading_digits8(const char *s, uint64_t *value)
+static inline __attribute__((always_inline)) int leading_digits8(const char *s, uint64_t *value)
 {
     uint64_t x;
     memcpy(&x, s, 8);
@@ -252,19 +255,11 @@ static bool decode_label(qps_parser *p, const char *hex24, qps_record *r)
     return true;
 }
 
-/* "YYYY-MM-DD HH:MM:SS.nnnnnnnnn " as tai64nlocal prints it. */
-static bool frame_tai64nlocal(qps_parser *p, const char *s, const char *end, qps_record *r,
-                              const char **payload)
+/* The instant of a tai64nlocal line's checked fields c (its text s, its
+ * first 20 bytes w). */
+static bool clock_to_unix(qps_parser *p, const char *s, const qps_civil *cp, const uint64_t w[3], int64_t *out)
 {
-    qps_civil c = {0};
-    if (end - s < 21 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[19] != '.' ||
-        !fixed_uint(s, 4, &c.year) || !fixed_uint(s + 5, 2, &c.month) || !fixed_uint(s + 8, 2, &c.day) ||
-        !scan_clock(s + 11, &c))
-        return false;
-    uint64_t frac;
-    size_t nd = scan_uint(s + 20, end, 10, &frac);
-    if (nd == 0 || (s + 20 + nd < end && s[20 + nd] != ' '))
-        return false;
+    const qps_civil c = *cp;
     if (c.month < 1 || c.month > 12 || c.day < 1 || c.day > 31)
         return false;
     /* One calendar conversion per local hour of log, except in an hour
@@ -284,11 +279,42 @@ static bool frame_tai64nlocal(qps_parser *p, const char *s, const char *end, qps
         p->hour_valid = true;
     }
     if (p->hour_special) {
-        if (!local_to_unix(p, &c, &r->unix_sec))
-            return false;
-    } else {
-        r->unix_sec = p->hour_base + c.minute * 60 + c.second;
+        /* the choice in a repeated hour is made for each line */
+        p->clock_valid = false;
+        return local_to_unix(p, &c, out);
     }
+    *out = p->hour_base + c.minute * 60 + c.second;
+    memcpy(p->clock_text, w, 3 * sizeof *w);
+    p->clock_unix = *out;
+    p->clock_valid = true;
+    return true;
+}
+
+/* "YYYY-MM-DD HH:MM:SS.nnnnnnnnn " as tai64nlocal prints it. */
+static bool frame_tai64nlocal(qps_parser *p, const char *s, const char *end, qps_record *r,
+                              const char **payload)
+{
+    qps_civil c = {0};
+    if (end - s < 21)
+        return false;
+    /* the lines of one second share their text up to the fraction: its 20
+     * bytes as two words and a half (the rest of the third is zero) */
+    uint64_t w[3];
+    memcpy(w, s, 16);
+    w[2] = 0;
+    memcpy(&w[2], s + 16, 4);
+    bool same = p->clock_valid && w[0] == p->clock_text[0] && w[1] == p->clock_text[1] && w[2] == p->clock_text[2];
+    if (!same && (s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[19] != '.' || !fixed_uint(s, 4, &c.year) ||
+                  !fixed_uint(s + 5, 2, &c.month) || !fixed_uint(s + 8, 2, &c.day) || !scan_clock(s + 11, &c)))
+        return false;
+    uint64_t frac;
+    size_t nd = scan_uint(s + 20, end, 10, &frac);
+    if (nd == 0 || (s + 20 + nd < end && s[20 + nd] != ' '))
+        return false;
+    if (same)
+        r->unix_sec = p->clock_unix;
+    else if (!clock_to_unix(p, s, &c, w, &r->unix_sec))
+        return false;
     r->has_time = 1;
     r->stamp = qps_slice(s, 20 + nd);
     *payload = s + 20 + nd < end ? s + 21 + nd : end;
