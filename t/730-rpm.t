@@ -25,6 +25,19 @@ ok($breq{$_}, "BuildRequires: $_ (the CentOS/Rocky name)")
     for qw(sqlite-devel zlib-devel c-ares-devel check-devel perl-devel perl-ExtUtils-MakeMaker libmicrohttpd-devel
     systemd-devel);
 
+# EL has no Chart.js package: --without chartjs needs no Source1 and builds
+# the dashboard without charts (the Makefile.PL fallback t/017 builds)
+SKIP: {
+    my ($rpmspec) = grep { -x } map {"$_/rpmspec"} split /:/, $ENV{PATH} // '';
+    skip 'rpmspec not found (Debian package rpm)', 4 unless $rpmspec;
+    my ($with) = run_cmd([$rpmspec, '-P', 'rpm/qpstat.spec']);
+    my ($without, $e2, $s2) = run_cmd([$rpmspec, '-P', '--without', 'chartjs', 'rpm/qpstat.spec']);
+    like($with, qr/^Source1:\s*chart\.min\.js$/m, 'by default Source1 is Chart.js');
+    like($with, qr/^QPS_CHARTJS=\S+\/chart\.min\.js perl Makefile\.PL /m, 'and the build embeds it');
+    is($s2, 0, 'rpmspec --without chartjs') or diag($e2);
+    unlike($without, qr/^Source1:|QPS_CHARTJS/m, '--without chartjs: no Source1, no QPS_CHARTJS');
+}
+
 my $tmp = File::Temp->newdir('/tmp/qpstat-rpm-XXXXXX');
 my $top = "$tmp/rpmbuild";
 mkdir $_ for $top, "$top/SOURCES", "$tmp/src";
