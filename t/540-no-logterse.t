@@ -52,4 +52,28 @@ my $csv = report('--format', 'csv', '--by', 'disposition', $log);
 is($csv, "disposition,count,percent\r\n", 'CSV: the header and no rows') ;
 like(report('--format', 'json', $log), qr/"transactions":0/, 'JSON: transactions 0');
 
+# the daily mail an admin sets up from cron says it too, text and HTML part
+{
+    local $ENV{TZ} = 'UTC';
+    local $ENV{QPSTAT_NOW} = 1795640400;    # the fixture's day
+    my $mail = report('--mail', '--days', '2', $log);
+    like($mail, qr/^  Transactions +0\n(?:.*\n)*?No logterse records in these logs.*\nLoad the qpstat plugin /m,
+        '--mail: Transactions 0, then why and how to load the plugin');
+    unlike(report('--mail', '--days', '2', $full), qr/No logterse records/, '--mail with records: no hint');
+    SKIP: {
+        skip 'MIME::Parser missing (Debian libmime-tools-perl)', 2 unless eval { require MIME::Parser; 1 };
+        my $parser = MIME::Parser->new;
+        $parser->output_to_core(1);
+        $parser->tmp_to_core(1);
+        my $entity = $parser->parse_data(report('--mail', '--html', '--days', '2', $log));
+        my ($html) = grep { $_->mime_type eq 'text/html' } $entity->parts;
+        my $body = $html ? $html->bodyhandle->as_string : '';
+        like($body, qr{<p id="no-terse">No logterse records in these logs: .*?&quot;The qpsmtpd plugin&quot;.*?</p>}s,
+            '--mail --html: the HTML part says it, escaped');
+        my $with_html = $parser->parse_data(report('--mail', '--html', '--days', '2', $full));
+        ($html) = grep { $_->mime_type eq 'text/html' } $with_html->parts;
+        unlike($html ? $html->bodyhandle->as_string : '', qr/no-terse/, 'and not with records');
+    }
+}
+
 done_testing;

@@ -384,6 +384,8 @@ static qps_status text_body(qps_buf *o, const figures *f)
 {
     qps_buf_printf(o, "qpstat: mail statistics\n");
     text_summary(o, f);
+    if (qps_no_terse(&f->counts))
+        qps_buf_printf(o, "\n%s", qps_no_terse_note);
     qps_buf_printf(o, "\n== Transactions by hour and category ==\n");
     text_hour_table(o, f);
     text_unknown(o, f);
@@ -468,6 +470,11 @@ static qps_status html_body(qps_buf *o, const figures *f)
     html_mean(o, "Average spam score, rejected", f->spam.rejected_scored, f->spam.rejected_mean);
     html_mean(o, "Average spam score, ham", f->spam.ham, f->spam.ham_mean);
     qps_buf_printf(o, "</table>\n");
+    if (qps_no_terse(&f->counts)) {
+        qps_buf_printf(o, "<p id=\"no-terse\">");
+        qps_escape_html(o, qps_no_terse_note, strlen(qps_no_terse_note));
+        qps_buf_printf(o, "</p>\n");
+    }
 
     uint64_t total = total_hours(f);
     qps_buf_printf(o, "<h2>Transactions by hour and category</h2>\n<table id=\"hours\">\n<tr><th>Hour</th>");

@@ -56,6 +56,12 @@ qps_status qps_render_seed_matrix(qps_buf *out, const qps_agg *agg);
 qps_status qps_render_hour_matrix(qps_buf *out, const qps_agg *agg);
 /* The complete daily mail (see QPS_FORMAT_MAIL in qpstat.h). */
 qps_status qps_render_mail(qps_buf *out, const qps_agg *agg, const qps_render_opts *opts);
+/* qpsmtpd lines but not one logterse record, in or out of the time
+ * selection: a qpsmtpd that never loaded logterse (stock Debian). Zeros
+ * would read as "no mail": the text report and the mail say why, with
+ * qps_no_terse_note (lines ending in a newline). */
+bool qps_no_terse(const qps_counts *c);
+extern const char qps_no_terse_note[];
 
 /* ---- the systemd journal as a source (journal.c) ---- */
 

@@ -540,6 +540,16 @@ static void json_counts(qps_buf *o, const qps_agg *agg)
     qps_buf_putc(o, '}');
 }
 
+const char qps_no_terse_note[] = "No logterse records in these logs: qpsmtpd logged no transaction summary."
+                                 "\nLoad the qpstat plugin (or logging/logterse) in qpsmtpd's config/plugins,"
+                                 "\nbefore the queue plugin, to count transactions: see README.md,"
+                                 "\n\"The qpsmtpd plugin\" (or perldoc /usr/share/qpsmtpd/plugins/qpstat).\n";
+
+bool qps_no_terse(const qps_counts *c)
+{
+    return c->transactions == 0 && c->lines_parsed > 0 && c->by_kind[QPS_KIND_TERSE] == 0 && c->out_of_range == 0;
+}
+
 qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write_fn write, void *ctx)
 {
     if (!agg || !opts || !write || (opts->ndims && !opts->dims))
@@ -561,17 +571,11 @@ qps_status qps_render(const qps_agg *agg, const qps_render_opts *opts, qps_write
         qps_buf_printf(&s.out, "Lines: %llu read, %llu parsed, %llu invalid. Transactions: %llu.\n",
                        (unsigned long long)c.lines_read, (unsigned long long)c.lines_parsed,
                        (unsigned long long)c.lines_invalid, (unsigned long long)c.transactions);
-        /* qpsmtpd lines but not one logterse record, in or out of the time
-         * selection: a qpsmtpd that never loaded logterse (stock Debian). A
-         * table of zeros would read as "no mail"; say why instead, and keep
-         * the connection tables, which do not need logterse. */
-        bool no_terse = c.transactions == 0 && c.lines_parsed > 0 && c.by_kind[QPS_KIND_TERSE] == 0 &&
-                        c.out_of_range == 0;
+        /* instead of tables of zeros, why; the connection tables stay,
+         * they do not need logterse */
+        bool no_terse = qps_no_terse(&c);
         if (no_terse)
-            qps_buf_printf(&s.out, "No logterse records in these logs: qpsmtpd logged no transaction summary."
-                                   "\nLoad the qpstat plugin (or logging/logterse) in qpsmtpd's config/plugins,"
-                                   "\nbefore the queue plugin, to count transactions: see README.md,"
-                                   "\n\"The qpsmtpd plugin\" (or perldoc /usr/share/qpsmtpd/plugins/qpstat).\n");
+            qps_buf_append(&s.out, qps_no_terse_note, sizeof qps_no_terse_note - 1);
         for (size_t i = 0; i < opts->ndims && st == QPS_OK; i++) {
             if (no_terse && opts->dims[i] != QPS_DIM_CONNECTIONS && opts->dims[i] != QPS_DIM_CONNECTION_TIME)
                 continue;
