@@ -268,89 +268,23 @@ static int64_t scrape_window(int64_t now)
      QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) |                   \
      QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME) | QPS_DIM_BIT(QPS_DIM_CATEGORY))
 
-/* A store of a year holds millions of records: /metrics aggregates those
- * older than two hours once (with the pruned days and the untimed records)
- * and each scrape only the newer ones. The older ones change only by
- * writes the store counts (qps_store_old_writes: old logs imported, a
- * prune): then they are aggregated again; as time passes the boundary
- * moves forward by what lies between. */
-#define CACHE_AGE 7200
-#define CACHE_STEP 600
-
-static struct {
-    pthread_mutex_t lock;
-    qps_agg *older;   /* the records before `boundary`, untimed ones, pruned days */
-    int64_t boundary;
-    int64_t old_writes;
-} cache = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
-
-static int add_timed(void *ctx, const qps_record *rec)
+/* Everything the store holds, into *out (a new aggregator): the store's
+ * totals of all time (kept as records are written) and its untimed
+ * records, so a store of a year costs what a day does. Returns the
+ * store's failure (its message in qps_store_error), or QPS_ENOMEM. */
+static qps_status metrics_aggregate(qps_store *store, const qps_categories *cats, qps_agg **out)
 {
-    /* records without a time are in the older part */
-    return rec->has_time && qps_agg_add(ctx, rec) != QPS_OK;
-}
-
-/* The aggregate of every record into *out (a new aggregator), through the
- * cache. Returns the store's failure (its message in qps_store_error), or
- * QPS_ENOMEM. Called with cache.lock held. */
-static qps_status metrics_aggregate(qps_store *store, const qps_categories *cats, int64_t now, qps_agg **out)
-{
-    *out = NULL;
-    int64_t writes;
-    qps_status st = qps_store_old_writes(store, &writes);
-    if (st != QPS_OK)
-        return st;
-    int64_t boundary = (now - CACHE_AGE) / CACHE_STEP * CACHE_STEP;
-    if (!cache.older || writes != cache.old_writes || boundary < cache.boundary) {
-        qps_agg_free(cache.older);
-        qps_agg_opts o = {0};
-        o.dims = METRICS_DIMS;
-        o.categories = cats;
-        o.until = boundary;
-        o.has_until = 1;
-        o.keep_untimed = 1;
-        if (!(cache.older = qps_agg_new(&o)))
-            return QPS_ENOMEM;
-        if ((st = qps_store_aggregate(store, cache.older)) != QPS_OK) {
-            qps_agg_free(cache.older);
-            cache.older = NULL;
-            return st;
-        }
-        cache.boundary = boundary;
-        cache.old_writes = writes;
-    } else if (boundary > cache.boundary) {
-        qps_agg_opts o = {0};
-        o.dims = METRICS_DIMS;
-        o.categories = cats;
-        qps_agg *step = qps_agg_new(&o);
-        if (!step)
-            return QPS_ENOMEM;
-        st = qps_store_each(store, cache.boundary, boundary, add_timed, step);
-        if (st == QPS_OK)
-            st = qps_agg_merge(cache.older, step);
-        qps_agg_free(step);
-        if (st != QPS_OK) {
-            qps_agg_free(cache.older); /* half moved: start again next time */
-            cache.older = NULL;
-            return st == QPS_ESTOPPED ? QPS_ENOMEM : st;
-        }
-        cache.boundary = boundary;
-    }
     qps_agg_opts o = {0};
     o.dims = METRICS_DIMS;
     o.categories = cats;
-    qps_agg *all = qps_agg_new(&o);
-    if (!all)
+    if (!(*out = qps_agg_new(&o)))
         return QPS_ENOMEM;
-    st = qps_agg_merge(all, cache.older);
-    if (st == QPS_OK)
-        st = qps_store_each(store, cache.boundary, INT64_MAX, add_timed, all);
+    qps_status st = qps_store_aggregate(store, *out);
     if (st != QPS_OK) {
-        qps_agg_free(all);
-        return st == QPS_ESTOPPED ? QPS_ENOMEM : st;
+        qps_agg_free(*out);
+        *out = NULL;
     }
-    *out = all;
-    return QPS_OK;
+    return st;
 }
 
 static void metrics(const server *s, struct MHD_Connection *c, reply *r)
@@ -369,11 +303,8 @@ static void metrics(const server *s, struct MHD_Connection *c, reply *r)
     qps_store *store = recent_agg ? qps_store_open(s->db, QPS_STORE_READONLY, 2000, &st, err, sizeof err) : NULL;
     int64_t last = 0;
     qps_import_lag lag = {0};
-    if (store) {
-        pthread_mutex_lock(&cache.lock);
-        st = metrics_aggregate(store, s->categories, now, &agg);
-        pthread_mutex_unlock(&cache.lock);
-    }
+    if (store)
+        st = metrics_aggregate(store, s->categories, &agg);
     if (!recent_agg || st == QPS_ENOMEM) {
         json_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else if (!store) {

@@ -10,6 +10,7 @@
  */
 #include "qps_private.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,15 +36,16 @@ static bool two_keys(qps_dim dim)
 }
 
 /* key \0 disposition (a disposition is a plugin name, far below 256) */
-static qps_status add_with_disposition(qps_table *table, const char *key, size_t klen, qps_str disp)
+static qps_status add_with_disposition_n(qps_table *table, const char *key, size_t klen, qps_str disp, uint64_t n)
 {
     char pair[32 + 1 + 255];
     size_t dlen = disp.len < 255 ? disp.len : 255;
     memcpy(pair, key, klen);
     pair[klen] = '\0';
     memcpy(pair + klen + 1, disp.ptr, dlen);
-    return qps_table_add(table, pair, klen + 1 + dlen, 1);
+    return qps_table_add(table, pair, klen + 1 + dlen, n);
 }
+#define add_with_disposition(table, key, klen, disp) add_with_disposition_n(table, key, klen, disp, 1)
 #define NTABLE_DIMS (sizeof table_dims / sizeof table_dims[0])
 
 struct qps_agg {
@@ -1505,4 +1507,357 @@ qps_status qps_agg_absorb(qps_agg *owner, qps_agg *part)
     st = qps_agg_merge(owner, part);
     part->log_len = part->conn_n = 0;
     return st;
+}
+
+/* ---- the totals a store keeps as it is written ---- */
+
+/* A transaction's key of families hk and ck: "d:" its disposition, or "s:"
+ * the signature its category rests on (qps_category_signature). */
+static size_t category_key(const qps_record *r, char *out, size_t cap)
+{
+    char sig[512];
+    size_t n = qps_category_signature(r, sig, sizeof sig);
+    qps_str v = n ? qps_slice(sig, n) : r->field[QPS_TF_DISPOSITION];
+    if (v.len + 3 > cap)
+        v.len = cap - 3; /* (the caller's cap holds any disposition) */
+    memcpy(out, n ? "s:" : "d:", 2);
+    if (v.len)
+        memcpy(out + 2, v.ptr, v.len);
+    out[2 + v.len] = '\0';
+    return 2 + v.len;
+}
+
+#define EMIT(flags, what, key, n)                                                                                 \
+    do {                                                                                                          \
+        if (fn(ctx, (flags), (what), (key), (n)))                                                                 \
+            return QPS_ESTOPPED;                                                                                  \
+    } while (0)
+
+static qps_status terse_totals(const qps_record *r, int hour, qps_total_fn fn, void *ctx)
+{
+    const qps_str *f = r->field;
+    qps_str disp = f[QPS_TF_DISPOSITION];
+    /* a disposition is a plugin name, but a hostile log's may be a line long */
+    size_t cap = disp.len + 1200;
+    char small[2 * 2048];
+    char *key = cap * 2 <= sizeof small ? small : malloc(cap * 2);
+    if (!key)
+        return QPS_ENOMEM;
+    char *hk = key + cap, buf[1100];
+    qps_status st = QPS_ESTOPPED;
+    int n;
+#define OUT(flags, what, k, v)                                                                                   \
+    do {                                                                                                          \
+        if (fn(ctx, (flags), (what), (k), (v)))                                                                   \
+            goto out;                                                                                             \
+    } while (0)
+    size_t ck = category_key(r, key, cap);
+    if (hour >= 0) {
+        n = snprintf(hk, cap, "%02d\t%.*s", hour, (int)ck, key);
+        OUT(QPS_TOTAL_DAY, "hk", qps_slice(hk, (size_t)n), 1);
+    }
+    OUT(QPS_TOTAL_ALL, "ck", qps_slice(key, ck), 1);
+    size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
+    OUT(QPS_TOTAL_DAY, "tld", qps_slice(buf, tld_len), 1);
+    /* the disposition x TLD table keeps 255 bytes of a disposition */
+    size_t dlen = disp.len < 255 ? disp.len : 255;
+    if (dlen)
+        memcpy(key, disp.ptr, dlen);
+    key[dlen] = '\t';
+    memcpy(key + dlen + 1, buf, tld_len);
+    OUT(QPS_TOTAL_DAY, "dt", qps_slice(key, dlen + 1 + tld_len), 1);
+    OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "server", r->host, 1);
+    OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "code", f[QPS_TF_CODE], 1);
+    if (is_dnsbl_denial(r))
+        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "dnsbl", dnsbl_service(f[QPS_TF_TEXT]), 1);
+    OUT(QPS_TOTAL_DAY, "ip", f[QPS_TF_IP], 1);
+    OUT(QPS_TOTAL_DAY, "helo", f[QPS_TF_HELO], 1);
+    OUT(QPS_TOTAL_DAY, "sender", f[QPS_TF_SENDER], 1);
+    bool queued = qps_str_eq(disp, "queued");
+    const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;
+    while (s && s < end) {
+        const char *comma = qps_find_byte(s, end, ',');
+        const char *e = comma ? comma : end;
+        qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
+        if (domain.len && domain.len < 512) {
+            size_t l = lower_copy(buf, domain.ptr, domain.len);
+            OUT(QPS_TOTAL_DAY, "rcpt", qps_slice(buf, l), 1);
+            if (queued)
+                OUT(QPS_TOTAL_DAY, "rcpt_acc", qps_slice(buf, l), 1);
+        }
+        s = comma ? comma + 1 : end;
+    }
+    qps_spam spam;
+    if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
+        /* the score to the bit: %.17g reads back as the same double */
+        n = snprintf(buf, sizeof buf, "%d\t%d\t%.17g", spam.is_spam ? 1 : 0, queued ? 1 : 0, spam.score);
+        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "score", qps_slice(buf, (size_t)n), 1);
+    } else {
+        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "nospam", qps_slice("", 0), 1);
+    }
+    if (r->has_time) {
+        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL | QPS_TOTAL_MIN, "tmin", qps_slice("", 0), r->unix_sec);
+        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL | QPS_TOTAL_MAX, "tmax", qps_slice("", 0), r->unix_sec);
+    }
+    st = QPS_OK;
+out:
+#undef OUT
+    if (key != small)
+        free(key);
+    return st;
+}
+
+qps_status qps_agg_record_totals(const qps_record *r, int hour, int64_t sign, qps_total_fn fn, void *ctx)
+{
+    char key[32];
+    int n;
+    const unsigned both = QPS_TOTAL_DAY | QPS_TOTAL_ALL;
+    if (!r || r->kind >= QPS_KIND_COUNT_)
+        return QPS_EINVAL;
+    /* a record taken back (its values replaced) adds -1 of each, except
+     * the earliest and latest times, which only widen */
+    n = snprintf(key, sizeof key, "%d", (int)r->kind);
+    EMIT(both, "kind", qps_slice(key, (size_t)n), sign);
+    switch (r->kind) {
+    case QPS_KIND_TERSE:
+        return sign > 0 ? terse_totals(r, hour, fn, ctx) : QPS_EINVAL;
+    case QPS_KIND_ACCEPT:
+        EMIT(both, "accepted", qps_slice("", 0), sign);
+        n = snprintf(key, sizeof key, "%u", r->running + 1);
+        EMIT(both, "peak", qps_slice(key, (size_t)n), sign);
+        n = snprintf(key, sizeof key, "%u", r->max);
+        EMIT(both, "max", qps_slice(key, (size_t)n), sign);
+        break;
+    case QPS_KIND_TOO_MANY:
+        EMIT(both, "too_many", qps_slice("", 0), sign);
+        n = snprintf(key, sizeof key, "%u", r->max);
+        EMIT(both, "max", qps_slice(key, (size_t)n), sign);
+        break;
+    case QPS_KIND_HOSTS_ALLOW:
+        EMIT(both, "hosts_allow", qps_slice("", 0), sign);
+        break;
+    case QPS_KIND_CONN_TIME:
+        n = snprintf(key, sizeof key, "%llu", (unsigned long long)r->millis);
+        EMIT(both, "ms", qps_slice(key, (size_t)n), sign);
+        break;
+    case QPS_KIND_REPLY:
+        if (qps_reply_is_queued(r))
+            EMIT(both, "queued", qps_slice("", 0), sign);
+        break;
+    default:
+        break;
+    }
+    return QPS_OK;
+}
+#undef EMIT
+
+static int64_t key_int(qps_str key)
+{
+    char buf[32];
+    if (!key.len || key.len >= sizeof buf)
+        return 0;
+    memcpy(buf, key.ptr, key.len);
+    buf[key.len] = '\0';
+    return strtoll(buf, NULL, 10);
+}
+
+/* A transaction key of hk/ck (category_key) counted n times, at hour h
+ * of hours (NULL: none). */
+static qps_status add_category_key(qps_agg *agg, qps_str ck, uint64_t n, const qps_total_hours *hours, int h)
+{
+    const unsigned keep = agg->keep;
+#define KEEP(dim) (keep & QPS_DIM_BIT(dim))
+    qps_status st;
+    if (ck.len < 2)
+        return QPS_OK;
+    bool sig = ck.ptr[0] == 's';
+    qps_str v = qps_slice(ck.ptr + 2, ck.len - 2);
+    qps_str disp = sig ? qps_category_signature_disposition(v) : v;
+    agg->counts.transactions += n;
+    if (KEEP(QPS_DIM_DISPOSITION) && (st = qps_table_add(agg->table[QPS_DIM_DISPOSITION], disp.ptr ? disp.ptr : "",
+                                                         disp.len, n)) != QPS_OK)
+        return st;
+    if (qps_str_eq(disp, "hosts_allow"))
+        agg->hosts_allow_terse += n;
+    const char *cat = NULL;
+    if (KEEP(QPS_DIM_CATEGORY) || KEEP(QPS_DIM_HOUR_CATEGORY)) {
+        cat = sig ? qps_category_of_signature(agg->cats, v) : qps_category_of_plugin(agg->cats, disp);
+        if (!cat)
+            cat = QPS_CATEGORY_UNKNOWN;
+    }
+    if (KEEP(QPS_DIM_CATEGORY)) {
+        if ((st = qps_table_add(agg->table[QPS_DIM_CATEGORY], cat, strlen(cat), n)) != QPS_OK)
+            return st;
+        if (strcmp(cat, QPS_CATEGORY_UNKNOWN) == 0 &&
+            (st = qps_table_add(agg->unknown, disp.ptr ? disp.ptr : "", disp.len, n)) != QPS_OK)
+            return st;
+    }
+    if (!hours || h < 0 || h > 24 ||
+        !(KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY) || KEEP(QPS_DIM_HOUR_CATEGORY) || KEEP(QPS_DIM_HOUR_DISPOSITION) ||
+          KEEP(QPS_DIM_DAY_DISPOSITION)))
+        return QPS_OK;
+    const char *hk = hours->hour[h], *day = hours->date[h];
+    int hour = (hk[0] - '0') * 10 + (hk[1] - '0');
+    if (hour < 0 || hour > 23)
+        return QPS_OK;
+    agg->hour[hour] += n;
+    if (KEEP(QPS_DIM_HOUR_CATEGORY)) {
+        char pair[3 + 64 + 16];
+        size_t clen = strlen(cat) < 64 + 15 ? strlen(cat) : 64 + 15;
+        memcpy(pair, hour_keys[hour], 2);
+        pair[2] = '\0';
+        memcpy(pair + 3, cat, clen);
+        if ((st = qps_table_add(agg->table[QPS_DIM_HOUR_CATEGORY], pair, 3 + clen, n)) != QPS_OK)
+            return st;
+    }
+    size_t dl = strlen(day);
+    if (KEEP(QPS_DIM_DAY) && (st = qps_table_add(agg->table[QPS_DIM_DAY], day, dl, n)) != QPS_OK)
+        return st;
+    if (KEEP(QPS_DIM_HOUR_DISPOSITION) &&
+        (st = add_with_disposition_n(agg->table[QPS_DIM_HOUR_DISPOSITION], hour_keys[hour], 2, disp, n)) != QPS_OK)
+        return st;
+    if (KEEP(QPS_DIM_DAY_DISPOSITION) &&
+        (st = add_with_disposition_n(agg->table[QPS_DIM_DAY_DISPOSITION], day, dl, disp, n)) != QPS_OK)
+        return st;
+    return QPS_OK;
+#undef KEEP
+}
+
+unsigned qps_agg_dims(const qps_agg *agg)
+{
+    return agg->keep;
+}
+
+size_t qps_agg_nwhere(const qps_agg *agg)
+{
+    return agg->nwhere;
+}
+
+qps_status qps_agg_add_total(qps_agg *agg, const char *what, qps_str key, int64_t count,
+                             const qps_total_hours *hours)
+{
+    const unsigned keep = agg->keep;
+#define KEEP(dim) (keep & QPS_DIM_BIT(dim))
+    if (count <= 0 || agg->nwhere)
+        return QPS_OK; /* a key taken back to 0; a filter reads records */
+    uint64_t n = (uint64_t)count;
+    const char *k = key.ptr ? key.ptr : "";
+    if (is(what, "hk")) {
+        int h = key.len > 3 && key.ptr[2] == '\t' ? (key.ptr[0] - '0') * 10 + (key.ptr[1] - '0') : -1;
+        return h < 0 ? QPS_OK : add_category_key(agg, qps_slice(key.ptr + 3, key.len - 3), n, hours, h);
+    }
+    if (is(what, "ck"))
+        return add_category_key(agg, key, n, NULL, -1);
+    if (is(what, "tld"))
+        return KEEP(QPS_DIM_TLD) ? qps_table_add(agg->table[QPS_DIM_TLD], k, key.len, n) : QPS_OK;
+    if (is(what, "dt")) {
+        if (!KEEP(QPS_DIM_DISPOSITION_TLD))
+            return QPS_OK;
+        const char *tab = key.len ? memchr(key.ptr, '\t', key.len) : NULL;
+        if (!tab)
+            return QPS_OK;
+        size_t d = (size_t)(tab - key.ptr), tl = key.len - d - 1;
+        char pair[512 + 1];
+        size_t dlen = d < 255 ? d : 255;
+        if (tl > 256)
+            return QPS_OK;
+        memcpy(pair, key.ptr, dlen);
+        pair[dlen] = '\0';
+        memcpy(pair + dlen + 1, tab + 1, tl);
+        return qps_table_add(agg->table[QPS_DIM_DISPOSITION_TLD], pair, dlen + 1 + tl, n);
+    }
+    if (is(what, "server"))
+        return KEEP(QPS_DIM_SERVER) ? qps_table_add(agg->table[QPS_DIM_SERVER], k, key.len, n) : QPS_OK;
+    if (is(what, "code"))
+        return KEEP(QPS_DIM_CODE) ? qps_table_add(agg->table[QPS_DIM_CODE], k, key.len, n) : QPS_OK;
+    if (is(what, "dnsbl")) {
+        if (!KEEP(QPS_DIM_DNSBL))
+            return QPS_OK;
+        agg->dnsbl_total += n;
+        return qps_table_add(agg->table[QPS_DIM_DNSBL], k, key.len, n);
+    }
+    if (is(what, "ip"))
+        return KEEP(QPS_DIM_IP) ? qps_table_add(agg->table[QPS_DIM_IP], k, key.len, n) : QPS_OK;
+    if (is(what, "helo"))
+        return KEEP(QPS_DIM_HELO) ? qps_table_add(agg->table[QPS_DIM_HELO], k, key.len, n) : QPS_OK;
+    if (is(what, "sender"))
+        return KEEP(QPS_DIM_SENDER) ? qps_table_add(agg->table[QPS_DIM_SENDER], k, key.len, n) : QPS_OK;
+    if (is(what, "rcpt")) {
+        if (!KEEP(QPS_DIM_RECIPIENT))
+            return QPS_OK;
+        agg->recipient_total += n;
+        return qps_table_add(agg->table[QPS_DIM_RECIPIENT], k, key.len, n);
+    }
+    if (is(what, "rcpt_acc"))
+        return KEEP(QPS_DIM_RECIPIENT) ? qps_table_add(agg->rcpt_acc, k, key.len, n) : QPS_OK;
+    if (is(what, "score") || is(what, "nospam")) {
+        if (!KEEP(QPS_DIM_SCORE) && !KEEP(QPS_DIM_SPAM))
+            return QPS_OK;
+        if (is(what, "nospam")) {
+            agg->nospam += n;
+            return QPS_OK;
+        }
+        char buf[64];
+        if (key.len < 5 || key.len >= sizeof buf)
+            return QPS_OK;
+        memcpy(buf, key.ptr, key.len);
+        buf[key.len] = '\0';
+        bool is_spam = buf[0] == '1', queued = buf[2] == '1';
+        double score = strtod(buf + 4, NULL);
+        if (is_spam) {
+            agg->spam += n;
+            agg->spam_sum += score * (double)n;
+        } else {
+            agg->ham += n;
+            agg->ham_sum += score * (double)n;
+        }
+        agg->score[score_bucket(score)] += n;
+        if (queued) {
+            agg->acc_scored += n;
+            agg->acc_sum += score * (double)n;
+        } else {
+            agg->rej_scored += n;
+            agg->rej_sum += score * (double)n;
+        }
+        return QPS_OK;
+    }
+    if (is(what, "tmin")) {
+        if (!agg->counts.first || count < agg->counts.first)
+            agg->counts.first = count;
+        return QPS_OK;
+    }
+    if (is(what, "tmax")) {
+        if (count > agg->counts.last)
+            agg->counts.last = count;
+        return QPS_OK;
+    }
+    if (is(what, "kind")) {
+        int64_t kind = key_int(key);
+        if (kind <= QPS_KIND_INVALID || kind >= QPS_KIND_COUNT_)
+            return QPS_OK;
+        agg->counts.lines_read += n;
+        agg->counts.lines_parsed += n;
+        agg->counts.by_kind[kind] += n;
+        return QPS_OK;
+    }
+    if (is(what, "accepted"))
+        agg->accepted += n;
+    else if (is(what, "peak")) {
+        int64_t v = key_int(key);
+        if (v > agg->peak && v <= UINT_MAX)
+            agg->peak = (unsigned)v;
+    } else if (is(what, "max")) {
+        int64_t v = key_int(key);
+        if (v > agg->limit && v <= UINT_MAX)
+            agg->limit = (unsigned)v;
+    } else if (is(what, "too_many"))
+        agg->too_many += n;
+    else if (is(what, "hosts_allow"))
+        agg->hosts_allow_lines += n;
+    else if (is(what, "queued"))
+        agg->queue_ok += n;
+    else if (is(what, "ms"))
+        return add_conn_times(agg, (uint64_t)key_int(key), n, true);
+    return QPS_OK;
+#undef KEEP
 }

@@ -119,6 +119,39 @@ qps_str qps_category_signature_disposition(qps_str sig);
  * qps_category_of gave for its record. NULL without a map. */
 const char *qps_category_of_signature(const qps_categories *map, qps_str sig);
 
+/* ---- the totals a store keeps as it is written (store/totals.c) ----
+ * A store adds up what each record counts, by family and key, per day
+ * (QPS_TOTAL_DAY: the span of a day, with the record's hour in it) and
+ * over all time (QPS_TOTAL_ALL: the families that need no hour and have
+ * few keys), so a report of whole days reads totals instead of records.
+ * The core says what a record counts and how a total adds to an
+ * aggregate: one rule for both ends. */
+#define QPS_TOTAL_DAY 1u
+#define QPS_TOTAL_ALL 2u
+#define QPS_TOTAL_MIN 4u /* n is a time: keep the least, not the sum */
+#define QPS_TOTAL_MAX 8u /* the greatest */
+typedef int (*qps_total_fn)(void *ctx, unsigned flags, const char *what, qps_str key, int64_t n);
+/* fn for each total the record adds (sign 1), or takes back (sign -1, a
+ * connection fact whose values the log's copy replaces; not a
+ * transaction); hour: the record's hour in its day span (0..24), -1
+ * without one (no hourly family then). fn returns non-zero to stop
+ * (QPS_ESTOPPED). */
+qps_status qps_agg_record_totals(const qps_record *rec, int hour, int64_t sign, qps_total_fn fn, void *ctx);
+/* The reader's hour labels ("07") and dates ("2026-12-03") of the hours
+ * 0..24 of a day span. */
+typedef struct {
+    char hour[25][3];
+    char date[25][11];
+} qps_total_hours;
+/* Adds a total (what, key, count) to agg as the records it sums would
+ * have been added; hours: the span's, NULL for totals of all time. Adds
+ * nothing when agg filters transactions (a filter reads records). */
+qps_status qps_agg_add_total(qps_agg *agg, const char *what, qps_str key, int64_t count,
+                             const qps_total_hours *hours);
+/* The dimensions agg fills (QPS_DIM_BIT), and how many filters it has. */
+unsigned qps_agg_dims(const qps_agg *agg);
+size_t qps_agg_nwhere(const qps_agg *agg);
+
 /* Adds pre-summed counts (a pruned day) to the disposition, tld,
  * disposition,tld, day and server dimensions and to the transactions
  * total (a pruned day counts under its store's server). */

@@ -196,7 +196,8 @@ qps_status store_insert_terse(qps_store *s, const qps_record *r, qps_str host, i
     int64_t key = ns == UNTIMED_NSEC ? NO_KEY : qps_time_key(t, ns);
     if (source == QPS_SOURCE_IMPORT)
         qps_store_note_imported(s, key);
-    return end_row(s, b, key, s->in_tx && source == QPS_SOURCE_IMPORT);
+    qps_status st = store_totals_terse(s, r, host, t, ns, queue_ok, key);
+    return st != QPS_OK ? st : end_row(s, b, key, s->in_tx && source == QPS_SOURCE_IMPORT);
 }
 
 qps_status store_write_held(qps_store *s, held_record *h, int queue_ok)
@@ -258,7 +259,8 @@ qps_status store_insert_fact(qps_store *s, const fact_row *f)
                                             : qps_time_key(f->time, f->nsec);
     if (f->source == QPS_SOURCE_IMPORT)
         qps_store_note_imported(s, key);
-    return end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
+    qps_status st = store_totals_fact(s, f, key);
+    return st != QPS_OK ? st : end_row(s, b, key, s->in_tx && f->source == QPS_SOURCE_IMPORT);
 }
 
 fact_row store_accept_row(const pending_accept *a)
@@ -284,6 +286,8 @@ static qps_status flush_all(qps_store *s)
         if (st == QPS_OK)
             st = rst;
     }
+    if (st == QPS_OK)
+        st = store_totals_flush(s);
     return st == QPS_OK ? qps_store_save_imported(s) : st;
 }
 
@@ -301,6 +305,7 @@ qps_status qps_store_flush_pending(qps_store *s)
 void qps_store_discard_pending(qps_store *s)
 {
     qps_store_imported_reset(s);
+    store_totals_end(s);
     s->npending = s->nheld = 0;
     for (int t = 0; t < 2; t++) {
         s->rows[t]->nrows = 0;

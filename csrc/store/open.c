@@ -116,6 +116,22 @@ static const statement statements[ST_COUNT_] = {
     [ST_JOURNAL_SET] = {SQL_TEXT, 0,
                         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
                         true},
+    /* totals.c */
+    [ST_SPAN_AT] = {SQL_TEXT, 0, "SELECT start, end FROM spans WHERE start <= ?1 ORDER BY start DESC LIMIT 1", true},
+    [ST_SPAN_NEXT] = {SQL_TEXT, 0, "SELECT min(start) FROM spans WHERE start > ?1", true},
+    [ST_SPAN_ADD] = {SQL_TEXT, 0, "INSERT INTO spans (start, end, day) VALUES (?1, ?2, ?3)", true},
+    [ST_SPAN_WIDEN] = {SQL_TEXT, 0,
+                       "UPDATE spans SET first = min(coalesce(first, ?2), ?2), last = max(coalesce(last, ?3), ?3) "
+                       "WHERE start = ?1",
+                       true},
+    [ST_TOTAL_ADD] = {SQL_TEXT, 0,
+                      "INSERT INTO totals (span, what, key, count, first) VALUES (?1, ?2, ?3, ?4, ?5) "
+                      "ON CONFLICT(span, what, key) DO UPDATE SET count = CASE ?6 "
+                      "WHEN 4 THEN min(count, excluded.count) WHEN 8 THEN max(count, excluded.count) "
+                      "ELSE count + excluded.count END, first = min(first, excluded.first)",
+                      true},
+    [ST_CONN_ROW] = {SQL_TEXT, 0,
+                     "SELECT kind, time, nsec, running, max, millis, end_time FROM connections WHERE id = ?1", true},
 };
 
 static void statement_sql(const statement *st, qps_buf *out)
@@ -191,11 +207,47 @@ static void migration_sql(int version, qps_buf *out)
         store_create_sql(&store_tables[TB_CONNECTIONS], out);
         qps_buf_printf(out, "%s", v1_to_v2_after);
     }
-    qps_buf_printf(out, "%s", v2_to_v3_before);
-    store_create_sql(&store_tables[TB_FILES], out);
-    qps_buf_printf(out, "%s", v2_to_v3_after);
+    if (version <= 2) {
+        qps_buf_printf(out, "%s", v2_to_v3_before);
+        store_create_sql(&store_tables[TB_FILES], out);
+        qps_buf_printf(out, "%s", v2_to_v3_after);
+    }
     /* (came within version 3: stores of 3 lacking it get it at their first prune) */
     store_create_missing_sql(&store_tables[TB_DAILY_FACTS], out);
+    /* version 4: totals kept as records are written; migrate() fills them */
+    store_create_sql(&store_tables[TB_SPANS], out);
+    store_create_sql(&store_tables[TB_TOTALS], out);
+}
+
+/* The totals of a migrated store, from its records; the days it pruned
+ * before (tables daily and daily_facts) are read as they were, by date:
+ * those before the first record it still holds (meta totals_from; a new
+ * store has none). */
+static qps_status fill_totals(qps_store *s, int version)
+{
+    char from[16] = "0000-00-00";
+    if (version > 0) {
+        sqlite3_stmt *q;
+        int64_t first = (int64_t)time(NULL);
+        if (sqlite3_prepare_v2(s->db,
+                               "SELECT min((SELECT min(time) FROM transactions WHERE nsec >= 0), "
+                               "(SELECT min(time) FROM connections WHERE nsec >= 0))",
+                               -1, &q, NULL) != SQLITE_OK)
+            return qps_store_fail(s, QPS_EIO, "cannot migrate the store");
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL &&
+            sqlite3_column_int64(q, 0) < first)
+            first = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        qps_civil c;
+        if (qps_civil_from_unix(NULL, first, 0, &c) == QPS_OK)
+            snprintf(from, sizeof from, "%04d-%02d-%02d", c.year, c.month, c.day);
+        qps_status st = store_totals_rebuild(s);
+        if (st != QPS_OK)
+            return st;
+    }
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES ('totals_from', '%s')", from);
+    return qps_store_exec(s, sql) == SQLITE_OK ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot migrate the store");
 }
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)
@@ -312,6 +364,8 @@ static qps_status migrate(qps_store *s, bool readonly)
         if (st == QPS_OK && qps_store_exec(s, sql.data) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot create the schema");
         qps_buf_release(&sql);
+        if (st == QPS_OK)
+            st = fill_totals(s, version);
         if (st != QPS_OK) {
             qps_store_exec(s, "ROLLBACK");
             return st;
@@ -578,6 +632,7 @@ void qps_store_close(qps_store *s)
     if (s->in_tx)
         qps_store_exec(s, "ROLLBACK");
     detach(s);
+    store_totals_free(s);
     free(s->pending);
     free(s->held);
     for (int t = 0; t < 2; t++) {

@@ -3,6 +3,9 @@
  * their daily totals by disposition and sender TLD kept (table daily), and
  * the rest of what they counted (facts.c, table daily_facts), so reports
  * over pruned days still count them and no counter of /metrics goes down.
+ * (Filtered reports read those; the others read the totals kept as the
+ * records were written, totals.c, which a prune leaves but for the
+ * remote parties.)
  *
  * License: MIT (see README).
  */
@@ -120,6 +123,17 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
             st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
         else if (*removed || sqlite3_changes(s->db))
             s->old_write = true; /* rows went to the daily totals: caches of them are stale */
+    }
+    if (st == QPS_OK) {
+        /* the totals stay (no counter goes down), but not the remote
+         * parties of days whose every record is gone: those keys are as
+         * many as the records (totals.c) */
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM totals WHERE what IN ('ip', 'helo', 'sender', 'rcpt', 'rcpt_acc') "
+                 "AND span IN (SELECT start FROM spans WHERE last < %lld)",
+                 (long long)before);
+        if (qps_store_flush_pending(s) != QPS_OK || qps_store_exec(s, sql) != SQLITE_OK)
+            st = qps_store_fail(s, QPS_EIO, "cannot prune the store");
     }
     if (own_tx)
         return st == QPS_OK ? qps_store_commit(s) : (qps_store_rollback(s), st);

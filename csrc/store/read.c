@@ -161,6 +161,28 @@ static qps_status walk(qps_store *s, int table, const char *where, int64_t from,
     return st;
 }
 
+/* The timed records in [since, until), transactions first. */
+static qps_status each_timed(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
+{
+    qps_status st = walk(s, TB_TRANSACTIONS, "WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 AND nsec >= 0 ORDER BY id",
+                         qps_second_key(since), until > KEY_SEC_MAX ? INT64_MAX : qps_second_key(until), since, until,
+                         records_of_transaction, fn, ctx);
+    if (st == QPS_OK)
+        st = walk(s, TB_CONNECTIONS, "WHERE id >= ?1 AND id < ?2 AND nsec >= 0 ORDER BY id", qps_second_key(since),
+                  until > KEY_SEC_MAX - FOLD_SPAN ? INT64_MAX : qps_second_key(until + FOLD_SPAN), since, until,
+                  records_of_connection, fn, ctx);
+    return st;
+}
+
+/* The records without a time (which every selection gets). */
+static qps_status each_untimed(qps_store *s, qps_record_fn fn, void *ctx)
+{
+    qps_status st = walk(s, TB_TRANSACTIONS, "WHERE nsec < 0", 0, 0, 0, 0, records_of_transaction, fn, ctx);
+    if (st == QPS_OK)
+        st = walk(s, TB_CONNECTIONS, "WHERE nsec < 0", 0, 0, 0, 0, records_of_connection, fn, ctx);
+    return st;
+}
+
 qps_status qps_store_each(qps_store *s, int64_t since, int64_t until, qps_record_fn fn, void *ctx)
 {
     qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
@@ -266,6 +288,165 @@ static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
     return st;
 }
 
+/* ---- a selection without filters: totals where whole spans cover it ---- */
+
+#define HOURLY_DIMS                                                                                                \
+    (QPS_DIM_BIT(QPS_DIM_HOUR) | QPS_DIM_BIT(QPS_DIM_DAY) | QPS_DIM_BIT(QPS_DIM_HOUR_CATEGORY) |                   \
+     QPS_DIM_BIT(QPS_DIM_HOUR_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DAY_DISPOSITION))
+/* what the totals of all time answer (QPS_TOTAL_ALL's families) */
+#define ALL_TIME_DIMS                                                                                              \
+    (QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_SCORE) |                  \
+     QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME) |         \
+     QPS_DIM_BIT(QPS_DIM_SERVER) | QPS_DIM_BIT(QPS_DIM_CODE) | QPS_DIM_BIT(QPS_DIM_CATEGORY))
+
+/* "'a','b',..." of the families the dimensions read (the rest is skipped). */
+static void families_sql(unsigned dims, qps_buf *out)
+{
+    static const struct {
+        unsigned dims;
+        const char *names;
+    } fam[] = {
+        {~0u, "'hk','ck','kind','tmin','tmax','accepted','peak','max','too_many','hosts_allow','queued'"},
+        {QPS_DIM_BIT(QPS_DIM_TLD), "'tld'"},
+        {QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD), "'dt'"},
+        {QPS_DIM_BIT(QPS_DIM_SERVER), "'server'"},
+        {QPS_DIM_BIT(QPS_DIM_CODE), "'code'"},
+        {QPS_DIM_BIT(QPS_DIM_DNSBL), "'dnsbl'"},
+        {QPS_DIM_BIT(QPS_DIM_IP), "'ip'"},
+        {QPS_DIM_BIT(QPS_DIM_HELO), "'helo'"},
+        {QPS_DIM_BIT(QPS_DIM_SENDER), "'sender'"},
+        {QPS_DIM_BIT(QPS_DIM_RECIPIENT), "'rcpt','rcpt_acc'"},
+        {QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM), "'score','nospam'"},
+        {QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME), "'ms'"},
+    };
+    for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++)
+        if (dims & fam[i].dims)
+            qps_buf_printf(out, "%s%s", i ? "," : "", fam[i].names);
+}
+
+/* A span's totals (ALL_SPAN: of all time, in the order their keys came)
+ * into agg. */
+static qps_status span_totals(qps_store *s, qps_agg *agg, sqlite3_stmt *q, int64_t span,
+                              const qps_total_hours *hours)
+{
+    sqlite3_bind_int64(q, 1, span);
+    qps_str server = qps_slice(s->server ? s->server : "", s->server ? strlen(s->server) : 0);
+    qps_status st = QPS_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *what = (const char *)sqlite3_column_text(q, 0);
+        qps_str key = text_of(q, 1);
+        /* a row without its server is the store's (as read.c gives it) */
+        if (!key.len && what && strcmp(what, "server") == 0)
+            key = server;
+        if ((st = qps_agg_add_total(agg, what ? what : "", key, sqlite3_column_int64(q, 2), hours)) != QPS_OK)
+            break;
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_reset(q);
+    return st;
+}
+
+/* The reader's hours and dates of a span's hours; false when they do not
+ * begin where the span's do (a zone half an hour off). */
+static bool span_hours(int64_t start, int utc, qps_tzcache *tz, qps_total_hours *h)
+{
+    for (int k = 0; k < 25; k++) {
+        qps_civil c;
+        if (qps_civil_from_unix(tz, qps_sat_add(start, (int64_t)k * 3600), utc, &c) != QPS_OK ||
+            c.minute != 0 || c.second != 0)
+            return false;
+        snprintf(h->hour[k], sizeof h->hour[k], "%02d", c.hour);
+        snprintf(h->date[k], sizeof h->date[k], "%04d-%02d-%02d", c.year % 10000, c.month, c.day);
+    }
+    return true;
+}
+
+static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts,
+                              const char *what);
+
+static qps_status line_counts(qps_store *s, qps_agg *agg, const qps_counts *before);
+
+static qps_status from_totals(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, agg_feed *feed)
+{
+    unsigned dims = qps_agg_dims(agg);
+    /* days pruned before the store had totals: as they were */
+    char from[16] = "0000-00-00", cond[96];
+    sqlite3_stmt *m;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'totals_from'", -1, &m, NULL) != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (sqlite3_step(m) == SQLITE_ROW && sqlite3_column_bytes(m, 0) == 10) {
+        const char *t = (const char *)sqlite3_column_text(m, 0);
+        if (strspn(t, "0123456789-") == 10)
+            memcpy(from, t, 11);
+    }
+    sqlite3_finalize(m);
+    qps_status st = QPS_OK;
+    if (strcmp(from, "0000-00-00") != 0) {
+        bool facts = has_table(s, "daily_facts");
+        snprintf(cond, sizeof cond, "AND what = 'category' AND day < '%s'", from);
+        st = facts ? pruned_days(s, agg, v, TB_DAILY_FACTS, true, cond) : QPS_OK;
+        snprintf(cond, sizeof cond, "AND day < '%s'", from);
+        if (st == QPS_OK)
+            st = pruned_days(s, agg, v, TB_DAILY, false, cond);
+        snprintf(cond, sizeof cond, "AND what <> 'category' AND day < '%s'", from);
+        if (st == QPS_OK && facts)
+            st = pruned_days(s, agg, v, TB_DAILY_FACTS, true, cond);
+        if (st != QPS_OK)
+            return st;
+    }
+    bool all_time = !v->has_since && !v->has_until && !(dims & ~ALL_TIME_DIMS);
+    qps_buf sql = {0};
+    qps_buf_printf(&sql, "SELECT what, key, count FROM totals WHERE span = ?1 AND what IN (");
+    families_sql(dims, &sql);
+    qps_buf_printf(&sql, ")%s", all_time ? " ORDER BY first" : "");
+    sqlite3_stmt *q = NULL, *sp = NULL;
+    int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
+    qps_buf_release(&sql);
+    if (prc != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (all_time) {
+        st = span_totals(s, agg, q, ALL_SPAN, NULL);
+    } else if (sqlite3_prepare_v2(s->db, "SELECT start, end, first, last FROM spans WHERE end > ?1 AND start < ?2 "
+                                         "ORDER BY start", -1, &sp, NULL) != SQLITE_OK) {
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    } else {
+        int64_t lo = v->has_since ? v->since : INT64_MIN, hi = v->has_until ? v->until : INT64_MAX;
+        int64_t cursor = lo;
+        qps_tzcache tz = QPS_TZCACHE_INIT;
+        qps_total_hours hours;
+        sqlite3_bind_int64(sp, 1, lo);
+        sqlite3_bind_int64(sp, 2, hi);
+        int rc;
+        while (st == QPS_OK && (rc = sqlite3_step(sp)) == SQLITE_ROW) {
+            int64_t start = sqlite3_column_int64(sp, 0), end = sqlite3_column_int64(sp, 1);
+            bool empty = sqlite3_column_type(sp, 2) == SQLITE_NULL;
+            /* whole: every record of the span is in the selection */
+            if (!empty && (sqlite3_column_int64(sp, 2) < lo || sqlite3_column_int64(sp, 3) >= hi))
+                continue;
+            bool hourly = span_hours(start, v->utc, &tz, &hours);
+            if (!hourly && (dims & HOURLY_DIMS))
+                continue;
+            if (cursor < start)
+                st = each_timed(s, cursor, start, add_to_agg, feed);
+            if (st == QPS_OK && !empty)
+                st = span_totals(s, agg, q, start, hourly ? &hours : NULL);
+            if (end > cursor)
+                cursor = end;
+        }
+        if (st == QPS_OK && rc != SQLITE_DONE)
+            st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+        if (st == QPS_OK && cursor < hi)
+            st = each_timed(s, cursor, hi, add_to_agg, feed);
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(sp);
+    if (st == QPS_OK)
+        st = each_untimed(s, add_to_agg, feed);
+    return st == QPS_ESTOPPED ? feed->status : st;
+}
+
 qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
 {
     qps_agg_opts_view v;
@@ -273,13 +454,22 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
     agg_feed feed = {agg, QPS_OK};
     qps_counts before;
     qps_agg_counts(agg, &before); /* of the stores aggregated before this one */
+    qps_status st = s->in_tx ? qps_store_flush_pending(s) : QPS_OK;
+    if (st != QPS_OK)
+        return st;
+    if (!qps_agg_nwhere(agg)) {
+        st = from_totals(s, agg, &v, &feed);
+        if (st != QPS_OK)
+            return st;
+        return line_counts(s, agg, &before);
+    }
     /* pruned days first (they are older), day by day: their totals by
      * disposition and TLD, then the rest of what they counted (a store of
      * schema 2 pruned before daily_facts existed has no such table). So
      * keys come in time order (qps_agg_keys_seen) whatever was pruned. */
     bool facts = has_table(s, "daily_facts");
     /* the category facts first: the totals by disposition leave them out */
-    qps_status st = facts ? pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what = 'category'") : QPS_OK;
+    st = facts ? pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what = 'category'") : QPS_OK;
     if (st == QPS_OK)
         st = pruned_days(s, agg, &v, TB_DAILY, false, NULL);
     if (st == QPS_OK && facts)
@@ -291,7 +481,13 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
         return feed.status;
     if (st != QPS_OK)
         return st;
-    /* the line counters are those of the imported files */
+    return line_counts(s, agg, &before);
+}
+
+/* The line counters are those of the imported files. */
+static qps_status line_counts(qps_store *s, qps_agg *agg, const qps_counts *before0)
+{
+    const qps_counts before = *before0;
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(lines_read),0), coalesce(sum(lines_invalid),0) FROM files",
                            -1, &q, NULL) != SQLITE_OK)

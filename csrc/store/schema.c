@@ -77,6 +77,22 @@ static const store_column daily_fact_cols[DF_NCOLS] = {
     [DF_COUNT] = {"count", "INTEGER NOT NULL"},
 };
 
+static const store_column span_cols[SP_NCOLS] = {
+    [SP_START] = {"start", "INTEGER PRIMARY KEY"},
+    [SP_END] = {"end", "INTEGER NOT NULL"},
+    [SP_DAY] = {"day", "TEXT NOT NULL"},
+    [SP_FIRST] = {"first", "INTEGER"},
+    [SP_LAST] = {"last", "INTEGER"},
+};
+
+static const store_column total_cols[TT_NCOLS] = {
+    [TT_SPAN] = {"span", "INTEGER NOT NULL"},
+    [TT_WHAT] = {"what", "TEXT NOT NULL"},
+    [TT_KEY] = {"key", "TEXT NOT NULL"},
+    [TT_COUNT] = {"count", "INTEGER NOT NULL"},
+    [TT_FIRST] = {"first", "INTEGER NOT NULL"},
+};
+
 static const store_column meta_cols[MT_NCOLS] = {
     [MT_KEY] = {"key", "TEXT PRIMARY KEY"},
     [MT_VALUE] = {"value", "TEXT NOT NULL"},
@@ -97,6 +113,8 @@ const store_table store_tables[TB_COUNT_] = {
     [TB_META] = {"meta", meta_cols, NCOLS(meta_cols), MT_NCOLS, NULL, NULL},
     [TB_DAILY_FACTS] = {"daily_facts", daily_fact_cols, NCOLS(daily_fact_cols), DF_NCOLS, "PRIMARY KEY (day, what, key)",
                         NULL},
+    [TB_SPANS] = {"spans", span_cols, NCOLS(span_cols), SP_NCOLS, NULL, NULL},
+    [TB_TOTALS] = {"totals", total_cols, NCOLS(total_cols), TT_NCOLS, "PRIMARY KEY (span, what, key)", NULL, true},
 };
 
 static void column_list(const store_table *t, int n, qps_buf *out)
@@ -112,7 +130,7 @@ static void create_sql(const store_table *t, const char *if_missing, qps_buf *ou
         qps_buf_printf(out, "%s%s %s", c ? ", " : "", t->cols[c].name, t->cols[c].type);
     if (t->constraint)
         qps_buf_printf(out, ", %s", t->constraint);
-    qps_buf_printf(out, ");%s", t->indexes ? t->indexes : "");
+    qps_buf_printf(out, ")%s;%s", t->without_rowid ? " WITHOUT ROWID" : "", t->indexes ? t->indexes : "");
 }
 
 void store_create_sql(const store_table *t, qps_buf *out)

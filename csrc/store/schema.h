@@ -87,6 +87,16 @@ enum { DY_DAY, DY_DISPOSITION, DY_TLD, DY_COUNT, DY_NCOLS };
  * of schema 2 made before it gets it at its first prune */
 enum { DF_DAY, DF_WHAT, DF_KEY, DF_COUNT, DF_NCOLS };
 
+/* spans: the days the totals are kept by (totals.c), [start, end) in unix
+ * seconds, the local date of their writer, and the first and last time of
+ * their records */
+enum { SP_START, SP_END, SP_DAY, SP_FIRST, SP_LAST, SP_NCOLS };
+
+/* totals: what the records of a span counted (qps_agg_record_totals'
+ * families), span ALL_SPAN: of all time; first: the time key of the
+ * first record that counted it (the order keys came in) */
+enum { TT_SPAN, TT_WHAT, TT_KEY, TT_COUNT, TT_FIRST, TT_NCOLS };
+
 /* meta: key/value facts about the store (its schema version) */
 enum { MT_KEY, MT_VALUE, MT_NCOLS };
 
@@ -102,9 +112,10 @@ typedef struct {
     int ninsert;            /* an INSERT sets the first ninsert columns */
     const char *constraint; /* a table constraint after the columns, or NULL */
     const char *indexes;    /* its CREATE INDEX statements, or NULL */
+    bool without_rowid;     /* the primary key is the table */
 } store_table;
 
-enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_DAILY_FACTS, TB_COUNT_ };
+enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_DAILY_FACTS, TB_SPANS, TB_TOTALS, TB_COUNT_ };
 
 extern const store_table store_tables[TB_COUNT_];
 

@@ -106,6 +106,12 @@ enum {
     ST_MARK_SCAN_CONN,
     ST_JOURNAL_GET,
     ST_JOURNAL_SET,
+    ST_SPAN_AT,
+    ST_SPAN_NEXT,
+    ST_SPAN_ADD,
+    ST_SPAN_WIDEN,
+    ST_TOTAL_ADD,
+    ST_CONN_ROW,
     ST_COUNT_
 };
 
@@ -192,6 +198,7 @@ struct qps_store {
     log_span span;      /* times of the lines imported in this transaction */
     int64_t wall;       /* the clock when the transaction began */
     bool old_write;     /* it writes or removes records older than OLD_WRITE_AGE */
+    struct store_totals *totals; /* what this transaction's records add up to (totals.c) */
 };
 
 /* One row of the connections table. A folded accept (end != NULL) carries
@@ -303,6 +310,35 @@ int store_facts_add(store_facts *f, const qps_record *rec);
 qps_status store_facts_flush(store_facts *f);
 qps_status store_facts_status(const store_facts *f);
 void store_facts_free(store_facts *f);
+
+/* ---- totals.c: what the records count, kept as they are written ---- */
+
+/* The span of the totals of all time (no day starts there). */
+#define ALL_SPAN INT64_MIN
+typedef struct store_totals store_totals;
+/* Adds a record's totals (sign 1), or takes them back (-1: a connection
+ * fact whose values change), under its day's span (made when the store
+ * has none yet) and of all time; key: its time key (the order keys came
+ * in). Inside the write transaction of its row. */
+qps_status store_totals_record(qps_store *s, const qps_record *r, int64_t key, int64_t sign);
+/* The records of a transactions row (with its queue's reply when
+ * queue_ok), of a connections row, of a queue's reply. */
+qps_status store_totals_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int queue_ok,
+                              int64_t key);
+qps_status store_totals_fact(qps_store *s, const fact_row *f, int64_t key);
+qps_status store_totals_reply(qps_store *s, int64_t t, int64_t key);
+/* The records of the connections row id as it is now (sign 1 or -1). */
+qps_status store_totals_conn_row(qps_store *s, int64_t id, int64_t sign);
+/* Writes what was gathered (before the commit and before any read). */
+qps_status store_totals_flush(qps_store *s);
+/* Forgets what was gathered and the spans seen (a commit or rollback). */
+void store_totals_end(qps_store *s);
+void store_totals_free(qps_store *s);
+/* A migrated store's totals from every record it holds. */
+qps_status store_totals_rebuild(qps_store *s);
+/* The aggregate of a selection without filters from the totals and the
+ * records no whole span covers (read.c calls it). */
+qps_status store_totals_aggregate(qps_store *s, qps_agg *agg);
 
 /* ---- batch.c: rows into their tables ---- */
 

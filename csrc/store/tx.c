@@ -55,9 +55,11 @@ qps_status qps_store_commit(qps_store *s)
         qps_status st = qps_store_fail(s, QPS_EIO, "cannot commit to the store");
         qps_store_exec(s, "ROLLBACK");
         s->in_tx = false;
+        store_totals_end(s);
         return st;
     }
     s->in_tx = false;
+    store_totals_end(s);
     return QPS_OK;
 }
 

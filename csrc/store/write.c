@@ -195,6 +195,9 @@ static qps_status pair_fact(qps_store *s, const qps_record *r, uint64_t dedup, i
     if (rc != SQLITE_ROW)
         return QPS_OK;
     *found = true;
+    /* the log's values replace the plugin's: so do their totals */
+    if (source == QPS_SOURCE_IMPORT && (st = store_totals_conn_row(s, id, -1)) != QPS_OK)
+        return st;
     sqlite3_bind_int64(mark, 1, id);
     if (source == QPS_SOURCE_IMPORT) {
         sqlite3_bind_int64(mark, 2, r->running);
@@ -210,7 +213,9 @@ static qps_status pair_fact(qps_store *s, const qps_record *r, uint64_t dedup, i
     } else {
         sqlite3_bind_int64(mark, 2, bit);
     }
-    return qps_step_done(mark) == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
+    if (qps_step_done(mark) != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot write the store");
+    return source == QPS_SOURCE_IMPORT ? store_totals_conn_row(s, id, 1) : QPS_OK;
 }
 
 static qps_status add_record(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec,
@@ -392,8 +397,8 @@ static qps_status add_fact(qps_store *s, const qps_record *r, qps_str host, int6
             return qps_store_fail(s, QPS_EIO, "cannot read the store");
         if (rc == SQLITE_ROW) {
             sqlite3_bind_int64(mark, 1, id);
-            return qps_step_done(mark) == SQLITE_DONE ? QPS_OK
-                                                                     : qps_store_fail(s, QPS_EIO, "cannot write the store");
+            /* (the row counts its reply already: its totals stay) */
+            return qps_step_done(mark) == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
         }
     }
     pending_accept *a = folding ? find_pending(s, r->pid) : NULL;

@@ -1,0 +1,454 @@
+/*
+ * totals.c - what the records count, kept as they are written (tables
+ * spans and totals): every writer (import, collect, the processor, the
+ * plugin, Qpstat::Store) goes through batch.c and write.c, which hand each
+ * record to store_totals_record in the transaction that stores it, so a
+ * report of whole days reads a few rows a day instead of every record
+ * (read.c), and /metrics the totals of all time.
+ *
+ * A span is a day of the writer's local time, [start, end): the first
+ * record of a day makes it, clipped by the spans already there (a writer
+ * in another zone then fills those), so spans never overlap and each holds
+ * every timed record of its interval. Totals are keyed by span, family
+ * and key (qps_agg_record_totals says which); span ALL_SPAN holds the
+ * families of all time. A record's hour is its hour in the span (0..24),
+ * which a reader in any zone whose hours start where the span's do turns
+ * into its own hour and date. Records without a time, or whose time has
+ * no calendar day, are in no span (the second kind is in all time): a
+ * reader scans them.
+ *
+ * Prune deletes records, not totals (so counters never go down), except
+ * the per-day keys of remote parties (IPs, HELOs, senders, recipient
+ * domains), which would keep the store as large as its records.
+ *
+ * License: MIT (see LICENSE).
+ */
+#include "store_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define FLUSH_AT 65536 /* entries gathered before they are written */
+
+typedef struct {
+    char *key; /* span (8 bytes) flags (1) what \0 key */
+    size_t len;
+    int64_t n, first;
+} total_entry;
+
+typedef struct {
+    int64_t start, end, first, last;
+} span_seen;
+
+struct store_totals {
+    total_entry *slots;
+    size_t cap, used;
+    span_seen *spans; /* the spans this transaction touched */
+    size_t nspans, spans_cap;
+    bool cur_valid; /* spans[cur]: the last one used */
+    size_t cur;
+    qps_tzcache tz;
+};
+
+static store_totals *totals_of(qps_store *s)
+{
+    if (!s->totals && (s->totals = calloc(1, sizeof *s->totals)))
+        s->totals->tz = (qps_tzcache)QPS_TZCACHE_INIT;
+    return s->totals;
+}
+
+static bool grow(store_totals *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    total_entry *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].key)
+            continue;
+        size_t j = qps_hash_bytes(t->slots[i].key, t->slots[i].len) & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return true;
+}
+
+typedef struct {
+    qps_store *s;
+    store_totals *t;
+    int64_t span; /* ALL_SPAN when the record has none */
+    int64_t first;
+    qps_status st;
+} record_ctx;
+
+static int gather(void *ctx, unsigned flags, const char *what, qps_str key, int64_t n)
+{
+    record_ctx *c = ctx;
+    store_totals *t = c->t;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t span = pass == 0 ? c->span : ALL_SPAN;
+        if (pass == 0 ? !(flags & QPS_TOTAL_DAY) || span == ALL_SPAN : !(flags & QPS_TOTAL_ALL))
+            continue;
+        size_t wl = strlen(what), len = 8 + 1 + wl + 1 + key.len;
+        if ((t->used + 1) * 2 > t->cap && !grow(t)) {
+            c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
+            return 1;
+        }
+        char small[512];
+        char *buf = len <= sizeof small ? small : malloc(len);
+        if (!buf) {
+            c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
+            return 1;
+        }
+        memcpy(buf, &span, 8);
+        buf[8] = (char)(flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX));
+        memcpy(buf + 9, what, wl + 1);
+        if (key.len)
+            memcpy(buf + 9 + wl + 1, key.ptr, key.len);
+        size_t j = qps_hash_bytes(buf, len) & (t->cap - 1);
+        while (t->slots[j].key && (t->slots[j].len != len || memcmp(t->slots[j].key, buf, len) != 0))
+            j = (j + 1) & (t->cap - 1);
+        total_entry *e = &t->slots[j];
+        if (!e->key) {
+            if (buf == small) {
+                if (!(e->key = malloc(len))) {
+                    c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
+                    return 1;
+                }
+                memcpy(e->key, buf, len);
+            } else {
+                e->key = buf;
+                buf = NULL;
+            }
+            e->len = len;
+            e->n = n;
+            e->first = c->first;
+            t->used++;
+        } else {
+            if (flags & QPS_TOTAL_MIN)
+                e->n = n < e->n ? n : e->n;
+            else if (flags & QPS_TOTAL_MAX)
+                e->n = n > e->n ? n : e->n;
+            else
+                e->n += n;
+            if (c->first < e->first)
+                e->first = c->first;
+        }
+        if (buf != small)
+            free(buf);
+    }
+    return 0;
+}
+
+/* Local midnight of the civil date c (its hour, minute, second ignored). */
+static qps_status midnight(qps_tzcache *tz, qps_civil c, int64_t *t)
+{
+    c.hour = c.minute = c.second = 0;
+    return qps_unix_from_civil(tz, &c, 0, t);
+}
+
+static qps_status remember_span(qps_store *s, store_totals *t, int64_t start, int64_t end)
+{
+    if (t->nspans == t->spans_cap) {
+        size_t cap = t->spans_cap ? t->spans_cap * 2 : 16;
+        span_seen *n = realloc(t->spans, cap * sizeof *n);
+        if (!n)
+            return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+        t->spans = n;
+        t->spans_cap = cap;
+    }
+    t->spans[t->nspans] = (span_seen){start, end, INT64_MAX, INT64_MIN};
+    t->cur = t->nspans++;
+    t->cur_valid = true;
+    return QPS_OK;
+}
+
+/* The span holding time u into t->spans[t->cur], made when there is none;
+ * *none when u has no calendar day. */
+static qps_status find_span(qps_store *s, store_totals *t, int64_t u, bool *none)
+{
+    *none = false;
+    if (t->cur_valid && u >= t->spans[t->cur].start && u < t->spans[t->cur].end)
+        return QPS_OK;
+    for (size_t i = 0; i < t->nspans; i++)
+        if (u >= t->spans[i].start && u < t->spans[i].end) {
+            t->cur = i;
+            t->cur_valid = true;
+            return QPS_OK;
+        }
+    sqlite3_stmt *prev = qps_store_stmt(s, ST_SPAN_AT), *next = qps_store_stmt(s, ST_SPAN_NEXT),
+                 *add = qps_store_stmt(s, ST_SPAN_ADD);
+    if (!prev || !next || !add)
+        return QPS_EFORMAT;
+    sqlite3_bind_int64(prev, 1, u);
+    int rc = sqlite3_step(prev);
+    int64_t pstart = rc == SQLITE_ROW ? sqlite3_column_int64(prev, 0) : 0;
+    int64_t pend = rc == SQLITE_ROW ? sqlite3_column_int64(prev, 1) : INT64_MIN;
+    sqlite3_reset(prev);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    if (rc == SQLITE_ROW && u < pend)
+        return remember_span(s, t, pstart, pend);
+    /* a new day: this writer's local one, within its neighbours */
+    qps_civil c, d;
+    int64_t start, end;
+    if (qps_civil_from_unix(&t->tz, u, 0, &c) != QPS_OK || midnight(&t->tz, c, &start) != QPS_OK ||
+        qps_civil_from_unix(NULL, (qps_days_from_civil(c.year, c.month, c.day) + 1) * 86400, 1, &d) != QPS_OK ||
+        midnight(&t->tz, d, &end) != QPS_OK || start > u || end <= u || end - start > 25 * 3600) {
+        *none = true;
+        return QPS_OK;
+    }
+    if (rc == SQLITE_ROW && pend > start)
+        start = pend;
+    sqlite3_bind_int64(next, 1, u);
+    rc = sqlite3_step(next);
+    if (rc == SQLITE_ROW && sqlite3_column_type(next, 0) != SQLITE_NULL && sqlite3_column_int64(next, 0) < end)
+        end = sqlite3_column_int64(next, 0);
+    sqlite3_reset(next);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    char day[16];
+    snprintf(day, sizeof day, "%04d-%02d-%02d", c.year, c.month, c.day);
+    sqlite3_bind_int64(add, 1, start);
+    sqlite3_bind_int64(add, 2, end);
+    sqlite3_bind_text(add, 3, day, -1, SQLITE_TRANSIENT);
+    if (qps_step_done(add) != SQLITE_DONE)
+        return qps_store_fail(s, QPS_EIO, "cannot write the store");
+    return remember_span(s, t, start, end);
+}
+
+qps_status store_totals_record(qps_store *s, const qps_record *r, int64_t key, int64_t sign)
+{
+    if (!r->has_time)
+        return QPS_OK; /* read from the records, always */
+    store_totals *t = totals_of(s);
+    if (!t)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    bool none;
+    qps_status st = find_span(s, t, r->unix_sec, &none);
+    if (st != QPS_OK)
+        return st;
+    record_ctx c = {s, t, ALL_SPAN, key, QPS_OK};
+    int hour = -1;
+    if (!none) {
+        span_seen *sp = &t->spans[t->cur];
+        c.span = sp->start;
+        hour = (int)((r->unix_sec - sp->start) / 3600);
+        if (r->unix_sec < sp->first)
+            sp->first = r->unix_sec;
+        if (r->unix_sec > sp->last)
+            sp->last = r->unix_sec;
+    }
+    st = qps_agg_record_totals(r, hour, sign, gather, &c);
+    if (st == QPS_ESTOPPED)
+        st = c.st;
+    if (st == QPS_OK && t->used >= FLUSH_AT)
+        st = store_totals_flush(s);
+    return st;
+}
+
+static void clear(store_totals *t)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        free(t->slots[i].key);
+        t->slots[i].key = NULL;
+    }
+    t->used = 0;
+}
+
+qps_status store_totals_flush(qps_store *s)
+{
+    store_totals *t = s->totals;
+    if (!t)
+        return QPS_OK;
+    qps_status st = QPS_OK;
+    if (t->used) {
+        sqlite3_stmt *up = qps_store_stmt(s, ST_TOTAL_ADD);
+        if (!up)
+            return QPS_EFORMAT;
+        for (size_t i = 0; i < t->cap && st == QPS_OK; i++) {
+            const total_entry *e = &t->slots[i];
+            if (!e->key)
+                continue;
+            int64_t span;
+            memcpy(&span, e->key, 8);
+            const char *what = e->key + 9;
+            const char *key = what + strlen(what) + 1;
+            sqlite3_bind_int64(up, 1, span);
+            sqlite3_bind_text(up, 2, what, -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 3, key, (int)(e->len - (size_t)(key - e->key)), SQLITE_STATIC);
+            sqlite3_bind_int64(up, 4, e->n);
+            sqlite3_bind_int64(up, 5, e->first);
+            sqlite3_bind_int(up, 6, e->key[8]);
+            if (qps_step_done(up) != SQLITE_DONE)
+                st = qps_store_fail(s, QPS_EIO, "cannot write the store");
+        }
+        sqlite3_clear_bindings(up);
+        clear(t);
+    }
+    sqlite3_stmt *widen = st == QPS_OK && t->nspans ? qps_store_stmt(s, ST_SPAN_WIDEN) : NULL;
+    if (st == QPS_OK && t->nspans && !widen)
+        st = QPS_EFORMAT;
+    for (size_t i = 0; i < t->nspans && st == QPS_OK; i++) {
+        span_seen *sp = &t->spans[i];
+        if (sp->first > sp->last)
+            continue;
+        sqlite3_bind_int64(widen, 1, sp->start);
+        sqlite3_bind_int64(widen, 2, sp->first);
+        sqlite3_bind_int64(widen, 3, sp->last);
+        if (qps_step_done(widen) != SQLITE_DONE)
+            st = qps_store_fail(s, QPS_EIO, "cannot write the store");
+        sp->first = INT64_MAX;
+        sp->last = INT64_MIN;
+    }
+    return st;
+}
+
+void store_totals_end(qps_store *s)
+{
+    store_totals *t = s->totals;
+    if (!t)
+        return;
+    clear(t);
+    /* another writer may add spans before this one's next transaction */
+    t->nspans = 0;
+    t->cur_valid = false;
+}
+
+void store_totals_free(qps_store *s)
+{
+    if (!s->totals)
+        return;
+    clear(s->totals);
+    free(s->totals->slots);
+    free(s->totals->spans);
+    free(s->totals);
+    s->totals = NULL;
+}
+
+/* ---- the records of a row, as read.c gives them ---- */
+
+qps_status store_totals_terse(qps_store *s, const qps_record *r, qps_str host, int64_t t, uint32_t ns, int queue_ok,
+                              int64_t key)
+{
+    if (ns == UNTIMED_NSEC)
+        return QPS_OK;
+    qps_record rec = *r;
+    rec.kind = QPS_KIND_TERSE;
+    rec.host = host;
+    rec.has_time = 1;
+    rec.unix_sec = t;
+    rec.nsec = ns;
+    qps_status st = store_totals_record(s, &rec, key, 1);
+    if (st == QPS_OK && queue_ok)
+        st = store_totals_reply(s, t, key);
+    return st;
+}
+
+qps_status store_totals_reply(qps_store *s, int64_t t, int64_t key)
+{
+    qps_record reply;
+    memset(&reply, 0, sizeof reply);
+    reply.kind = QPS_KIND_REPLY;
+    reply.reply_code = 250;
+    reply.message = qps_slice("250 Queued", 10);
+    reply.has_time = 1;
+    reply.unix_sec = t;
+    return store_totals_record(s, &reply, key, 1);
+}
+
+static qps_kind kind_named(const char *name)
+{
+    static const qps_kind kinds[] = {QPS_KIND_ACCEPT, QPS_KIND_TOO_MANY, QPS_KIND_HOSTS_ALLOW, QPS_KIND_CONN_TIME};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(name, qps_kind_name(kinds[i])) == 0)
+            return kinds[i];
+    return strcmp(name, "queued") == 0 ? QPS_KIND_REPLY : QPS_KIND_OTHER;
+}
+
+/* The records of a connections row (kind, times, numbers), sign 1 or -1. */
+static qps_status fact_totals(qps_store *s, const char *kind, int64_t t, bool timed, unsigned running, unsigned max,
+                              uint64_t millis, const int64_t *end_time, int64_t key, int64_t sign)
+{
+    qps_record r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind_named(kind);
+    if (r.kind == QPS_KIND_OTHER)
+        return QPS_OK;
+    if (r.kind == QPS_KIND_REPLY) {
+        r.reply_code = 250;
+        r.message = qps_slice("250 Queued", 10);
+    }
+    r.has_time = timed;
+    r.unix_sec = t;
+    r.running = running;
+    r.max = max;
+    r.millis = millis;
+    qps_status st = timed ? store_totals_record(s, &r, key, sign) : QPS_OK;
+    if (st != QPS_OK || r.kind != QPS_KIND_ACCEPT || !end_time)
+        return st;
+    memset(&r, 0, sizeof r);
+    r.kind = QPS_KIND_CONN_TIME;
+    r.has_time = 1;
+    r.unix_sec = *end_time;
+    r.millis = millis;
+    return store_totals_record(s, &r, key, sign);
+}
+
+qps_status store_totals_fact(qps_store *s, const fact_row *f, int64_t key)
+{
+    return fact_totals(s, f->kind, f->time, f->nsec != UNTIMED_NSEC, f->running, f->max,
+                       f->has_millis ? f->millis : 0, f->end_time, key, 1);
+}
+
+qps_status store_totals_conn_row(qps_store *s, int64_t id, int64_t sign)
+{
+    sqlite3_stmt *q = qps_store_stmt(s, ST_CONN_ROW);
+    if (!q)
+        return QPS_EFORMAT;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    qps_status st = QPS_OK;
+    if (rc == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(q, 0);
+        int64_t end = sqlite3_column_int64(q, 6);
+        st = fact_totals(s, kind ? kind : "", sqlite3_column_int64(q, 1), sqlite3_column_int(q, 2) >= 0,
+                         (unsigned)sqlite3_column_int(q, 3), (unsigned)sqlite3_column_int(q, 4),
+                         (uint64_t)sqlite3_column_int64(q, 5), sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : &end,
+                         id, sign);
+    } else if (rc != SQLITE_DONE) {
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    }
+    sqlite3_reset(q);
+    return st;
+}
+
+/* ---- a store of schema 3: its totals from its records ---- */
+
+typedef struct {
+    qps_store *s;
+    qps_status st;
+} rebuild_ctx;
+
+static int rebuild_one(void *ctx, const qps_record *rec)
+{
+    rebuild_ctx *c = ctx;
+    c->st = store_totals_record(c->s, rec, qps_time_key(rec->unix_sec, rec->nsec), 1);
+    return c->st != QPS_OK;
+}
+
+qps_status store_totals_rebuild(qps_store *s)
+{
+    rebuild_ctx c = {s, QPS_OK};
+    qps_status st = qps_store_each(s, INT64_MIN, INT64_MAX, rebuild_one, &c);
+    if (st == QPS_ESTOPPED)
+        st = c.st;
+    if (st == QPS_OK)
+        st = store_totals_flush(s);
+    store_totals_end(s);
+    return st;
+}
