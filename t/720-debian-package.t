@@ -119,6 +119,12 @@ is("@errors", '', 'lintian: no errors') or diag($lint);
 note($lint) if $lint =~ /\S/;
 
 # ---------------------------------------------------------------- install
+# qpsmtpd's configuration is the admin's: no package script touches it
+sub qpsmtpd_conf {
+    my ($out) = run_cmd(['sh', '-c', 'cd /etc/qpsmtpd && find . -type f -exec sha256sum {} + | sort -k 2; ls -lnR']);
+    return $out;
+}
+my $conf_before = qpsmtpd_conf();
 my ($install) = grep {/^apt-get install /} @steps;
 ok($install, "the README's install line") or BAIL_OUT('no apt-get install line in the README block');
 like($install, qr{\./qpstat_\Q$version\E_\w+\.deb .*\./libqpstat-perl_\Q$version\E_\w+\.deb}, "it names both packages of version $version");
@@ -133,6 +139,7 @@ for my $p (@PKGS) {
     $listed{$_} = $p for grep { m{^/} } split /\n/, $out;
 }
 ok(-x '/usr/bin/qpstat', 'qpstat installed in /usr/bin');
+is(qpsmtpd_conf(), $conf_before, '/etc/qpsmtpd is as it was (contents, owners, modes)');
 ok(-f '/usr/share/qpsmtpd/plugins/qpstat', 'the plugin in /usr/share/qpsmtpd/plugins');
 my ($inc, $e) = run_cmd([$^X, '-MQpstat::Store', '-e', 'print $INC{"Qpstat.pm"}, " ", Qpstat::library_version()'],
     env => { PERL5LIB => '' });
@@ -344,6 +351,7 @@ for my $p (@PKGS) {
 my @left = grep { !-d $_ && -e $_ } sort keys %listed;
 is("@left", '', 'no file of the packages is left');
 ok(-d '/usr/share/qpsmtpd/plugins', "qpsmtpd's plugin directory is still there");
+is(qpsmtpd_conf(), $conf_before, 'and /etc/qpsmtpd is still as it was');
 ok(!-e $MAP && !-e $ETC, "purge removed the (edited) category map and $ETC");
 opendir(my $dh, $STORE_DIR);
 my @in_store = $dh ? sort grep { !/^\.\.?$/ } readdir $dh : ();
