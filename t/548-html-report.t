@@ -83,6 +83,20 @@ SKIP: {
         my $rip = decode_json(q_ok('report', '--format', 'json', '--by', 'ip', '--top', '20', @days, $FIXTURE{$f}));
         is($rows, scalar @{ $rip->{dimensions}{ip}{rows} }, "$f: the top IPs table has report's rows");
     }
+    # a log without logterse records (stock Debian before the plugin): the
+    # page says so and how to load the plugin, as the text report does
+    {
+        my @stock = grep { !/`/ } split /^/m, slurp($FIXTURE{'logfile-094'});
+        spew("$tmp/stock.log", join '', @stock);
+        spew("$tmp/stock.html", q_ok('report', '--format', 'html', "$tmp/stock.log"));
+        my $dom = browse("$tmp/stock.html");
+        like($dom, qr/data-loaded="yes"/, 'stock log: the page drew');
+        like($dom, qr/<section id="no-terse" class="wide">\s*<h2>No logterse records in these logs/,
+            'stock log: the page says there are no logterse records');
+        like($dom, qr/Load the qpstat plugin/, 'and how to load the plugin');
+        like(browse("$tmp/edge-cases.html"), qr/<section id="no-terse" class="wide" hidden/,
+            'a log with records: no such note');
+    }
     # sorting: the top-IP table by its key, ascending and descending
     my $file = "$tmp/edge-cases.html";
     for my $dir ('asc', 'desc') {

@@ -212,6 +212,12 @@ function show(report) {
   el('t-denied').textContent = String(total - queued);
   el('t-spam').textContent = String(spam);
   el('t-share').textContent = total ? ((total - queued) * 100 / total).toFixed(1) + '%' : 'n/a';
+  // qpsmtpd lines but not one logterse record (stock Debian before the
+  // plugin): the core's rule (qps_no_terse), so that zeros do not read as
+  // "no mail"
+  const lines = report.lines || {};
+  el('no-terse').hidden = !(total === 0 && lines.parsed > 0 && !lines.out_of_range
+    && report.kinds && report.kinds.terse === 0);
 
   const byDay = embedded() ? document.body.dataset.scale !== 'hour'
     : el('period').value !== 'today' && el('period').value !== 'yesterday';
