@@ -62,7 +62,8 @@ int cli_import_file(qps_store *store, const char *path, const char *server, uint
 }
 
 static const char usage_text[] =
-    "usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [-v] [PATH... | --journal...]\n"
+    "usage: qpstat import [--db FILE] [--keep DAYS] [--server NAME] [--set-server NAME] [-v]\n"
+    "                     [PATH... | --journal...]\n"
     "Adds the records of qpsmtpd logs to the store. Safe to run again: files are resumed\n"
     "where they were left and no record is stored twice. PATH: as for qpstat report\n"
     "(default /var/log/qpsmtpd and /var/log/sqpsmtpd); not - (stdin cannot be resumed).\n"
@@ -71,6 +72,9 @@ static const char usage_text[] =
     "  -k, --keep DAYS    then delete records older than DAYS days, keeping daily totals\n"
     "  -s, --server NAME  the mail server's name for records whose lines name none (and\n"
     "                     the name of a store this import creates)\n"
+    "  -S, --set-server NAME  names the store's server NAME, whatever it was (a store\n"
+    "                     made before stores kept their server's name, or a copy); without\n"
+    "                     PATH it imports nothing\n"
     "  -v, --verbose      the new records of each file, and in all\n"
     CLI_JOURNAL_HELP
     "  -h, --help         this help\n";
@@ -79,18 +83,24 @@ int cli_import(int argc, char **argv)
 {
     static const struct option options[] = {
         {"keep", required_argument, NULL, 'k'}, CLI_STORE_OPTION, CLI_JOURNAL_OPTIONS, CLI_HELP_OPTION,
-        {"server", required_argument, NULL, 's'}, {"verbose", no_argument, NULL, 'v'},
+        {"server", required_argument, NULL, 's'}, {"set-server", required_argument, NULL, 'S'},
+        {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = cli_default_db(), *server = NULL;
+    const char *db = cli_default_db(), *server = NULL, *rename = NULL;
     long keep = -1;
     bool verbose = false;
     cli_shared shared = {.usage = usage_text, .db = &db, .journal = true};
     int c, exit_status;
     optind = 1;
-    while ((c = cli_getopt(argc, argv, "k:s:v", options, &shared, &exit_status)) != -1) {
+    while ((c = cli_getopt(argc, argv, "k:s:S:v", options, &shared, &exit_status)) != -1) {
         switch (c) {
         case 's': server = optarg; break;
+        case 'S':
+            if (!*optarg)
+                return cli_usage("--set-server takes a name, not ''");
+            rename = optarg;
+            break;
         case 'v': verbose = true; break;
         case 'k':
             if (!cli_number("--keep", optarg, 1, 100000, &keep))
@@ -114,6 +124,13 @@ int cli_import(int argc, char **argv)
     qps_store *store = cli_store_open_named(db, server);
     if (!store)
         return EXIT_RUNTIME;
+    if (rename && qps_store_set_server(store, rename) != QPS_OK) {
+        cli_error("%s: %s", db, qps_store_error(store));
+        qps_store_close(store);
+        return EXIT_RUNTIME;
+    }
+    /* naming the store alone: the default logs are not imported */
+    bool name_only = rename && !journal && optind == argc;
     cli_paths paths = {0};
     int errors = 0;
     uint64_t total = 0;
@@ -123,7 +140,7 @@ int cli_import(int argc, char **argv)
             errors++;
         if (verbose)
             cli_error("the journal: %llu new records", (unsigned long long)total);
-    } else if (!cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
+    } else if (!name_only && !cli_paths_expand(argv + optind, argc - optind, &paths, &errors)) {
         qps_store_close(store);
         return EXIT_RUNTIME;
     }
