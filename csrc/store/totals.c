@@ -260,6 +260,24 @@ static void clear(store_totals *t)
     t->used = 0;
 }
 
+/* The table's order: span, family, key (bytes), so the upserts walk its
+ * B-tree forward instead of jumping about. */
+static int entry_order(const void *pa, const void *pb)
+{
+    const total_entry *a = *(const total_entry *const *)pa, *b = *(const total_entry *const *)pb;
+    int64_t sa, sb;
+    memcpy(&sa, a->key, 8);
+    memcpy(&sb, b->key, 8);
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    int c = strcmp(a->key + 9, b->key + 9);
+    if (c)
+        return c;
+    size_t wl = strlen(a->key + 9) + 10, la = a->len - wl, lb = b->len - wl;
+    c = memcmp(a->key + wl, b->key + wl, la < lb ? la : lb);
+    return c ? c : la < lb ? -1 : la > lb;
+}
+
 qps_status store_totals_flush(qps_store *s)
 {
     store_totals *t = s->totals;
@@ -270,10 +288,16 @@ qps_status store_totals_flush(qps_store *s)
         sqlite3_stmt *up = qps_store_stmt(s, ST_TOTAL_ADD);
         if (!up)
             return QPS_EFORMAT;
-        for (size_t i = 0; i < t->cap && st == QPS_OK; i++) {
-            const total_entry *e = &t->slots[i];
-            if (!e->key)
-                continue;
+        const total_entry **order = malloc(t->used * sizeof *order);
+        if (!order)
+            return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+        size_t n = 0;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].key)
+                order[n++] = &t->slots[i];
+        qsort(order, n, sizeof *order, entry_order);
+        for (size_t i = 0; i < n && st == QPS_OK; i++) {
+            const total_entry *e = order[i];
             int64_t span;
             memcpy(&span, e->key, 8);
             const char *what = e->key + 9;
@@ -287,6 +311,7 @@ qps_status store_totals_flush(qps_store *s)
             if (qps_step_done(up) != SQLITE_DONE)
                 st = qps_store_fail(s, QPS_EIO, "cannot write the store");
         }
+        free(order);
         sqlite3_clear_bindings(up);
         clear(t);
     }
