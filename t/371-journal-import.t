@@ -24,7 +24,7 @@ plan skip_all => 'built without journal support (t/370 checks the message)' unle
 
 my $tmp = tmpdir();
 my @TABLES = ('disposition', 'dnsbl', 'tld', 'disposition,tld', 'hour', 'day', 'sender', 'recipient', 'ip',
-    'helo', 'score', 'spam', 'connections', 'connection-time');
+    'helo', 'score', 'spam', 'connections', 'connection-time', 'service');
 my $json = JSON::PP->new->canonical;
 my @base = label_lines(file_lines('t/data/edge-cases.log'));
 
@@ -188,6 +188,122 @@ is(tables('--db', $db), tables('--journal-file', $J, '--journal-file', $J2), 'st
     is($? >> 8, 0, 'collect --journal stops on SIGTERM, exit 0');
     is(slurp("$tmp/collect.err"), '', '... nothing on stderr');
     is(tables('--db', $ldb), tables('--journal-dir', $dir), 'store = journal');
+}
+
+# ---- the service: the store counts each unit as the journal does ----
+# Three units in one journal directory (SME Server 11's three services),
+# imported: report --db --by service, --where service=U and list --where
+# service=U give what report and list over the journal give; pruned days
+# keep their services; a log file whose syslog idents name units
+# (journalctl -o with-unit) fills the column too; a store of schema 3 is
+# read as it is (no service) and migrated by the next import.
+{
+    my $dir = "$tmp/units";
+    mkdir $dir or die;
+    my %units = (qpsmtpd => 't/data/edge-cases.log', uqpsmtpd => 't/data/dialect-08x.log',
+        sqpsmtpd => 't/data/dialect-04x.log');
+    my $seq = 1;
+    my @boots = ('0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210',
+        '00112233445566778899aabbccddeeff');
+    for my $u (sort keys %units) {
+        make_journal("$dir/$u.journal", export_stream([label_lines(file_lines($units{$u}))], unit => "$u.service",
+            seq => $seq, boot => shift @boots));
+        $seq += 100_000;
+    }
+    my $sdb = "$tmp/units.db";
+    ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $sdb, '--journal-dir', $dir]);
+    is($rc, 0, 'service: three units imported') or diag $err;
+    my ($jsvc) = run_cmd([$Q, 'report', '--by', 'service', '--journal-dir', $dir]);
+    my ($dsvc, $derr, $drc) = run_cmd([$Q, 'report', '--by', 'service', '--db', $sdb]);
+    is($drc, 0, 'report --db --by service: exit 0') or diag $derr;
+    like($jsvc, qr/^\s+\d+\s+uqpsmtpd\s/m, 'the journal\'s service table names uqpsmtpd');
+    # (the store counts the lines of records it kept, not every line read)
+    s/\ALines: [^\n]*\. (Transactions: \d+)/$1/ for $jsvc, $dsvc;
+    is($dsvc, $jsvc, 'report --db --by service = report --journal-dir --by service (text)');
+    for my $fmt ('csv', 'json') {
+        my ($j) = run_cmd([$Q, 'report', '--format', $fmt, '--by', 'service', '--journal-dir', $dir]);
+        my ($d) = run_cmd([$Q, 'report', '--format', $fmt, '--by', 'service', '--db', $sdb]);
+        $_ =~ s/"kinds":\{[^}]*\},?//g for $j, $d;    # the store keeps no other kinds
+        $_ =~ s/"lines":\{[^}]*\},?//g for $j, $d;
+        is($d, $j, "report --db --by service = the journal's, --format $fmt");
+    }
+    my ($f) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', '--journal-file', "$dir/uqpsmtpd.journal"]);
+    my ($g) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', '--db', $sdb, '--where',
+        'service=uqpsmtpd']);
+    is($g, $f, 'report --db --where service=uqpsmtpd --by service = report --journal-file of that unit');
+    for my $u (sort keys %units) {
+        is(tables('--db', $sdb, '--where', "service=$u"), tables('--journal-dir', $dir, '--where', "service=$u"),
+            "--where service=$u: store = journal for every table");
+        my ($lj) = run_cmd([$Q, 'list', '--limit', '0', '--format', 'csv', '--where', "service=$u",
+            '--journal-dir', $dir]);
+        my ($ld) = run_cmd([$Q, 'list', '--limit', '0', '--format', 'csv', '--where', "service=$u", '--db', $sdb]);
+        is(scalar(() = $ld =~ /\n/g), scalar(() = $lj =~ /\n/g), "list --db --where service=$u: the journal's rows");
+    }
+    my ($all_j) = run_cmd([$Q, 'report', '--journal-dir', $dir]);
+    my ($all_d) = run_cmd([$Q, 'report', '--db', $sdb]);
+    my ($tj) = $all_j =~ /^(== service ==\n(?:.+\n)+)/m;
+    my ($td) = $all_d =~ /^(== service ==\n(?:.+\n)+)/m;
+    ok(defined $td, 'report --db without --by: a service table (the records name units)') or diag $all_d;
+    is($td, $tj, '... the one report --journal-dir prints');
+
+    # pruned days keep their services (daily facts)
+    my $pdb = "$tmp/units-pruned.db";
+    ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $pdb, '--keep', '1', '--journal-dir', $dir],
+        env => { QPSTAT_NOW => 4102444800 });    # 2100: every fixture's day is older
+    is($rc, 0, 'import --keep 1: every record pruned') or diag $err;
+    my ($cnt) = `sqlite3 '$pdb' 'SELECT count(*) FROM transactions'` =~ /(\d+)/;
+    is($cnt, 0, '... the transactions table is empty');
+    my ($pj) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', '--journal-dir', $dir]);
+    my ($pd) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', '--db', $pdb]);
+    is($pd, $pj, 'pruned: report --db --by service = the journal\'s');
+
+    # syslog idents that name units: a log file, not the journal
+    my $syslog = "$tmp/with-unit.log";
+    open my $fh, '>', $syslog or die;
+    for my $u (sort keys %units) {
+        for my $e (label_lines(file_lines($units{$u}))) {
+            my ($pid) = $e->[1] =~ /^(\d+) / or next;
+            my @t = gmtime int($e->[0] / 1e6);
+            printf $fh "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ mx %s.service[%s]: %s\n", $t[5] + 1900, $t[4] + 1,
+                @t[3, 2, 1, 0], $e->[0] % 1_000_000, $u, $pid, $e->[1];
+        }
+    }
+    close $fh;
+    my $ldb = "$tmp/with-unit.db";
+    ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $ldb, $syslog]);
+    is($rc, 0, 'a syslog file with unit idents imported') or diag $err;
+    my ($sf) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', $syslog]);
+    my ($sd) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', '--db', $ldb]);
+    like($sf, qr/^sqpsmtpd,/m, 'the file\'s idents name the units');
+    is($sd, $sf, 'report --db --by service = report over the file');
+    is($sd, $pj, '... = the journal\'s');
+
+    # a store of schema 4 (before the column): read as it is, then migrated
+    my $old = "$tmp/v4.db";
+    run_cmd([$Q, 'import', '--db', $old, '--journal-dir', $dir]);
+    is(system('sqlite3', $old, 'ALTER TABLE transactions DROP COLUMN service; '
+        . "DELETE FROM totals WHERE what = 'service'; PRAGMA user_version = 4; "
+        . "UPDATE meta SET value = '4' WHERE key = 'schema_version'"), 0, 'a store made schema 4 again');
+    my ($v4, $v4err, $v4rc) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'disposition', '--db', $old]);
+    is($v4rc, 0, 'report --db reads a store of schema 4') or diag $v4err;
+    my ($jd) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'disposition', '--journal-dir', $dir]);
+    is($v4, $jd, '... its records, as the journal has them');
+    my ($v4s) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'service', '--db', $old]);
+    unlike($v4s, qr/qpsmtpd/, '... with no service (the column came with schema 5)');
+    my ($ver) = `sqlite3 '$old' 'PRAGMA user_version'` =~ /(\d+)/;
+    is($ver, 4, 'reading it did not migrate it');
+    ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $old, '--journal-dir', $dir]);
+    is($rc, 0, 'import into the schema 4 store') or diag $err;
+    ($ver) = `sqlite3 '$old' 'PRAGMA user_version'` =~ /(\d+)/;
+    is($ver, 5, '... migrates it to schema 5');
+    my ($v5) = run_cmd([$Q, 'report', '--format', 'csv', '--by', 'disposition', '--db', $old]);
+    is($v5, $jd, '... nothing doubled, nothing lost');
+    my ($jj) = run_cmd([$Q, 'report', '--format', 'json', '--by', 'disposition', '--journal-dir', $dir]);
+    my $tx = $json->decode($jj)->{transactions};
+    my ($none) = run_cmd([$Q, 'report', '--format', 'json', '--by', 'service', '--db', $old]);
+    my $rows = $json->decode($none)->{dimensions}{service}{rows};
+    is_deeply([map { [$_->{service}, $_->{count}] } @$rows], [['', $tx]],
+        '... its transactions of before count under no service (the totals as the records say)');
 }
 
 # ---- usage ----

@@ -1273,7 +1273,9 @@ qps_status qps_agg_record_facts(const qps_record *r, qps_fact_fn fn, void *ctx)
     switch (r->kind) {
     case QPS_KIND_TERSE: {
         const qps_str *f = r->field;
-        if (fn(ctx, "code", f[QPS_TF_CODE], 1))
+        /* the service of every record (none: an empty key), so the pruned
+         * days' service rows add up to their transactions as the code rows do */
+        if (fn(ctx, "code", f[QPS_TF_CODE], 1) || fn(ctx, "service", r->service, 1))
             return QPS_ESTOPPED;
         if (is_dnsbl_denial(r) && fn(ctx, "dnsbl", dnsbl_service(f[QPS_TF_TEXT]), 1))
             return QPS_ESTOPPED;
@@ -1330,6 +1332,8 @@ qps_status qps_agg_add_fact(qps_agg *agg, const char *what, qps_str key, int64_t
     uint64_t u = n > 0 ? (uint64_t)n : 0;
     if (is(what, "code"))
         return qps_table_add(agg->table[QPS_DIM_CODE], key.ptr ? key.ptr : "", key.len, u);
+    if (is(what, "service"))
+        return qps_table_add(agg->table[QPS_DIM_SERVICE], key.ptr ? key.ptr : "", key.len, u);
     if (is(what, "dnsbl")) {
         agg->dnsbl_total += u;
         return qps_table_add(agg->table[QPS_DIM_DNSBL], key.ptr ? key.ptr : "", key.len, u);
@@ -1568,6 +1572,7 @@ static qps_status terse_totals(const qps_record *r, int hour, qps_total_fn fn, v
     OUT(QPS_TOTAL_DAY, "dt", qps_slice(key, dlen + 1 + tld_len), 1);
     OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "server", r->host, 1);
     OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "code", f[QPS_TF_CODE], 1);
+    OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "service", r->service, 1);
     if (is_dnsbl_denial(r))
         OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "dnsbl", dnsbl_service(f[QPS_TF_TEXT]), 1);
     OUT(QPS_TOTAL_DAY, "ip", f[QPS_TF_IP], 1);
@@ -1605,6 +1610,12 @@ out:
     if (key != small)
         free(key);
     return st;
+}
+
+qps_status qps_agg_service_moved(qps_str was, qps_str now, qps_total_fn fn, void *ctx)
+{
+    const unsigned both = QPS_TOTAL_DAY | QPS_TOTAL_ALL;
+    return fn(ctx, both, "service", was, -1) || fn(ctx, both, "service", now, 1) ? QPS_ESTOPPED : QPS_OK;
 }
 
 qps_status qps_agg_record_totals(const qps_record *r, int hour, int64_t sign, qps_total_fn fn, void *ctx)
@@ -1770,6 +1781,8 @@ qps_status qps_agg_add_total(qps_agg *agg, const char *what, qps_str key, int64_
         return KEEP(QPS_DIM_SERVER) ? qps_table_add(agg->table[QPS_DIM_SERVER], k, key.len, n) : QPS_OK;
     if (is(what, "code"))
         return KEEP(QPS_DIM_CODE) ? qps_table_add(agg->table[QPS_DIM_CODE], k, key.len, n) : QPS_OK;
+    if (is(what, "service"))
+        return KEEP(QPS_DIM_SERVICE) ? qps_table_add(agg->table[QPS_DIM_SERVICE], k, key.len, n) : QPS_OK;
     if (is(what, "dnsbl")) {
         if (!KEEP(QPS_DIM_DNSBL))
             return QPS_OK;

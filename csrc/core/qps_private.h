@@ -137,6 +137,9 @@ typedef int (*qps_total_fn)(void *ctx, unsigned flags, const char *what, qps_str
  * without one (no hourly family then). fn returns non-zero to stop
  * (QPS_ESTOPPED). */
 qps_status qps_agg_record_totals(const qps_record *rec, int hour, int64_t sign, qps_total_fn fn, void *ctx);
+/* fn for a stored transaction whose service changed from was to now (the
+ * journal's copy of a plugin record names its unit): its totals move. */
+qps_status qps_agg_service_moved(qps_str was, qps_str now, qps_total_fn fn, void *ctx);
 /* The reader's hour labels ("07") and dates ("2026-12-03") of the hours
  * 0..24 of a day span. */
 typedef struct {
@@ -160,7 +163,8 @@ qps_status qps_agg_add_summary(qps_agg *agg, const char *day, qps_str dispositio
 
 /* What a record counts under beyond its disposition, TLD and day (which
  * the daily totals keep), for the store to keep when it prunes the record:
- * fn(ctx, what, key, n) for each, what one of "code", "dnsbl" (the zone),
+ * fn(ctx, what, key, n) for each, what one of "code", "service" (the unit,
+ * empty for none), "dnsbl" (the zone),
  * "verdict" ("spam"/"ham"), "score" (the score table's key),
  * "score_milli" (the score in thousandths, key the verdict), "queued",
  * "category" (key a qps_category_signature: the day's totals by

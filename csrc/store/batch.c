@@ -167,6 +167,7 @@ qps_status store_insert_terse(qps_store *s, const qps_record *r, qps_str host, i
     cell_int(b, TX_TIME, t);
     cell_int(b, TX_NSEC, ns == UNTIMED_NSEC ? -1 : (int64_t)ns);
     cell_text(b, TX_SERVER, host);
+    cell_text(b, TX_SERVICE, r->service.len ? r->service : qps_slice(NULL, 0));
     cell_int(b, TX_PID, r->pid);
     for (int f = 0; f <= QPS_TF_TEXT; f++)
         cell_text(b, TX_IP + f, r->field[f]);
@@ -208,6 +209,7 @@ qps_status store_write_held(qps_store *s, held_record *h, int queue_ok)
     held_record *last = &s->held[--s->nheld];
     if (h != last) {
         *h = *last;
+        h->rec.service = qps_slice(h->service, last->rec.service.len);
         for (int f = 0; f < QPS_TF_COUNT_; f++)
             if (last->rec.field[f].ptr)
                 h->rec.field[f].ptr = h->bytes + (last->rec.field[f].ptr - last->bytes);

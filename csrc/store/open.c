@@ -44,7 +44,7 @@ static const statement statements[ST_COUNT_] = {
     [ST_LIVE_CONN] = {SQL_TEXT, 0, "SELECT min(time) FROM connections WHERE source = 2 AND time >= ?", true},
     /* an imported copy looks among the few live rows (a partial index) */
     [ST_FIND_LIVE_TX] = {SQL_TEXT, 0,
-                         "SELECT id FROM transactions WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
+                         "SELECT id, time, service IS NULL FROM transactions WHERE source = 2 AND time BETWEEN ?2 AND ?3 "
                          "AND dedup = ?1 AND twin = 0 LIMIT 1",
                          true},
     [ST_FIND_LIVE_CONN] = {SQL_TEXT, 0,
@@ -64,7 +64,9 @@ static const statement statements[ST_COUNT_] = {
                            "AND (kind = 'connection_time' OR (kind = 'accept' AND millis IS NOT NULL)) "
                            "AND source != 2 AND twin & 2 = 0 LIMIT 1",
                            true},
-    [ST_TWIN_TX] = {SQL_TEXT, 0, "UPDATE transactions SET twin = 1 WHERE id = ?", true},
+    /* the log's copy names the unit the plugin's does not know */
+    [ST_TWIN_TX] = {SQL_TEXT, 0, "UPDATE transactions SET twin = 1, service = coalesce(service, ?2) WHERE id = ?1",
+                    true},
     [ST_FIND_LOGGED_QUEUED] = {SQL_TEXT, 0,
                                "SELECT id FROM transactions WHERE id BETWEEN ?1 AND ?2 AND pid = ?3 "
                                "AND queue_ok = 1 AND source != 2 LIMIT 1",
@@ -134,7 +136,7 @@ static const statement statements[ST_COUNT_] = {
                      "SELECT kind, time, nsec, running, max, millis, end_time FROM connections WHERE id = ?1", true},
 };
 
-static void statement_sql(const statement *st, qps_buf *out)
+static void statement_sql(const statement *st, int version, qps_buf *out)
 {
     switch (st->form) {
     case SQL_INSERT:
@@ -144,7 +146,7 @@ static void statement_sql(const statement *st, qps_buf *out)
         store_insert_sql(&store_tables[st->table], MULTI_ROWS, out);
         break;
     case SQL_SELECT:
-        store_select_sql(&store_tables[st->table], out);
+        store_select_sql(&store_tables[st->table], version, out);
         qps_buf_printf(out, "%s", st->text);
         break;
     default:
@@ -193,6 +195,16 @@ static const char v2_to_v3_after[] =
     " SELECT head_hash, 0, 0, head_hash, inode, name, offset, lines_read, lines_invalid, updated FROM files_v2;"
     "DROP TABLE files_v2;";
 
+/* From version 4 to 5: a transaction names its systemd unit (journal
+ * lines, syslog idents "qpsmtpd.service[pid]"), so report --db --by service
+ * counts what report over the journal counts. Rows of before have none:
+ * each span's transactions (its "hk" totals, all time's "ck") count under
+ * the empty service, as a record without one does. */
+static const char v4_to_v5[] =
+    "ALTER TABLE transactions ADD COLUMN service TEXT;"
+    "INSERT INTO totals (span, what, key, count, first)"
+    " SELECT span, 'service', '', sum(count), min(first) FROM totals WHERE what IN ('hk', 'ck') GROUP BY span;";
+
 /* The SQL that brings a store of schema `version` to QPS_STORE_SCHEMA. */
 static void migration_sql(int version, qps_buf *out)
 {
@@ -203,20 +215,23 @@ static void migration_sql(int version, qps_buf *out)
     }
     if (version == 1) {
         qps_buf_printf(out, "%s", v1_to_v2_before);
-        store_create_sql(&store_tables[TB_TRANSACTIONS], out);
-        store_create_sql(&store_tables[TB_CONNECTIONS], out);
+        store_create_sql_at(&store_tables[TB_TRANSACTIONS], 3, out);
+        store_create_sql_at(&store_tables[TB_CONNECTIONS], 3, out);
         qps_buf_printf(out, "%s", v1_to_v2_after);
     }
     if (version <= 2) {
         qps_buf_printf(out, "%s", v2_to_v3_before);
-        store_create_sql(&store_tables[TB_FILES], out);
+        store_create_sql_at(&store_tables[TB_FILES], 3, out);
         qps_buf_printf(out, "%s", v2_to_v3_after);
     }
     /* (came within version 3: stores of 3 lacking it get it at their first prune) */
     store_create_missing_sql(&store_tables[TB_DAILY_FACTS], out);
-    /* version 4: totals kept as records are written; migrate() fills them */
-    store_create_sql(&store_tables[TB_SPANS], out);
-    store_create_sql(&store_tables[TB_TOTALS], out);
+    if (version <= 3) {
+        /* version 4: totals kept as records are written; migrate() fills them */
+        store_create_sql(&store_tables[TB_SPANS], out);
+        store_create_sql(&store_tables[TB_TOTALS], out);
+    }
+    qps_buf_printf(out, "%s", v4_to_v5);
 }
 
 /* The totals of a migrated store, from its records; the days it pruned
@@ -339,7 +354,12 @@ static qps_status migrate(qps_store *s, bool readonly)
         snprintf(s->error, sizeof s->error, "not a qpstat store (an SQLite database of something else)");
         return QPS_EFORMAT;
     }
+    s->schema = version ? version : QPS_STORE_SCHEMA;
     if (version == QPS_STORE_SCHEMA)
+        return QPS_OK;
+    /* a reader takes a store of the versions it reads as they are (the
+     * writers, not a report, migrate) */
+    if (readonly && version >= STORE_READABLE_SCHEMA)
         return QPS_OK;
     if (readonly) {
         snprintf(s->error, sizeof s->error, "the store is empty or has an old schema: import into it first");
@@ -356,6 +376,7 @@ static qps_status migrate(qps_store *s, bool readonly)
         qps_store_exec(s, "ROLLBACK");
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
     }
+    s->schema = QPS_STORE_SCHEMA; /* this writer's, or another's meanwhile */
     if (version < QPS_STORE_SCHEMA) {
         s->created = version == 0;
         qps_buf sql = {0};
@@ -364,7 +385,7 @@ static qps_status migrate(qps_store *s, bool readonly)
         if (st == QPS_OK && qps_store_exec(s, sql.data) != SQLITE_OK)
             st = qps_store_fail(s, QPS_EIO, "cannot create the schema");
         qps_buf_release(&sql);
-        if (st == QPS_OK)
+        if (st == QPS_OK && version < 4)
             st = fill_totals(s, version);
         if (st != QPS_OK) {
             qps_store_exec(s, "ROLLBACK");
@@ -513,7 +534,7 @@ sqlite3_stmt *qps_store_stmt(qps_store *s, int i)
         return NULL;
     }
     qps_buf sql = {0};
-    statement_sql(&statements[i], &sql);
+    statement_sql(&statements[i], s->schema, &sql);
     if (sql.failed)
         qps_store_set_error(s, QPS_ENOMEM, "out of memory");
     else if (sqlite3_prepare_v3(s->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) !=

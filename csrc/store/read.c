@@ -34,6 +34,7 @@ static void terse_from_row(const qps_store *s, sqlite3_stmt *q, qps_record *r)
 {
     memset(r, 0, sizeof *r);
     r->host = row_server(s, q, TX_SERVER);
+    r->service = column_str(q, TX_SERVICE);
     r->kind = QPS_KIND_TERSE;
     r->has_time = sqlite3_column_int(q, TX_NSEC) >= 0; /* -1: a line without a time */
     r->unix_sec = r->has_time ? sqlite3_column_int64(q, TX_TIME) : 0;
@@ -131,7 +132,7 @@ static qps_status walk(qps_store *s, int table, const char *where, int64_t from,
                        int64_t until, row_reader read_row, qps_record_fn fn, void *ctx)
 {
     qps_buf sql = {0};
-    store_select_sql(&store_tables[table], &sql);
+    store_select_sql(&store_tables[table], s->schema, &sql);
     qps_buf_printf(&sql, "%s", where);
     if (sql.failed)
         return qps_store_set_error(s, QPS_ENOMEM, "out of memory reading the store");
@@ -251,7 +252,7 @@ static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
     if (v->has_until && qps_civil_from_unix(NULL, qps_sat_add(v->until, 2 * 86400), 1, &c) == QPS_OK)
         snprintf(hi, sizeof hi, "%04d-%02d-%02d", c.year, c.month, c.day);
     qps_buf sql = {0};
-    store_select_sql(&store_tables[table], &sql);
+    store_select_sql(&store_tables[table], s->schema, &sql);
     qps_buf_printf(&sql, "WHERE day BETWEEN ?1 AND ?2 %s ORDER BY day", what ? what : "");
     sqlite3_stmt *q;
     int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
@@ -297,7 +298,8 @@ static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
 #define ALL_TIME_DIMS                                                                                              \
     (QPS_DIM_BIT(QPS_DIM_DISPOSITION) | QPS_DIM_BIT(QPS_DIM_DNSBL) | QPS_DIM_BIT(QPS_DIM_SCORE) |                  \
      QPS_DIM_BIT(QPS_DIM_SPAM) | QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME) |         \
-     QPS_DIM_BIT(QPS_DIM_SERVER) | QPS_DIM_BIT(QPS_DIM_CODE) | QPS_DIM_BIT(QPS_DIM_CATEGORY))
+     QPS_DIM_BIT(QPS_DIM_SERVER) | QPS_DIM_BIT(QPS_DIM_CODE) | QPS_DIM_BIT(QPS_DIM_CATEGORY) |                   \
+     QPS_DIM_BIT(QPS_DIM_SERVICE))
 
 /* "'a','b',..." of the families the dimensions read (the rest is skipped). */
 static void families_sql(unsigned dims, qps_buf *out)
@@ -311,6 +313,7 @@ static void families_sql(unsigned dims, qps_buf *out)
         {QPS_DIM_BIT(QPS_DIM_DISPOSITION_TLD), "'dt'"},
         {QPS_DIM_BIT(QPS_DIM_SERVER), "'server'"},
         {QPS_DIM_BIT(QPS_DIM_CODE), "'code'"},
+        {QPS_DIM_BIT(QPS_DIM_SERVICE), "'service'"},
         {QPS_DIM_BIT(QPS_DIM_DNSBL), "'dnsbl'"},
         {QPS_DIM_BIT(QPS_DIM_IP), "'ip'"},
         {QPS_DIM_BIT(QPS_DIM_HELO), "'helo'"},

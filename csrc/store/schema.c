@@ -13,6 +13,7 @@ static const store_column tx_cols[TX_NCOLS] = {
     [TX_TIME] = {"time", "INTEGER NOT NULL"},
     [TX_NSEC] = {"nsec", "INTEGER NOT NULL"},
     [TX_SERVER] = {"server", "TEXT"},
+    [TX_SERVICE] = {"service", "TEXT", 5},
     [TX_PID] = {"pid", "INTEGER"},
     [TX_IP] = {"ip", "TEXT"},
     [TX_RHOST] = {"rhost", "TEXT"},
@@ -123,11 +124,20 @@ static void column_list(const store_table *t, int n, qps_buf *out)
         qps_buf_printf(out, "%s%s", c ? ", " : "", t->cols[c].name);
 }
 
-static void create_sql(const store_table *t, const char *if_missing, qps_buf *out)
+static void create_sql(const store_table *t, const char *if_missing, int version, qps_buf *out)
 {
     qps_buf_printf(out, "CREATE TABLE %s%s (", if_missing, t->name);
-    for (int c = 0; c < t->ncols; c++)
-        qps_buf_printf(out, "%s%s %s", c ? ", " : "", t->cols[c].name, t->cols[c].type);
+    /* the columns a version added after those before it, where ALTER
+     * TABLE ADD COLUMN puts them in a migrated store: fresh and migrated
+     * stores have one layout */
+    bool first = true;
+    for (int v = 0; v <= version; v++)
+        for (int c = 0; c < t->ncols; c++) {
+            if (t->cols[c].since != v)
+                continue;
+            qps_buf_printf(out, "%s%s %s", first ? "" : ", ", t->cols[c].name, t->cols[c].type);
+            first = false;
+        }
     if (t->constraint)
         qps_buf_printf(out, ", %s", t->constraint);
     qps_buf_printf(out, ")%s;%s", t->without_rowid ? " WITHOUT ROWID" : "", t->indexes ? t->indexes : "");
@@ -135,12 +145,17 @@ static void create_sql(const store_table *t, const char *if_missing, qps_buf *ou
 
 void store_create_sql(const store_table *t, qps_buf *out)
 {
-    create_sql(t, "", out);
+    create_sql(t, "", QPS_STORE_SCHEMA, out);
+}
+
+void store_create_sql_at(const store_table *t, int version, qps_buf *out)
+{
+    create_sql(t, "", version, out);
 }
 
 void store_create_missing_sql(const store_table *t, qps_buf *out)
 {
-    create_sql(t, "IF NOT EXISTS ", out);
+    create_sql(t, "IF NOT EXISTS ", QPS_STORE_SCHEMA, out);
 }
 
 void store_insert_sql(const store_table *t, int rows, qps_buf *out)
@@ -156,9 +171,10 @@ void store_insert_sql(const store_table *t, int rows, qps_buf *out)
     }
 }
 
-void store_select_sql(const store_table *t, qps_buf *out)
+void store_select_sql(const store_table *t, int version, qps_buf *out)
 {
     qps_buf_printf(out, "SELECT ");
-    column_list(t, t->ncols, out);
+    for (int c = 0; c < t->ncols; c++)
+        qps_buf_printf(out, "%s%s", c ? ", " : "", t->cols[c].since > version ? "NULL" : t->cols[c].name);
     qps_buf_printf(out, " FROM %s ", t->name);
 }

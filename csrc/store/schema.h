@@ -7,7 +7,10 @@
  * The lists describe the current schema (QPS_STORE_SCHEMA). A migration
  * from an older version renames the old tables, creates these and copies
  * the rows over by name; when a new version changes a list, the previous
- * version's CREATE text is frozen into its migration.
+ * version's CREATE text is frozen into its migration. A column a version
+ * added to a table (ALTER TABLE ADD COLUMN, cheap on any size) names that
+ * version: an older migration creates the table without it, and a reader
+ * of a store of the version before reads it as NULL.
  *
  * License: MIT (see README).
  */
@@ -22,6 +25,7 @@ enum {
     TX_TIME,
     TX_NSEC, /* -1: a line without a time */
     TX_SERVER,
+    TX_SERVICE, /* the systemd unit (qps_record.service), NULL for none (schema 5) */
     TX_PID,
     TX_IP, /* TX_IP + QPS_TF_x is the record's field x */
     TX_RHOST,
@@ -103,6 +107,7 @@ enum { MT_KEY, MT_VALUE, MT_NCOLS };
 typedef struct {
     const char *name;
     const char *type; /* SQL type and constraints */
+    int since;        /* the schema version that added it (0: from the start) */
 } store_column;
 
 typedef struct {
@@ -121,12 +126,18 @@ extern const store_table store_tables[TB_COUNT_];
 
 /* Appends "CREATE TABLE t (...);" and t's CREATE INDEX statements. */
 void store_create_sql(const store_table *t, qps_buf *out);
+/* The same as schema `version` had it (without the columns added later). */
+void store_create_sql_at(const store_table *t, int version, qps_buf *out);
 /* The same with IF NOT EXISTS (a table that came within a schema version). */
 void store_create_missing_sql(const store_table *t, qps_buf *out);
 /* Appends "INSERT INTO t (c0, ...) VALUES (?,...)" with `rows` tuples of
  * the first ninsert columns. */
 void store_insert_sql(const store_table *t, int rows, qps_buf *out);
-/* Appends "SELECT c0, c1, ... FROM t ": every column, at its position. */
-void store_select_sql(const store_table *t, qps_buf *out);
+/* Appends "SELECT c0, c1, ... FROM t ": every column, at its position;
+ * of a store of schema `version`, the columns added later as NULL. */
+void store_select_sql(const store_table *t, int version, qps_buf *out);
+/* The oldest schema a read-only handle reads as it is (columns added
+ * since are NULL); an older one needs a writer's migration first. */
+#define STORE_READABLE_SCHEMA 4
 
 #endif

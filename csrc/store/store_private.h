@@ -168,6 +168,7 @@ typedef struct {
     uint32_t nsec;
     size_t host_len;
     char host[256];
+    char service[256]; /* rec.service points here */
     char bytes[HELD_BYTES];
 } held_record;
 
@@ -179,6 +180,7 @@ struct qps_store {
     char *prefix;       /* logterse prefix, NULL for the default */
     char *server;       /* the store's server (meta "server"), NULL if unnamed */
     bool created;       /* this opening created the schema */
+    int schema;         /* the store's schema version (a reader's may be older) */
     bool readonly;
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
@@ -327,6 +329,9 @@ qps_status store_totals_terse(qps_store *s, const qps_record *r, qps_str host, i
                               int64_t key);
 qps_status store_totals_fact(qps_store *s, const fact_row *f, int64_t key);
 qps_status store_totals_reply(qps_store *s, int64_t t, int64_t key);
+/* A timed transaction stored without a service (at unix_sec, time key
+ * key) that now has one: its totals move from no service to it. */
+qps_status store_totals_service(qps_store *s, int64_t unix_sec, int64_t key, qps_str service);
 /* The records of the connections row id as it is now (sign 1 or -1). */
 qps_status store_totals_conn_row(qps_store *s, int64_t id, int64_t sign);
 /* Writes what was gathered (before the commit and before any read). */

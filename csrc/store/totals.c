@@ -251,6 +251,20 @@ qps_status store_totals_record(qps_store *s, const qps_record *r, int64_t key, i
     return st;
 }
 
+qps_status store_totals_service(qps_store *s, int64_t unix_sec, int64_t key, qps_str service)
+{
+    store_totals *t = totals_of(s);
+    if (!t)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    bool none;
+    qps_status st = find_span(s, t, unix_sec, &none);
+    if (st != QPS_OK)
+        return st;
+    record_ctx c = {s, t, none ? ALL_SPAN : t->spans[t->cur].start, key, QPS_OK};
+    st = qps_agg_service_moved(qps_slice("", 0), service, gather, &c);
+    return st == QPS_ESTOPPED ? c.st : st;
+}
+
 static void clear(store_totals *t)
 {
     for (size_t i = 0; i < t->cap; i++) {

@@ -55,12 +55,25 @@ static qps_status imported_near(qps_store *s, int64_t t, bool *near)
 
 /* Runs a lookup whose first column is the id of a twin transaction;
  * marks it paired. */
-static qps_status mark_found(qps_store *s, sqlite3_stmt *find, bool *found)
+/* Binds a record's service (NULL for none) as parameter i. */
+static void bind_service(sqlite3_stmt *q, int i, qps_str service)
+{
+    if (service.len)
+        sqlite3_bind_text(q, i, service.ptr, (int)service.len, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* The twin transaction `find` gives is marked paired; it takes the unit
+ * the second copy names (service) if it had none. */
+static qps_status mark_found(qps_store *s, sqlite3_stmt *find, qps_str service, bool *found)
 {
     if (!find)
         return QPS_EFORMAT;
     int rc = sqlite3_step(find);
     sqlite3_int64 id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
+    int64_t time = rc == SQLITE_ROW ? sqlite3_column_int64(find, 1) : 0;
+    bool unnamed = rc == SQLITE_ROW && sqlite3_column_int(find, 2);
     sqlite3_reset(find);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
@@ -70,8 +83,13 @@ static qps_status mark_found(qps_store *s, sqlite3_stmt *find, bool *found)
         if (!mark)
             return QPS_EFORMAT;
         sqlite3_bind_int64(mark, 1, id);
+        bind_service(mark, 2, service);
         if (qps_step_done(mark) != SQLITE_DONE)
             return qps_store_fail(s, QPS_EIO, "cannot write the store");
+        /* the plugin's record counted under no service: its totals move */
+        qps_status st;
+        if (unnamed && service.len && (st = store_totals_service(s, time, id, service)) != QPS_OK)
+            return st;
     }
     return QPS_OK;
 }
@@ -116,7 +134,7 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
         sqlite3_bind_int64(find, 1, (sqlite3_int64)(store_terse_dedup(r) & DEDUP_MASK));
         sqlite3_bind_int64(find, 2, qps_sat_add(t, -DEDUP_WINDOW));
         sqlite3_bind_int64(find, 3, qps_sat_add(t, DEDUP_WINDOW));
-        return mark_found(s, find, found);
+        return mark_found(s, find, r->service, found);
     }
     bool near;
     if ((st = imported_near(s, t, &near)) != QPS_OK || !near)
@@ -144,6 +162,7 @@ static qps_status pair_terse(qps_store *s, const qps_record *r, int64_t t, int s
     if (!mark)
         return QPS_EFORMAT;
     sqlite3_bind_int64(mark, 1, id);
+    bind_service(mark, 2, r->service);
     return qps_step_done(mark) == SQLITE_DONE ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot write the store");
 }
 
@@ -283,7 +302,8 @@ static bool hold_record(qps_store *s, const qps_record *r, qps_str host, int64_t
     const char *base = r->field[QPS_TF_IP].ptr;
     const qps_str last = r->nfields == 9 ? r->field[QPS_TF_SPAM] : r->field[QPS_TF_TEXT];
     size_t span = (size_t)(last.ptr + last.len - base);
-    if (!base || span > HELD_BYTES || host.len >= sizeof s->held->host || s->nheld == HELD_MAX)
+    if (!base || span > HELD_BYTES || host.len >= sizeof s->held->host ||
+        r->service.len >= sizeof s->held->service || s->nheld == HELD_MAX)
         return false;
     held_record *h = &s->held[s->nheld++];
     memcpy(h->bytes, base, span);
@@ -298,6 +318,8 @@ static bool hold_record(qps_store *s, const qps_record *r, qps_str host, int64_t
     h->nsec = ns;
     h->host_len = host.len;
     memcpy(h->host, host.ptr ? host.ptr : "", host.len);
+    memcpy(h->service, r->service.ptr ? r->service.ptr : "", r->service.len);
+    h->rec.service = qps_slice(h->service, r->service.len);
     return true;
 }
 
