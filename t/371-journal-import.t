@@ -306,6 +306,39 @@ is(tables('--db', $db), tables('--journal-file', $J, '--journal-file', $J2), 'st
         '... its transactions of before count under no service (the totals as the records say)');
 }
 
+# ---- two units logging in the same microsecond: a resume reads each once ----
+# sd-journal seeks the stored cursor in its file and the other files by its
+# realtime: their entries of that time, read before it, came again (3
+# transactions doubled). The position keeps the entries of its realtime.
+{
+    my @e = label_lines(file_lines('t/data/edge-cases.log'));
+    my @terse = grep { $e[$_][1] =~ /logterse: ` / } 0 .. $#e;
+    for my $cut (@terse[1, 3]) {
+        my $dir = "$tmp/ties$cut";
+        mkdir $dir or die;
+        my @boots = ('0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210');
+        my $write = sub {
+            my ($from, $to) = @_;
+            my $seq = 1 + $from;
+            for my $u ('qpsmtpd', 'uqpsmtpd') {
+                make_journal("$dir/$u.journal", export_stream([@e[$from .. $to]], unit => "$u.service",
+                    boot => $boots[$u eq 'qpsmtpd' ? 0 : 1], seq => $seq));
+                $seq += 100_000;
+            }
+        };
+        $write->(0, $cut);    # the last entries: a transaction of each unit, at one time
+        my $tdb = "$tmp/ties$cut.db";
+        ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $tdb, '--journal-dir', $dir]);
+        is($rc, 0, "ties at entry $cut: imported") or diag $err;
+        ($out, $err, $rc) = run_cmd([$Q, 'check', '--db', $tdb, '--journal-dir', $dir]);
+        like($out, qr/^OK: no problem found$/m, '... check: in step (nothing after the position)');
+        $write->($cut + 1, $#e);
+        ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $tdb, '--journal-dir', $dir]);
+        is($rc, 0, '... the rest appended and imported') or diag $err;
+        is(tables('--db', $tdb), tables('--journal-dir', $dir), '... store = journal: nothing doubled');
+    }
+}
+
 # ---- usage ----
 for my $case ([['import', '--journal', 't/data/edge-cases.log'], qr/--journal imports the journal, not log files/],
               [['collect', '--journal', $tmp], qr/--journal follows the journal, not log directories/]) {

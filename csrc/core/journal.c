@@ -158,6 +158,14 @@ qps_status qps_journal_probe(const qps_journal_spec *spec, int *found)
 #include <systemd/sd-journal.h>
 
 #define MAX_UNITS 64
+#define TIE_MAX 32 /* entries of one realtime the position remembers */
+
+/* An entry as its boot and monotonic time name it (cheap to read, unlike
+ * a cursor). */
+typedef struct {
+    sd_id128_t boot;
+    uint64_t mono;
+} entry_id;
 
 struct qps_journal {
     sd_journal *j;
@@ -181,6 +189,15 @@ struct qps_journal {
     bool resumed;         /* the reading began after a cursor (last_usec is its time) */
     uint64_t last_usec;   /* realtime of the last entry handed out */
     char note[512];
+    /* The entries consumed at realtime tie_usec (the last one's). A resume
+     * seeks the last cursor, but sd-journal puts the read pointer of the
+     * other files at that realtime: their entries of the same time read
+     * before it come again (two units logging in one microsecond), and
+     * are skipped by these. */
+    uint64_t tie_usec;
+    size_t ntie;
+    entry_id tie[TIE_MAX];
+    char *position;       /* cursor, then the ties (qps_journal_cursor) */
     int64_t stamp_sec;    /* the second stamp[] is formatted for */
     char stamp[32];       /* "YYYY-MM-DDTHH:MM:SS" */
 };
@@ -207,6 +224,7 @@ void qps_journal_close(qps_journal *q)
     if (q->j)
         sd_journal_close(q->j);
     free(q->cursor);
+    free(q->position);
     free(q->spec);
     for (size_t i = 0; i < q->nunits; i++)
         free(q->unit[i]);
@@ -331,7 +349,27 @@ static uint64_t cursor_hex(const char *cursor, char name)
  * rotations included) a seqnum further on than the next one means entries
  * between were removed (vacuumed) before they were read: a gap. Another
  * seqnum id is another journal (a file with later entries). */
-static qps_status seek_after(qps_journal *q, const char *cursor, char *err, size_t errlen)
+static void parse_ties(qps_journal *q, const char *p);
+static qps_status seek_cursor_after(qps_journal *q, const char *cursor, char *err, size_t errlen);
+
+static qps_status seek_after(qps_journal *q, const char *position, char *err, size_t errlen)
+{
+    /* the cursor, and after a newline the ties (qps_journal_cursor) */
+    const char *nl = strchr(position, '\n');
+    char *cursor = nl ? strndup(position, (size_t)(nl - position)) : strdup(position);
+    if (!cursor) {
+        snprintf(err, errlen, "out of memory");
+        return QPS_ENOMEM;
+    }
+    qps_status st = seek_cursor_after(q, cursor, err, errlen);
+    free(cursor);
+    q->tie_usec = q->last_usec;
+    if (st == QPS_OK && nl)
+        parse_ties(q, nl + 1);
+    return st;
+}
+
+static qps_status seek_cursor_after(qps_journal *q, const char *cursor, char *err, size_t errlen)
 {
     int r = sd_journal_seek_cursor(q->j, cursor);
     if (r < 0)
@@ -488,6 +526,80 @@ static void format_entry(qps_journal *q, const entry_fields *f, uint64_t usec, q
     } while (p < end);
 }
 
+/* "BOOT:MONO," for each tie (32 and 16 hex digits), as make_position
+ * writes them; anything else ends the list. */
+static void parse_ties(qps_journal *q, const char *p)
+{
+    q->ntie = 0;
+    while (q->ntie < TIE_MAX && strlen(p) >= 32 + 1 + 16 && p[32] == ':') {
+        char boot[33], *end;
+        memcpy(boot, p, 32);
+        boot[32] = '\0';
+        entry_id id;
+        if (sd_id128_from_string(boot, &id.boot) < 0)
+            break;
+        id.mono = strtoull(p + 33, &end, 16);
+        if (end != p + 33 + 16)
+            break;
+        q->tie[q->ntie++] = id;
+        p = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* The position qps_journal_cursor gives: the cursor, and when other
+ * entries share its realtime, a newline and those consumed. */
+static void make_position(qps_journal *q)
+{
+    free(q->position);
+    q->position = NULL;
+    if (!q->cursor || q->ntie < 2)
+        return;
+    qps_buf b = {0};
+    qps_buf_printf(&b, "%s\n", q->cursor);
+    for (size_t i = 0; i < q->ntie; i++) {
+        char boot[SD_ID128_STRING_MAX];
+        qps_buf_printf(&b, "%s:%016llx,", sd_id128_to_string(q->tie[i].boot, boot),
+                       (unsigned long long)q->tie[i].mono);
+    }
+    if (!b.failed)
+        q->position = strdup(b.data);
+    qps_buf_release(&b);
+}
+
+/* The entry the read pointer is on was consumed (handed out, or passed). */
+static void consumed(qps_journal *q, uint64_t usec)
+{
+    if (usec != q->tie_usec) {
+        q->tie_usec = usec;
+        q->ntie = 0;
+    }
+    entry_id id;
+    bool known = false;
+    if (q->ntie < TIE_MAX && sd_journal_get_monotonic_usec(q->j, &id.mono, &id.boot) >= 0) {
+        for (size_t i = 0; i < q->ntie && !known; i++)
+            known = q->tie[i].mono == id.mono && sd_id128_equal(q->tie[i].boot, id.boot);
+        if (!known)
+            q->tie[q->ntie++] = id;
+    }
+    q->last_usec = usec;
+    q->stale = true;
+}
+
+/* Whether the entry the read pointer is on (at realtime usec) was read
+ * before the position it was resumed from. */
+static bool read_before(qps_journal *q, uint64_t usec)
+{
+    if (!q->ntie || usec != q->tie_usec)
+        return false;
+    entry_id id;
+    if (sd_journal_get_monotonic_usec(q->j, &id.mono, &id.boot) < 0)
+        return false;
+    for (size_t i = 0; i < q->ntie; i++)
+        if (q->tie[i].mono == id.mono && sd_id128_equal(q->tie[i].boot, id.boot))
+            return true;
+    return false;
+}
+
 /* The cursor of the entry the read pointer is on: the last one consumed
  * (one per chunk: making a cursor costs as much as reading the entry). */
 static void sync_cursor(qps_journal *q)
@@ -507,6 +619,7 @@ static void sync_cursor(qps_journal *q)
     if (r >= 0) {
         free(q->cursor);
         q->cursor = c;
+        make_position(q);
     }
     q->stale = false;
 }
@@ -604,11 +717,10 @@ qps_status qps_journal_fill(qps_journal *q, char *buf, size_t cap, size_t *len, 
         uint64_t usec = 0;
         sd_journal_get_realtime_usec(q->j, &usec);
         int u = unit_index(q, f.unit);
-        if (u < 0) {
+        if (u < 0 || read_before(q, usec)) {
             q->examined++;
-            q->last_usec = usec;
-            q->stale = true;
-            continue; /* another unit's entry */
+            consumed(q, usec);
+            continue; /* another unit's entry, or one of the last position's */
         }
         b.len = 0;
         format_entry(q, &f, usec, &b);
@@ -632,8 +744,7 @@ qps_status qps_journal_fill(qps_journal *q, char *buf, size_t cap, size_t *len, 
         q->seen[u]++;
         q->entries++;
         q->examined++;
-        q->last_usec = usec;
-        q->stale = true;
+        consumed(q, usec);
     }
     qps_buf_release(&b);
     if (!q->pending)
@@ -654,7 +765,7 @@ qps_status qps_journal_wait(qps_journal *q, uint64_t usec, char *err, size_t err
 
 const char *qps_journal_cursor(const qps_journal *q)
 {
-    return q->cursor;
+    return q->position ? q->position : q->cursor;
 }
 
 int qps_journal_gap(const qps_journal *q)
