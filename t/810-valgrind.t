@@ -59,4 +59,28 @@ if ($q && !$ENV{QPSTAT_VALGRIND_TESTS}) {
     }
 }
 
+# import --journal (libsystemd's reader, the import engine, the position with
+# its ties) on t/371's journal of two units, twice (the resume), under memcheck
+use lib 't/lib';
+require QpstatJournal;
+if ($q && !$ENV{QPSTAT_VALGRIND_TESTS} && QpstatJournal::journal_remote() && QpstatJournal::journal_support($q)) {
+    my $dir = File::Temp->newdir;
+    my @e = QpstatJournal::label_lines(do { open my $f, '<', 't/data/edge-cases.log' or die; map { chomp; $_ } <$f> });
+    my @boots = ('0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210');
+    for my $u ('qpsmtpd', 'uqpsmtpd') {
+        QpstatJournal::make_journal("$dir/$u.journal",
+            QpstatJournal::export_stream(\@e, unit => "$u.service", boot => shift @boots));
+    }
+    for my $run (1, 2) {
+        my $log = File::Temp->new;
+        system("$valgrind/valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,possible "
+            . "--log-file=$log $q import --db $dir/vg.db --journal-dir $dir > /dev/null 2>&1");
+        my $rc = $? >> 8;
+        my $vg = do { local (@ARGV, $/) = ("$log"); <> } // '';
+        my ($errors) = $vg =~ /ERROR SUMMARY: (\d+) errors/;
+        ok(defined $errors && $errors == 0 && $rc == 0, "qpstat import --journal-dir (run $run): valgrind clean")
+          or diag($vg);
+    }
+}
+
 done_testing;

@@ -73,5 +73,20 @@ if perl -It/lib -MQpstatJournal=journal_remote -e 'exit(journal_remote() ? 0 : 1
     run summary --journal-file "$out/san.journal"
     run report --journal-file "$out/junk.journal"
     run report --journal-dir "$out"
+    # the import engine on the journal: a store, a resume, the service
+    # column and its totals, check, a prune, a corrupt journal
+    rm -f "$out/sanj.db" "$out/sanj.db-wal" "$out/sanj.db-shm"
+    run import --db "$out/sanj.db" --journal-file "$out/san.journal"
+    run import -v --db "$out/sanj.db" --journal-file "$out/san.journal"
+    run report --db "$out/sanj.db" --by service
+    run report --db "$out/sanj.db" --where service=qpsmtpd --format json
+    run list --limit 0 --db "$out/sanj.db" --where service=qpsmtpd
+    run check --db "$out/sanj.db" --journal-file "$out/san.journal"
+    export QPSTAT_NOW=4102444800 # 2100: every record is pruned
+    run import --db "$out/sanj.db" --keep 1 --journal-file "$out/san.journal"
+    unset QPSTAT_NOW
+    run report --db "$out/sanj.db" --by service
+    run import --db "$out/sanj.db" --journal-file "$out/junk.journal"
+    run check --db "$out/sanj.db" --journal-file "$out/junk.journal"
 fi
 exit $status
