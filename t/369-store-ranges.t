@@ -88,6 +88,23 @@ for my $writer ('Europe/Berlin', 'America/New_York') {
         'pruned whole days: every table but the remote parties = report over the logs');
     my ($ips) = run_cmd([$Q, 'report', '--db', $db, '--by', 'ip', '--format', 'csv', @whole], env => { TZ => 'Europe/Berlin' });
     is($ips, "ip,count,percent\r\n", 'the IPs of the pruned days are gone');
+
+    # the same store as schema 3 left it (pruned days in daily and
+    # daily_facts, no totals): migrated, the pruned days count as they did
+    my $v3 = "$tmp/v3.db";
+    run_cmd(['sqlite3', $db, "VACUUM INTO '$v3'"]);
+    run_cmd(['sqlite3', $v3, 'DROP TABLE spans; DROP TABLE totals; PRAGMA user_version = 3']);
+    (undef, $err, $rc) = run_cmd([$Q, 'import', '--db', $v3, "$tmp/log"], env => { TZ => 'Europe/Berlin' }, timeout => 120);
+    is($rc, 0, 'a pruned store of schema 3 migrated') or diag($err);
+    local @BY = ('disposition', 'dnsbl', 'tld', 'disposition,tld', 'day', 'category', 'code');
+    for my $range ([], [@whole]) {
+        is(tables('Europe/Berlin', @$range, '--db', $v3), tables('Europe/Berlin', @$range, "$tmp/log"),
+            "... its pruned days and the rest (@$range) = report over the logs");
+    }
+    # a prune after the migration adds to the daily totals what the totals hold already: no day twice
+    (undef, $err, $rc) = run_cmd([$Q, 'import', '--db', $v3, '--keep', '1', "$tmp/log"],
+        env => { TZ => 'Europe/Berlin', QPSTAT_NOW => 1792713600 + 3 * 86400 + 7200 }, timeout => 120);
+    is(tables('Europe/Berlin', '--db', $v3), tables('Europe/Berlin', "$tmp/log"), '... and after pruning it again');
 }
 
 done_testing;

@@ -234,35 +234,20 @@ static void migration_sql(int version, qps_buf *out)
     qps_buf_printf(out, "%s", v4_to_v5);
 }
 
-/* The totals of a migrated store, from its records; the days it pruned
- * before (tables daily and daily_facts) are read as they were, by date:
- * those before the first record it still holds (meta totals_from; a new
- * store has none). */
+/* The totals of a migrated store, from its records. The days it pruned
+ * before (tables daily and daily_facts) have none: a copy of those tables
+ * is kept (daily_v3, daily_facts_v3) for reports without filters, which
+ * read them as they were (read.c), while later prunes add to daily only
+ * what the totals hold already. */
 static qps_status fill_totals(qps_store *s, int version)
 {
-    char from[16] = "0000-00-00";
-    if (version > 0) {
-        sqlite3_stmt *q;
-        int64_t first = (int64_t)time(NULL);
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT min((SELECT min(time) FROM transactions WHERE nsec >= 0), "
-                               "(SELECT min(time) FROM connections WHERE nsec >= 0))",
-                               -1, &q, NULL) != SQLITE_OK)
-            return qps_store_fail(s, QPS_EIO, "cannot migrate the store");
-        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL &&
-            sqlite3_column_int64(q, 0) < first)
-            first = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-        qps_civil c;
-        if (qps_civil_from_unix(NULL, first, 0, &c) == QPS_OK)
-            snprintf(from, sizeof from, "%04d-%02d-%02d", c.year, c.month, c.day);
-        qps_status st = store_totals_rebuild(s);
-        if (st != QPS_OK)
-            return st;
-    }
-    char sql[128];
-    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES ('totals_from', '%s')", from);
-    return qps_store_exec(s, sql) == SQLITE_OK ? QPS_OK : qps_store_fail(s, QPS_EIO, "cannot migrate the store");
+    if (version == 0)
+        return QPS_OK;
+    /* (migration_sql made daily_facts where it was missing) */
+    if (qps_store_exec(s, "CREATE TABLE daily_v3 AS SELECT * FROM daily; "
+                          "CREATE TABLE daily_facts_v3 AS SELECT * FROM daily_facts") != SQLITE_OK)
+        return qps_store_fail(s, QPS_EIO, "cannot migrate the store");
+    return store_totals_rebuild(s);
 }
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)

@@ -241,7 +241,7 @@ static qps_str text_of(sqlite3_stmt *q, int col)
  * (a disposition and a TLD) or, facts, daily_facts' (what and key). A day
  * is in the selection when its start is. */
 static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts,
-                              const char *what)
+                              const char *what, const char *name)
 {
     /* the days around the selection only, through the table's key (a day
      * starts within a day of its UTC date); the check below is exact */
@@ -253,6 +253,11 @@ static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
         snprintf(hi, sizeof hi, "%04d-%02d-%02d", c.year, c.month, c.day);
     qps_buf sql = {0};
     store_select_sql(&store_tables[table], s->schema, &sql);
+    if (name) {
+        /* the same columns, from the copy a migration kept (from_totals) */
+        sql.len = 0;
+        qps_buf_printf(&sql, "SELECT * FROM %s ", name);
+    }
     qps_buf_printf(&sql, "WHERE day BETWEEN ?1 AND ?2 %s ORDER BY day", what ? what : "");
     sqlite3_stmt *q;
     int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
@@ -367,35 +372,24 @@ static bool span_hours(int64_t start, int utc, qps_tzcache *tz, qps_total_hours 
 }
 
 static qps_status pruned_days(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, int table, bool facts,
-                              const char *what);
+                              const char *what, const char *name);
 
 static qps_status line_counts(qps_store *s, qps_agg *agg, const qps_counts *before);
 
 static qps_status from_totals(qps_store *s, qps_agg *agg, const qps_agg_opts_view *v, agg_feed *feed)
 {
     unsigned dims = qps_agg_dims(agg);
-    /* days pruned before the store had totals: as they were */
-    char from[16] = "0000-00-00", cond[96];
-    sqlite3_stmt *m;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'totals_from'", -1, &m, NULL) != SQLITE_OK)
-        return qps_store_fail(s, QPS_EIO, "cannot read the store");
-    if (sqlite3_step(m) == SQLITE_ROW && sqlite3_column_bytes(m, 0) == 10) {
-        const char *t = (const char *)sqlite3_column_text(m, 0);
-        if (strspn(t, "0123456789-") == 10)
-            memcpy(from, t, 11);
-    }
-    sqlite3_finalize(m);
+    /* days pruned before the store had totals: as they were (the copies
+     * of daily and daily_facts its migration kept; later prunes go to
+     * daily, and their records are in the totals) */
     qps_status st = QPS_OK;
-    if (strcmp(from, "0000-00-00") != 0) {
-        bool facts = has_table(s, "daily_facts");
-        snprintf(cond, sizeof cond, "AND what = 'category' AND day < '%s'", from);
-        st = facts ? pruned_days(s, agg, v, TB_DAILY_FACTS, true, cond) : QPS_OK;
-        snprintf(cond, sizeof cond, "AND day < '%s'", from);
+    if (has_table(s, "daily_v3")) {
+        bool facts = has_table(s, "daily_facts_v3");
+        st = facts ? pruned_days(s, agg, v, TB_DAILY_FACTS, true, "AND what = 'category'", "daily_facts_v3") : QPS_OK;
         if (st == QPS_OK)
-            st = pruned_days(s, agg, v, TB_DAILY, false, cond);
-        snprintf(cond, sizeof cond, "AND what <> 'category' AND day < '%s'", from);
+            st = pruned_days(s, agg, v, TB_DAILY, false, NULL, "daily_v3");
         if (st == QPS_OK && facts)
-            st = pruned_days(s, agg, v, TB_DAILY_FACTS, true, cond);
+            st = pruned_days(s, agg, v, TB_DAILY_FACTS, true, "AND what <> 'category'", "daily_facts_v3");
         if (st != QPS_OK)
             return st;
     }
@@ -472,11 +466,11 @@ qps_status qps_store_aggregate(qps_store *s, qps_agg *agg)
      * keys come in time order (qps_agg_keys_seen) whatever was pruned. */
     bool facts = has_table(s, "daily_facts");
     /* the category facts first: the totals by disposition leave them out */
-    st = facts ? pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what = 'category'") : QPS_OK;
+    st = facts ? pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what = 'category'", NULL) : QPS_OK;
     if (st == QPS_OK)
-        st = pruned_days(s, agg, &v, TB_DAILY, false, NULL);
+        st = pruned_days(s, agg, &v, TB_DAILY, false, NULL, NULL);
     if (st == QPS_OK && facts)
-        st = pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what <> 'category'");
+        st = pruned_days(s, agg, &v, TB_DAILY_FACTS, true, "AND what <> 'category'", NULL);
     if (st != QPS_OK)
         return st;
     st = qps_store_each(s, v.has_since ? v.since : INT64_MIN, v.has_until ? v.until : INT64_MAX, add_to_agg, &feed);
