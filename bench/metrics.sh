@@ -1,11 +1,11 @@
 #!/bin/bash
-# /metrics and /api/report from a store of a year: 10 million transactions
-# and as many connections (an accept with its connection time per row, as
-# the store folds them), spread over the 365 days before now, as the plugin
-# records them. Times the first scrape (it aggregates the older records once),
-# the next ones (the records of the last two hours), a scrape after an
-# import of old logs (all again), and the dashboard's API calls.
-# Usage: bench/metrics.sh   (BENCH_WORKDIR, BENCH_STORE_ROWS)
+# /metrics, the dashboard's API and report --db from a store of a year: 10
+# million transactions and as many connections over the 365 days before
+# now (bench/metrics.sh's rows). The rows go in by SQL as a store of schema
+# 3 (no totals), so the first import migrates it and builds its totals
+# from the records (timed); then every read is timed on the store with its
+# totals. Results: bench/results-metrics.md (bench/store.sh: the import rate).
+# Usage: bench/metrics.sh   (BENCH_WORKDIR, BENCH_STORE_ROWS, QPSTAT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${BENCH_WORKDIR:-/tmp/qpstat-bench}
@@ -15,13 +15,13 @@ mkdir -p "$work"
 export TZ=UTC LC_ALL=C
 now=$(date +%s)
 start=$(( now - 365 * 86400 ))
-year="$work/year-metrics-$rows.db"
-if [ ! -s "$year" ]; then
-    rm -f "$year"*
-    "$Q" import --db "$year" t/data/multilog-094 > /dev/null   # creates the schema
-    sqlite3 "$year" > /dev/null <<SQL
+year="$work/year-metrics-v4-$rows.db"
+rm -f "$year"*
+"$Q" import --db "$year" t/data/multilog-094 > /dev/null   # creates the schema
+sqlite3 "$year" > /dev/null <<SQL
 PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
 DELETE FROM transactions; DELETE FROM connections; DELETE FROM files;
+DROP TABLE spans; DROP TABLE totals; DELETE FROM meta WHERE key = 'totals_from';
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $rows - 1)
 INSERT INTO transactions (id, time, nsec, pid, ip, helo, sender, recipients, disposition, code, text, spam,
                           source, dedup)
@@ -41,10 +41,34 @@ SELECT (($start + i * 31536000 / $rows + 2) << 30) | (i % 1000), $start + i * 31
        1000 + i % 30000, 'accept', '192.0.2.' || (i % 250), i % 7, 40, 500 + i % 4000,
        $start + i * 31536000 / $rows + 2, i % 1000, 2, i
 FROM n;
+PRAGMA user_version = 3; UPDATE meta SET value = '3' WHERE key = 'schema_version';
 SQL
-fi
 stored=$(sqlite3 "$year" 'SELECT count(*) FROM transactions')
+: > "$work/empty.log"
+t0=$(date +%s.%N)
+"$Q" import --db "$year" "$work/empty.log" > /dev/null   # migrates: the totals from the records
+migrate=$(echo "$(date +%s.%N) - $t0" | bc)
 size=$(du -h "$year" | cut -f1)
+spans=$(sqlite3 "$year" 'SELECT count(*) FROM spans')
+totals=$(sqlite3 "$year" 'SELECT count(*) FROM totals')
+
+median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.3f", a[int((NR + 1) / 2)] }'; }
+cli() {
+    for _ in 1 2 3 4 5; do
+        local a b
+        a=$(date +%s.%N)
+        "$Q" report --db "$year" "$@" > /dev/null
+        b=$(date +%s.%N)
+        echo "$b - $a" | bc
+    done | median
+}
+yesterday=$(date -d @$(( now - 86400 )) +%F)
+day_all=$(cli --since "$yesterday" --until "$yesterday")
+day_disp=$(cli --since "$yesterday" --until "$yesterday" --by disposition)
+today_all=$(cli --today)
+week_all=$(cli --days 7)
+week_disp=$(cli --days 7 --by disposition)
+all_disp=$(cli --by disposition)
 
 port=$(( 20000 + RANDOM % 20000 ))
 "$Q" serve --db "$year" --listen "127.0.0.1:$port" 2> "$work/serve.err" &
@@ -52,33 +76,32 @@ pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 for _ in $(seq 100); do grep -q listening "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
 get() { curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port$1"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.3f", a[int((NR + 1) / 2)] }'; }
-
 first=$(get /metrics)
 warm=$(for _ in $(seq 11); do get /metrics; echo; done | median)
-# an import of old lines: the store counts it, serve aggregates everything again
+api_day=$(for _ in $(seq 5); do get '/api/report?today=1'; echo; done | median)
+api_week=$(for _ in $(seq 5); do get '/api/report?days=7'; echo; done | median)
+api_week_disp=$(for _ in $(seq 5); do get '/api/report?days=7&by=disposition'; echo; done | median)
+# a live write between scrapes: the totals move with it
 printf '@%s 1 (deny) logging::logterse: ` 192.0.2.9\tx\thelo\t<a@b.example>\t<c@d.example>\tdnsbl\t901\tsee http://www.spamhaus.org/q\n' \
     "$(printf '4000000%09x%08x' $(( now - 200 * 86400 )) 0)" > "$work/old.log"
 "$Q" import --db "$year" "$work/old.log" > /dev/null
 after_old=$(get /metrics)
-again=$(for _ in $(seq 11); do get /metrics; echo; done | median)
-day=$(for _ in $(seq 5); do get '/api/report?today=1'; echo; done | median)
-day_disp=$(for _ in $(seq 5); do get '/api/report?today=1&by=disposition'; echo; done | median)
-week=$(for _ in $(seq 3); do get '/api/report?days=7'; echo; done | median)
-week_disp=$(for _ in $(seq 3); do get '/api/report?days=7&by=disposition'; echo; done | median)
-series=$(curl -s "http://127.0.0.1:$port/metrics" | grep -vc '^#')
 
 cat > bench/results-metrics.md <<MD
-| measurement ($stored transactions and as many connections over a year, $size) | seconds |
+| measurement ($stored transactions and as many connections over a year, $size; $spans spans, $totals totals rows; load $(cut -d' ' -f1-3 /proc/loadavg)) | seconds |
 |---|---:|
-| first \`/metrics\` (aggregates the records older than two hours once) | $first |
-| next \`/metrics\` (median of 11: the last two hours on top of that) | $warm |
-| \`/metrics\` after an import of old lines (all again) | $after_old |
-| next \`/metrics\` (median of 11) | $again |
-| \`/api/report?today=1\` (every table, median of 5) | $day |
-| \`/api/report?today=1&by=disposition\` (median of 5) | $day_disp |
-| \`/api/report?days=7\` (the dashboard's default, every table, median of 3) | $week |
-| \`/api/report?days=7&by=disposition\` (median of 3) | $week_disp |
-| series in \`/metrics\` | $series |
+| migration from schema 3: the totals from every record (once) | $migrate |
+| \`report --db\` one whole day (yesterday), every table (median of 5) | $day_all |
+| \`report --db\` one whole day, \`--by disposition\` | $day_disp |
+| \`report --db --today\`, every table | $today_all |
+| \`report --db --days 7\`, every table (the first day partly: its records) | $week_all |
+| \`report --db --days 7 --by disposition\` | $week_disp |
+| \`report --db --by disposition\`, everything | $all_disp |
+| first \`/metrics\` after start | $first |
+| next \`/metrics\` (median of 11) | $warm |
+| \`/metrics\` after an import of an old line | $after_old |
+| \`/api/report?today=1\` (every table, median of 5) | $api_day |
+| \`/api/report?days=7\` (the dashboard's default, every table) | $api_week |
+| \`/api/report?days=7&by=disposition\` | $api_week_disp |
 MD
 cat bench/results-metrics.md
