@@ -211,6 +211,9 @@ static void migration_sql(int version, qps_buf *out)
     if (version == 0) {
         for (int t = 0; t < TB_COUNT_; t++)
             store_create_sql(&store_tables[t], out);
+        /* (empty: a new store has no days pruned without totals) */
+        store_create_copy_sql(&store_tables[TB_DAILY], "daily_v3", false, out);
+        store_create_copy_sql(&store_tables[TB_DAILY_FACTS], "daily_facts_v3", false, out);
         return;
     }
     if (version == 1) {
@@ -227,27 +230,24 @@ static void migration_sql(int version, qps_buf *out)
     /* (came within version 3: stores of 3 lacking it get it at their first prune) */
     store_create_missing_sql(&store_tables[TB_DAILY_FACTS], out);
     if (version <= 3) {
-        /* version 4: totals kept as records are written; migrate() fills them */
+        /* version 4: totals kept as records are written; migrate() fills
+         * them. The days pruned before have none: their daily totals as
+         * they are now are read by reports without filters (read.c), while
+         * later prunes add to daily only what the totals hold already */
         store_create_sql(&store_tables[TB_SPANS], out);
         store_create_sql(&store_tables[TB_TOTALS], out);
     }
+    /* (a store of 4 made before the copies were kept pruned nothing
+     * without totals: its copies are empty) */
+    store_create_copy_sql(&store_tables[TB_DAILY], "daily_v3", version <= 3, out);
+    store_create_copy_sql(&store_tables[TB_DAILY_FACTS], "daily_facts_v3", version <= 3, out);
     qps_buf_printf(out, "%s", v4_to_v5);
 }
 
-/* The totals of a migrated store, from its records. The days it pruned
- * before (tables daily and daily_facts) have none: a copy of those tables
- * is kept (daily_v3, daily_facts_v3) for reports without filters, which
- * read them as they were (read.c), while later prunes add to daily only
- * what the totals hold already. */
+/* The totals of a migrated store, from its records. */
 static qps_status fill_totals(qps_store *s, int version)
 {
-    if (version == 0)
-        return QPS_OK;
-    /* (migration_sql made daily_facts where it was missing) */
-    if (qps_store_exec(s, "CREATE TABLE daily_v3 AS SELECT * FROM daily; "
-                          "CREATE TABLE daily_facts_v3 AS SELECT * FROM daily_facts") != SQLITE_OK)
-        return qps_store_fail(s, QPS_EIO, "cannot migrate the store");
-    return store_totals_rebuild(s);
+    return version == 0 ? QPS_OK : store_totals_rebuild(s);
 }
 
 qps_status qps_store_fail(qps_store *s, qps_status st, const char *what)

@@ -124,9 +124,10 @@ static void column_list(const store_table *t, int n, qps_buf *out)
         qps_buf_printf(out, "%s%s", c ? ", " : "", t->cols[c].name);
 }
 
-static void create_sql(const store_table *t, const char *if_missing, int version, qps_buf *out)
+static void create_sql_named(const store_table *t, const char *name, const char *if_missing, int version,
+                             qps_buf *out)
 {
-    qps_buf_printf(out, "CREATE TABLE %s%s (", if_missing, t->name);
+    qps_buf_printf(out, "CREATE TABLE %s%s (", if_missing, name);
     /* the columns a version added after those before it, where ALTER
      * TABLE ADD COLUMN puts them in a migrated store: fresh and migrated
      * stores have one layout */
@@ -141,6 +142,18 @@ static void create_sql(const store_table *t, const char *if_missing, int version
     if (t->constraint)
         qps_buf_printf(out, ", %s", t->constraint);
     qps_buf_printf(out, ")%s;%s", t->without_rowid ? " WITHOUT ROWID" : "", t->indexes ? t->indexes : "");
+}
+
+static void create_sql(const store_table *t, const char *if_missing, int version, qps_buf *out)
+{
+    create_sql_named(t, t->name, if_missing, version, out);
+}
+
+void store_create_copy_sql(const store_table *t, const char *name, bool rows, qps_buf *out)
+{
+    create_sql_named(t, name, "", QPS_STORE_SCHEMA, out);
+    if (rows)
+        qps_buf_printf(out, "INSERT INTO %s SELECT * FROM %s;", name, t->name);
 }
 
 void store_create_sql(const store_table *t, qps_buf *out)
