@@ -59,6 +59,7 @@ FROM (SELECT i,
 -- rows put in by SQL have no totals: as a store of schema 3, which the
 -- next import migrates (its totals from its records)
 DROP TABLE spans; DROP TABLE totals; DROP TABLE daily_v3; DROP TABLE daily_facts_v3;
+ALTER TABLE transactions DROP COLUMN service;
 PRAGMA user_version = 3; UPDATE meta SET value = '3' WHERE key = 'schema_version';
 SQL
     : > "$work/empty.log"
