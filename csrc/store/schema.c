@@ -151,7 +151,8 @@ static void create_sql(const store_table *t, const char *if_missing, int version
 
 void store_create_copy_sql(const store_table *t, const char *name, bool rows, qps_buf *out)
 {
-    create_sql_named(t, name, "", QPS_STORE_SCHEMA, out);
+    /* an empty one where a store may have it already */
+    create_sql_named(t, name, rows ? "" : "IF NOT EXISTS ", QPS_STORE_SCHEMA, out);
     if (rows)
         qps_buf_printf(out, "INSERT INTO %s SELECT * FROM %s;", name, t->name);
 }

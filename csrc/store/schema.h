@@ -128,7 +128,8 @@ extern const store_table store_tables[TB_COUNT_];
 void store_create_sql(const store_table *t, qps_buf *out);
 /* The same as schema `version` had it (without the columns added later). */
 void store_create_sql_at(const store_table *t, int version, qps_buf *out);
-/* A table `name` of t's columns (no indexes), holding t's rows if rows. */
+/* A table `name` of t's columns (no indexes) holding t's rows; if not
+ * rows, an empty one unless the store has it. */
 void store_create_copy_sql(const store_table *t, const char *name, bool rows, qps_buf *out);
 /* The same with IF NOT EXISTS (a table that came within a schema version). */
 void store_create_missing_sql(const store_table *t, qps_buf *out);
