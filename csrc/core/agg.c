@@ -336,6 +336,29 @@ static int score_bucket(double score)
     return 1 + (int)f;
 }
 
+/* The recipient domains of "<a@x>,<b@y>"; queued: into the accepted ones
+ * too. */
+static qps_status add_recipients(qps_agg *agg, qps_str rcpts, bool queued)
+{
+    char buf[512];
+    qps_status st;
+    const char *s = rcpts.ptr, *end = s + rcpts.len;
+    while (s && s < end) {
+        const char *comma = qps_find_byte(s, end, ',');
+        const char *e = comma ? comma : end;
+        qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
+        if (domain.len && domain.len < sizeof buf) {
+            size_t dlen = lower_copy(buf, domain.ptr, domain.len);
+            if ((st = table_add(agg, QPS_DIM_RECIPIENT, buf, dlen)) != QPS_OK ||
+                (queued && (st = qps_table_add(agg->rcpt_acc, buf, dlen, 1)) != QPS_OK))
+                return st;
+            agg->recipient_total++;
+        }
+        s = comma ? comma + 1 : end;
+    }
+    return QPS_OK;
+}
+
 static qps_status add_terse(qps_agg *agg, const qps_record *r)
 {
     qps_status st = QPS_OK;
@@ -418,21 +441,8 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
             TRY(qps_table_add_hashed(agg->table[remote[i].dim], k.ptr ? k.ptr : "", k.len, hash[i], 1));
         }
 
-    /* recipients: "<a@x>,<b@y>" */
-    const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;
-    while (KEEP(QPS_DIM_RECIPIENT) && s && s < end) {
-        const char *comma = qps_find_byte(s, end, ',');
-        const char *e = comma ? comma : end;
-        qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
-        if (domain.len && domain.len < sizeof buf) {
-            size_t dlen = lower_copy(buf, domain.ptr, domain.len);
-            TRY(table_add(agg, QPS_DIM_RECIPIENT, buf, dlen));
-            if (queued)
-                TRY(qps_table_add(agg->rcpt_acc, buf, dlen, 1));
-            agg->recipient_total++;
-        }
-        s = comma ? comma + 1 : end;
-    }
+    if (KEEP(QPS_DIM_RECIPIENT))
+        TRY(add_recipients(agg, f[QPS_TF_RCPTS], queued));
 
     if (r->has_time && (KEEP(QPS_DIM_HOUR) || KEEP(QPS_DIM_DAY) || KEEP(QPS_DIM_HOUR_CATEGORY) ||
                         KEEP(QPS_DIM_HOUR_DISPOSITION) || KEEP(QPS_DIM_DAY_DISPOSITION))) {
@@ -489,6 +499,26 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     }
 #undef KEEP
 #undef TRY
+    return QPS_OK;
+}
+
+qps_status qps_agg_add_remote_keys(qps_agg *agg, const qps_record *r)
+{
+    const unsigned keep = agg->keep;
+    static const struct {
+        qps_dim dim;
+        int field;
+    } remote[] = {{QPS_DIM_IP, QPS_TF_IP}, {QPS_DIM_HELO, QPS_TF_HELO}, {QPS_DIM_SENDER, QPS_TF_SENDER}};
+    qps_status st;
+    if (r->kind != QPS_KIND_TERSE || agg->nwhere)
+        return QPS_OK;
+    for (int i = 0; i < 3; i++)
+        if ((keep & QPS_DIM_BIT(remote[i].dim)) &&
+            (st = table_add(agg, remote[i].dim, r->field[remote[i].field].ptr, r->field[remote[i].field].len)) !=
+                QPS_OK)
+            return st;
+    if (keep & QPS_DIM_BIT(QPS_DIM_RECIPIENT))
+        return add_recipients(agg, r->field[QPS_TF_RCPTS], qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued"));
     return QPS_OK;
 }
 
@@ -1575,23 +1605,11 @@ static qps_status terse_totals(const qps_record *r, int hour, qps_total_fn fn, v
     OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "service", r->service, 1);
     if (is_dnsbl_denial(r))
         OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "dnsbl", dnsbl_service(f[QPS_TF_TEXT]), 1);
-    OUT(QPS_TOTAL_DAY, "ip", f[QPS_TF_IP], 1);
-    OUT(QPS_TOTAL_DAY, "helo", f[QPS_TF_HELO], 1);
-    OUT(QPS_TOTAL_DAY, "sender", f[QPS_TF_SENDER], 1);
+    /* the remote parties (IP, HELO, sender, recipient domains) are not
+     * totals: nearly every key of a day is new, so a day would hold about
+     * as many rows as records; whole days read them from their records
+     * (qps_agg_add_remote_keys) */
     bool queued = qps_str_eq(disp, "queued");
-    const char *s = f[QPS_TF_RCPTS].ptr, *end = s + f[QPS_TF_RCPTS].len;
-    while (s && s < end) {
-        const char *comma = qps_find_byte(s, end, ',');
-        const char *e = comma ? comma : end;
-        qps_str domain = address_domain(qps_slice(s, (size_t)(e - s)));
-        if (domain.len && domain.len < 512) {
-            size_t l = lower_copy(buf, domain.ptr, domain.len);
-            OUT(QPS_TOTAL_DAY, "rcpt", qps_slice(buf, l), 1);
-            if (queued)
-                OUT(QPS_TOTAL_DAY, "rcpt_acc", qps_slice(buf, l), 1);
-        }
-        s = comma ? comma + 1 : end;
-    }
     qps_spam spam;
     if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
         /* the score to the bit: %.17g reads back as the same double */
@@ -1789,20 +1807,6 @@ qps_status qps_agg_add_total(qps_agg *agg, const char *what, qps_str key, int64_
         agg->dnsbl_total += n;
         return qps_table_add(agg->table[QPS_DIM_DNSBL], k, key.len, n);
     }
-    if (is(what, "ip"))
-        return KEEP(QPS_DIM_IP) ? qps_table_add(agg->table[QPS_DIM_IP], k, key.len, n) : QPS_OK;
-    if (is(what, "helo"))
-        return KEEP(QPS_DIM_HELO) ? qps_table_add(agg->table[QPS_DIM_HELO], k, key.len, n) : QPS_OK;
-    if (is(what, "sender"))
-        return KEEP(QPS_DIM_SENDER) ? qps_table_add(agg->table[QPS_DIM_SENDER], k, key.len, n) : QPS_OK;
-    if (is(what, "rcpt")) {
-        if (!KEEP(QPS_DIM_RECIPIENT))
-            return QPS_OK;
-        agg->recipient_total += n;
-        return qps_table_add(agg->table[QPS_DIM_RECIPIENT], k, key.len, n);
-    }
-    if (is(what, "rcpt_acc"))
-        return KEEP(QPS_DIM_RECIPIENT) ? qps_table_add(agg->rcpt_acc, k, key.len, n) : QPS_OK;
     if (is(what, "score") || is(what, "nospam")) {
         if (!KEEP(QPS_DIM_SCORE) && !KEEP(QPS_DIM_SPAM))
             return QPS_OK;

@@ -151,6 +151,11 @@ typedef struct {
  * nothing when agg filters transactions (a filter reads records). */
 qps_status qps_agg_add_total(qps_agg *agg, const char *what, qps_str key, int64_t count,
                              const qps_total_hours *hours);
+/* Adds a logterse record's remote parties alone (the IP, HELO, sender
+ * and recipient domain tables, which are not totals) to agg, for a day
+ * whose other tables come from its totals. Adds nothing when agg filters
+ * transactions (a filter reads records). */
+qps_status qps_agg_add_remote_keys(qps_agg *agg, const qps_record *rec);
 /* The dimensions agg fills (QPS_DIM_BIT), and how many filters it has. */
 unsigned qps_agg_dims(const qps_agg *agg);
 size_t qps_agg_nwhere(const qps_agg *agg);

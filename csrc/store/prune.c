@@ -125,9 +125,9 @@ qps_status qps_store_prune(qps_store *s, int64_t before, uint64_t *removed)
             s->old_write = true; /* rows went to the daily totals: caches of them are stale */
     }
     if (st == QPS_OK) {
-        /* the totals stay (no counter goes down), but not the remote
-         * parties of days whose every record is gone: those keys are as
-         * many as the records (totals.c) */
+        /* the totals stay (no counter goes down); a store written before
+         * the remote parties left the totals (totals.c) still has their
+         * keys, which no reader reads: gone with their days' records */
         snprintf(sql, sizeof sql,
                  "DELETE FROM totals WHERE what IN ('ip', 'helo', 'sender', 'rcpt', 'rcpt_acc') "
                  "AND span IN (SELECT start FROM spans WHERE last < %lld)",

@@ -320,10 +320,6 @@ static void families_sql(unsigned dims, qps_buf *out)
         {QPS_DIM_BIT(QPS_DIM_CODE), "'code'"},
         {QPS_DIM_BIT(QPS_DIM_SERVICE), "'service'"},
         {QPS_DIM_BIT(QPS_DIM_DNSBL), "'dnsbl'"},
-        {QPS_DIM_BIT(QPS_DIM_IP), "'ip'"},
-        {QPS_DIM_BIT(QPS_DIM_HELO), "'helo'"},
-        {QPS_DIM_BIT(QPS_DIM_SENDER), "'sender'"},
-        {QPS_DIM_BIT(QPS_DIM_RECIPIENT), "'rcpt','rcpt_acc'"},
         {QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM), "'score','nospam'"},
         {QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME), "'ms'"},
     };
@@ -348,6 +344,40 @@ static qps_status span_totals(qps_store *s, qps_agg *agg, sqlite3_stmt *q, int64
         if (!key.len && what && strcmp(what, "server") == 0)
             key = server;
         if ((st = qps_agg_add_total(agg, what ? what : "", key, sqlite3_column_int64(q, 2), hours)) != QPS_OK)
+            break;
+    }
+    if (st == QPS_OK && rc != SQLITE_DONE)
+        st = qps_store_fail(s, QPS_EIO, "cannot read the store");
+    sqlite3_reset(q);
+    return st;
+}
+
+/* The tables whose keys are not totals (qps_agg_add_remote_keys). */
+#define REMOTE_DIMS                                                                                                \
+    (QPS_DIM_BIT(QPS_DIM_IP) | QPS_DIM_BIT(QPS_DIM_HELO) | QPS_DIM_BIT(QPS_DIM_SENDER) |                           \
+     QPS_DIM_BIT(QPS_DIM_RECIPIENT))
+
+/* The remote parties of the span [start, end)'s transactions into agg,
+ * in the order they came; q selects (ip, helo, sender, recipients,
+ * disposition) by id and time. */
+static qps_status span_remote_keys(qps_store *s, qps_agg *agg, sqlite3_stmt *q, int64_t start, int64_t end)
+{
+    sqlite3_bind_int64(q, 1, qps_second_key(start));
+    sqlite3_bind_int64(q, 2, end > KEY_SEC_MAX ? INT64_MAX : qps_second_key(end));
+    sqlite3_bind_int64(q, 3, start);
+    sqlite3_bind_int64(q, 4, end);
+    qps_record r;
+    memset(&r, 0, sizeof r);
+    r.kind = QPS_KIND_TERSE;
+    qps_status st = QPS_OK;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        r.field[QPS_TF_IP] = column_str(q, 0);
+        r.field[QPS_TF_HELO] = column_str(q, 1);
+        r.field[QPS_TF_SENDER] = column_str(q, 2);
+        r.field[QPS_TF_RCPTS] = column_str(q, 3);
+        r.field[QPS_TF_DISPOSITION] = column_str(q, 4);
+        if ((st = qps_agg_add_remote_keys(agg, &r)) != QPS_OK)
             break;
     }
     if (st == QPS_OK && rc != SQLITE_DONE)
@@ -398,11 +428,18 @@ static qps_status from_totals(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
     qps_buf_printf(&sql, "SELECT what, key, count FROM totals WHERE span = ?1 AND what IN (");
     families_sql(dims, &sql);
     qps_buf_printf(&sql, ")%s", all_time ? " ORDER BY first" : "");
-    sqlite3_stmt *q = NULL, *sp = NULL;
+    sqlite3_stmt *q = NULL, *sp = NULL, *remote = NULL;
     int prc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &q, NULL);
     qps_buf_release(&sql);
-    if (prc != SQLITE_OK)
+    if (prc == SQLITE_OK && !all_time && (dims & REMOTE_DIMS))
+        prc = sqlite3_prepare_v2(s->db,
+                                 "SELECT ip, helo, sender, recipients, disposition FROM transactions "
+                                 "WHERE id >= ?1 AND id < ?2 AND time >= ?3 AND time < ?4 AND nsec >= 0 ORDER BY id",
+                                 -1, &remote, NULL);
+    if (prc != SQLITE_OK) {
+        sqlite3_finalize(q);
         return qps_store_fail(s, QPS_EIO, "cannot read the store");
+    }
     if (all_time) {
         st = span_totals(s, agg, q, ALL_SPAN, NULL);
     } else if (sqlite3_prepare_v2(s->db, "SELECT start, end, first, last FROM spans WHERE end > ?1 AND start < ?2 "
@@ -429,6 +466,8 @@ static qps_status from_totals(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
                 st = each_timed(s, cursor, start, add_to_agg, feed);
             if (st == QPS_OK && !empty)
                 st = span_totals(s, agg, q, start, hourly ? &hours : NULL);
+            if (st == QPS_OK && !empty && remote)
+                st = span_remote_keys(s, agg, remote, start, end);
             if (end > cursor)
                 cursor = end;
         }
@@ -439,6 +478,7 @@ static qps_status from_totals(qps_store *s, qps_agg *agg, const qps_agg_opts_vie
     }
     sqlite3_finalize(q);
     sqlite3_finalize(sp);
+    sqlite3_finalize(remote);
     if (st == QPS_OK)
         st = each_untimed(s, add_to_agg, feed);
     return st == QPS_ESTOPPED ? feed->status : st;

@@ -17,9 +17,11 @@
  * no calendar day, are in no span (the second kind is in all time): a
  * reader scans them.
  *
- * Prune deletes records, not totals (so counters never go down), except
- * the per-day keys of remote parties (IPs, HELOs, senders, recipient
- * domains), which would keep the store as large as its records.
+ * The remote parties (IPs, HELOs, senders, recipient domains) are no
+ * totals: nearly every one of a day is new, so their rows would be about
+ * as many as the records and cost the import four times its time; a
+ * reader takes them from the records of whole days (read.c). Prune
+ * deletes records, not totals (so counters never go down).
  *
  * License: MIT (see LICENSE).
  */
@@ -85,63 +87,61 @@ typedef struct {
     qps_status st;
 } record_ctx;
 
+/* Adds n to the entry (span, flags, what, key), made when new. flags keep
+ * QPS_TOTAL_MIN/MAX (how n adds up) and, in a day's entry, QPS_TOTAL_ALL
+ * (store_totals_flush adds the day's sum to all time: one entry a record
+ * instead of two). */
+static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigned flags, const char *what, qps_str key,
+                            int64_t n, int64_t first)
+{
+    size_t wl = strlen(what), len = 8 + 1 + wl + 1 + key.len;
+    if ((t->used + 1) * 2 > t->cap && !grow(t))
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    char small[512];
+    char *buf = len <= sizeof small ? small : malloc(len);
+    if (!buf)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    memcpy(buf, &span, 8);
+    buf[8] = (char)flags;
+    memcpy(buf + 9, what, wl + 1);
+    if (key.len)
+        memcpy(buf + 9 + wl + 1, key.ptr, key.len);
+    size_t j = qps_hash_bytes(buf, len) & (t->cap - 1);
+    while (t->slots[j].key && (t->slots[j].len != len || memcmp(t->slots[j].key, buf, len) != 0))
+        j = (j + 1) & (t->cap - 1);
+    total_entry *e = &t->slots[j];
+    if (e->key) {
+        if (flags & QPS_TOTAL_MIN)
+            e->n = n < e->n ? n : e->n;
+        else if (flags & QPS_TOTAL_MAX)
+            e->n = n > e->n ? n : e->n;
+        else
+            e->n += n;
+        if (first < e->first)
+            e->first = first;
+        if (buf != small)
+            free(buf);
+        return QPS_OK;
+    }
+    char *owned = buf == small ? malloc(len) : buf;
+    if (!owned)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    if (owned != buf)
+        memcpy(owned, buf, len);
+    *e = (total_entry){owned, len, n, first};
+    t->used++;
+    return QPS_OK;
+}
+
 static int gather(void *ctx, unsigned flags, const char *what, qps_str key, int64_t n)
 {
     record_ctx *c = ctx;
-    store_totals *t = c->t;
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t span = pass == 0 ? c->span : ALL_SPAN;
-        if (pass == 0 ? !(flags & QPS_TOTAL_DAY) || span == ALL_SPAN : !(flags & QPS_TOTAL_ALL))
-            continue;
-        size_t wl = strlen(what), len = 8 + 1 + wl + 1 + key.len;
-        if ((t->used + 1) * 2 > t->cap && !grow(t)) {
-            c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
-            return 1;
-        }
-        char small[512];
-        char *buf = len <= sizeof small ? small : malloc(len);
-        if (!buf) {
-            c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
-            return 1;
-        }
-        memcpy(buf, &span, 8);
-        buf[8] = (char)(flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX));
-        memcpy(buf + 9, what, wl + 1);
-        if (key.len)
-            memcpy(buf + 9 + wl + 1, key.ptr, key.len);
-        size_t j = qps_hash_bytes(buf, len) & (t->cap - 1);
-        while (t->slots[j].key && (t->slots[j].len != len || memcmp(t->slots[j].key, buf, len) != 0))
-            j = (j + 1) & (t->cap - 1);
-        total_entry *e = &t->slots[j];
-        if (!e->key) {
-            if (buf == small) {
-                if (!(e->key = malloc(len))) {
-                    c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
-                    return 1;
-                }
-                memcpy(e->key, buf, len);
-            } else {
-                e->key = buf;
-                buf = NULL;
-            }
-            e->len = len;
-            e->n = n;
-            e->first = c->first;
-            t->used++;
-        } else {
-            if (flags & QPS_TOTAL_MIN)
-                e->n = n < e->n ? n : e->n;
-            else if (flags & QPS_TOTAL_MAX)
-                e->n = n > e->n ? n : e->n;
-            else
-                e->n += n;
-            if (c->first < e->first)
-                e->first = c->first;
-        }
-        if (buf != small)
-            free(buf);
-    }
-    return 0;
+    unsigned how = flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX);
+    if ((flags & QPS_TOTAL_DAY) && c->span != ALL_SPAN)
+        c->st = add_entry(c->s, c->t, c->span, how | (flags & QPS_TOTAL_ALL), what, key, n, c->first);
+    else if (flags & QPS_TOTAL_ALL)
+        c->st = add_entry(c->s, c->t, ALL_SPAN, how, what, key, n, c->first);
+    return c->st != QPS_OK;
 }
 
 /* Local midnight of the civil date c (its hour, minute, second ignored). */
@@ -292,13 +292,42 @@ static int entry_order(const void *pa, const void *pb)
     return c ? c : la < lb ? -1 : la > lb;
 }
 
+/* Adds the days' entries of the families kept for all time too to all
+ * time's. */
+static qps_status add_days_to_all_time(qps_store *s, store_totals *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        n += t->slots[i].key && (t->slots[i].key[8] & QPS_TOTAL_ALL);
+    if (!n)
+        return QPS_OK;
+    /* the keys' bytes stay where they are when the table grows */
+    total_entry *days = malloc(n * sizeof *days);
+    if (!days)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    n = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].key && (t->slots[i].key[8] & QPS_TOTAL_ALL))
+            days[n++] = t->slots[i];
+    qps_status st = QPS_OK;
+    for (size_t i = 0; i < n && st == QPS_OK; i++) {
+        const char *what = days[i].key + 9;
+        size_t wl = strlen(what);
+        qps_str key = qps_slice(what + wl + 1, days[i].len - 9 - wl - 1);
+        st = add_entry(s, t, ALL_SPAN, (unsigned char)days[i].key[8] & (QPS_TOTAL_MIN | QPS_TOTAL_MAX), what, key,
+                       days[i].n, days[i].first);
+    }
+    free(days);
+    return st;
+}
+
 qps_status store_totals_flush(qps_store *s)
 {
     store_totals *t = s->totals;
     if (!t)
         return QPS_OK;
-    qps_status st = QPS_OK;
-    if (t->used) {
+    qps_status st = add_days_to_all_time(s, t);
+    if (st == QPS_OK && t->used) {
         sqlite3_stmt *up = qps_store_stmt(s, ST_TOTAL_ADD);
         if (!up)
             return QPS_EFORMAT;
@@ -321,7 +350,7 @@ qps_status store_totals_flush(qps_store *s)
             sqlite3_bind_text(up, 3, key, (int)(e->len - (size_t)(key - e->key)), SQLITE_STATIC);
             sqlite3_bind_int64(up, 4, e->n);
             sqlite3_bind_int64(up, 5, e->first);
-            sqlite3_bind_int(up, 6, e->key[8]);
+            sqlite3_bind_int(up, 6, e->key[8] & (QPS_TOTAL_MIN | QPS_TOTAL_MAX));
             if (qps_step_done(up) != SQLITE_DONE)
                 st = qps_store_fail(s, QPS_EIO, "cannot write the store");
         }
