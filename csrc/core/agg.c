@@ -1587,8 +1587,13 @@ static qps_status terse_totals(const qps_record *r, int hour, qps_total_fn fn, v
     } while (0)
     size_t ck = category_key(r, key, cap);
     if (hour >= 0) {
-        n = snprintf(hk, cap, "%02d\t%.*s", hour, (int)ck, key);
-        OUT(QPS_TOTAL_DAY, "hk", qps_slice(hk, (size_t)n), 1);
+        /* "HH\tcategory key" (hour < 25) */
+        hk[0] = (char)('0' + hour / 10 % 10);
+        hk[1] = (char)('0' + hour % 10);
+        hk[2] = '\t';
+        size_t hl = ck + 3 <= cap ? ck : cap - 3;
+        memcpy(hk + 3, key, hl);
+        OUT(QPS_TOTAL_DAY, "hk", qps_slice(hk, 3 + hl), 1);
     }
     OUT(QPS_TOTAL_ALL, "ck", qps_slice(key, ck), 1);
     size_t tld_len = qps_sender_tld(f[QPS_TF_SENDER], buf, 256);
@@ -1645,29 +1650,24 @@ qps_status qps_agg_record_totals(const qps_record *r, int hour, int64_t sign, qp
         return QPS_EINVAL;
     /* a record taken back (its values replaced) adds -1 of each, except
      * the earliest and latest times, which only widen */
-    n = snprintf(key, sizeof key, "%d", (int)r->kind);
-    EMIT(both, "kind", qps_slice(key, (size_t)n), sign);
+    EMIT(both, "kind", qps_slice(key, qps_u64_decimal((unsigned)r->kind, key)), sign);
     switch (r->kind) {
     case QPS_KIND_TERSE:
         return sign > 0 ? terse_totals(r, hour, fn, ctx) : QPS_EINVAL;
     case QPS_KIND_ACCEPT:
         EMIT(both, "accepted", qps_slice("", 0), sign);
-        n = snprintf(key, sizeof key, "%u", r->running + 1);
-        EMIT(both, "peak", qps_slice(key, (size_t)n), sign);
-        n = snprintf(key, sizeof key, "%u", r->max);
-        EMIT(both, "max", qps_slice(key, (size_t)n), sign);
+        EMIT(both, "peak", qps_slice(key, qps_u64_decimal((unsigned)(r->running + 1), key)), sign);
+        EMIT(both, "max", qps_slice(key, qps_u64_decimal(r->max, key)), sign);
         break;
     case QPS_KIND_TOO_MANY:
         EMIT(both, "too_many", qps_slice("", 0), sign);
-        n = snprintf(key, sizeof key, "%u", r->max);
-        EMIT(both, "max", qps_slice(key, (size_t)n), sign);
+        EMIT(both, "max", qps_slice(key, qps_u64_decimal(r->max, key)), sign);
         break;
     case QPS_KIND_HOSTS_ALLOW:
         EMIT(both, "hosts_allow", qps_slice("", 0), sign);
         break;
     case QPS_KIND_CONN_TIME:
-        n = snprintf(key, sizeof key, "%llu", (unsigned long long)r->millis);
-        EMIT(both, "ms", qps_slice(key, (size_t)n), sign);
+        EMIT(both, "ms", qps_slice(key, qps_u64_decimal(r->millis, key)), sign);
         break;
     case QPS_KIND_REPLY:
         if (qps_reply_is_queued(r))

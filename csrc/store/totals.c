@@ -35,6 +35,7 @@
 typedef struct {
     char *key; /* span (8 bytes) flags (1) what \0 key */
     size_t len;
+    uint64_t hash;
     int64_t n, first;
 } total_entry;
 
@@ -59,6 +60,22 @@ static store_totals *totals_of(qps_store *s)
     return s->totals;
 }
 
+/* The table's hash: eight bytes a step (an import hashes some ten keys a
+ * record, where a byte a step costs more than the probe). */
+static uint64_t entry_hash(const char *p, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+    for (; len >= 8; p += 8, len -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, len);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
 static bool grow(store_totals *t)
 {
     size_t cap = t->cap ? t->cap * 2 : 1024;
@@ -68,7 +85,7 @@ static bool grow(store_totals *t)
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].key)
             continue;
-        size_t j = qps_hash_bytes(t->slots[i].key, t->slots[i].len) & (cap - 1);
+        size_t j = t->slots[i].hash & (cap - 1);
         while (slots[j].key)
             j = (j + 1) & (cap - 1);
         slots[j] = t->slots[i];
@@ -106,8 +123,10 @@ static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigne
     memcpy(buf + 9, what, wl + 1);
     if (key.len)
         memcpy(buf + 9 + wl + 1, key.ptr, key.len);
-    size_t j = qps_hash_bytes(buf, len) & (t->cap - 1);
-    while (t->slots[j].key && (t->slots[j].len != len || memcmp(t->slots[j].key, buf, len) != 0))
+    uint64_t hash = entry_hash(buf, len);
+    size_t j = hash & (t->cap - 1);
+    while (t->slots[j].key &&
+           (t->slots[j].hash != hash || t->slots[j].len != len || memcmp(t->slots[j].key, buf, len) != 0))
         j = (j + 1) & (t->cap - 1);
     total_entry *e = &t->slots[j];
     if (e->key) {
@@ -128,7 +147,7 @@ static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigne
         return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
     if (owned != buf)
         memcpy(owned, buf, len);
-    *e = (total_entry){owned, len, n, first};
+    *e = (total_entry){owned, len, hash, n, first};
     t->used++;
     return QPS_OK;
 }
