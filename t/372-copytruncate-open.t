@@ -41,17 +41,21 @@ for my $case ('truncated', 'truncated and written again') {
     # first chunk and waits at BEGIN IMMEDIATE, where it is stopped
     spew($log, $first);
     pipe(my $hold_r, my $hold_w) or die;
+    pipe(my $said_r, my $said_w) or die;
     my $holder = fork // die;
     if (!$holder) {
         close $hold_w;
+        close $said_r;
         open STDIN, '<&', $hold_r or POSIX::_exit(1);
-        open STDOUT, '>', '/dev/null';
+        open STDOUT, '>&', $said_w or POSIX::_exit(1);
         exec 'sqlite3', $db or POSIX::_exit(127);
     }
     close $hold_r;
+    close $said_w;
     select((select($hold_w), $| = 1)[0]);
-    print $hold_w "BEGIN IMMEDIATE;\nSELECT 1;\n";
-    sleep 0.3;
+    print $hold_w "BEGIN IMMEDIATE;\nSELECT 'locked';\n";
+    my $said = <$said_r>;    # the lock is taken
+    is($said, "locked\n", "$case: another writer holds the lock");
     my $importer = fork // die;
     if (!$importer) {
         open STDOUT, '>', "$dir.out";
@@ -69,6 +73,7 @@ for my $case ('truncated', 'truncated and written again') {
     print $hold_w "COMMIT;\n.quit\n";
     close $hold_w;
     waitpid $holder, 0;
+    close $said_r;
 
     # the copy is imported while the first import is stopped
     my (undef, $err, $st) = run_cmd([$Q, 'import', '--db', $db, "$log.1"]);
