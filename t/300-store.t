@@ -180,7 +180,7 @@ sub snapshot {
         'empty header' => ["\0" x 4096, qr/not a qpstat store/],
         'corrupt'      => [substr($bytes, 0, 100) . ("\xff" x (length($bytes) - 100)), qr/not a qpstat store|malformed/],
         'newer schema' => [substr($bytes, 0, 60) . pack('N', 99) . substr($bytes, 64),
-            qr/the store has schema version 99, newer than this qpstat \(5\)/],
+            qr/the store has schema version 99, newer than this qpstat \(6\)/],
     );
     for my $name (sort keys %bad) {
         my ($content, $re) = @{ $bad{$name} };

@@ -76,7 +76,7 @@ for my $fixture ($sample, 't/data/dialect-08x.log', 't/data/dialect-04x.log', 't
     ($rc, $out) = run_cli_merged('import', '--db', $db, $sample);
     is($rc, 0, 'import into a schema 1 store') or diag $out;
     my ($v) = `sqlite3 '$db' 'PRAGMA user_version'` =~ /(\d+)/;
-    is($v, 5, 'the store is at schema 5 now');
+    is($v, 6, 'the store is at schema 6 now');
     my $cols = `sqlite3 '$db' 'SELECT group_concat(name) FROM pragma_table_info("transactions")'`;
     unlike($cols, qr/\bline\b/, 'no raw lines are kept');
     for my $fmt (qw(text json)) {

@@ -93,7 +93,7 @@ for my $writer ('Europe/Berlin', 'America/New_York') {
     # daily_facts, no totals): migrated, the pruned days count as they did
     my $v3 = "$tmp/v3.db";
     run_cmd(['sqlite3', $db, "VACUUM INTO '$v3'"]);
-    run_cmd(['sqlite3', $v3, 'DROP TABLE spans; DROP TABLE totals; DROP TABLE daily_v3; DROP TABLE daily_facts_v3; ALTER TABLE transactions DROP COLUMN service; PRAGMA user_version = 3']);
+    run_cmd(['sqlite3', $v3, 'DROP TABLE spans; DROP TABLE totals; DROP TABLE daily_v3; DROP TABLE daily_facts_v3; DROP TABLE conn_times; ALTER TABLE transactions DROP COLUMN service; PRAGMA user_version = 3']);
     (undef, $err, $rc) = run_cmd([$Q, 'import', '--db', $v3, "$tmp/log"], env => { TZ => 'Europe/Berlin' }, timeout => 120);
     is($rc, 0, 'a pruned store of schema 3 migrated') or diag($err);
     local @BY = ('disposition', 'dnsbl', 'tld', 'disposition,tld', 'day', 'category', 'code');

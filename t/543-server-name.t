@@ -63,11 +63,11 @@ is_deeply(servers($ldb), $before, '... and its records, whose lines name their h
 # the migration names it after this machine; --set-server corrects that
 my $v3 = "$tmp/v3.db";
 run_cmd([$Q, 'import', '--db', $v3, $FIXTURE{'multilog-094'}]);
-sql($v3, "DROP TABLE spans; DROP TABLE totals; DROP TABLE daily_v3; DROP TABLE daily_facts_v3; ALTER TABLE transactions DROP COLUMN service; DELETE FROM meta WHERE key = 'server'; "
+sql($v3, "DROP TABLE spans; DROP TABLE totals; DROP TABLE daily_v3; DROP TABLE daily_facts_v3; DROP TABLE conn_times; ALTER TABLE transactions DROP COLUMN service; DELETE FROM meta WHERE key = 'server'; "
     . "PRAGMA user_version = 3; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
 ($out, $err, $rc) = run_cmd([$Q, 'import', '--db', $v3, '--set-server', 'mx3']);
 is($rc, 0, 'a schema 3 store: migrated and named') or diag($err);
-is(sql($v3, 'PRAGMA user_version'), 5, '... at schema 5 (the current one)');
+is(sql($v3, 'PRAGMA user_version'), 6, '... at schema 6 (the current one)');
 is_deeply(servers($v3), { mx3 => $n }, '... its transactions (totals rebuilt at the migration) under mx3');
 
 # errors

@@ -1617,9 +1617,15 @@ static qps_status terse_totals(const qps_record *r, int hour, qps_total_fn fn, v
     bool queued = qps_str_eq(disp, "queued");
     qps_spam spam;
     if (r->nfields == 9 && qps_spam_parse(f[QPS_TF_SPAM], &spam) == QPS_OK) {
-        /* the score to the bit: %.17g reads back as the same double */
-        n = snprintf(buf, sizeof buf, "%d\t%d\t%.17g", spam.is_spam ? 1 : 0, queued ? 1 : 0, spam.score);
-        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "score", qps_slice(buf, (size_t)n), 1);
+        /* the score to the bit, as "x" and its 16 hex digits (snprintf's
+         * %.17g, which stores of before have, cost a tenth of the import) */
+        uint64_t bits;
+        memcpy(&bits, &spam.score, sizeof bits);
+        memcpy(buf, spam.is_spam ? "1\t" : "0\t", 2);
+        memcpy(buf + 2, queued ? "1\tx" : "0\tx", 3);
+        for (int i = 0; i < 16; i++)
+            buf[5 + i] = "0123456789abcdef"[(bits >> (60 - 4 * i)) & 15];
+        OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "score", qps_slice(buf, 21), 1);
     } else {
         OUT(QPS_TOTAL_DAY | QPS_TOTAL_ALL, "nospam", qps_slice("", 0), 1);
     }
@@ -1679,6 +1685,24 @@ qps_status qps_agg_record_totals(const qps_record *r, int hour, int64_t sign, qp
     return QPS_OK;
 }
 #undef EMIT
+
+/* A score key's number: "x" and the double's 16 hex digits, or (stores
+ * of before) its %.17g. */
+static double score_of_key(const char *k)
+{
+    if (k[0] != 'x' || strlen(k) != 17)
+        return strtod(k, NULL);
+    uint64_t bits = 0;
+    for (int i = 1; i <= 16; i++) {
+        int d = k[i] >= '0' && k[i] <= '9' ? k[i] - '0' : k[i] >= 'a' && k[i] <= 'f' ? k[i] - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        bits = bits << 4 | (uint64_t)d;
+    }
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
 
 static int64_t key_int(qps_str key)
 {
@@ -1820,7 +1844,7 @@ qps_status qps_agg_add_total(qps_agg *agg, const char *what, qps_str key, int64_
         memcpy(buf, key.ptr, key.len);
         buf[key.len] = '\0';
         bool is_spam = buf[0] == '1', queued = buf[2] == '1';
-        double score = strtod(buf + 4, NULL);
+        double score = score_of_key(buf + 4);
         if (is_spam) {
             agg->spam += n;
             agg->spam_sum += score * (double)n;

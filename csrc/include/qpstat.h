@@ -1328,7 +1328,7 @@ uint64_t qps_join_ended_early(const qps_join *join);
 
 /** Schema version this library writes; a store with a newer one is
  *  refused (QPS_EFORMAT) rather than damaged. */
-#define QPS_STORE_SCHEMA 5
+#define QPS_STORE_SCHEMA 6
 
 typedef struct qps_store qps_store;
 

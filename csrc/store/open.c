@@ -134,6 +134,14 @@ static const statement statements[ST_COUNT_] = {
                       true},
     [ST_CONN_ROW] = {SQL_TEXT, 0,
                      "SELECT kind, time, nsec, running, max, millis, end_time FROM connections WHERE id = ?1", true},
+    /* conn_times.c */
+    [ST_CONN_TIMES_GET] = {SQL_TEXT, 0, "SELECT counts FROM conn_times WHERE span = ?1 AND bucket = ?2", true},
+    [ST_CONN_TIMES_PUT] = {SQL_TEXT, 0,
+                           "INSERT INTO conn_times (span, bucket, counts) VALUES (?1, ?2, ?3) "
+                           "ON CONFLICT(span, bucket) DO UPDATE SET counts = excluded.counts",
+                           true},
+    [ST_CONN_TIMES_DELETE] = {SQL_TEXT, 0, "DELETE FROM conn_times WHERE span = ?1 AND bucket = ?2", true},
+    [ST_CONN_TIMES_SPAN] = {SQL_TEXT, 0, "SELECT bucket, counts FROM conn_times WHERE span = ?1", false},
 };
 
 static void statement_sql(const statement *st, int version, qps_buf *out)
@@ -241,7 +249,11 @@ static void migration_sql(int version, qps_buf *out)
      * without totals: its copies are empty) */
     store_create_copy_sql(&store_tables[TB_DAILY], "daily_v3", version <= 3, out);
     store_create_copy_sql(&store_tables[TB_DAILY_FACTS], "daily_facts_v3", version <= 3, out);
-    qps_buf_printf(out, "%s", v4_to_v5);
+    if (version <= 4)
+        qps_buf_printf(out, "%s", v4_to_v5);
+    /* version 6: connection times as packed rows (conn_times.c), which
+     * migrate() fills from the totals */
+    store_create_sql(&store_tables[TB_CONN_TIMES], out);
 }
 
 /* The totals of a migrated store, from its records. */
@@ -372,6 +384,8 @@ static qps_status migrate(qps_store *s, bool readonly)
         qps_buf_release(&sql);
         if (st == QPS_OK && version < 4)
             st = fill_totals(s, version);
+        else if (st == QPS_OK && version < 6)
+            st = store_conn_times_migrate(s);
         if (st != QPS_OK) {
             qps_store_exec(s, "ROLLBACK");
             return st;
@@ -498,6 +512,10 @@ static qps_status attach(qps_store *s, const char *path, bool readonly, bool imm
         }
         qps_store_exec(s, "PRAGMA synchronous=NORMAL");
         qps_store_exec(s, "PRAGMA cache_size=-32768"); /* 32 MiB: index pages of a busy import */
+        /* the statement journals of a large batch's multi-row INSERTs
+         * (pages the batch made dirty before) stay in memory: as temporary
+         * files they doubled the import's writes */
+        qps_store_exec(s, "PRAGMA temp_store=MEMORY");
         /* a qpsmtpd child closes the store when its connection ends; a
          * checkpoint (and fsync) at every close would cost each connection
          * milliseconds. Writers checkpoint as the WAL grows instead. */

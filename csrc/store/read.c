@@ -321,6 +321,7 @@ static void families_sql(unsigned dims, qps_buf *out)
         {QPS_DIM_BIT(QPS_DIM_SERVICE), "'service'"},
         {QPS_DIM_BIT(QPS_DIM_DNSBL), "'dnsbl'"},
         {QPS_DIM_BIT(QPS_DIM_SCORE) | QPS_DIM_BIT(QPS_DIM_SPAM), "'score','nospam'"},
+        /* (a store of schema 5's connection times; conn_times.c since) */
         {QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME), "'ms'"},
     };
     for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++)
@@ -349,6 +350,10 @@ static qps_status span_totals(qps_store *s, qps_agg *agg, sqlite3_stmt *q, int64
     if (st == QPS_OK && rc != SQLITE_DONE)
         st = qps_store_fail(s, QPS_EIO, "cannot read the store");
     sqlite3_reset(q);
+    /* the connection times are packed rows of their own */
+    if (st == QPS_OK &&
+        (qps_agg_dims(agg) & (QPS_DIM_BIT(QPS_DIM_CONNECTIONS) | QPS_DIM_BIT(QPS_DIM_CONNECTION_TIME))))
+        st = store_conn_times_read(s, span, agg);
     return st;
 }
 

@@ -94,6 +94,12 @@ static const store_column total_cols[TT_NCOLS] = {
     [TT_FIRST] = {"first", "INTEGER NOT NULL"},
 };
 
+static const store_column conn_time_cols[CT_NCOLS] = {
+    [CT_SPAN] = {"span", "INTEGER NOT NULL"},
+    [CT_BUCKET] = {"bucket", "INTEGER NOT NULL"},
+    [CT_COUNTS] = {"counts", "BLOB NOT NULL"},
+};
+
 static const store_column meta_cols[MT_NCOLS] = {
     [MT_KEY] = {"key", "TEXT PRIMARY KEY"},
     [MT_VALUE] = {"value", "TEXT NOT NULL"},
@@ -116,6 +122,8 @@ const store_table store_tables[TB_COUNT_] = {
                         NULL},
     [TB_SPANS] = {"spans", span_cols, NCOLS(span_cols), SP_NCOLS, NULL, NULL},
     [TB_TOTALS] = {"totals", total_cols, NCOLS(total_cols), TT_NCOLS, "PRIMARY KEY (span, what, key)", NULL, true},
+    [TB_CONN_TIMES] = {"conn_times", conn_time_cols, NCOLS(conn_time_cols), CT_NCOLS, "PRIMARY KEY (span, bucket)",
+                       NULL, true},
 };
 
 static void column_list(const store_table *t, int n, qps_buf *out)

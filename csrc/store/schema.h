@@ -101,6 +101,10 @@ enum { SP_START, SP_END, SP_DAY, SP_FIRST, SP_LAST, SP_NCOLS };
  * first record that counted it (the order keys came in) */
 enum { TT_SPAN, TT_WHAT, TT_KEY, TT_COUNT, TT_FIRST, TT_NCOLS };
 
+/* conn_times: the connection times of a span (ALL_SPAN: of all time),
+ * the counts of 1,024 milliseconds a row, packed (conn_times.c); schema 6 */
+enum { CT_SPAN, CT_BUCKET, CT_COUNTS, CT_NCOLS };
+
 /* meta: key/value facts about the store (its schema version) */
 enum { MT_KEY, MT_VALUE, MT_NCOLS };
 
@@ -120,7 +124,7 @@ typedef struct {
     bool without_rowid;     /* the primary key is the table */
 } store_table;
 
-enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_DAILY_FACTS, TB_SPANS, TB_TOTALS, TB_COUNT_ };
+enum { TB_TRANSACTIONS, TB_CONNECTIONS, TB_FILES, TB_DAILY, TB_META, TB_DAILY_FACTS, TB_SPANS, TB_TOTALS, TB_CONN_TIMES, TB_COUNT_ };
 
 extern const store_table store_tables[TB_COUNT_];
 

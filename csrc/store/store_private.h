@@ -112,6 +112,10 @@ enum {
     ST_SPAN_WIDEN,
     ST_TOTAL_ADD,
     ST_CONN_ROW,
+    ST_CONN_TIMES_GET,
+    ST_CONN_TIMES_PUT,
+    ST_CONN_TIMES_DELETE,
+    ST_CONN_TIMES_SPAN,
     ST_COUNT_
 };
 
@@ -344,6 +348,26 @@ qps_status store_totals_rebuild(qps_store *s);
 /* The aggregate of a selection without filters from the totals and the
  * records no whole span covers (read.c calls it). */
 qps_status store_totals_aggregate(qps_store *s, qps_agg *agg);
+
+/* ---- conn_times.c: connection times as packed histograms ---- */
+
+typedef struct store_conn_times store_conn_times;
+store_conn_times *store_conn_times_new(void);
+void store_conn_times_free(store_conn_times *ct);
+/* Adds n connections of ms milliseconds to the span's (ALL_SPAN: all
+ * time's); false when out of memory. */
+bool store_conn_times_add(store_conn_times *ct, int64_t span, uint64_t ms, int64_t n);
+/* How many (span, millisecond) counts are gathered. */
+size_t store_conn_times_count(const store_conn_times *ct);
+/* Adds what was gathered to the rows (in the write transaction), forgets it. */
+qps_status store_conn_times_flush(qps_store *s, store_conn_times *ct);
+/* Forgets what was gathered (a rollback). */
+void store_conn_times_clear(store_conn_times *ct);
+/* The span's connection times into agg (nothing in a store of schema 5,
+ * whose totals hold them). */
+qps_status store_conn_times_read(qps_store *s, int64_t span, qps_agg *agg);
+/* A store of schema 4 or 5: its connection-time totals into conn_times. */
+qps_status store_conn_times_migrate(qps_store *s);
 
 /* ---- batch.c: rows into their tables ---- */
 

@@ -46,6 +46,7 @@ typedef struct {
 struct store_totals {
     total_entry *slots;
     size_t cap, used;
+    store_conn_times *conn_times; /* the "ms" family, packed (conn_times.c) */
     span_seen *spans; /* the spans this transaction touched */
     size_t nspans, spans_cap;
     bool cur_valid; /* spans[cur]: the last one used */
@@ -55,25 +56,53 @@ struct store_totals {
 
 static store_totals *totals_of(qps_store *s)
 {
-    if (!s->totals && (s->totals = calloc(1, sizeof *s->totals)))
-        s->totals->tz = (qps_tzcache)QPS_TZCACHE_INIT;
-    return s->totals;
+    if (s->totals)
+        return s->totals;
+    store_totals *t = calloc(1, sizeof *t);
+    if (t && !(t->conn_times = store_conn_times_new())) {
+        free(t);
+        t = NULL;
+    }
+    if (t)
+        t->tz = (qps_tzcache)QPS_TZCACHE_INIT;
+    return s->totals = t;
 }
 
-/* The table's hash: eight bytes a step (an import hashes some ten keys a
- * record, where a byte a step costs more than the probe). */
-static uint64_t entry_hash(const char *p, size_t len)
+/* The table's hash, eight bytes a step (an import hashes some ten keys a
+ * record, where a byte a step costs more than the probe), of an entry's
+ * parts as they come: no key is copied to be looked up. */
+static inline uint64_t mix(uint64_t h, uint64_t w)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 32);
+}
+
+static inline uint64_t hash_bytes(uint64_t h, const char *p, size_t len)
+{
+    uint64_t w;
     for (; len >= 8; p += 8, len -= 8) {
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
+        h = mix(h, w);
     }
     w = 0;
-    memcpy(&w, p, len);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
+    for (size_t i = 0; i < len; i++)
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    return mix(h, w);
+}
+
+static uint64_t entry_hash(int64_t span, unsigned flags, const char *what, size_t wl, qps_str key)
+{
+    uint64_t h = mix(0x9e3779b97f4a7c15ULL ^ key.len, (uint64_t)span ^ ((uint64_t)flags << 56));
+    return hash_bytes(hash_bytes(h, what, wl), key.ptr, key.len);
+}
+
+/* Whether e is the entry (span, flags, what, key) of length len. */
+static bool entry_is(const total_entry *e, uint64_t hash, size_t len, int64_t span, unsigned flags, const char *what,
+                     size_t wl, qps_str key)
+{
+    return e->hash == hash && e->len == len && memcmp(e->key, &span, 8) == 0 &&
+           (unsigned char)e->key[8] == flags && memcmp(e->key + 9, what, wl + 1) == 0 &&
+           (!key.len || memcmp(e->key + 10 + wl, key.ptr, key.len) == 0);
 }
 
 static bool grow(store_totals *t)
@@ -114,19 +143,9 @@ static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigne
     size_t wl = strlen(what), len = 8 + 1 + wl + 1 + key.len;
     if ((t->used + 1) * 2 > t->cap && !grow(t))
         return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
-    char small[512];
-    char *buf = len <= sizeof small ? small : malloc(len);
-    if (!buf)
-        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
-    memcpy(buf, &span, 8);
-    buf[8] = (char)flags;
-    memcpy(buf + 9, what, wl + 1);
-    if (key.len)
-        memcpy(buf + 9 + wl + 1, key.ptr, key.len);
-    uint64_t hash = entry_hash(buf, len);
+    uint64_t hash = entry_hash(span, flags, what, wl, key);
     size_t j = hash & (t->cap - 1);
-    while (t->slots[j].key &&
-           (t->slots[j].hash != hash || t->slots[j].len != len || memcmp(t->slots[j].key, buf, len) != 0))
+    while (t->slots[j].key && !entry_is(&t->slots[j], hash, len, span, flags, what, wl, key))
         j = (j + 1) & (t->cap - 1);
     total_entry *e = &t->slots[j];
     if (e->key) {
@@ -138,23 +157,46 @@ static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigne
             e->n += n;
         if (first < e->first)
             e->first = first;
-        if (buf != small)
-            free(buf);
         return QPS_OK;
     }
-    char *owned = buf == small ? malloc(len) : buf;
+    char *owned = malloc(len);
     if (!owned)
         return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
-    if (owned != buf)
-        memcpy(owned, buf, len);
+    memcpy(owned, &span, 8);
+    owned[8] = (char)flags;
+    memcpy(owned + 9, what, wl + 1);
+    if (key.len)
+        memcpy(owned + 10 + wl, key.ptr, key.len);
     *e = (total_entry){owned, len, hash, n, first};
     t->used++;
     return QPS_OK;
 }
 
+/* A decimal key of the "ms" family (qps_u64_decimal's). */
+static uint64_t decimal_key(qps_str key)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < key.len; i++)
+        v = v * 10 + (uint64_t)(key.ptr[i] - '0');
+    return v;
+}
+
+/* The connection times go to their packed rows. */
+static int gather_conn_time(record_ctx *c, unsigned flags, qps_str key, int64_t n)
+{
+    uint64_t ms = decimal_key(key);
+    bool day = (flags & QPS_TOTAL_DAY) && c->span != ALL_SPAN;
+    if ((day && !store_conn_times_add(c->t->conn_times, c->span, ms, n)) ||
+        ((flags & QPS_TOTAL_ALL) && !store_conn_times_add(c->t->conn_times, ALL_SPAN, ms, n)))
+        c->st = qps_store_set_error(c->s, QPS_ENOMEM, "out of memory writing the store");
+    return c->st != QPS_OK;
+}
+
 static int gather(void *ctx, unsigned flags, const char *what, qps_str key, int64_t n)
 {
     record_ctx *c = ctx;
+    if (what[0] == 'm' && what[1] == 's' && !what[2])
+        return gather_conn_time(c, flags, key, n);
     unsigned how = flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX);
     if ((flags & QPS_TOTAL_DAY) && c->span != ALL_SPAN)
         c->st = add_entry(c->s, c->t, c->span, how | (flags & QPS_TOTAL_ALL), what, key, n, c->first);
@@ -265,7 +307,7 @@ qps_status store_totals_record(qps_store *s, const qps_record *r, int64_t key, i
     st = qps_agg_record_totals(r, hour, sign, gather, &c);
     if (st == QPS_ESTOPPED)
         st = c.st;
-    if (st == QPS_OK && t->used >= FLUSH_AT)
+    if (st == QPS_OK && t->used + store_conn_times_count(t->conn_times) >= FLUSH_AT)
         st = store_totals_flush(s);
     return st;
 }
@@ -286,6 +328,7 @@ qps_status store_totals_service(qps_store *s, int64_t unix_sec, int64_t key, qps
 
 static void clear(store_totals *t)
 {
+    store_conn_times_clear(t->conn_times);
     for (size_t i = 0; i < t->cap; i++) {
         free(t->slots[i].key);
         t->slots[i].key = NULL;
@@ -346,6 +389,8 @@ qps_status store_totals_flush(qps_store *s)
     if (!t)
         return QPS_OK;
     qps_status st = add_days_to_all_time(s, t);
+    if (st == QPS_OK)
+        st = store_conn_times_flush(s, t->conn_times);
     if (st == QPS_OK && t->used) {
         sqlite3_stmt *up = qps_store_stmt(s, ST_TOTAL_ADD);
         if (!up)
@@ -411,6 +456,7 @@ void store_totals_free(qps_store *s)
     if (!s->totals)
         return;
     clear(s->totals);
+    store_conn_times_free(s->totals->conn_times);
     free(s->totals->slots);
     free(s->totals->spans);
     free(s->totals);

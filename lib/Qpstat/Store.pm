@@ -172,7 +172,7 @@ default none; a store this call creates is named after it, see
 L</server, set_server>).
 
 Croaks C<Qpstat::Store::open: PATH: MESSAGE>, e.g. C<not a qpstat store>,
-C<the store has schema version 99, newer than this qpstat (5)>, C<cannot
+C<the store has schema version 99, newer than this qpstat (6)>, C<cannot
 write the store: it is read-only>. The file is left as it was.
 
 =head2 record_line
