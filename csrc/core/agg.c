@@ -1579,7 +1579,6 @@ static qps_status terse_totals(const qps_record *r, int hour, qps_total_fn fn, v
         return QPS_ENOMEM;
     char *hk = key + cap, buf[1100];
     qps_status st = QPS_ESTOPPED;
-    int n;
 #define OUT(flags, what, k, v)                                                                                   \
     do {                                                                                                          \
         if (fn(ctx, (flags), (what), (k), (v)))                                                                   \
@@ -1650,7 +1649,6 @@ qps_status qps_agg_service_moved(qps_str was, qps_str now, qps_total_fn fn, void
 qps_status qps_agg_record_totals(const qps_record *r, int hour, int64_t sign, qps_total_fn fn, void *ctx)
 {
     char key[32];
-    int n;
     const unsigned both = QPS_TOTAL_DAY | QPS_TOTAL_ALL;
     if (!r || r->kind >= QPS_KIND_COUNT_)
         return QPS_EINVAL;

@@ -20,7 +20,6 @@
  */
 #include "store_private.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #define BUCKET_BITS 10
@@ -251,10 +250,9 @@ static size_t pack(const int64_t *counts, uint8_t *out)
 
 static qps_status damaged(qps_store *s, int64_t span, uint64_t bucket)
 {
-    char what[160];
-    snprintf(what, sizeof what, "the store's connection times are damaged (conn_times row span %lld, bucket %llu)",
-             (long long)span, (unsigned long long)bucket);
-    return qps_store_set_error(s, QPS_EFORMAT, what);
+    return qps_store_set_error(s, QPS_EFORMAT,
+                               "the store's connection times are damaged (conn_times row span %lld, bucket %llu)",
+                               (long long)span, (unsigned long long)bucket);
 }
 
 /* ---- writing ---- */
