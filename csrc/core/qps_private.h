@@ -135,7 +135,8 @@ typedef int (*qps_total_fn)(void *ctx, unsigned flags, const char *what, qps_str
  * connection fact whose values the log's copy replaces; not a
  * transaction); hour: the record's hour in its day span (0..24), -1
  * without one (no hourly family then). fn returns non-zero to stop
- * (QPS_ESTOPPED). */
+ * (QPS_ESTOPPED). what, the family, is a string literal: one family, one
+ * string for the life of the process (the store knows families by it). */
 qps_status qps_agg_record_totals(const qps_record *rec, int hour, int64_t sign, qps_total_fn fn, void *ctx);
 /* fn for a stored transaction whose service changed from was to now (the
  * journal's copy of a plugin record names its unit): its totals move. */

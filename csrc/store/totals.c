@@ -32,9 +32,25 @@
 
 #define FLUSH_AT 65536 /* entries gathered before they are written */
 
+/* A family ("disposition", "tld", ...): named once per table, so an
+ * entry is found by its number, not by comparing and hashing the name
+ * each time (an import adds about a million entries per 100 MB). */
+#define MAX_FAMILIES 64
+#define LITERAL_SLOTS 256
+#define NO_SLOT SIZE_MAX
+
 typedef struct {
-    char *key; /* span (8 bytes) flags (1) what \0 key */
-    size_t len;
+    char *name;
+    uint64_t hash;
+    size_t last; /* slot of its last entry: a family's next key is often the same */
+} total_family;
+
+typedef struct {
+    char *key; /* its bytes, NUL-terminated; NULL: a free slot */
+    uint32_t len;
+    uint8_t flags; /* QPS_TOTAL_MIN/MAX, QPS_TOTAL_ALL */
+    uint8_t family;
+    int64_t span;
     uint64_t hash;
     int64_t n, first;
 } total_entry;
@@ -46,6 +62,13 @@ typedef struct {
 struct store_totals {
     total_entry *slots;
     size_t cap, used;
+    total_family families[MAX_FAMILIES];
+    size_t nfamilies;
+    struct {
+        const char *ptr;
+        uint8_t family;
+    } by_literal[LITERAL_SLOTS]; /* the families by their literals' addresses */
+    size_t nliterals;
     store_conn_times *conn_times; /* the "ms" family, packed (conn_times.c) */
     span_seen *spans; /* the spans this transaction touched */
     size_t nspans, spans_cap;
@@ -69,8 +92,7 @@ static store_totals *totals_of(qps_store *s)
 }
 
 /* The table's hash, eight bytes a step (an import hashes some ten keys a
- * record, where a byte a step costs more than the probe), of an entry's
- * parts as they come: no key is copied to be looked up. */
+ * record, where a byte a step costs more than the probe). */
 static inline uint64_t mix(uint64_t h, uint64_t w)
 {
     h = (h ^ w) * 0xff51afd7ed558ccdULL;
@@ -90,19 +112,50 @@ static inline uint64_t hash_bytes(uint64_t h, const char *p, size_t len)
     return mix(h, w);
 }
 
-static uint64_t entry_hash(int64_t span, unsigned flags, const char *what, size_t wl, qps_str key)
+/* The number of family `what` (a literal: qps_agg_record_totals), named
+ * when new; -1: out of memory, or more families than agg.c has. */
+static int family_of(store_totals *t, const char *what)
 {
-    uint64_t h = mix(0x9e3779b97f4a7c15ULL ^ key.len, (uint64_t)span ^ ((uint64_t)flags << 56));
-    return hash_bytes(hash_bytes(h, what, wl), key.ptr, key.len);
+    size_t j = (size_t)(((uintptr_t)what * 0x9e3779b97f4a7c15ULL) >> 57) & (LITERAL_SLOTS - 1);
+    while (t->by_literal[j].ptr && t->by_literal[j].ptr != what)
+        j = (j + 1) & (LITERAL_SLOTS - 1);
+    if (t->by_literal[j].ptr)
+        return t->by_literal[j].family;
+    if (t->nliterals * 2 >= LITERAL_SLOTS)
+        return -1;
+    size_t i = 0;
+    while (i < t->nfamilies && strcmp(t->families[i].name, what) != 0)
+        i++;
+    if (i == t->nfamilies) {
+        char *name = i < MAX_FAMILIES ? strdup(what) : NULL;
+        if (!name)
+            return -1;
+        t->families[i] = (total_family){name, hash_bytes(0x9e3779b97f4a7c15ULL, name, strlen(name)), NO_SLOT};
+        t->nfamilies++;
+    }
+    t->by_literal[j].ptr = what;
+    t->by_literal[j].family = (uint8_t)i;
+    t->nliterals++;
+    return (int)i;
 }
 
-/* Whether e is the entry (span, flags, what, key) of length len. */
-static bool entry_is(const total_entry *e, uint64_t hash, size_t len, int64_t span, unsigned flags, const char *what,
-                     size_t wl, qps_str key)
+static void forget_last_slots(store_totals *t)
 {
-    return e->hash == hash && e->len == len && memcmp(e->key, &span, 8) == 0 &&
-           (unsigned char)e->key[8] == flags && memcmp(e->key + 9, what, wl + 1) == 0 &&
-           (!key.len || memcmp(e->key + 10 + wl, key.ptr, key.len) == 0);
+    for (size_t i = 0; i < t->nfamilies; i++)
+        t->families[i].last = NO_SLOT;
+}
+
+static uint64_t entry_hash(const total_family *f, int64_t span, unsigned flags, qps_str key)
+{
+    uint64_t h = mix(f->hash ^ key.len, (uint64_t)span ^ ((uint64_t)flags << 56));
+    return hash_bytes(h, key.ptr, key.len);
+}
+
+/* Whether e is the entry (span, flags, family, key). */
+static inline bool entry_is(const total_entry *e, int64_t span, unsigned flags, int family, qps_str key)
+{
+    return e->key && e->span == span && e->family == family && e->flags == flags && e->len == key.len &&
+           memcmp(e->key, key.ptr, key.len) == 0;
 }
 
 static bool grow(store_totals *t)
@@ -122,7 +175,57 @@ static bool grow(store_totals *t)
     free(t->slots);
     t->slots = slots;
     t->cap = cap;
+    forget_last_slots(t);
     return true;
+}
+
+static void add_to(total_entry *e, unsigned flags, int64_t n, int64_t first)
+{
+    if (flags & QPS_TOTAL_MIN)
+        e->n = n < e->n ? n : e->n;
+    else if (flags & QPS_TOTAL_MAX)
+        e->n = n > e->n ? n : e->n;
+    else
+        e->n += n;
+    if (first < e->first)
+        e->first = first;
+}
+
+/* Adds n to the entry (span, flags, family, key), made when new. flags
+ * keep QPS_TOTAL_MIN/MAX (how n adds up) and, in a day's entry,
+ * QPS_TOTAL_ALL (store_totals_flush adds the day's sum to all time: one
+ * entry a record instead of two). */
+static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigned flags, int family, qps_str key,
+                            int64_t n, int64_t first)
+{
+    if (family < 0 || key.len > UINT32_MAX)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store (totals)");
+    total_family *f = &t->families[family];
+    if (f->last != NO_SLOT && entry_is(&t->slots[f->last], span, flags, family, key)) {
+        add_to(&t->slots[f->last], flags, n, first);
+        return QPS_OK;
+    }
+    if ((t->used + 1) * 2 > t->cap && !grow(t))
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    uint64_t hash = entry_hash(f, span, flags, key);
+    size_t j = hash & (t->cap - 1);
+    while (t->slots[j].key && !(t->slots[j].hash == hash && entry_is(&t->slots[j], span, flags, family, key)))
+        j = (j + 1) & (t->cap - 1);
+    total_entry *e = &t->slots[j];
+    f->last = j;
+    if (e->key) {
+        add_to(e, flags, n, first);
+        return QPS_OK;
+    }
+    char *owned = malloc(key.len + 1);
+    if (!owned)
+        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
+    if (key.len)
+        memcpy(owned, key.ptr, key.len);
+    owned[key.len] = '\0';
+    *e = (total_entry){owned, (uint32_t)key.len, (uint8_t)flags, (uint8_t)family, span, hash, n, first};
+    t->used++;
+    return QPS_OK;
 }
 
 typedef struct {
@@ -132,45 +235,6 @@ typedef struct {
     int64_t first;
     qps_status st;
 } record_ctx;
-
-/* Adds n to the entry (span, flags, what, key), made when new. flags keep
- * QPS_TOTAL_MIN/MAX (how n adds up) and, in a day's entry, QPS_TOTAL_ALL
- * (store_totals_flush adds the day's sum to all time: one entry a record
- * instead of two). */
-static qps_status add_entry(qps_store *s, store_totals *t, int64_t span, unsigned flags, const char *what, qps_str key,
-                            int64_t n, int64_t first)
-{
-    size_t wl = strlen(what), len = 8 + 1 + wl + 1 + key.len;
-    if ((t->used + 1) * 2 > t->cap && !grow(t))
-        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
-    uint64_t hash = entry_hash(span, flags, what, wl, key);
-    size_t j = hash & (t->cap - 1);
-    while (t->slots[j].key && !entry_is(&t->slots[j], hash, len, span, flags, what, wl, key))
-        j = (j + 1) & (t->cap - 1);
-    total_entry *e = &t->slots[j];
-    if (e->key) {
-        if (flags & QPS_TOTAL_MIN)
-            e->n = n < e->n ? n : e->n;
-        else if (flags & QPS_TOTAL_MAX)
-            e->n = n > e->n ? n : e->n;
-        else
-            e->n += n;
-        if (first < e->first)
-            e->first = first;
-        return QPS_OK;
-    }
-    char *owned = malloc(len);
-    if (!owned)
-        return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
-    memcpy(owned, &span, 8);
-    owned[8] = (char)flags;
-    memcpy(owned + 9, what, wl + 1);
-    if (key.len)
-        memcpy(owned + 10 + wl, key.ptr, key.len);
-    *e = (total_entry){owned, len, hash, n, first};
-    t->used++;
-    return QPS_OK;
-}
 
 /* A decimal key of the "ms" family (qps_u64_decimal's). */
 static uint64_t decimal_key(qps_str key)
@@ -198,10 +262,11 @@ static int gather(void *ctx, unsigned flags, const char *what, qps_str key, int6
     if (what[0] == 'm' && what[1] == 's' && !what[2])
         return gather_conn_time(c, flags, key, n);
     unsigned how = flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX);
+    int family = family_of(c->t, what);
     if ((flags & QPS_TOTAL_DAY) && c->span != ALL_SPAN)
-        c->st = add_entry(c->s, c->t, c->span, how | (flags & QPS_TOTAL_ALL), what, key, n, c->first);
+        c->st = add_entry(c->s, c->t, c->span, how | (flags & QPS_TOTAL_ALL), family, key, n, c->first);
     else if (flags & QPS_TOTAL_ALL)
-        c->st = add_entry(c->s, c->t, ALL_SPAN, how, what, key, n, c->first);
+        c->st = add_entry(c->s, c->t, ALL_SPAN, how, family, key, n, c->first);
     return c->st != QPS_OK;
 }
 
@@ -334,23 +399,26 @@ static void clear(store_totals *t)
         t->slots[i].key = NULL;
     }
     t->used = 0;
+    forget_last_slots(t);
 }
 
 /* The table's order: span, family, key (bytes), so the upserts walk its
  * B-tree forward instead of jumping about. */
+typedef struct {
+    const total_entry *e;
+    const char *what;
+} ordered_entry;
+
 static int entry_order(const void *pa, const void *pb)
 {
-    const total_entry *a = *(const total_entry *const *)pa, *b = *(const total_entry *const *)pb;
-    int64_t sa, sb;
-    memcpy(&sa, a->key, 8);
-    memcpy(&sb, b->key, 8);
-    if (sa != sb)
-        return sa < sb ? -1 : 1;
-    int c = strcmp(a->key + 9, b->key + 9);
+    const ordered_entry *a = pa, *b = pb;
+    if (a->e->span != b->e->span)
+        return a->e->span < b->e->span ? -1 : 1;
+    int c = a->what == b->what ? 0 : strcmp(a->what, b->what);
     if (c)
         return c;
-    size_t wl = strlen(a->key + 9) + 10, la = a->len - wl, lb = b->len - wl;
-    c = memcmp(a->key + wl, b->key + wl, la < lb ? la : lb);
+    uint32_t la = a->e->len, lb = b->e->len;
+    c = memcmp(a->e->key, b->e->key, la < lb ? la : lb);
     return c ? c : la < lb ? -1 : la > lb;
 }
 
@@ -360,7 +428,7 @@ static qps_status add_days_to_all_time(qps_store *s, store_totals *t)
 {
     size_t n = 0;
     for (size_t i = 0; i < t->cap; i++)
-        n += t->slots[i].key && (t->slots[i].key[8] & QPS_TOTAL_ALL);
+        n += t->slots[i].key && (t->slots[i].flags & QPS_TOTAL_ALL);
     if (!n)
         return QPS_OK;
     /* the keys' bytes stay where they are when the table grows */
@@ -369,16 +437,12 @@ static qps_status add_days_to_all_time(qps_store *s, store_totals *t)
         return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
     n = 0;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].key && (t->slots[i].key[8] & QPS_TOTAL_ALL))
+        if (t->slots[i].key && (t->slots[i].flags & QPS_TOTAL_ALL))
             days[n++] = t->slots[i];
     qps_status st = QPS_OK;
-    for (size_t i = 0; i < n && st == QPS_OK; i++) {
-        const char *what = days[i].key + 9;
-        size_t wl = strlen(what);
-        qps_str key = qps_slice(what + wl + 1, days[i].len - 9 - wl - 1);
-        st = add_entry(s, t, ALL_SPAN, (unsigned char)days[i].key[8] & (QPS_TOTAL_MIN | QPS_TOTAL_MAX), what, key,
-                       days[i].n, days[i].first);
-    }
+    for (size_t i = 0; i < n && st == QPS_OK; i++)
+        st = add_entry(s, t, ALL_SPAN, days[i].flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX), days[i].family,
+                       qps_slice(days[i].key, days[i].len), days[i].n, days[i].first);
     free(days);
     return st;
 }
@@ -395,26 +459,22 @@ qps_status store_totals_flush(qps_store *s)
         sqlite3_stmt *up = qps_store_stmt(s, ST_TOTAL_ADD);
         if (!up)
             return QPS_EFORMAT;
-        const total_entry **order = malloc(t->used * sizeof *order);
+        ordered_entry *order = malloc(t->used * sizeof *order);
         if (!order)
             return qps_store_set_error(s, QPS_ENOMEM, "out of memory writing the store");
         size_t n = 0;
         for (size_t i = 0; i < t->cap; i++)
             if (t->slots[i].key)
-                order[n++] = &t->slots[i];
+                order[n++] = (ordered_entry){&t->slots[i], t->families[t->slots[i].family].name};
         qsort(order, n, sizeof *order, entry_order);
         for (size_t i = 0; i < n && st == QPS_OK; i++) {
-            const total_entry *e = order[i];
-            int64_t span;
-            memcpy(&span, e->key, 8);
-            const char *what = e->key + 9;
-            const char *key = what + strlen(what) + 1;
-            sqlite3_bind_int64(up, 1, span);
-            sqlite3_bind_text(up, 2, what, -1, SQLITE_STATIC);
-            sqlite3_bind_text(up, 3, key, (int)(e->len - (size_t)(key - e->key)), SQLITE_STATIC);
+            const total_entry *e = order[i].e;
+            sqlite3_bind_int64(up, 1, e->span);
+            sqlite3_bind_text(up, 2, order[i].what, -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 3, e->key, (int)e->len, SQLITE_STATIC);
             sqlite3_bind_int64(up, 4, e->n);
             sqlite3_bind_int64(up, 5, e->first);
-            sqlite3_bind_int(up, 6, e->key[8] & (QPS_TOTAL_MIN | QPS_TOTAL_MAX));
+            sqlite3_bind_int(up, 6, e->flags & (QPS_TOTAL_MIN | QPS_TOTAL_MAX));
             if (qps_step_done(up) != SQLITE_DONE)
                 st = qps_store_fail(s, QPS_EIO, "cannot write the store");
         }
@@ -456,6 +516,8 @@ void store_totals_free(qps_store *s)
     if (!s->totals)
         return;
     clear(s->totals);
+    for (size_t i = 0; i < s->totals->nfamilies; i++)
+        free(s->totals->families[i].name);
     store_conn_times_free(s->totals->conn_times);
     free(s->totals->slots);
     free(s->totals->spans);
