@@ -1281,9 +1281,9 @@ typedef enum {
  *  for a match. */
 typedef int (*qps_match_fn)(void *ctx, const char *text, size_t len);
 
-/** Receives one output line (without newline; data borrowed for the call).
- *  Returns 0 to go on; anything else makes the joiner return QPS_EIO. */
-typedef int (*qps_line_fn)(void *ctx, const char *line, size_t len);
+/* The joiner gives each output line to a qps_line_fn (above): without its
+ * newline, the data borrowed for the call; a non-zero return makes the
+ * joiner return QPS_EIO. */
 
 typedef struct {
     qps_stamp_mode stamp;

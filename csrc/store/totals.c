@@ -155,7 +155,7 @@ static uint64_t entry_hash(const total_family *f, int64_t span, unsigned flags, 
 static inline bool entry_is(const total_entry *e, int64_t span, unsigned flags, int family, qps_str key)
 {
     return e->key && e->span == span && e->family == family && e->flags == flags && e->len == key.len &&
-           memcmp(e->key, key.ptr, key.len) == 0;
+           (key.len == 0 || memcmp(e->key, key.ptr, key.len) == 0);
 }
 
 static bool grow(store_totals *t)
