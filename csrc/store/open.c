@@ -655,6 +655,7 @@ void qps_store_close(qps_store *s)
         return;
     if (s->in_tx)
         qps_store_exec(s, "ROLLBACK");
+    store_live_wal_close(s);
     detach(s);
     store_totals_free(s);
     free(s->pending);

@@ -189,6 +189,7 @@ struct qps_store {
     bool in_tx;
     bool tx_failed;     /* a write in this transaction failed: it cannot commit */
     bool live_wal;      /* this handle has written a live record (write.c: its short WAL) */
+    bool wal_checkpointed; /* its last commit checkpointed the WAL (write.c) */
     /* the highest id of imported rows (imported.c): as stored, and as
      * this transaction brings them; valid within one write transaction */
     bool imported_valid;
@@ -252,6 +253,10 @@ static inline void store_span_note(qps_store *s, int64_t t)
  * (its key in the files table) and of all logs; call it with the file's
  * progress, inside the transaction. */
 qps_status store_span_commit(qps_store *s, int64_t file);
+
+/* write.c: empties the WAL of a live writer whose last commit checkpointed
+ * it, as the handle closes (a first opener would otherwise read it back). */
+void store_live_wal_close(qps_store *s);
 
 /* imported.c: the highest id (time key) of any imported timed row, so
  * that a live record whose window lies above it skips the search for a

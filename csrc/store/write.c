@@ -250,6 +250,33 @@ static qps_status add_record(qps_store *s, const qps_record *r, const char *serv
  * default (it checkpoints after its own large commits). */
 #define LIVE_WAL_PAGES 64
 
+/* A checkpoint copies the WAL into the store; the WAL starts over at the
+ * next write of the same session. A first opener's rebuilt WAL index
+ * counts nothing as copied, so on a quiet server, where each child opens
+ * the store, commits once (a connection without mail: its accept and its
+ * time) and closes, that next write never came and the WAL grew without
+ * end (140 MB after 3,000 connections, each of them spending 21 ms of CPU
+ * reading it back). So a live writer whose last commit checkpointed
+ * empties the WAL as it closes (store_live_wal_close). Emptying it at the
+ * commit instead cost a connection with two commits 0.2 ms more. */
+static int live_wal_hook(void *store, sqlite3 *db, const char *schema, int pages)
+{
+    qps_store *s = store;
+    s->wal_checkpointed = pages >= LIVE_WAL_PAGES;
+    if (s->wal_checkpointed)
+        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+/* Never waits: a reader still in the WAL leaves it to the next writer. */
+void store_live_wal_close(qps_store *s)
+{
+    if (!s->live_wal || !s->wal_checkpointed || !s->db)
+        return;
+    sqlite3_busy_handler(s->db, NULL, NULL);
+    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
 qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, int64_t unix_sec, uint32_t nsec,
                          int source, int *added)
 {
@@ -258,7 +285,7 @@ qps_status qps_store_add(qps_store *s, const qps_record *r, const char *server, 
     if (s->readonly)
         return qps_store_set_error(s, QPS_EREADONLY, "the store was opened read-only");
     if (source != QPS_SOURCE_IMPORT && !s->live_wal) {
-        sqlite3_wal_autocheckpoint(s->db, LIVE_WAL_PAGES);
+        sqlite3_wal_hook(s->db, live_wal_hook, s);
         s->live_wal = true;
     }
     if (s->in_tx) {
