@@ -6,11 +6,13 @@
  * Worker threads take blocks in order and parse each into its own part
  * (qps_agg_new_part): the line and kind counts, and copies of the few
  * lines whose keys go into tables (logterse records, connection times).
- * The main thread absorbs the parts into the one aggregator in block
- * order (qps_agg_absorb), so the key tables exist once, whatever the
- * number of threads, and are filled in the order of the log: every count,
- * approximate (Space-Saving) tables included, equals that of --jobs 1.
- * At most two parts per thread exist at a time.
+ * The parts are absorbed into the one aggregator in block order
+ * (qps_agg_absorb), by whichever worker finds the next one due finished,
+ * so the key tables exist once, whatever the number of threads, and are
+ * filled in the order of the log: every count, approximate (Space-Saving)
+ * tables included, equals that of --jobs 1. A thread that only absorbed
+ * (as before) made three threads share two cores, which left a fifth of
+ * them idle. At most two parts per thread exist at a time.
  *
  * License: MIT (see README).
  */
@@ -27,7 +29,7 @@
 #define CHUNK (256 << 10)        /* a worker's read buffer: most of its memory */
 #define PARALLEL_MIN (4LL << 20) /* below, one thread is as fast */
 #define PRIME 4096               /* bytes before a block that give its first lines their context */
-/* One thread (the owner) fills the key tables, so more workers than this
+/* One thread at a time fills the key tables, so more workers than this
  * only wait for it, each holding a buffer and two parts (about 0.8 MB):
  * the cap keeps --jobs 64 within the 64 MB of issue 10. */
 #define MAX_THREADS 16
@@ -45,10 +47,14 @@ typedef struct {
     off_t size;
     int64_t nblocks;
     const qps_agg *model; /* a part whose options every part copies */
+    qps_agg *owner;       /* the one aggregator, absorbing the parts in block order */
     pthread_mutex_t mu;
-    pthread_cond_t filled, freed;
+    pthread_cond_t freed;
     int64_t next;         /* the next block a worker takes */
+    int64_t absorbed;     /* blocks absorbed into owner: the next one due */
+    bool absorbing;       /* a worker is absorbing (without the lock) */
     bool stop;
+    int error;            /* the first errno, or -1 when out of memory */
     slot *slots;
     int nslots;
 } job;
@@ -123,24 +129,54 @@ static int run_block(const job *j, int64_t i, char *buf, qps_agg **out)
     return 0;
 }
 
+/* Absorbs the finished parts that are next in block order, one thread at
+ * a time (the one that finds the next part done), with the lock held on
+ * entry and exit. Called by a worker after each block: no thread only
+ * waits for parts, so two workers keep two cores busy. */
+static void absorb_ready(job *j)
+{
+    while (!j->absorbing && !j->stop && j->absorbed < j->nblocks) {
+        slot *s = &j->slots[j->absorbed % j->nslots];
+        if (!(s->block == j->absorbed && s->done))
+            return;
+        qps_agg *part = s->part;
+        int error = s->error;
+        s->part = NULL;
+        s->block = -1;
+        s->turn = j->absorbed + j->nslots;
+        s->done = false;
+        j->absorbing = true;
+        pthread_cond_broadcast(&j->freed);
+        pthread_mutex_unlock(&j->mu);
+
+        qps_status st = error ? QPS_OK : qps_agg_absorb(j->owner, part);
+        qps_agg_free(part);
+
+        pthread_mutex_lock(&j->mu);
+        j->absorbing = false;
+        j->absorbed++;
+        if (error || st != QPS_OK) {
+            j->error = error ? error : -1;
+            j->stop = true;
+        }
+        pthread_cond_broadcast(&j->freed);
+    }
+}
+
 static void *worker(void *arg)
 {
     job *j = arg;
     char *buf = malloc(CHUNK);
+    pthread_mutex_lock(&j->mu);
     for (;;) {
-        pthread_mutex_lock(&j->mu);
-        if (j->stop || j->next >= j->nblocks) {
-            pthread_mutex_unlock(&j->mu);
+        if (j->stop || j->next >= j->nblocks)
             break;
-        }
         int64_t i = j->next++;
         slot *s = &j->slots[i % j->nslots];
         while ((s->block != -1 || s->turn != i) && !j->stop)
             pthread_cond_wait(&j->freed, &j->mu);
-        if (j->stop) {
-            pthread_mutex_unlock(&j->mu);
+        if (j->stop)
             break;
-        }
         s->block = i;
         s->done = false;
         pthread_mutex_unlock(&j->mu);
@@ -152,9 +188,11 @@ static void *worker(void *arg)
         s->part = part;
         s->error = error;
         s->done = true;
-        pthread_cond_broadcast(&j->filled);
-        pthread_mutex_unlock(&j->mu);
+        absorb_ready(j);
     }
+    /* the last parts may wait for a thread that is leaving: drain them */
+    absorb_ready(j);
+    pthread_mutex_unlock(&j->mu);
     free(buf);
     return NULL;
 }
@@ -164,7 +202,7 @@ int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg,
     (void)opts; /* the parts take agg's own */
     if (jobs < 2 || strcmp(path, "-") == 0 || size < PARALLEL_MIN)
         return 0;
-    job j = {.fd = fd, .size = (off_t)size, .nblocks = (size + BLOCK - 1) / BLOCK};
+    job j = {.fd = fd, .size = (off_t)size, .nblocks = (size + BLOCK - 1) / BLOCK, .owner = agg};
     if (jobs > MAX_THREADS)
         jobs = MAX_THREADS;
     if (jobs > j.nblocks)
@@ -184,50 +222,25 @@ int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg,
         j.slots[k].turn = k;
     }
     pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.filled, NULL);
     pthread_cond_init(&j.freed, NULL);
     pthread_t threads[MAX_THREADS];
     int started = 0;
     while (started < jobs && pthread_create(&threads[started], NULL, worker, &j) == 0)
         started++;
-
-    int rc = started ? 1 : 0; /* no thread to be had: the sequential reader */
-    for (int64_t i = 0; started && i < j.nblocks; i++) {
-        slot *s = &j.slots[i % j.nslots];
-        pthread_mutex_lock(&j.mu);
-        while (!(s->block == i && s->done))
-            pthread_cond_wait(&j.filled, &j.mu);
-        qps_agg *part = s->part;
-        int error = s->error;
-        s->part = NULL;
-        s->block = -1;
-        s->turn = i + j.nslots;
-        s->done = false;
-        pthread_cond_broadcast(&j.freed);
-        pthread_mutex_unlock(&j.mu);
-        qps_status st = QPS_OK;
-        if (!error)
-            st = qps_agg_absorb(agg, part);
-        qps_agg_free(part);
-        if (error || st != QPS_OK) {
-            if (error > 0)
-                cli_error("cannot read %s: %s", path, strerror(error));
-            else
-                cli_error("out of memory reading %s", path);
-            rc = -1;
-            pthread_mutex_lock(&j.mu);
-            j.stop = true;
-            pthread_cond_broadcast(&j.freed);
-            pthread_mutex_unlock(&j.mu);
-            break;
-        }
-    }
     for (int k = 0; k < started; k++)
         pthread_join(threads[k], NULL);
+
+    int rc = started ? 1 : 0; /* no thread to be had: the sequential reader */
+    if (started && (j.error || j.absorbed < j.nblocks)) {
+        if (j.error > 0)
+            cli_error("cannot read %s: %s", path, strerror(j.error));
+        else
+            cli_error("out of memory reading %s", path);
+        rc = -1;
+    }
     for (int k = 0; k < j.nslots; k++)
         qps_agg_free(j.slots[k].part);
     pthread_cond_destroy(&j.freed);
-    pthread_cond_destroy(&j.filled);
     pthread_mutex_destroy(&j.mu);
     free(j.slots);
     qps_agg_free(model);
