@@ -21,7 +21,7 @@ rm -f "$year"*
 sqlite3 "$year" > /dev/null <<SQL
 PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
 DELETE FROM transactions; DELETE FROM connections; DELETE FROM files;
-DROP TABLE spans; DROP TABLE totals; DROP TABLE daily_v3; DROP TABLE daily_facts_v3;
+DROP TABLE spans; DROP TABLE totals; DROP TABLE conn_times; DROP TABLE daily_v3; DROP TABLE daily_facts_v3;
 ALTER TABLE transactions DROP COLUMN service;
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $rows - 1)
 INSERT INTO transactions (id, time, nsec, pid, ip, helo, sender, recipients, disposition, code, text, spam,

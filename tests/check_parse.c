@@ -403,6 +403,62 @@ START_TEST(dst_repeated_hour)
 }
 END_TEST
 
+/* A line reads the same whatever line came before it: the parser keeps the
+ * last line's "host[" to read the pid after it directly, and a line that
+ * starts alike but goes on otherwise must take the full path. Each pair's
+ * second line is parsed after the first and by a fresh parser. */
+START_TEST(origin_does_not_carry_over)
+{
+    static const char *const pairs[][2] = {
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: Listening", "Wed Nov 25 19:39:54 2026 mail[12]: dispatching QUIT"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[36x8]: dispatching QUIT"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[]: dispatching QUIT"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[1234567]: 250 ok"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[123456789]: 250 ok"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[3608]:250 ok"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[3608] 250 ok"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[3608]]: 250"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mailer[3608]: 250 ok"},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[3608]: "},
+        {"Wed Nov 25 19:39:54 2026 mail[3608]: x", "Wed Nov 25 19:39:54 2026 mail[1]:"},
+        {"Sep 15 08:40:40 host qpsmtpd[3672]: 3672 x", "Sep 15 08:40:40 host qpsmtpd[3673]: 3673 dispatching QUIT"},
+        {"Sep 15 08:40:40 host qpsmtpd[3672]: 3672 x", "Sep 15 08:40:40 host qpsmtpd[3673] 3673 dispatching QUIT"},
+        {"Sep 15 08:40:40 host qpsmtpd[3672]: 3672 x", "Sep 15 08:40:40 host qpsmtpd: ` 1.2.3.4\ta\tb\t<c@d>\t<e@f>\tqueued\t250\tok"},
+        {"Sep 15 08:40:40 host qpsmtpd[3672]: 3672 x", "Sep 15 08:40:40 host2 qpsmtpd[3672]: 3672 dispatching QUIT"},
+        {"Sep 15 08:40:40 host a[b[3672]: 3672 x", "Sep 15 08:40:40 host a[b[3673]: 3673 dispatching QUIT"},
+        {"Wed Nov 25 19:39:54 2026 host[3608]: x", "Sep 15 08:40:40 host[3672]: 3672 dispatching QUIT"},
+        {"Sep 15 08:40:40 host qpsmtpd[3672]: 3672 x", "Wed Nov 25 19:39:54 2026 host qpsmtpd[3672]: x"},
+    };
+    qps_parser_opts opts = {NULL, 1764100000};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        qps_record warm, cold;
+        qps_parser_parse(parser, pairs[i][0], strlen(pairs[i][0]), &warm);
+        qps_kind kw = qps_parser_parse(parser, pairs[i][1], strlen(pairs[i][1]), &warm);
+        qps_parser *fresh = qps_parser_new(&opts);
+        ck_assert_ptr_nonnull(fresh);
+        qps_kind kc = qps_parser_parse(fresh, pairs[i][1], strlen(pairs[i][1]), &cold);
+        qps_parser_free(fresh);
+        ck_assert_msg(kw == kc, "pair %zu: kind %s after the first line, %s alone", i, qps_kind_name(kw),
+                      qps_kind_name(kc));
+        ck_assert_msg(warm.pid == cold.pid, "pair %zu: pid %u against %u", i, warm.pid, cold.pid);
+        ck_assert_msg(warm.host.len == cold.host.len && (!warm.host.len || !memcmp(warm.host.ptr, cold.host.ptr, warm.host.len)),
+                      "pair %zu: host '%.*s' against '%.*s'", i, (int)warm.host.len, warm.host.ptr ? warm.host.ptr : "",
+                      (int)cold.host.len, cold.host.ptr ? cold.host.ptr : "");
+        ck_assert_msg(warm.message.len == cold.message.len && warm.message.ptr == cold.message.ptr,
+                      "pair %zu: message '%.*s' against '%.*s'", i, (int)warm.message.len,
+                      warm.message.ptr ? warm.message.ptr : "", (int)cold.message.len,
+                      cold.message.ptr ? cold.message.ptr : "");
+        ck_assert_int_eq(warm.dialect, cold.dialect);
+        ck_assert_int_eq(warm.framing, cold.framing);
+    }
+    /* the common case, read by the shortcut: host and pid as the full path reads them */
+    ck_assert_int_eq(parse("Wed Nov 25 19:39:54 2026 vm[9413]: dispatching QUIT"), QPS_KIND_DISPATCH);
+    ck_assert_int_eq(parse("Wed Nov 25 19:39:55 2026 vm[77]: dispatching QUIT"), QPS_KIND_DISPATCH);
+    ck_assert_uint_eq(rec.pid, 77);
+    assert_str(rec.host, "vm");
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -415,6 +471,7 @@ static Suite *parse_suite(void)
     tcase_add_test(core, other_kinds);
     tcase_add_test(core, spam_field);
     tcase_add_test(core, dst_repeated_hour);
+    tcase_add_test(core, origin_does_not_carry_over);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, setup, teardown);
