@@ -359,6 +359,38 @@ static qps_status add_recipients(qps_agg *agg, qps_str rcpts, bool queued)
     return QPS_OK;
 }
 
+/* The tables keyed by what the remote side chose (IP, HELO, sender) */
+static const struct {
+    qps_dim dim;
+    int field;
+} remote_keys[] = {{QPS_DIM_IP, QPS_TF_IP}, {QPS_DIM_HELO, QPS_TF_HELO}, {QPS_DIM_SENDER, QPS_TF_SENDER}};
+
+/* Those tables are large and their keys mostly new: their slots start
+ * loading before the record's other work, so the misses overlap one
+ * another and that work. */
+static void prefetch_remote(qps_agg *agg, const qps_record *r, uint32_t hash[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (agg->keep & QPS_DIM_BIT(remote_keys[i].dim)) {
+            qps_str k = r->field[remote_keys[i].field];
+            hash[i] = qps_table_hash(k.ptr, k.len);
+            qps_table_prefetch(agg->table[remote_keys[i].dim], hash[i]);
+        }
+}
+
+static qps_status add_remote(qps_agg *agg, const qps_record *r, const uint32_t hash[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (agg->keep & QPS_DIM_BIT(remote_keys[i].dim)) {
+            qps_str k = r->field[remote_keys[i].field];
+            /* an empty field may have no bytes at all, as in table_add */
+            qps_status st = qps_table_add_hashed(agg->table[remote_keys[i].dim], k.ptr ? k.ptr : "", k.len, hash[i], 1);
+            if (st != QPS_OK)
+                return st;
+        }
+    return QPS_OK;
+}
+
 static qps_status add_terse(qps_agg *agg, const qps_record *r)
 {
     qps_status st = QPS_OK;
@@ -380,19 +412,8 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
     } while (0)
 #define KEEP(dim) (keep & QPS_DIM_BIT(dim))
 
-    /* The remote-keyed tables are large and their keys mostly new: start
-     * loading their slots now, so the misses overlap one another and the
-     * small tables' work below. */
-    static const struct {
-        qps_dim dim;
-        int field;
-    } remote[] = {{QPS_DIM_IP, QPS_TF_IP}, {QPS_DIM_HELO, QPS_TF_HELO}, {QPS_DIM_SENDER, QPS_TF_SENDER}};
     uint32_t hash[3];
-    for (int i = 0; i < 3; i++)
-        if (KEEP(remote[i].dim)) {
-            hash[i] = qps_table_hash(f[remote[i].field].ptr, f[remote[i].field].len);
-            qps_table_prefetch(agg->table[remote[i].dim], hash[i]);
-        }
+    prefetch_remote(agg, r, hash);
 
     qps_str disp = f[QPS_TF_DISPOSITION];
     if (KEEP(QPS_DIM_DISPOSITION))
@@ -434,12 +455,7 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
      * parent) is a row of its own, so the rows add up to the total */
     if (KEEP(QPS_DIM_SERVICE))
         TRY(table_add(agg, QPS_DIM_SERVICE, r->service.len ? r->service.ptr : "", r->service.len));
-    for (int i = 0; i < 3; i++)
-        if (KEEP(remote[i].dim)) {
-            qps_str k = f[remote[i].field];
-            /* an empty field may have no bytes at all, as in table_add */
-            TRY(qps_table_add_hashed(agg->table[remote[i].dim], k.ptr ? k.ptr : "", k.len, hash[i], 1));
-        }
+    TRY(add_remote(agg, r, hash));
 
     if (KEEP(QPS_DIM_RECIPIENT))
         TRY(add_recipients(agg, f[QPS_TF_RCPTS], queued));
@@ -504,22 +520,14 @@ static qps_status add_terse(qps_agg *agg, const qps_record *r)
 
 qps_status qps_agg_add_remote_keys(qps_agg *agg, const qps_record *r)
 {
-    const unsigned keep = agg->keep;
-    static const struct {
-        qps_dim dim;
-        int field;
-    } remote[] = {{QPS_DIM_IP, QPS_TF_IP}, {QPS_DIM_HELO, QPS_TF_HELO}, {QPS_DIM_SENDER, QPS_TF_SENDER}};
-    qps_status st;
     if (r->kind != QPS_KIND_TERSE || agg->nwhere)
         return QPS_OK;
-    for (int i = 0; i < 3; i++)
-        if ((keep & QPS_DIM_BIT(remote[i].dim)) &&
-            (st = table_add(agg, remote[i].dim, r->field[remote[i].field].ptr, r->field[remote[i].field].len)) !=
-                QPS_OK)
-            return st;
-    if (keep & QPS_DIM_BIT(QPS_DIM_RECIPIENT))
-        return add_recipients(agg, r->field[QPS_TF_RCPTS], qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued"));
-    return QPS_OK;
+    uint32_t hash[3];
+    prefetch_remote(agg, r, hash);
+    qps_status st = add_remote(agg, r, hash);
+    if (st == QPS_OK && (agg->keep & QPS_DIM_BIT(QPS_DIM_RECIPIENT)))
+        st = add_recipients(agg, r->field[QPS_TF_RCPTS], qps_str_eq(r->field[QPS_TF_DISPOSITION], "queued"));
+    return st;
 }
 
 /* n connection times of ms each into the histograms; sum: into the sum
