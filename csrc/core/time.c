@@ -17,29 +17,6 @@
 #define UNIX_LIMIT 9000000000000000LL
 
 
-/* Eight lowercase hex digits -> 32 bits, eight bytes at a time: every line
- * of a multilog file passes through here. *ok is cleared when a byte is not
- * in [0-9a-f]. */
-uint32_t qps_hex8(const char *p, int *ok)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
-    uint64_t x;
-    memcpy(&x, p, 8);
-    /* per byte: 0x80 when the byte is strictly between m and n (bytes with
-     * the top bit set never are); "Bit Twiddling Hacks", hasbetween */
-#define BETWEEN(x, m, n) ((ones * (127 + (n)) - ((x) & low7)) & ~(x) & (((x) & low7) + ones * (127 - (m))) & high)
-    uint64_t valid = BETWEEN(x, 0x2f, 0x3a) | BETWEEN(x, 0x60, 0x67);
-#undef BETWEEN
-    if (valid != high)
-        *ok = 0;
-    /* '0'-'9' -> 0-9, 'a'-'f' -> 10-15 */
-    uint64_t v = (x & (ones * 0x0f)) + 9 * ((x >> 6) & ones);
-    /* the first character is the most significant nibble */
-    v = ((v & 0x000f000f000f000fULL) << 4) | ((v & 0x0f000f000f000f00ULL) >> 8);
-    v = ((v & 0x000000ff000000ffULL) << 8) | ((v & 0x00ff000000ff0000ULL) >> 16);
-    return (uint32_t)(((v & 0xffff) << 16) | ((v >> 32) & 0xffff));
-}
-
 qps_status qps_tai64n_decode(const char *hex24, int64_t *unix_sec, uint32_t *nsec)
 {
     int ok = 1;
