@@ -419,7 +419,7 @@ START_TEST(sender_tlds)
 }
 END_TEST
 
-/* ---- parts (qps_agg_new_part / qps_agg_absorb) ---- */
+/* ---- parts (qps_agg_new_part / qps_agg_absorb / qps_agg_renew_part) ---- */
 
 typedef struct {
     char *p;
@@ -469,12 +469,16 @@ static void parts_equal_one_pass(const char *log, size_t len, const char *what)
     for (size_t k = 1; k <= 13 && k < lines; k += 4) {
         qps_agg *owner = qps_agg_new(&o);
         size_t start = 0, seen = 0;
+        /* every other k: each part renewed from the one absorbed before */
+        bool renew = (k / 4) % 2 == 1;
+        qps_agg *used = NULL;
         for (size_t i = 0; i <= len; i++) {
             bool cut = i == len || (log[i] == '\n' && ++seen % k == 0);
             if (!cut)
                 continue;
             size_t end = i == len ? len : i + 1;
-            qps_agg *part = qps_agg_new_part(owner);
+            qps_agg *part = used ? qps_agg_renew_part(used) : qps_agg_new_part(owner);
+            used = NULL;
             ck_assert_ptr_nonnull(part);
             ck_assert_int_eq(qps_agg_absorb(part, owner), QPS_EINVAL);
             /* the context before the piece: its last three lines */
@@ -491,11 +495,16 @@ static void parts_equal_one_pass(const char *log, size_t len, const char *what)
             if (end == len)
                 ck_assert_int_eq(qps_agg_finish(part), QPS_OK);
             ck_assert_int_eq(qps_agg_absorb(owner, part), QPS_OK);
-            qps_agg_free(part);
+            if (renew)
+                used = part;
+            else
+                qps_agg_free(part);
             start = end;
             if (end == len)
                 break;
         }
+        qps_agg_free(used);
+        ck_assert_ptr_null(qps_agg_renew_part(owner)); /* an owner is no part */
         size_t glen;
         char *got = json_of(owner, &glen);
         size_t at = 0; /* where they first differ, for the message */

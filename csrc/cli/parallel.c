@@ -55,6 +55,8 @@ typedef struct {
     bool absorbing;       /* a worker is absorbing (without the lock) */
     bool stop;
     int error;            /* the first errno, or -1 when out of memory */
+    qps_agg **spare;      /* absorbed parts, renewed for later blocks */
+    int nspare, spare_cap;
     slot *slots;
     int nslots;
 } job;
@@ -101,13 +103,17 @@ static void prime(const job *j, qps_agg *part, off_t start)
     }
 }
 
-static int run_block(const job *j, int64_t i, char *buf, qps_agg **out)
+/* Block i into a new part (*out), made from used (an absorbed part whose
+ * buffers it keeps; freed) or, when there is none, from the model. */
+static int run_block(const job *j, int64_t i, char *buf, qps_agg *used, qps_agg **out)
 {
     off_t start = align(j->fd, (off_t)i * BLOCK, j->size);
     off_t end = i == j->nblocks - 1 ? j->size : align(j->fd, (off_t)(i + 1) * BLOCK, j->size);
-    qps_agg *part = *out = qps_agg_new_part(j->model);
-    if (!part)
+    qps_agg *part = *out = used ? qps_agg_renew_part(used) : qps_agg_new_part(j->model);
+    if (!part) {
+        qps_agg_free(used);
         return -1;
+    }
     if (start >= end)
         return 0; /* inside a line that began in an earlier block */
     if (start > 0)
@@ -150,9 +156,12 @@ static void absorb_ready(job *j)
         pthread_mutex_unlock(&j->mu);
 
         qps_status st = error ? QPS_OK : qps_agg_absorb(j->owner, part);
-        qps_agg_free(part);
 
         pthread_mutex_lock(&j->mu);
+        if (part && !error && st == QPS_OK && j->nspare < j->spare_cap)
+            j->spare[j->nspare++] = part; /* its buffers serve a later block */
+        else
+            qps_agg_free(part);
         j->absorbing = false;
         j->absorbed++;
         if (error || st != QPS_OK) {
@@ -179,10 +188,15 @@ static void *worker(void *arg)
             break;
         s->block = i;
         s->done = false;
+        qps_agg *used = j->nspare ? j->spare[--j->nspare] : NULL;
         pthread_mutex_unlock(&j->mu);
 
         qps_agg *part = NULL;
-        int error = buf ? run_block(j, i, buf, &part) : -1;
+        int error = -1;
+        if (buf)
+            error = run_block(j, i, buf, used, &part);
+        else
+            qps_agg_free(used);
 
         pthread_mutex_lock(&j->mu);
         s->part = part;
@@ -210,9 +224,12 @@ int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg,
     qps_agg *model = qps_agg_new_part(agg);
     j.nslots = 2 * jobs;
     j.slots = calloc((size_t)j.nslots, sizeof *j.slots);
-    if (!model || !j.slots) {
+    j.spare_cap = jobs;
+    j.spare = calloc((size_t)j.spare_cap, sizeof *j.spare);
+    if (!model || !j.slots || !j.spare) {
         qps_agg_free(model);
         free(j.slots);
+        free(j.spare);
         cli_error("out of memory");
         return -1;
     }
@@ -240,6 +257,9 @@ int cli_parallel_aggregate(const char *path, int fd, int64_t size, qps_agg *agg,
     }
     for (int k = 0; k < j.nslots; k++)
         qps_agg_free(j.slots[k].part);
+    for (int k = 0; k < j.nspare; k++)
+        qps_agg_free(j.spare[k]);
+    free(j.spare);
     pthread_cond_destroy(&j.freed);
     pthread_mutex_destroy(&j.mu);
     free(j.slots);

@@ -1502,6 +1502,26 @@ qps_agg *qps_agg_new_part(const qps_agg *owner)
     return agg;
 }
 
+qps_agg *qps_agg_renew_part(qps_agg *part)
+{
+    if (!part || !part->part)
+        return NULL;
+    qps_agg *fresh = qps_agg_new_part(part); /* a part carries its owner's options */
+    if (!fresh)
+        return NULL;
+    fresh->log = part->log;
+    fresh->log_cap = part->log_cap;
+    fresh->conn_ms = part->conn_ms;
+    fresh->conn_cap = part->conn_cap;
+    if ((fresh->lines = part->lines))
+        qps_lines_reset(fresh->lines);
+    part->log = NULL;
+    part->conn_ms = NULL;
+    part->lines = NULL;
+    qps_agg_free(part);
+    return fresh;
+}
+
 void qps_agg_prime(qps_agg *agg, const char *line, size_t len)
 {
     qps_record rec;

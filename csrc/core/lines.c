@@ -131,6 +131,13 @@ int qps_lines_finish(qps_lines *l, qps_line_fn fn, void *ctx)
     return qps_lines_end(l, &line) ? fn(ctx, line.ptr, line.len) : 0;
 }
 
+void qps_lines_reset(qps_lines *l)
+{
+    qps_str rest;
+    qps_lines_end(l, &rest);
+    l->offset = 0;
+}
+
 uint64_t qps_lines_offset(const qps_lines *l)
 {
     return l->offset;

@@ -316,6 +316,9 @@ struct qps_lines {
  * end of the chunk. */
 int qps_lines_next_slow(qps_lines *l, qps_str *line);
 
+/* The splitter as qps_lines_new made it, its buffer kept. */
+void qps_lines_reset(qps_lines *l);
+
 static inline int qps_lines_take(qps_lines *l, qps_str *line)
 {
     if (l->carry_len == 0 && !l->skipping && l->p < l->end) {

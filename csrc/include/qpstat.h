@@ -868,9 +868,16 @@ void qps_agg_prime(qps_agg *part, const char *line, size_t len);
 
 /** Adds everything part counted into owner (see qps_agg_new_part) and
  *  empties the part's waiting records; part stays usable for the next
- *  piece only after qps_agg_free + qps_agg_new_part (its counters are not
- *  reset). QPS_EINVAL if owner is a part or part is not one. */
+ *  piece only after qps_agg_renew_part (its counters are not reset).
+ *  QPS_EINVAL if owner is a part or part is not one. */
 qps_status qps_agg_absorb(qps_agg *owner, qps_agg *part);
+
+/** An absorbed part made new for the next piece: what qps_agg_new_part
+ *  would return for part's owner, with part's buffers (the waiting records'
+ *  and the line splitter's), so a thread that reads piece after piece does
+ *  not allocate and free them for each. part is freed; on NULL (out of
+ *  memory) it is kept, and the caller still frees it. */
+qps_agg *qps_agg_renew_part(qps_agg *part);
 
 /** Line and record counters. */
 typedef struct {
