@@ -4,6 +4,7 @@
  * one line however it is cut, offsets count complete lines.
  */
 #include "qpstat.h"
+#include "qps_private.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -56,6 +57,43 @@ static collected split(const char *data, size_t len, size_t step, uint64_t *offs
         c.text = strdup("");
     return c;
 }
+
+/* The inline byte search (every field and line end is found with it)
+ * equals a plain loop for every span of a 48-byte buffer and every place
+ * of the byte, the spans copied to buffers of their exact size so that a
+ * read past either end shows under ASan and valgrind. */
+START_TEST(find_byte_equals_a_loop)
+{
+    char base[48];
+    for (int i = 0; i < 48; i++)
+        base[i] = (char)('a' + i % 26);
+    for (int at = -1; at < 48; at++) {
+        char text[48];
+        memcpy(text, base, sizeof text);
+        if (at >= 0)
+            text[at] = '\n';
+        if (at >= 0 && at + 5 < 48)
+            text[at + 5] = '\n'; /* a second one after the first */
+        for (size_t from = 0; from <= 48; from++)
+            for (size_t to = from; to <= 48; to++) {
+                size_t n = to - from;
+                char *span = malloc(n ? n : 1);
+                ck_assert_ptr_nonnull(span);
+                memcpy(span, text + from, n);
+                for (size_t skip = 0; skip <= n; skip++) { /* searches that start inside the span */
+                    const char *want = NULL;
+                    for (size_t k = skip; k < n && !want; k++)
+                        if (span[k] == '\n')
+                            want = span + k;
+                    const char *got = qps_find_byte(span + skip, span + n, '\n');
+                    ck_assert_msg(got == want, "at %d, span [%zu, %zu) from %zu: got %td, want %td", at, from, to,
+                                  skip, got ? got - span : -1, want ? want - span : -1);
+                }
+                free(span);
+            }
+    }
+}
+END_TEST
 
 START_TEST(lines_in_a_chunk_are_borrowed)
 {
@@ -181,6 +219,7 @@ int main(void)
     tcase_add_test(tc, over_long_line_is_one_line);
     tcase_add_test(tc, endless_line_is_bounded);
     tcase_add_test(tc, callback_stops);
+    tcase_add_test(tc, find_byte_equals_a_loop);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

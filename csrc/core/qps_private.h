@@ -243,12 +243,38 @@ static inline bool qps_reply_is_queued(const qps_record *r)
 static inline const char *qps_find_byte(const char *p, const char *end, char c)
 {
 #ifdef __SSE2__
+    /* x86: little-endian, so the lowest set bit is the first byte */
     const __m128i v = _mm_set1_epi8(c);
+    const char *start = p;
     while (end - p >= 16) {
         unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), v));
         if (mask)
             return p + __builtin_ctz(mask);
         p += 16;
+    }
+    if (p == end)
+        return NULL;
+    /* The tail (a field's end is mostly under 16 bytes away): the last 16
+     * bytes of the span in one load when it has that many, without the
+     * ones before p; else two words. A byte loop here was a thirtieth of
+     * a report. */
+    if (end - start >= 16) {
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(end - 16)), v));
+        mask >>= 16 - (end - p);
+        return mask ? p + __builtin_ctz(mask) : NULL;
+    }
+    if (end - p >= 8) {
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, pat = ones * (unsigned char)c;
+        uint64_t x, y;
+        memcpy(&x, p, 8);
+        x ^= pat; /* a zero byte where c is; the lowest flag below is exact */
+        y = (x - ones) & ~x & high;
+        if (y)
+            return p + __builtin_ctzll(y) / 8;
+        memcpy(&x, end - 8, 8);
+        x ^= pat;
+        y = (x - ones) & ~x & high;
+        return y ? end - 8 + __builtin_ctzll(y) / 8 : NULL;
     }
     for (; p < end; p++)
         if (*p == c)
