@@ -1,10 +1,48 @@
 /*
  * fuzz_parse.c - libFuzzer target: any bytes through the parser, the
- * aggregator's stream interface and every renderer.
+ * aggregator's stream interface and every renderer; and every line of
+ * the input read by one parser, whose caches of the line before (stamp,
+ * label, origin) are warm, as a fresh parser reads it alone.
  */
 #include "qpstat.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    setenv("TZ", "UTC", 1); /* no repeated hour: a line's instant is its own */
+    return 0;
+}
+
+static int same_str(qps_str a, qps_str b)
+{
+    return a.len == b.len && (a.len == 0 || a.ptr == b.ptr);
+}
+
+/* abort() on a line the warm parser reads otherwise than a fresh one */
+static void lines_read_alone(const char *data, size_t size)
+{
+    qps_parser_opts po = {NULL, 1764100000};
+    qps_parser *warm = qps_parser_new(&po);
+    for (const char *s = data, *end = data + size; s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t len = (size_t)((nl ? nl : end) - s);
+        qps_parser *fresh = qps_parser_new(&po);
+        qps_record a, b;
+        qps_kind ka = qps_parser_parse(warm, s, len, &a);
+        qps_kind kb = qps_parser_parse(fresh, s, len, &b);
+        qps_parser_free(fresh);
+        if (ka != kb || a.bad != b.bad || a.pid != b.pid || a.has_time != b.has_time ||
+            a.unix_sec != b.unix_sec || a.nsec != b.nsec || !same_str(a.host, b.host) ||
+            !same_str(a.message, b.message) || !same_str(a.plugin, b.plugin) || !same_str(a.hook, b.hook) ||
+            !same_str(a.service, b.service))
+            abort();
+        s = nl ? nl + 1 : end;
+    }
+    qps_parser_free(warm);
+}
 
 static int discard(void *ctx, const char *buf, size_t len)
 {
@@ -18,6 +56,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     qps_record rec;
     qps_parser_parse(p, (const char *)data, size, &rec);
     qps_parser_free(p);
+    lines_read_alone((const char *)data, size);
 
     qps_agg_opts opts = {0};
     opts.table_capacity = 8; /* reach the eviction path quickly */

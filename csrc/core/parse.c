@@ -894,6 +894,8 @@ static qps_kind invalid(qps_record *r, qps_bad_reason why)
 {
     r->kind = QPS_KIND_INVALID;
     r->has_time = 0; /* a stamp that failed is no time */
+    r->unix_sec = 0;
+    r->nsec = 0;
     r->bad = why;
     return QPS_KIND_INVALID;
 }
