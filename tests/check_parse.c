@@ -94,6 +94,28 @@ START_TEST(terse_dialects_agree)
     parse(lines[3]);
     ck_assert_int_eq(rec.unix_sec, 1461250949);
     ck_assert_uint_eq(rec.nsec, 6734500);
+    /* fractions of nine digits (as tai64nlocal prints them), ten (a label's
+     * nanoseconds out of range), fewer, and a stamp that ends the line */
+    static const struct {
+        const char *line;
+        qps_kind kind;
+        uint32_t nsec;
+    } fractions[] = {
+        {"2016-04-21 15:02:29.123456789 1 dispatching QUIT", QPS_KIND_DISPATCH, 123456789},
+        {"2016-04-21 15:02:29.999999999 1 dispatching QUIT", QPS_KIND_DISPATCH, 999999999},
+        {"2016-04-21 15:02:29.1234567890 1 dispatching QUIT", QPS_KIND_DISPATCH, 123456789},
+        {"2016-04-21 15:02:29.12345 1 dispatching QUIT", QPS_KIND_DISPATCH, 123450000},
+        {"2016-04-21 15:02:29.123456789", QPS_KIND_CONTINUATION, 123456789},
+        {"2016-04-21 15:02:29.12345678x 1 dispatching QUIT", QPS_KIND_INVALID, 0},
+        {"2016-04-21 15:02:29.123456789x 1 dispatching QUIT", QPS_KIND_INVALID, 0},
+    };
+    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+        ck_assert_msg(parse(fractions[i].line) == fractions[i].kind, "fraction %zu: kind %s", i,
+                      qps_kind_name(rec.kind));
+        ck_assert_msg(rec.nsec == fractions[i].nsec, "fraction %zu: nsec %u", i, rec.nsec);
+        if (fractions[i].kind != QPS_KIND_INVALID)
+            ck_assert_int_eq(rec.unix_sec, 1461250949);
+    }
     parse(lines[4]);
     ck_assert_int_eq(rec.unix_sec, 1795635594);
     ck_assert_uint_eq(rec.pid, 9413);
