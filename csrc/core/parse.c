@@ -92,7 +92,7 @@ static size_t scan_uint(const char *s, const char *end, size_t max_digits, uint6
 }
 
 /* The digits that start the 8 bytes at s, read as one word (SWAR): their
- * number, 8 when all are digits (*value is then not set). */
+ * number (8 when all are) and their value. */
 static inline __attribute__((always_inline)) int leading_digits8(const char *s, uint64_t *value)
 {
     uint64_t x;
@@ -102,8 +102,12 @@ static inline __attribute__((always_inline)) int leading_digits8(const char *s, 
      * top bit, above '9' carries into it once 6 is added (a borrow only
      * moves up, so the bytes before the first non-digit are exact) */
     uint64_t bad = (d | (d + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-    if (!bad)
+    if (!bad) { /* pairs of digits, fours, all eight */
+        d = (d * 10 + (d >> 8)) & 0x00ff00ff00ff00ffULL;
+        d = (d * 100 + (d >> 16)) & 0x0000ffff0000ffffULL;
+        *value = (d * 10000 + (d >> 32)) & 0x00000000ffffffffULL;
         return 8;
+    }
     int k = __builtin_ctzll(bad) / 8;
     if (k == 0) {
         *value = 0;
@@ -114,17 +118,6 @@ static inline __attribute__((always_inline)) int leading_digits8(const char *s, 
     v = (v * (1 + (100ULL << 16)) >> 16) & 0x0000ffff0000ffffULL;
     *value = v * (1 + (10000ULL << 32)) >> 32;
     return k;
-}
-
-/* The eight digits at s (checked by the caller) as a number, in one word. */
-static inline uint64_t eight_digits(const char *s)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-    x -= 0x3030303030303030ULL;
-    x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffULL;     /* pairs of digits */
-    x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffULL;   /* fours */
-    return (x * 10000 + (x >> 32)) & 0x00000000ffffffffULL;
 }
 
 /* Exactly n digits at s. */
@@ -193,6 +186,7 @@ static bool is_weekday(const char *s)
     }
 }
 
+/* "HH:MM:SS" */
 static bool scan_clock(const char *s, qps_civil *c)
 {
     return fixed_uint(s, 2, &c->hour) && s[2] == ':' && fixed_uint(s + 3, 2, &c->minute) && s[5] == ':' &&
@@ -348,10 +342,10 @@ static bool frame_tai64nlocal(qps_parser *p, const char *s, const char *end, qps
         return false;
     /* the nine digits tai64nlocal prints, in one word and one digit (a
      * digit loop was half of this frame's work), else digit by digit */
-    uint64_t frac, v8;
+    uint64_t frac;
     size_t nd;
-    if (end - s >= 29 && leading_digits8(s + 20, &v8) == 8 && is_digit(s[28]) && (end - s == 29 || s[29] == ' ')) {
-        frac = eight_digits(s + 20) * 10 + (uint64_t)(s[28] - '0');
+    if (end - s >= 29 && leading_digits8(s + 20, &frac) == 8 && is_digit(s[28]) && (end - s == 29 || s[29] == ' ')) {
+        frac = frac * 10 + (uint64_t)(s[28] - '0');
         nd = 9;
     } else {
         nd = scan_uint(s + 20, end, 10, &frac);

@@ -84,10 +84,10 @@ void qps_journal_close(qps_journal *j);
 
 /* ---- time internals (qps_time.c) ---- */
 
-/* Eight lowercase hex digits -> 32 bits, eight bytes at a time: every line
- * of a multilog file passes through here, inline: the call was a
- * twentieth of a report. *ok is cleared when a byte is not
- * in [0-9a-f]. */
+/* Eight lowercase hex digits -> 32 bits, eight bytes at a time; *ok is
+ * cleared when a byte is not in [0-9a-f]. Inline: every line of a
+ * multilog file passes through here, and the call was a twentieth of a
+ * report. */
 static inline uint32_t qps_hex8(const char *p, int *ok)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
@@ -107,7 +107,6 @@ static inline uint32_t qps_hex8(const char *p, int *ok)
     v = ((v & 0x000000ff000000ffULL) << 8) | ((v & 0x00ff000000ff0000ULL) >> 16);
     return (uint32_t)(((v & 0xffff) << 16) | ((v >> 32) & 0xffff));
 }
-
 
 /* ---- parser entry for callers that checked a whole buffer for NUL ---- */
 
